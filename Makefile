@@ -1,0 +1,34 @@
+# The two set-up commands of the README: `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SCHEDULER := $(VENV)/bin/scheduler
+
+.PHONY: run test install install-test lint bench
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+install: $(PY)
+	$(PY) -m pip install --quiet -e .
+
+install-test: $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	sh scripts/test-services.sh
+
+# Installs, checks the shipped config, queues two example posts and starts the daemon.
+run: install
+	$(SCHEDULER) --config config.toml check
+	sh scripts/first-run.sh $(SCHEDULER)
+	$(SCHEDULER) --config config.toml run
+
+lint: install-test
+	$(VENV)/bin/ruff check scheduler tests bench
+	$(VENV)/bin/ruff format --check scheduler tests bench
+	$(VENV)/bin/mypy scheduler
+
+test: lint
+	$(PY) -m pytest -q
+
+bench: install-test
+	for b in bench/*.py; do $(PY) $$b || exit 1; done

@@ -1,0 +1,723 @@
+"""Reading `config.toml` (DESIGN §6) into frozen, typed settings.
+
+Every problem is collected, not just the first, so `scheduler check` can list them all; each
+names the key's path (`channels.main.max_gap`) and what would be accepted. Secrets are kept as
+references and only read when a publisher needs them, so no value can leak into a message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .errors import ConfigError, SecretError
+from .timeutil import DURATION_HINT, format_duration, parse_duration, zone
+
+DAY = timedelta(days=1)
+KINDS = ("core", "entertaining", "repost")
+PUBLISHERS = ("file", "webhook", "mastodon", "bluesky", "telegram")
+WEBHOOK_FORMATS = ("json", "slack", "discord")
+SECRET_SOURCES = ("env", "file", "credential")
+_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_QUIET_WINDOW = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where a secret lives. `reveal()` reads it; `repr` and `str` never show the value."""
+
+    source: str  # env | file | credential
+    name: str
+
+    def describe(self) -> str:
+        return f"{{ {self.source} = {self.name!r} }}"
+
+    def reveal(self) -> str:
+        """The secret's value, stripped of surrounding whitespace. Raises SecretError."""
+        if self.source == "env":
+            value = os.environ.get(self.name)
+            if not value:
+                raise SecretError(f"environment variable {self.name} is not set")
+            return value.strip()
+        if self.source == "credential":
+            directory = os.environ.get("CREDENTIALS_DIRECTORY")
+            if not directory:
+                raise SecretError(
+                    f"credential {self.name!r} needs $CREDENTIALS_DIRECTORY "
+                    "(set by systemd LoadCredential=)"
+                )
+            path = Path(directory) / self.name
+        else:
+            path = Path(self.name)
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SecretError(f"secret file {str(path)!r} can't be read: {exc.strerror}") from None
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+@dataclass(frozen=True)
+class QuietWindow:
+    """Local minutes since midnight; `start > end` wraps past midnight."""
+
+    start: int
+    end: int
+
+    def contains(self, minute_of_day: int) -> bool:
+        if self.start < self.end:
+            return self.start <= minute_of_day < self.end
+        return minute_of_day >= self.start or minute_of_day < self.end
+
+    @property
+    def length(self) -> timedelta:
+        return timedelta(minutes=(self.end - self.start) % (24 * 60))
+
+    def __str__(self) -> str:
+        return "{:02d}:{:02d}-{:02d}:{:02d}".format(*divmod(self.start, 60), *divmod(self.end, 60))
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Relative weights of the kinds of slot; `share(kind)` is the normalised fraction."""
+
+    core: int = 60
+    entertaining: int = 25
+    repost: int = 15
+
+    def share(self, kind: str) -> float:
+        total = self.core + self.entertaining + self.repost
+        return getattr(self, kind) / total
+
+
+@dataclass(frozen=True)
+class RepostRules:
+    max_per_day: int = 2
+    min_interval: timedelta = timedelta(hours=4)
+    hour_shift: timedelta = timedelta(hours=3)
+    max_airings: int = 6
+    template: str | None = None
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """One channel's rules (§3) and publisher options (§7), defaults already applied."""
+
+    name: str
+    publisher: str
+    timezone: ZoneInfo
+    cadence: timedelta = timedelta(hours=1)
+    slot_offset: timedelta = timedelta(0)
+    min_spacing: timedelta = timedelta(minutes=30)
+    max_gap: timedelta = timedelta(hours=24)
+    quiet_hours: tuple[QuietWindow, ...] = ()
+    mix: Mix = Mix()
+    repost: RepostRules = RepostRules()
+    freeze: timedelta = timedelta(minutes=10)
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of transient publish errors (timeouts, 5xx, 429): exponential backoff that
+    never undercuts a platform's Retry-After."""
+
+    attempts: int = 6
+    initial: timedelta = timedelta(seconds=2)
+    maximum: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    database: str = "sqlite:///scheduler.db"
+    timezone: ZoneInfo = ZoneInfo("UTC")
+    horizon: timedelta = timedelta(hours=48)
+    misfire_grace: timedelta = timedelta(minutes=15)
+    lease: timedelta = timedelta(minutes=2)
+    reconcile: timedelta = timedelta(seconds=30)
+    retry: RetryPolicy = RetryPolicy()
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    scheduler: SchedulerSettings
+    channels: Mapping[str, ChannelSettings]
+
+    def channel(self, name: str) -> ChannelSettings:
+        from .errors import InputError
+
+        try:
+            return self.channels[name]
+        except KeyError:
+            known = ", ".join(sorted(self.channels))
+            raise InputError(f"unknown channel {name!r}; known channels: {known}") from None
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+_SCHEDULER_KEYS = {
+    "database",
+    "timezone",
+    "horizon",
+    "misfire_grace",
+    "lease",
+    "reconcile",
+    "retry",
+}
+_RETRY_KEYS = {"attempts", "initial", "maximum"}
+_RULE_KEYS = {
+    "cadence",
+    "slot_offset",
+    "min_spacing",
+    "max_gap",
+    "quiet_hours",
+    "mix",
+    "repost",
+    "freeze",
+    "timezone",
+}
+_REPOST_KEYS = {"max_per_day", "min_interval", "hour_shift", "max_airings", "template"}
+# Options each publisher accepts; `True` marks a required one. Secrets are validated apart.
+_PUBLISHER_OPTIONS: dict[str, dict[str, bool]] = {
+    "file": {"path": True},
+    "webhook": {"url": True, "format": False, "secret": False, "max_chars": False},
+    "mastodon": {"base_url": True, "token": True, "max_chars": False},
+    "bluesky": {"service": False, "handle": True, "app_password": True},
+    "telegram": {"base_url": False, "bot_token": True, "chat_id": True},
+}
+SECRET_KEYS = {"token", "app_password", "bot_token", "secret"}
+_URL_KEYS = {"url", "base_url", "service"}
+PUBLISHER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "webhook": {"format": "json"},
+    "bluesky": {"service": "https://bsky.social"},
+    "telegram": {"base_url": "https://api.telegram.org"},
+}
+
+
+class _Problems:
+    """Collects `path: reason` lines while the whole file is read."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines: list[str] = []
+
+    def add(self, path: str, reason: str) -> None:
+        line = f"{self.source}: {path}: {reason}"
+        # `[defaults]` is read once per channel; its problems are reported once.
+        if line not in self.lines:
+            self.lines.append(line)
+
+    def unknown_keys(self, table: Mapping[str, Any], allowed: set[str], path: str) -> None:
+        for key in sorted(set(table) - allowed):
+            where = f"{path}.{key}" if path else key
+            self.add(where, f"unknown key; accepted keys: {', '.join(sorted(allowed))}")
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get("SCHEDULER_CONFIG") or "config.toml")
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and validate the config; raise ConfigError listing every problem."""
+    config_path = Path(path) if path is not None else default_config_path()
+    source = str(config_path)
+    try:
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"{source}: file not found (give --config PATH or set SCHEDULER_CONFIG)"]
+        ) from None
+    except OSError as exc:
+        raise ConfigError([f"{source}: can't be read: {exc.strerror}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{source}: not valid TOML: {exc}"]) from None
+    return parse_config(raw, config_path)
+
+
+def parse_config(raw: Mapping[str, Any], config_path: Path) -> Config:
+    problems = _Problems(str(config_path))
+    base_dir = config_path.resolve().parent
+    problems.unknown_keys(raw, {"scheduler", "defaults", "channels"}, "")
+
+    scheduler = _read_scheduler(_table(raw, "scheduler", problems), base_dir, problems)
+    defaults = _table(raw, "defaults", problems)
+    problems.unknown_keys(defaults, _RULE_KEYS, "defaults")
+    channels_raw = _table(raw, "channels", problems)
+    if not channels_raw and isinstance(raw.get("channels", {}), Mapping):
+        problems.add("channels", "no channel is configured; add at least one [channels.NAME]")
+
+    channels: dict[str, ChannelSettings] = {}
+    for name, table in channels_raw.items():
+        path = f"channels.{name}"
+        if not _CHANNEL_NAME.match(name):
+            problems.add(path, "a channel name may use only letters, digits, '-' and '_'")
+            continue
+        if not isinstance(table, Mapping):
+            problems.add(path, "must be a table ([channels.NAME])")
+            continue
+        channel = _read_channel(name, table, defaults, scheduler, base_dir, problems)
+        if channel is not None:
+            channels[name] = channel
+
+    if problems.lines:
+        raise ConfigError(problems.lines)
+    return Config(path=config_path, scheduler=scheduler, channels=MappingProxyType(dict(channels)))
+
+
+def _table(raw: Mapping[str, Any], key: str, problems: _Problems) -> Mapping[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, Mapping):
+        problems.add(key, "must be a table")
+        return {}
+    return value
+
+
+def _read_scheduler(
+    table: Mapping[str, Any], base_dir: Path, problems: _Problems
+) -> SchedulerSettings:
+    problems.unknown_keys(table, _SCHEDULER_KEYS, "scheduler")
+    defaults = SchedulerSettings()
+    database = _database_url(table.get("database", defaults.database), base_dir, problems)
+    tz = (
+        _timezone(table.get("timezone", "UTC"), "scheduler.timezone", problems) or defaults.timezone
+    )
+
+    def duration(key: str, fallback: timedelta) -> timedelta:
+        return _duration(table, key, "scheduler", problems, fallback, positive=True)
+
+    return SchedulerSettings(
+        database=database,
+        timezone=tz,
+        horizon=duration("horizon", defaults.horizon),
+        misfire_grace=_duration(
+            table, "misfire_grace", "scheduler", problems, defaults.misfire_grace
+        ),
+        lease=duration("lease", defaults.lease),
+        reconcile=duration("reconcile", defaults.reconcile),
+        retry=_retry_policy(table.get("retry"), problems),
+    )
+
+
+def _retry_policy(value: Any, problems: _Problems) -> RetryPolicy:
+    plain = RetryPolicy()
+    if value is None:
+        return plain
+    path = "scheduler.retry"
+    if not isinstance(value, Mapping):
+        problems.add(
+            path, 'must be a table such as { attempts = 6, initial = "2s", maximum = "5m" }'
+        )
+        return plain
+    problems.unknown_keys(value, _RETRY_KEYS, path)
+    attempts = value.get("attempts", plain.attempts)
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+        problems.add(f"{path}.attempts", f"{attempts!r} must be a whole number, 1 or more")
+        attempts = plain.attempts
+    return RetryPolicy(
+        attempts=attempts,
+        initial=_duration(value, "initial", path, problems, plain.initial),
+        maximum=_duration(value, "maximum", path, problems, plain.maximum),
+    )
+
+
+def _database_url(value: Any, base_dir: Path, problems: _Problems) -> str:
+    if not isinstance(value, str):
+        problems.add("scheduler.database", "must be a string URL")
+        return SchedulerSettings.database
+    if value.startswith("sqlite:///"):
+        file_part = value[len("sqlite:///") :]
+        if file_part in ("", ":memory:"):
+            problems.add("scheduler.database", "needs a file path, e.g. sqlite:///scheduler.db")
+            return value
+        return "sqlite:///" + str(base_dir / file_part)
+    if value.startswith(("postgresql+psycopg://", "postgresql://")):
+        return value.replace("postgresql://", "postgresql+psycopg://", 1)
+    problems.add(
+        "scheduler.database",
+        "must start with sqlite:/// or postgresql+psycopg:// (the scheme is not shown here "
+        "because a URL may hold a password)",
+    )
+    return SchedulerSettings.database
+
+
+def _timezone(value: Any, path: str, problems: _Problems) -> ZoneInfo | None:
+    if not isinstance(value, str):
+        problems.add(path, "must be an IANA timezone name such as UTC or Europe/Berlin")
+        return None
+    try:
+        return zone(value)
+    except ValueError as exc:
+        problems.add(path, str(exc))
+        return None
+
+
+def _duration(
+    table: Mapping[str, Any],
+    key: str,
+    path: str,
+    problems: _Problems,
+    fallback: timedelta,
+    *,
+    positive: bool = False,
+) -> timedelta:
+    if key not in table:
+        return fallback
+    value = table[key]
+    try:
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} is not {DURATION_HINT}")
+        parsed = parse_duration(value)
+    except ValueError as exc:
+        problems.add(f"{path}.{key}", str(exc))
+        return fallback
+    if positive and parsed <= timedelta(0):
+        problems.add(f"{path}.{key}", f"must be longer than zero, got {value!r}")
+        return fallback
+    return parsed
+
+
+def _merged(defaults: Mapping[str, Any], table: Mapping[str, Any], key: str) -> tuple[Any, str]:
+    """The channel's value for `key`, else the default's, with the path the value came from."""
+    if key in table:
+        return table[key], "channel"
+    return defaults.get(key), "defaults"
+
+
+def _read_channel(
+    name: str,
+    table: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    scheduler: SchedulerSettings,
+    base_dir: Path,
+    problems: _Problems,
+) -> ChannelSettings | None:
+    path = f"channels.{name}"
+    errors_before = len(problems.lines)
+    publisher = table.get("publisher")
+    if publisher not in PUBLISHERS:
+        shown = "missing" if publisher is None else repr(publisher)
+        problems.add(f"{path}.publisher", f"{shown}; accepted: {', '.join(PUBLISHERS)}")
+        return None
+    option_spec = _PUBLISHER_OPTIONS[publisher]
+    problems.unknown_keys(table, _RULE_KEYS | set(option_spec) | {"publisher"}, path)
+
+    def where(key: str) -> str:
+        return f"{path}.{key}" if key in table else f"defaults.{key}"
+
+    def rule_duration(key: str, fallback: timedelta, *, positive: bool = False) -> timedelta:
+        source = table if key in table else defaults
+        return _duration(
+            source, key, path if key in table else "defaults", problems, fallback, positive=positive
+        )
+
+    plain = ChannelSettings(name=name, publisher=publisher, timezone=scheduler.timezone)
+    tz_value, _ = _merged(defaults, table, "timezone")
+    tz = plain.timezone
+    if tz_value is not None:
+        tz = _timezone(tz_value, where("timezone"), problems) or tz
+    errors_before_rules = len(problems.lines)
+    cadence = rule_duration("cadence", plain.cadence, positive=True)
+    slot_offset = rule_duration("slot_offset", plain.slot_offset)
+    min_spacing = rule_duration("min_spacing", plain.min_spacing)
+    max_gap = rule_duration("max_gap", plain.max_gap, positive=True)
+    freeze = rule_duration("freeze", plain.freeze)
+    quiet = _quiet_hours(_merged(defaults, table, "quiet_hours")[0], where("quiet_hours"), problems)
+    rules_readable = len(problems.lines) == errors_before_rules
+    mix = _mix(_merged(defaults, table, "mix")[0], where("mix"), problems)
+    repost = _repost(defaults.get("repost"), table.get("repost"), path, problems)
+    options = _publisher_options(publisher, table, option_spec, path, base_dir, problems)
+
+    if rules_readable:
+        # Only combine values that were read; a fallback would report a problem nobody wrote.
+        _check_rules(path, cadence, slot_offset, min_spacing, max_gap, quiet, repost, problems)
+    if len(problems.lines) != errors_before:
+        return None
+    return ChannelSettings(
+        name=name,
+        publisher=publisher,
+        timezone=tz,
+        cadence=cadence,
+        slot_offset=slot_offset,
+        min_spacing=min_spacing,
+        max_gap=max_gap,
+        quiet_hours=quiet,
+        mix=mix,
+        repost=repost,
+        freeze=freeze,
+        options=MappingProxyType(options),
+    )
+
+
+def _check_rules(
+    path: str,
+    cadence: timedelta,
+    slot_offset: timedelta,
+    min_spacing: timedelta,
+    max_gap: timedelta,
+    quiet: tuple[QuietWindow, ...],
+    repost: RepostRules,
+    problems: _Problems,
+) -> None:
+    """Rules that are each valid alone but can't hold together (§3, §6)."""
+    show = format_duration
+    if DAY % cadence != timedelta(0) or cadence < timedelta(minutes=1):
+        problems.add(
+            f"{path}.cadence",
+            f"{show(cadence)} does not divide 24h into whole slots; "
+            "use e.g. 15m, 20m, 30m, 1h, 2h, 3h, 4h, 6h, 8h, 12h or 24h",
+        )
+        return
+    if cadence % timedelta(minutes=1) != timedelta(0):
+        problems.add(f"{path}.cadence", f"{show(cadence)} must be whole minutes")
+    if slot_offset >= cadence:
+        problems.add(
+            f"{path}.slot_offset",
+            f"{show(slot_offset)} must be shorter than the cadence {show(cadence)}",
+        )
+    if min_spacing > cadence:
+        problems.add(
+            f"{path}.min_spacing",
+            f"{show(min_spacing)} is longer than the cadence {show(cadence)}, "
+            "so consecutive slots could never both be filled",
+        )
+    if max_gap < cadence:
+        problems.add(
+            f"{path}.max_gap",
+            f"{show(max_gap)} is shorter than the cadence {show(cadence)}; "
+            "the slots themselves would break it",
+        )
+    longest_quiet = _longest_quiet_stretch(quiet)
+    # Only when max_gap already holds one cadence step; otherwise the line above said it all.
+    if max_gap >= cadence and longest_quiet + cadence > max_gap:
+        problems.add(
+            f"{path}.max_gap",
+            f"{show(max_gap)} can't hold: the quiet hours leave {show(longest_quiet)} "
+            f"without slots, plus one cadence step ({show(cadence)}) makes "
+            f"{show(longest_quiet + cadence)}",
+        )
+    if repost.hour_shift > timedelta(hours=12):
+        problems.add(
+            f"{path}.repost.hour_shift",
+            f"{show(repost.hour_shift)} is more than 12h, the furthest two times of day can be",
+        )
+
+
+def _longest_quiet_stretch(quiet: tuple[QuietWindow, ...]) -> timedelta:
+    """Longest run of quiet minutes on the 24h circle, where overlapping windows merge."""
+    if not quiet:
+        return timedelta(0)
+    minutes = [any(w.contains(m) for w in quiet) for m in range(24 * 60)]
+    if all(minutes):
+        return DAY
+    # Start counting just after a non-quiet minute so a run across midnight stays whole.
+    start = minutes.index(False)
+    longest = run = 0
+    for offset in range(1, 24 * 60 + 1):
+        if minutes[(start + offset) % (24 * 60)]:
+            run += 1
+            longest = max(longest, run)
+        else:
+            run = 0
+    return timedelta(minutes=longest)
+
+
+def _quiet_hours(value: Any, path: str, problems: _Problems) -> tuple[QuietWindow, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        problems.add(path, 'must be a list such as ["23:00-07:00"]')
+        return ()
+    windows = []
+    for index, item in enumerate(value):
+        match = _QUIET_WINDOW.match(item) if isinstance(item, str) else None
+        hours_minutes = [int(g) for g in match.groups()] if match else []
+        if (
+            not match
+            or hours_minutes[0] > 23
+            or hours_minutes[2] > 23
+            or hours_minutes[1] > 59
+            or hours_minutes[3] > 59
+        ):
+            problems.add(f"{path}[{index}]", f'{item!r} is not a window such as "23:00-07:00"')
+            continue
+        start = hours_minutes[0] * 60 + hours_minutes[1]
+        end = hours_minutes[2] * 60 + hours_minutes[3]
+        if start == end:
+            problems.add(f"{path}[{index}]", f"{item!r} is empty: start and end are the same")
+            continue
+        windows.append(QuietWindow(start, end))
+    return tuple(windows)
+
+
+def _mix(value: Any, path: str, problems: _Problems) -> Mix:
+    if value is None:
+        return Mix()
+    if not isinstance(value, Mapping):
+        problems.add(path, "must be a table such as { core = 60, entertaining = 25, repost = 15 }")
+        return Mix()
+    problems.unknown_keys(value, set(KINDS), path)
+    problems_before = len(problems.lines)
+    weights = {}
+    for kind in KINDS:
+        weight = value.get(kind, 0)
+        if not isinstance(weight, int) or isinstance(weight, bool) or weight < 0:
+            problems.add(f"{path}.{kind}", f"{weight!r} must be a whole number, 0 or more")
+            weight = 0
+        weights[kind] = weight
+    # A weight refused above counts as 0 here; saying "all zero" too would blame a fallback.
+    if sum(weights.values()) == 0 and len(problems.lines) == problems_before:
+        problems.add(path, "all weights are zero; give at least one kind a positive weight")
+        return Mix()
+    return Mix(**weights)
+
+
+def _repost(defaults: Any, override: Any, channel_path: str, problems: _Problems) -> RepostRules:
+    """Repost rules merge key by key: a channel may change one rule and keep the rest."""
+    merged: dict[str, Any] = {}
+    for value, path in ((defaults, "defaults.repost"), (override, f"{channel_path}.repost")):
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            problems.add(path, 'must be a table such as { max_per_day = 2, min_interval = "4h" }')
+            continue
+        problems.unknown_keys(value, _REPOST_KEYS, path)
+        merged.update({key: (item, path) for key, item in value.items() if key in _REPOST_KEYS})
+
+    plain = RepostRules()
+    fields: dict[str, Any] = {}
+    for key in ("max_per_day", "max_airings"):
+        if key in merged:
+            item, path = merged[key]
+            if not isinstance(item, int) or isinstance(item, bool) or item < 0:
+                problems.add(f"{path}.{key}", f"{item!r} must be a whole number, 0 or more")
+            else:
+                fields[key] = item
+    for key in ("min_interval", "hour_shift"):
+        if key in merged:
+            item, path = merged[key]
+            fields[key] = _duration({key: item}, key, path, problems, getattr(plain, key))
+    if "template" in merged:
+        item, path = merged["template"]
+        if isinstance(item, str) and _template_problem(item) is None:
+            fields["template"] = item
+        else:
+            reason = _template_problem(item) if isinstance(item, str) else "must be a string"
+            problems.add(f"{path}.template", f"not a usable Jinja2 template: {reason}")
+    return RepostRules(**{**plain.__dict__, **fields})
+
+
+def _template_problem(text: str) -> str | None:
+    from jinja2 import Environment, TemplateSyntaxError
+
+    try:
+        Environment(autoescape=False).parse(text)
+    except TemplateSyntaxError as exc:
+        return f"{exc.message} (line {exc.lineno})"
+    return None
+
+
+def _publisher_options(
+    publisher: str,
+    table: Mapping[str, Any],
+    spec: Mapping[str, bool],
+    path: str,
+    base_dir: Path,
+    problems: _Problems,
+) -> dict[str, Any]:
+    options: dict[str, Any] = dict(PUBLISHER_DEFAULTS.get(publisher, {}))
+    for key, required in spec.items():
+        key_path = f"{path}.{key}"
+        if key not in table:
+            if required:
+                problems.add(key_path, f"required for the {publisher} publisher")
+            continue
+        value = table[key]
+        reader = _OPTION_READERS.get(key, _read_string)
+        checked = reader(value, key_path, problems, base_dir)
+        if checked is not None:
+            options[key] = checked
+    return options
+
+
+def _read_secret(value: Any, path: str, problems: _Problems, base_dir: Path) -> SecretRef | None:
+    # Never echo `value`: an inline secret is exactly what must not be printed.
+    accepted = '{ env = "NAME" }, { file = "path" } or { credential = "name" }'
+    if not isinstance(value, Mapping):
+        problems.add(path, f"secrets are never written inline; use {accepted}")
+        return None
+    sources = [key for key in value if key in SECRET_SOURCES]
+    if len(value) != 1 or len(sources) != 1 or not isinstance(value[sources[0]], str):
+        problems.add(path, f"must be exactly one of {accepted}")
+        return None
+    source = sources[0]
+    name = value[source]
+    if source == "file":
+        name = str(base_dir / name)
+    return SecretRef(source, name)
+
+
+def _read_string(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value
+    problems.add(path, "must be a non-empty string")
+    return None
+
+
+def _read_url(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
+    if isinstance(value, str) and re.match(r"^https?://[^\s/]+", value):
+        return value.rstrip("/")
+    problems.add(path, f"{value!r} is not an http:// or https:// URL")
+    return None
+
+
+def _read_path(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return str(base_dir / value)
+    problems.add(path, "must be a file path (relative to the config file)")
+    return None
+
+
+def _read_positive_int(value: Any, path: str, problems: _Problems, base_dir: Path) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    problems.add(path, f"{value!r} must be a whole number above 0")
+    return None
+
+
+def _read_format(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
+    if value in WEBHOOK_FORMATS:
+        return str(value)
+    problems.add(path, f"{value!r}; accepted: {', '.join(WEBHOOK_FORMATS)}")
+    return None
+
+
+def _read_chat_id(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
+    if (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, str) and value.strip()
+    ):
+        return str(value)
+    problems.add(path, f"{value!r} must be a chat id (a number) or @channelname")
+    return None
+
+
+_OPTION_READERS: dict[str, Callable[[Any, str, _Problems, Path], Any]] = {
+    **{key: _read_secret for key in SECRET_KEYS},
+    **{key: _read_url for key in _URL_KEYS},
+    "path": _read_path,
+    "max_chars": _read_positive_int,
+    "format": _read_format,
+    "chat_id": _read_chat_id,
+}

@@ -1,0 +1,129 @@
+"""SQLModel tables and enums, nothing else.
+
+The tables are created and upgraded only by `scheduler.migrations`; these classes map them.
+Times are stored as naive UTC (portable across SQLite and PostgreSQL) and come back aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import DateTime, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class PostKind(StrEnum):
+    core = "core"
+    entertaining = "entertaining"
+
+
+class AiringKind(StrEnum):
+    core = "core"
+    entertaining = "entertaining"
+    repost = "repost"
+
+
+class AiringStatus(StrEnum):
+    planned = "planned"
+    publishing = "publishing"
+    published = "published"
+    failed = "failed"
+    missed = "missed"
+    unconfirmed = "unconfirmed"
+    cancelled = "cancelled"
+
+
+# Statuses an editor must act on (`queue retry`); the planner leaves such a post alone.
+NEEDS_EDITOR = (AiringStatus.failed, AiringStatus.missed, AiringStatus.unconfirmed)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in Python, naive UTC in the database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _utc_field(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class Post(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    body: str
+    kind: str
+    at: datetime | None = _utc_field(default=None)  # pinned time, or None when floating
+    expires: datetime | None = _utc_field(default=None)
+    evergreen: bool = True
+    editor: str
+    created: datetime = _utc_field()
+    media: str = "[]"  # JSON list of file paths
+    score: float | None = None  # engagement score when known; best first among reposts
+    cancelled: bool = False
+
+
+class PostChannel(SQLModel, table=True):
+    __tablename__ = "post_channel"
+
+    post_id: int = Field(foreign_key="post.id", primary_key=True)
+    channel: str = Field(primary_key=True)
+
+
+class Airing(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    channel: str
+    kind: str
+    pinned: bool = False
+    at: datetime = _utc_field()
+    status: str = AiringStatus.planned
+    idempotency_key: str | None = None
+    owner: str | None = None
+    lease_until: datetime | None = _utc_field(default=None)
+    remote_id: str | None = None
+    remote_url: str | None = None
+    error: str | None = None
+    published_at: datetime | None = _utc_field(default=None)
+    updated: datetime = _utc_field()
+
+
+class Attempt(SQLModel, table=True):
+    """One try at publishing an airing: the audit trail behind `failed` and `unconfirmed`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    airing_id: int = Field(foreign_key="airing.id", index=True)
+    owner: str
+    started: datetime = _utc_field()
+    finished: datetime | None = _utc_field(default=None)
+    outcome: str | None = None  # published | retry | failed | interrupted
+    detail: str | None = None
+
+
+class Heartbeat(SQLModel, table=True):
+    """One row per running daemon, refreshed every tick; `status` reads it."""
+
+    owner: str = Field(primary_key=True)
+    pid: int
+    host: str
+    started: datetime = _utc_field()
+    beat: datetime = _utc_field()
+    state: str = "running"
+
+
+class Meta(SQLModel, table=True):
+    """Key/value facts about the database: the schema version and the change counter."""
+
+    key: str = Field(primary_key=True)
+    value: str

@@ -1,0 +1,106 @@
+"""Durations, `WHEN` parsing and timezone helpers.
+
+Nothing here reads the clock: `now` is passed in.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_DURATION_PART = re.compile(r"(\d+)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RELATIVE = re.compile(r"^\+(\d+)([smhd])$")
+
+DURATION_HINT = "a duration such as 90s, 15m, 2h, 1h30m or 3d"
+WHEN_HINT = (
+    "an ISO 8601 time (e.g. 2026-11-24T09:00 or 2026-11-24T08:00:00Z), now, or +90s/+15m/+2h/+3d"
+)
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `90s`, `15m`, `2h`, `1h30m`, `3d`; raise ValueError naming the text otherwise."""
+    cleaned = str(text).strip().lower()
+    if not cleaned or _DURATION_PART.sub("", cleaned) != "":
+        raise ValueError(f"{text!r} is not {DURATION_HINT}")
+    return timedelta(
+        seconds=sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(cleaned))
+    )
+
+
+def format_duration(delta: timedelta) -> str:
+    """The shortest `1h30m` style text for a duration (whole seconds)."""
+    seconds = int(delta.total_seconds())
+    if seconds == 0:
+        return "0m"
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return sign + "".join(parts)
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone `name`; ValueError if unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA timezone (e.g. UTC, Europe/Berlin)") from None
+
+
+def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
+    """Parse a `WHEN` (§4) into an aware UTC datetime. A time without offset is in `tz`.
+
+    A local time that does not exist (skipped by a daylight-saving change) is refused rather
+    than silently shifted, because a pinned post must air when the editor meant.
+    """
+    value = text.strip()
+    if value.lower() == "now":
+        return now.astimezone(UTC)
+    relative = _RELATIVE.match(value.lower())
+    if relative:
+        amount, unit = relative.groups()
+        return now.astimezone(UTC) + timedelta(seconds=int(amount) * _UNIT_SECONDS[unit])
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not {WHEN_HINT}") from None
+    if parsed.tzinfo is None:
+        local = localize(parsed, tz)
+        if local is None:
+            raise ValueError(f"{text!r} does not exist in {tz.key} (skipped by a clock change)")
+        parsed = local
+    return parsed.astimezone(UTC)
+
+
+def localize(naive: datetime, tz: ZoneInfo) -> datetime | None:
+    """Attach `tz` to a naive local time; None if that wall time is skipped by a DST change.
+
+    For a repeated wall time the first occurrence (fold=0) is returned.
+    """
+    aware = naive.replace(tzinfo=tz, fold=0)
+    round_trip = aware.astimezone(UTC).astimezone(tz)
+    if round_trip.replace(tzinfo=None) != naive:
+        return None
+    return aware
+
+
+def utc(dt: datetime) -> datetime:
+    """`dt` as aware UTC; a naive value is taken to already be UTC (how the store keeps it)."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def iso_utc(dt: datetime) -> str:
+    """`2026-11-24T08:00:00Z`: the one form times are exchanged in."""
+    return utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_local(dt: datetime, tz: ZoneInfo) -> str:
+    """`2026-11-24T09:00:00+01:00`: the channel's wall clock, with its offset."""
+    return utc(dt).astimezone(tz).isoformat(timespec="seconds")

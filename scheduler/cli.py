@@ -1,0 +1,445 @@
+"""The `scheduler` command: Typer commands that only parse, call the library, and print.
+
+Library modules are imported inside the commands that need them: the database layer alone
+costs a few hundred milliseconds to import, and `--help` or `check` should not pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .errors import ConfigError, SchedulerError
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .store import Store
+
+app = typer.Typer(
+    name="scheduler",
+    help="Content scheduling daemon: queue posts, preview the calendar, run the publisher.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+queue_app = typer.Typer(
+    help="Queue, inspect and change posts.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(queue_app, name="queue")
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class ShowFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@dataclass
+class AppContext:
+    """What every command needs, loaded on first use (so `--help` loads nothing)."""
+
+    config_path: Path | None
+    _config: Config | None = None
+    _store: Store | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from .config import load_config
+
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from .store import Store
+
+            self._store = Store(self.config.scheduler.database)
+            self._store.ensure_schema()
+        return self._store
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+
+def context(ctx: typer.Context) -> AppContext:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, AppContext)
+    return obj
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Config file (default: $SCHEDULER_CONFIG, else ./config.toml).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = AppContext(config)
+
+
+# --- check ---------------------------------------------------------------------------------
+
+
+@app.command()
+def check(ctx: typer.Context) -> None:
+    """Validate the config, reach the database and resolve every secret reference."""
+    from .checks import run_checks
+
+    app_ctx = context(ctx)
+    report, problems = run_checks(app_ctx.config_path)
+    for line in report:
+        print(line)
+    if problems:
+        raise ConfigError(problems)
+
+
+# --- queue ---------------------------------------------------------------------------------
+
+ChannelOption = Annotated[
+    list[str] | None,
+    typer.Option("--channel", "-c", help="Target channel; repeat for several.", show_default=False),
+]
+KindOption = Annotated[
+    str | None, typer.Option("--kind", help="core or entertaining.", show_default=False)
+]
+AtOption = Annotated[
+    str | None,
+    typer.Option("--at", help="Pinned time (WHEN); without it the planner picks slots."),
+]
+ExpiresOption = Annotated[
+    str | None, typer.Option("--expires", help="Nothing airs after this time (WHEN).")
+]
+FileOption = Annotated[
+    str | None, typer.Option("--file", help="Read the body from PATH, or - for standard input.")
+]
+MediaOption = Annotated[
+    list[str] | None, typer.Option("--media", help="Attach a file; repeat for several.")
+]
+EditorOption = Annotated[
+    str | None,
+    typer.Option("--editor", help="Who queued it (default: $SCHEDULER_EDITOR, else your login)."),
+]
+JsonFlag = Annotated[ShowFormat, typer.Option("--format", help="text or json.")]
+
+
+def default_editor() -> str:
+    import getpass
+    import os
+
+    return os.environ.get("SCHEDULER_EDITOR") or getpass.getuser()
+
+
+def _stdin_if(file: str | None) -> str | None:
+    return sys.stdin.read() if file == "-" else None
+
+
+@queue_app.command("add")
+def queue_add(
+    ctx: typer.Context,
+    text: Annotated[str | None, typer.Argument(help="The post's body.", show_default=False)] = None,
+    channel: ChannelOption = None,
+    kind: KindOption = None,
+    at: AtOption = None,
+    expires: ExpiresOption = None,
+    evergreen: Annotated[
+        bool, typer.Option("--evergreen/--no-evergreen", help="May be re-aired later.")
+    ] = True,
+    file: FileOption = None,
+    media: MediaOption = None,
+    editor: EditorOption = None,
+    output: JsonFlag = ShowFormat.text,
+) -> None:
+    """Queue a post: validated against every target channel, stored, its id printed."""
+    from .queue import RawPost, draft_post, read_body, spacing_by_channel
+
+    app_ctx = context(ctx)
+    now = app_ctx.now()
+    raw = RawPost(
+        body=read_body(text, file, _stdin_if(file)),
+        channels=channel or [],
+        kind=kind,
+        at=at,
+        expires=expires,
+        evergreen=evergreen,
+        media=media or [],
+        editor=editor or default_editor(),
+    )
+    draft = draft_post(raw, app_ctx.config, now=now)
+    (post_id,) = app_ctx.store.add_posts(
+        [draft], now=now, spacing=spacing_by_channel(app_ctx.config)
+    )
+    if output is ShowFormat.json:
+        _print_post(app_ctx, post_id, now)
+    else:
+        print(post_id)
+
+
+@queue_app.command("import")
+def queue_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A .csv or .jsonl file of posts.")],
+    editor: EditorOption = None,
+    output: JsonFlag = ShowFormat.text,
+) -> None:
+    """Queue every row of a .csv or .jsonl file (columns as the add flags): all or none."""
+    from .queue import read_import, spacing_by_channel
+
+    app_ctx = context(ctx)
+    now = app_ctx.now()
+    drafts = read_import(file, app_ctx.config, now=now, editor=editor or default_editor())
+    ids = app_ctx.store.add_posts(drafts, now=now, spacing=spacing_by_channel(app_ctx.config))
+    if output is ShowFormat.json:
+        from .present import post_json
+
+        records = [app_ctx.store.get_post(post_id) for post_id in ids]
+        print_json({"posts": [post_json(r, app_ctx.config, now=now) for r in records]})
+    else:
+        print(f"imported {len(ids)} posts (ids {ids[0]}–{ids[-1]})")
+
+
+@queue_app.command("list")
+def queue_list(
+    ctx: typer.Context,
+    channel: Annotated[
+        str | None, typer.Option("--channel", "-c", help="Only this channel.")
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="queued, published, failed, missed, unconfirmed, cancelled or expired.",
+        ),
+    ] = None,
+    output: Annotated[
+        ListFormat, typer.Option("--format", help="table or json.")
+    ] = ListFormat.table,
+) -> None:
+    """List posts with their airings, oldest first."""
+    from .errors import InputError
+    from .present import post_json, posts_table
+    from .store import POST_STATUSES
+
+    app_ctx = context(ctx)
+    now = app_ctx.now()
+    if channel is not None:
+        app_ctx.config.channel(channel)
+    if status is not None and status not in POST_STATUSES:
+        raise InputError(
+            f"--status {status!r} is not accepted; use one of: {', '.join(POST_STATUSES)}"
+        )
+    records = app_ctx.store.list_posts(channel=channel, status=status, now=now)
+    if output is ListFormat.json:
+        print_json({"posts": [post_json(r, app_ctx.config, now=now) for r in records]})
+    elif records:
+        print(posts_table(records, now=now))
+    else:
+        print("no posts", file=sys.stderr)
+
+
+@queue_app.command("show")
+def queue_show(
+    ctx: typer.Context,
+    post_id: Annotated[int, typer.Argument(metavar="ID", help="The post's id.")],
+    output: JsonFlag = ShowFormat.text,
+) -> None:
+    """Show one post with its airings."""
+    app_ctx = context(ctx)
+    _print_post(app_ctx, post_id, app_ctx.now(), as_json=output is ShowFormat.json)
+
+
+@queue_app.command("edit")
+def queue_edit(
+    ctx: typer.Context,
+    post_id: Annotated[int, typer.Argument(metavar="ID", help="The post's id.")],
+    text: Annotated[str | None, typer.Argument(help="New body.", show_default=False)] = None,
+    channel: ChannelOption = None,
+    kind: KindOption = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="New pinned time (WHEN), or 'none' to float it.")
+    ] = None,
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="New expiry (WHEN), or 'none' to keep it.")
+    ] = None,
+    evergreen: Annotated[
+        bool | None,
+        typer.Option(
+            "--evergreen/--no-evergreen", help="May be re-aired later.", show_default=False
+        ),
+    ] = None,
+    file: FileOption = None,
+    media: MediaOption = None,
+    output: JsonFlag = ShowFormat.text,
+) -> None:
+    """Change a post; its unpublished airings are planned again."""
+    from .queue import edit_changes, spacing_by_channel
+
+    app_ctx = context(ctx)
+    now = app_ctx.now()
+    current = app_ctx.store.get_post(post_id)
+    changes = edit_changes(
+        current,
+        app_ctx.config,
+        now=now,
+        body_text=text,
+        file=file,
+        stdin_text=_stdin_if(file),
+        channels=channel,
+        kind=kind,
+        at=at,
+        expires=expires,
+        evergreen=evergreen,
+        media=media,
+    )
+    app_ctx.store.edit_post(post_id, changes, now=now, spacing=spacing_by_channel(app_ctx.config))
+    _print_post(app_ctx, post_id, now, as_json=output is ShowFormat.json)
+
+
+@queue_app.command("cancel")
+def queue_cancel(
+    ctx: typer.Context,
+    post_id: Annotated[int, typer.Argument(metavar="ID", help="The post's id.")],
+) -> None:
+    """Cancel a post: its planned airings never go out (one being sent finishes)."""
+    app_ctx = context(ctx)
+    app_ctx.store.cancel_post(post_id, now=app_ctx.now())
+    print(f"post {post_id} cancelled")
+
+
+@queue_app.command("retry")
+def queue_retry(
+    ctx: typer.Context,
+    post_id: Annotated[int, typer.Argument(metavar="ID", help="The post's id.")],
+) -> None:
+    """Put a post's failed, missed or unconfirmed airings back in the plan."""
+    app_ctx = context(ctx)
+    ids = app_ctx.store.retry_post(post_id, now=app_ctx.now())
+    print(f"post {post_id}: airing {', '.join(map(str, ids))} put back in the plan")
+
+
+def _print_post(app_ctx: AppContext, post_id: int, now: datetime, *, as_json: bool = True) -> None:
+    from .present import post_details, post_json
+
+    record = app_ctx.store.get_post(post_id)
+    if as_json:
+        print_json(post_json(record, app_ctx.config, now=now))
+    else:
+        print(post_details(record, app_ctx.config, now=now))
+
+
+# --- plan views ----------------------------------------------------------------------------
+
+
+class SimulateFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def simulate(
+    ctx: typer.Context,
+    channel: Annotated[
+        str | None, typer.Option("--channel", "-c", help="Only this channel.")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Start of the projection (WHEN; default now).")
+    ] = None,
+    days: Annotated[int, typer.Option("--days", min=1, max=366, help="How many days.")] = 7,
+    output: Annotated[
+        SimulateFormat, typer.Option("--format", help="text or json.")
+    ] = SimulateFormat.text,
+) -> None:
+    """Project the plan forward N days, counting simulated airings as history, and report the
+    rules: airings per kind, worst gap, gaps over max_gap, when fresh content runs out."""
+    from .forecast import simulate as project
+    from .report import simulate_text
+
+    app_ctx = context(ctx)
+    now = app_ctx.now()
+    begin = _when(app_ctx, start, "--from", channel) if start else now
+    result = project(app_ctx.config, app_ctx.store, start=begin, days=days, channel=channel)
+    if output is SimulateFormat.json:
+        print_json(result)
+    else:
+        print(simulate_text(result, app_ctx.config))
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    output: Annotated[ShowFormat, typer.Option("--format", help="text or json.")] = ShowFormat.text,
+) -> None:
+    """Daemon heartbeat and, per channel: next airing, queued posts, failures, the first
+    forecast breach of max_gap and when fresh content runs out."""
+    from .report import status_report, status_text
+
+    app_ctx = context(ctx)
+    report = status_report(app_ctx.config, app_ctx.store, now=app_ctx.now())
+    if output is ShowFormat.json:
+        print_json(report)
+    else:
+        print(status_text(report))
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Run the daemon in the foreground (what systemd starts); SIGTERM stops it cleanly."""
+    from .service import run_daemon
+
+    app_ctx = context(ctx)
+    raise typer.Exit(run_daemon(app_ctx.config, app_ctx.store))
+
+
+def _when(app_ctx: AppContext, text: str, what: str, channel: str | None) -> datetime:
+    from .queue import parse_time
+
+    channels = [channel] if channel else list(app_ctx.config.channels)
+    return parse_time(text, what=what, config=app_ctx.config, channels=channels, now=app_ctx.now())
+
+
+def _register_calendar() -> None:
+    from .cli_calendar import register
+
+    register(app)
+
+
+_register_calendar()
+
+
+# --- entry point ---------------------------------------------------------------------------
+
+
+def main() -> None:
+    """Run the CLI; a project error becomes its message on stderr and exit status 1."""
+    try:
+        app(prog_name="scheduler")
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        sys.exit(1)
+    except SchedulerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)

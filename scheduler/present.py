@@ -1,0 +1,167 @@
+"""Records as editors see them: the JSON shapes of DESIGN §4 and terminal tables.
+
+Terminal cells are measured in display columns (wcwidth) and each body is wrapped in Unicode
+isolates (FSI … PDI), so an Arabic body can't reorder the columns around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .calendar import CalendarAiring
+from .config import Config
+from .models import Airing
+from .store import PostRecord, media_of
+from .text import airing_body
+from .timeutil import iso_utc
+
+FSI, PDI = "\u2068", "\u2069"
+UTC_ZONE = ZoneInfo("UTC")
+
+
+def calendar_airings(record: PostRecord, config: Config) -> list[CalendarAiring]:
+    """The post's airings with local times and the body each one sends."""
+    first_local_date: dict[str, str] = {}
+    result = []
+    for airing in record.airings:
+        channel = config.channels.get(airing.channel)
+        tz = channel.timezone if channel else UTC_ZONE
+        first_local_date.setdefault(airing.channel, airing.at.astimezone(tz).date().isoformat())
+        body = record.post.body
+        if channel is not None:
+            body = airing_body(
+                body, airing.kind, channel, first_aired=first_local_date[airing.channel]
+            )
+        result.append(calendar_airing(airing, tz, body))
+    return result
+
+
+def calendar_airing(airing: Airing, tz: ZoneInfo, body: str) -> CalendarAiring:
+    assert airing.id is not None
+    return CalendarAiring(
+        id=airing.id,
+        channel=airing.channel,
+        post_id=airing.post_id,
+        kind=airing.kind,
+        pinned=airing.pinned,
+        at=airing.at,
+        timezone=tz,
+        status=airing.status,
+        body=body,
+        remote_url=airing.remote_url,
+        error=airing.error,
+    )
+
+
+def post_json(record: PostRecord, config: Config, *, now: datetime) -> dict[str, Any]:
+    post = record.post
+    return {
+        "id": post.id,
+        "body": post.body,
+        "kind": post.kind,
+        "channels": list(record.channels),
+        "at": iso_utc(post.at) if post.at else None,
+        "expires": iso_utc(post.expires) if post.expires else None,
+        "evergreen": post.evergreen,
+        "editor": post.editor,
+        "created": iso_utc(post.created),
+        "media": list(media_of(post)),
+        "score": post.score,
+        "status": record.status(now),
+        "airings": [airing.to_json() for airing in calendar_airings(record, config)],
+    }
+
+
+# --- terminal ------------------------------------------------------------------------------
+
+
+def display_width(text: str) -> int:
+    from wcwidth import wcswidth
+
+    width = wcswidth(text.replace(FSI, "").replace(PDI, ""))
+    return width if width >= 0 else len(text)
+
+
+def clip(text: str, width: int) -> str:
+    """First line of `text`, cut to `width` display columns, isolated for bidi safety."""
+    import regex
+    from wcwidth import wcswidth
+
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    out, used = [], 0
+    for grapheme in regex.findall(r"\X", line):
+        size = max(wcswidth(grapheme), 0)
+        if used + size > width - (1 if used + size < display_width(line) else 0):
+            out.append("…")
+            break
+        out.append(grapheme)
+        used += size
+    return FSI + "".join(out) + PDI
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns measured in display width; the last column is not padded."""
+    widths = [display_width(h) for h in headers]
+    for row in rows:
+        for index, cell in enumerate(row):
+            widths[index] = max(widths[index], display_width(cell))
+    lines = []
+    for row in [list(headers), *rows]:
+        cells = [
+            cell if index == len(row) - 1 else cell + " " * (widths[index] - display_width(cell))
+            for index, cell in enumerate(row)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def posts_table(records: Sequence[PostRecord], *, now: datetime, body_width: int = 48) -> str:
+    rows = []
+    for record in records:
+        post = record.post
+        next_airing = _next_airing(record)
+        when = iso_utc(next_airing.at) if next_airing else "floating"
+        rows.append(
+            [
+                str(post.id),
+                post.kind,
+                record.status(now),
+                ",".join(record.channels),
+                when + (" (pinned)" if post.at else ""),
+                post.editor,
+                clip(post.body, body_width),
+            ]
+        )
+    return table(["ID", "KIND", "STATUS", "CHANNELS", "NEXT", "EDITOR", "BODY"], rows)
+
+
+def _next_airing(record: PostRecord) -> Airing | None:
+    planned = [a for a in record.airings if a.status in ("planned", "publishing")]
+    return min(planned, key=lambda a: a.at) if planned else None
+
+
+def post_details(record: PostRecord, config: Config, *, now: datetime) -> str:
+    post = record.post
+    lines = [
+        f"post {post.id} · {post.kind} · {record.status(now)} · by {post.editor}",
+        f"channels: {', '.join(record.channels)}",
+        f"pinned:   {iso_utc(post.at) if post.at else 'no (the planner picks slots)'}",
+        f"expires:  {iso_utc(post.expires) if post.expires else 'never'}",
+        f"evergreen: {'yes' if post.evergreen else 'no'}",
+    ]
+    if media_of(post):
+        lines.append(f"media:    {', '.join(media_of(post))}")
+    lines += ["", FSI + post.body + PDI, ""]
+    airings = calendar_airings(record, config)
+    if not airings:
+        lines.append("no airings yet")
+    for airing in airings:
+        extra = airing.remote_url or airing.error or ""
+        lines.append(
+            f"  #{airing.id} {airing.channel} {airing.local.isoformat(timespec='minutes')} "
+            f"{airing.kind} {airing.status} {extra}".rstrip()
+        )
+    return "\n".join(lines)

@@ -1,0 +1,950 @@
+"""The only place with a database session: queries, claims, leases and migrations.
+
+One code path serves SQLite and PostgreSQL. On SQLite every write transaction starts with
+`BEGIN IMMEDIATE` (WAL, busy timeout), so the daemon and several CLI processes queue behind
+each other instead of failing with "database is locked" when a reader upgrades to a writer.
+Methods take the time as an argument; none reads the clock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, String, cast, create_engine, delete, event, func, text, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session, col, select
+
+from .errors import InputError, PostNotFound, StoreError
+from .migrations import LATEST_VERSION, MIGRATIONS
+from .models import (
+    NEEDS_EDITOR,
+    Airing,
+    AiringStatus,
+    Attempt,
+    Heartbeat,
+    Meta,
+    Post,
+    PostChannel,
+)
+from .timeutil import format_duration, iso_utc
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Airings that really are (or will be) on air; a cancelled or failed one takes no time slot.
+LIVE_STATUSES = (AiringStatus.planned, AiringStatus.publishing, AiringStatus.published)
+ON_AIR = (AiringStatus.publishing, AiringStatus.published)
+_MIGRATION_LOCK = 7_345_001
+_PINNED_LOCK = 7_345_002
+
+
+@dataclass(frozen=True)
+class PostDraft:
+    """A post as an editor asks for it, already validated against the config."""
+
+    body: str
+    kind: str
+    channels: tuple[str, ...]
+    editor: str
+    at: datetime | None = None
+    expires: datetime | None = None
+    evergreen: bool = True
+    media: tuple[str, ...] = ()
+    score: float | None = None
+    source: str = ""  # "row 3" for an import, so a refusal names the row
+
+
+@dataclass(frozen=True, slots=True)
+class PostRow:
+    """A post as planning sees it."""
+
+    id: int
+    kind: str
+    created: datetime
+    expires: datetime | None
+    evergreen: bool
+    pinned: bool
+    score: float | None
+    cancelled: bool
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AiringRow:
+    id: int
+    post_id: int
+    channel: str
+    kind: str
+    pinned: bool
+    at: datetime
+    status: str
+    remote_url: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    """A post read together with its channels and airings."""
+
+    post: Post
+    channels: tuple[str, ...]
+    airings: tuple[Airing, ...] = field(default_factory=tuple)
+
+    @property
+    def id(self) -> int:
+        assert self.post.id is not None
+        return self.post.id
+
+    def status(self, now: datetime) -> str:
+        """queued | published | failed | missed | unconfirmed | cancelled | expired."""
+        if self.post.cancelled:
+            return "cancelled"
+        statuses = {airing.status for airing in self.airings}
+        for needing_editor in NEEDS_EDITOR:
+            if needing_editor in statuses:
+                return str(needing_editor)
+        if AiringStatus.published in statuses:
+            return "published"
+        if self.post.expires is not None and self.post.expires <= now:
+            return "expired"
+        return "queued"
+
+
+POST_STATUSES = ("queued", "published", "failed", "missed", "unconfirmed", "cancelled", "expired")
+
+
+def redact_url(url: str) -> str:
+    """The database URL without its password, fit for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown by scheme only
+        return url.split(":", 1)[0] + "://…"
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
+        self.engine = _make_engine(url)
+        self._write_engine = self.engine.execution_options(write=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- sessions --------------------------------------------------------------------------
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back on any error."""
+        engine = self._write_engine if write else self.engine
+        try:
+            with Session(engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StoreError(
+                f"database {redact_url(self.url)} failed: {_first_line(exc.orig)}"
+            ) from exc
+
+    # --- schema ----------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        with self.session() as session:
+            return _schema_version(session)
+
+    def migrate(self) -> int:
+        """Bring the schema up to date, keeping all data; return the version it is at."""
+        with self.session(write=True) as session:
+            if self.dialect == "postgresql":
+                # Two processes upgrading at once would both try to create the tables.
+                session.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
+            session.execute(
+                text(
+                    "CREATE TABLE IF NOT EXISTS meta "
+                    "(key VARCHAR(100) PRIMARY KEY, value TEXT NOT NULL)"
+                )
+            )
+            current = _schema_version(session)
+            if current > LATEST_VERSION:
+                raise StoreError(
+                    f"database schema version {current} is newer than this program knows "
+                    f"({LATEST_VERSION}); upgrade the program"
+                )
+            for migration in MIGRATIONS:
+                if migration.version > current:
+                    for statement in migration.sql(self.dialect):
+                        session.execute(text(statement))
+                    _set_meta(session, "schema_version", str(migration.version))
+            return LATEST_VERSION
+
+    def ensure_schema(self) -> None:
+        """Migrate only when needed: a read is cheaper than a write lock on every command."""
+        try:
+            current = self.schema_version()
+        except StoreError:
+            current = 0  # no meta table yet
+        if current != LATEST_VERSION:
+            self.migrate()
+
+    # --- change counter (how the daemon notices CLI writes) ----------------------------------
+
+    def revision(self) -> int:
+        with self.session() as session:
+            return _revision(session)
+
+    # --- posts -----------------------------------------------------------------------------
+
+    def add_posts(
+        self, drafts: Sequence[PostDraft], *, now: datetime, spacing: Mapping[str, timedelta]
+    ) -> list[int]:
+        """Store all drafts or none. Pinned drafts get their airings at once.
+
+        Raises InputError when a pinned draft would break `spacing` (per channel) with another
+        pinned post, naming that post.
+        """
+        with self.session(write=True) as session:
+            self._lock_pinned(session)
+            ids = []
+            # Posts of this batch vanish if it is refused, so a refusal names them by place.
+            batch: dict[int, str] = {}
+            for number, draft in enumerate(drafts, start=1):
+                if draft.at is not None:
+                    _refuse_pinned_conflicts(session, draft, spacing, ignore_post=None, batch=batch)
+                post = Post(
+                    body=draft.body,
+                    kind=draft.kind,
+                    at=draft.at,
+                    expires=draft.expires,
+                    evergreen=draft.evergreen,
+                    editor=draft.editor,
+                    created=now,
+                    media=json.dumps(list(draft.media), ensure_ascii=False),
+                    score=draft.score,
+                )
+                session.add(post)
+                session.flush()  # the id, and visibility to the next draft's conflict check
+                assert post.id is not None
+                for channel in draft.channels:
+                    session.add(PostChannel(post_id=post.id, channel=channel))
+                    if draft.at is not None:
+                        session.add(_pinned_airing(post.id, channel, draft.kind, draft.at, now))
+                session.flush()
+                ids.append(post.id)
+                batch[post.id] = draft.source or f"draft {number} of this batch"
+            _bump_revision(session)
+            return ids
+
+    def get_post(self, post_id: int) -> PostRecord:
+        with self.session() as session:
+            return _read_record(session, post_id)
+
+    def list_posts(
+        self, *, channel: str | None = None, status: str | None = None, now: datetime
+    ) -> list[PostRecord]:
+        """Posts oldest first, with their airings; three queries whatever the count."""
+        with self.session() as session:
+            records = _read_records(session, channel=channel)
+        if status is not None:
+            records = [record for record in records if record.status(now) == status]
+        return records
+
+    def all_posts(self) -> list[PostRecord]:
+        with self.session() as session:
+            return _read_records(session, channel=None)
+
+    def edit_post(
+        self,
+        post_id: int,
+        changes: Mapping[str, Any],
+        *,
+        now: datetime,
+        spacing: Mapping[str, timedelta],
+    ) -> PostRecord:
+        """Apply `changes` (PostDraft field names); floating planned airings are dropped so the
+        planner places the post again under its new terms.
+
+        Raises PostNotFound, or InputError when the post is cancelled, being published, already
+        aired where the change would rewrite history, or the new pinned time conflicts.
+        """
+        with self.session(write=True) as session:
+            self._lock_pinned(session)
+            record = _read_record(session, post_id)
+            post = record.post
+            if post.cancelled:
+                raise InputError(f"post {post_id} is cancelled; queue a new post instead")
+            if any(a.status == AiringStatus.publishing for a in record.airings):
+                raise InputError(f"post {post_id} is being published right now; try again shortly")
+            aired = [a for a in record.airings if a.status == AiringStatus.published]
+            for key in ("at", "kind", "channels"):
+                if key in changes and aired and changes[key] != _current(record, key):
+                    raise InputError(
+                        f"post {post_id} has already aired, so its {key} can't change; "
+                        "queue a new post instead"
+                    )
+            merged = _draft_of(record, changes)
+            if merged.at is not None:
+                _refuse_pinned_conflicts(session, merged, spacing, ignore_post=post_id)
+            for key in ("body", "kind", "at", "expires", "evergreen", "score"):
+                setattr(post, key, getattr(merged, key))
+            post.media = json.dumps(list(merged.media), ensure_ascii=False)
+            session.add(post)
+            for airing in record.airings:
+                if airing.status == AiringStatus.planned:
+                    _delete_airing(session, airing)  # a retried one has attempts
+            if set(merged.channels) != set(record.channels):
+                for link in session.exec(
+                    select(PostChannel).where(col(PostChannel.post_id) == post_id)
+                ).all():
+                    session.delete(link)
+                for channel in merged.channels:
+                    session.add(PostChannel(post_id=post_id, channel=channel))
+            session.flush()
+            if merged.at is not None and not aired:
+                for channel in merged.channels:
+                    session.add(_pinned_airing(post_id, channel, merged.kind, merged.at, now))
+            _bump_revision(session)
+            session.flush()
+            return _read_record(session, post_id)
+
+    def cancel_post(self, post_id: int, *, now: datetime) -> PostRecord:
+        """Cancel the post and its planned airings; one being published finishes."""
+        with self.session(write=True) as session:
+            record = _read_record(session, post_id)
+            record.post.cancelled = True
+            session.add(record.post)
+            for airing in record.airings:
+                if airing.status == AiringStatus.planned:
+                    airing.status = AiringStatus.cancelled
+                    airing.updated = now
+                    session.add(airing)
+            _bump_revision(session)
+            session.flush()
+            return _read_record(session, post_id)
+
+    def retry_post(self, post_id: int, *, now: datetime) -> list[int]:
+        """Put failed, missed and unconfirmed airings back; return their ids.
+
+        A pinned one is planned for `now` (the editor asked for it explicitly); a floating one
+        is removed so the planner gives the post the next free slot.
+        """
+        with self.session(write=True) as session:
+            record = _read_record(session, post_id)
+            if record.post.cancelled:
+                raise InputError(f"post {post_id} is cancelled; it can't be retried")
+            stuck = [a for a in record.airings if a.status in NEEDS_EDITOR]
+            if not stuck:
+                raise InputError(
+                    f"post {post_id} has no failed, missed or unconfirmed airing to retry"
+                )
+            for airing in stuck:
+                if airing.pinned or airing.kind == "repost":
+                    airing.status = AiringStatus.planned
+                    airing.at = max(airing.at, now)
+                    airing.error = None
+                    airing.owner = None
+                    airing.lease_until = None
+                    airing.updated = now
+                    session.add(airing)
+                else:
+                    _delete_airing(session, airing)
+            _bump_revision(session)
+            return [a.id for a in stuck if a.id is not None]
+
+    # --- the daemon's side: plan, claims, leases --------------------------------------------
+
+    def planning_rows(self) -> tuple[list[PostRow], list[AiringRow]]:
+        """Every post and airing as light rows (no bodies): what planning reads.
+
+        Plain column tuples, not ORM objects, so 100,000 posts fit in a few tens of megabytes.
+        """
+        with self.session() as session:
+            channels_of: dict[int, list[str]] = defaultdict(list)
+            for post_id, channel in session.execute(
+                select(PostChannel.post_id, PostChannel.channel)
+            ).all():
+                channels_of[post_id].append(channel)
+            posts = [
+                PostRow(
+                    id=row[0],
+                    kind=row[1],
+                    created=row[2],
+                    expires=row[3],
+                    evergreen=row[4],
+                    pinned=row[5],
+                    score=row[6],
+                    cancelled=row[7],
+                    channels=tuple(sorted(channels_of.get(row[0], ()))),
+                )
+                for row in session.execute(
+                    sa_select(
+                        col(Post.id),
+                        col(Post.kind),
+                        col(Post.created),
+                        col(Post.expires),
+                        col(Post.evergreen),
+                        col(Post.at).is_not(None),
+                        col(Post.score),
+                        col(Post.cancelled),
+                    ).order_by(col(Post.id))
+                ).all()
+            ]
+            airings = [
+                AiringRow(*row)
+                for row in session.execute(
+                    sa_select(
+                        col(Airing.id),
+                        col(Airing.post_id),
+                        col(Airing.channel),
+                        col(Airing.kind),
+                        col(Airing.pinned),
+                        col(Airing.at),
+                        col(Airing.status),
+                        col(Airing.remote_url),
+                        col(Airing.error),
+                    )
+                    .where(col(Airing.status) != AiringStatus.cancelled)
+                    .order_by(col(Airing.at), col(Airing.id))
+                ).all()
+            ]
+            return posts, airings
+
+    def bodies(self, post_ids: Iterable[int]) -> dict[int, str]:
+        wanted = sorted(set(post_ids))
+        result: dict[int, str] = {}
+        with self.session() as session:
+            for batch in chunked(wanted):
+                result.update(
+                    session.execute(select(Post.id, Post.body).where(col(Post.id).in_(batch))).all()
+                )
+        return result
+
+    def write_plan(
+        self,
+        *,
+        remove: Sequence[int],
+        add: Sequence[tuple[str, int, str, datetime]],
+        now: datetime,
+        expected_revision: int,
+    ) -> bool:
+        """Replace planned airings in one transaction: delete `remove` (only those still planned
+        and floating) and insert `add` as (channel, post_id, kind, at). Returns False, writing
+        nothing, when posts changed since the plan was made, so a stale plan never lands.
+        """
+        with self.session(write=True) as session:
+            if _revision(session) != expected_revision:
+                return False
+            for batch in chunked(remove):
+                session.execute(
+                    delete(Airing).where(
+                        col(Airing.id).in_(batch),
+                        col(Airing.status) == AiringStatus.planned,
+                        col(Airing.pinned).is_(False),
+                    )
+                )
+            for channel, post_id, kind, at in add:
+                session.add(
+                    Airing(
+                        post_id=post_id,
+                        channel=channel,
+                        kind=kind,
+                        at=at,
+                        status=AiringStatus.planned,
+                        updated=now,
+                    )
+                )
+            return True
+
+    def claim_due(
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        key_prefix: str,
+        channels: Sequence[str],
+    ) -> list[Airing]:
+        """Move due planned airings to `publishing` for `owner`, in one atomic statement.
+
+        Each claimed airing gets its idempotency key (kept if it already had one) and an
+        attempt row, in the same transaction, so the key is stored before the first request.
+        On PostgreSQL `FOR UPDATE SKIP LOCKED` lets replicas claim side by side.
+        """
+        due = (
+            select(Airing.id)
+            .where(
+                col(Airing.status) == AiringStatus.planned,
+                col(Airing.at) <= now,
+                col(Airing.channel).in_(list(channels)),
+            )
+            .order_by(col(Airing.at), col(Airing.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # rendered on PostgreSQL only
+        )
+        with self.session(write=True) as session:
+            rows = session.execute(
+                update(Airing)
+                .where(col(Airing.id).in_(due.scalar_subquery()))
+                .values(
+                    status=AiringStatus.publishing,
+                    owner=owner,
+                    lease_until=now + lease,
+                    updated=now,
+                )
+                .returning(col(Airing.id))
+            ).all()
+            ids = [row[0] for row in rows]
+            if not ids:
+                return []
+            session.execute(
+                update(Airing)
+                .where(col(Airing.id).in_(ids), col(Airing.idempotency_key).is_(None))
+                .values(idempotency_key=key_prefix + cast(Airing.id, String(20)))
+            )
+            for airing_id in ids:
+                session.add(Attempt(airing_id=airing_id, owner=owner, started=now))
+            session.flush()
+            claimed = session.exec(
+                select(Airing)
+                .where(col(Airing.id).in_(ids))
+                .order_by(col(Airing.at), col(Airing.id))
+            ).all()
+            return list(claimed)
+
+    def extend_lease(self, airing_id: int, *, owner: str, until: datetime) -> bool:
+        """Keep a long retry from looking dead; False if the airing is no longer ours."""
+        with self.session(write=True) as session:
+            result = session.execute(
+                update(Airing)
+                .where(
+                    col(Airing.id) == airing_id,
+                    col(Airing.owner) == owner,
+                    col(Airing.status) == AiringStatus.publishing,
+                )
+                .values(lease_until=until)
+            )
+            return _rowcount(result) == 1
+
+    def finish(
+        self,
+        airing_id: int,
+        *,
+        owner: str,
+        status: str,
+        now: datetime,
+        outcome: str,
+        detail: str | None = None,
+        remote_id: str | None = None,
+        remote_url: str | None = None,
+    ) -> bool:
+        """Record how a claimed airing ended (published, failed, unconfirmed, or planned again
+        when released); False if the lease was lost meanwhile, in which case nothing changes.
+        """
+        with self.session(write=True) as session:
+            airing = session.get(Airing, airing_id)
+            if airing is None or airing.owner != owner or airing.status != "publishing":
+                return False
+            airing.status = status
+            airing.updated = now
+            airing.lease_until = None
+            if status == AiringStatus.published:
+                airing.published_at = now
+                airing.remote_id = remote_id
+                airing.remote_url = remote_url
+                airing.error = None
+            elif status != AiringStatus.planned:
+                airing.error = detail
+            if status == AiringStatus.planned:
+                airing.owner = None
+            session.add(airing)
+            attempt = session.exec(
+                select(Attempt)
+                .where(col(Attempt.airing_id) == airing_id, col(Attempt.owner) == owner)
+                .order_by(col(Attempt.id).desc())
+            ).first()
+            if attempt is not None and attempt.finished is None:
+                attempt.finished = now
+                attempt.outcome = outcome
+                attempt.detail = detail
+                session.add(attempt)
+            return True
+
+    def note_sending(self, airing_id: int, *, owner: str) -> None:
+        """Mark that a request is about to leave, for platforms that can't deduplicate: after a
+        crash, an airing without this mark is known not to have been sent."""
+        with self.session(write=True) as session:
+            session.execute(
+                update(Attempt)
+                .where(
+                    col(Attempt.airing_id) == airing_id,
+                    col(Attempt.owner) == owner,
+                    col(Attempt.finished).is_(None),
+                )
+                .values(outcome="sending")
+            )
+
+    def expired_leases(self, *, now: datetime) -> list[tuple[Airing, Attempt | None]]:
+        """Airings left `publishing` by a process whose lease ran out, each with its latest
+        attempt (its start time, and outcome "sending" once a request may have left)."""
+        with self.session() as session:
+            airings = session.exec(
+                select(Airing).where(
+                    col(Airing.status) == AiringStatus.publishing, col(Airing.lease_until) < now
+                )
+            ).all()
+            result = []
+            for airing in airings:
+                attempt = session.exec(
+                    select(Attempt)
+                    .where(col(Attempt.airing_id) == airing.id)
+                    .order_by(col(Attempt.id).desc())
+                ).first()
+                result.append((airing, attempt))
+            return result
+
+    def recover_lease(
+        self, airing_id: int, *, dead_owner: str, status: str, now: datetime, detail: str
+    ) -> bool:
+        """Take an expired airing back from a dead owner, as `planned` or `unconfirmed`."""
+        with self.session(write=True) as session:
+            result = session.execute(
+                update(Airing)
+                .where(
+                    col(Airing.id) == airing_id,
+                    col(Airing.owner) == dead_owner,
+                    col(Airing.status) == AiringStatus.publishing,
+                    col(Airing.lease_until) < now,
+                )
+                .values(
+                    status=status,
+                    owner=None,
+                    lease_until=None,
+                    error=None if status == AiringStatus.planned else detail,
+                    updated=now,
+                )
+            )
+            recovered = _rowcount(result) == 1
+            if recovered:
+                session.execute(
+                    update(Attempt)
+                    .where(col(Attempt.airing_id) == airing_id, col(Attempt.finished).is_(None))
+                    .values(finished=now, outcome="interrupted", detail=detail)
+                )
+            return recovered
+
+    def overdue(self, *, now: datetime) -> list[Airing]:
+        """Planned airings whose time has passed, oldest first."""
+        with self.session() as session:
+            return list(
+                session.exec(
+                    select(Airing)
+                    .where(col(Airing.status) == AiringStatus.planned, col(Airing.at) < now)
+                    .order_by(col(Airing.at), col(Airing.id))
+                ).all()
+            )
+
+    def settle_overdue(
+        self,
+        *,
+        missed: Sequence[int],
+        replan: Sequence[int],
+        moved: Sequence[tuple[int, datetime]],
+        now: datetime,
+    ) -> None:
+        """Apply the downtime policy the dispatcher decided: pinned airings too late become
+        `missed`, floating ones are removed (the planner gives them new slots), the rest move.
+        """
+        with self.session(write=True) as session:
+            planned = col(Airing.status) == AiringStatus.planned
+            for batch in chunked(missed):
+                session.execute(
+                    update(Airing)
+                    .where(col(Airing.id).in_(batch), planned)
+                    .values(
+                        status=AiringStatus.missed,
+                        updated=now,
+                        error="missed: not sent within misfire_grace of its pinned time",
+                    )
+                )
+            for batch in chunked(replan):
+                session.execute(delete(Airing).where(col(Airing.id).in_(batch), planned))
+            for airing_id, at in moved:
+                session.execute(
+                    update(Airing)
+                    .where(col(Airing.id) == airing_id, planned)
+                    .values(at=at, updated=now)
+                )
+
+    def last_on_air(self) -> dict[str, datetime]:
+        """Per channel, the latest published or publishing airing's time."""
+        with self.session() as session:
+            rows = session.execute(
+                select(Airing.channel, func.max(Airing.at))
+                .where(col(Airing.status).in_([str(s) for s in ON_AIR]))
+                .group_by(col(Airing.channel))
+            ).all()
+            return {channel: at for channel, at in rows if at is not None}
+
+    def next_due(self) -> datetime | None:
+        with self.session() as session:
+            return session.execute(
+                select(func.min(Airing.at)).where(col(Airing.status) == AiringStatus.planned)
+            ).scalar()
+
+    def delivery_parts(self, airing_id: int) -> tuple[Airing, Post, datetime]:
+        """The airing, its post, and when the post first aired (or is planned to) on the
+        airing's channel, for rendering the body."""
+        with self.session() as session:
+            airing = session.get(Airing, airing_id)
+            if airing is None:
+                raise StoreError(f"airing {airing_id} vanished while being published")
+            post = session.get(Post, airing.post_id)
+            assert post is not None
+            first = session.execute(
+                select(func.min(Airing.at)).where(
+                    col(Airing.post_id) == airing.post_id,
+                    col(Airing.channel) == airing.channel,
+                    col(Airing.status).in_([str(s) for s in LIVE_STATUSES]),
+                )
+            ).scalar()
+            return airing, post, first or airing.at
+
+    def key_prefix(self) -> str:
+        """A random id of this database, so idempotency keys never repeat across databases."""
+        with self.session(write=True) as session:
+            row = session.get(Meta, "instance")
+            if row is None:
+                import uuid
+
+                row = Meta(key="instance", value=uuid.uuid4().hex[:12])
+                session.add(row)
+            return row.value + "-"
+
+    def beat(self, *, owner: str, pid: int, host: str, now: datetime, state: str) -> None:
+        with self.session(write=True) as session:
+            row = session.get(Heartbeat, owner)
+            if row is None:
+                row = Heartbeat(owner=owner, pid=pid, host=host, started=now, beat=now, state=state)
+            row.beat = now
+            row.state = state
+            session.add(row)
+
+    def heartbeats(self) -> list[Heartbeat]:
+        with self.session() as session:
+            return list(session.exec(select(Heartbeat).order_by(col(Heartbeat.beat).desc())).all())
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _lock_pinned(self, session: Session) -> None:
+        """Serialise pinned-time checks; SQLite's BEGIN IMMEDIATE already does."""
+        if self.dialect == "postgresql":
+            session.execute(text(f"SELECT pg_advisory_xact_lock({_PINNED_LOCK})"))
+
+
+# --- module helpers ------------------------------------------------------------------------
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # The driver's own transaction handling is turned off so `_on_begin` decides.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            write = connection.get_execution_options().get("write", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except (DBAPIError, ImportError, ValueError) as exc:
+        raise StoreError(f"database {redact_url(url)} can't be used: {exc}") from None
+
+
+def _first_line(error: object) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _schema_version(session: Session) -> int:
+    try:
+        row = session.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).first()
+    except OperationalError:
+        raise
+    except DBAPIError:  # PostgreSQL: no meta table yet
+        return 0
+    return int(row[0]) if row else 0
+
+
+def _set_meta(session: Session, key: str, value: str) -> None:
+    row = session.get(Meta, key)
+    if row is None:
+        session.add(Meta(key=key, value=value))
+    else:
+        row.value = value
+        session.add(row)
+    session.flush()
+
+
+def _revision(session: Session) -> int:
+    row = session.get(Meta, "revision")
+    return int(row.value) if row else 0
+
+
+def _bump_revision(session: Session) -> None:
+    _set_meta(session, "revision", str(_revision(session) + 1))
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _pinned_airing(post_id: int, channel: str, kind: str, at: datetime, now: datetime) -> Airing:
+    return Airing(
+        post_id=post_id,
+        channel=channel,
+        kind=kind,
+        pinned=True,
+        at=at,
+        status=AiringStatus.planned,
+        updated=now,
+    )
+
+
+def _delete_airing(session: Session, airing: Airing) -> None:
+    # The attempts go first, at once: the models have no ORM relationship, so a flush would
+    # not know to delete them before the airing their foreign key points to.
+    session.execute(delete(Attempt).where(col(Attempt.airing_id) == airing.id))
+    session.delete(airing)
+
+
+def _refuse_pinned_conflicts(
+    session: Session,
+    draft: PostDraft,
+    spacing: Mapping[str, timedelta],
+    *,
+    ignore_post: int | None,
+    batch: Mapping[int, str] | None = None,
+) -> None:
+    assert draft.at is not None
+    for channel in draft.channels:
+        gap = spacing[channel]
+        query = select(Airing).where(
+            col(Airing.channel) == channel,
+            col(Airing.pinned).is_(True),
+            col(Airing.status).in_([str(s) for s in LIVE_STATUSES]),
+            col(Airing.at) > draft.at - gap,
+            col(Airing.at) < draft.at + gap,
+        )
+        if ignore_post is not None:
+            query = query.where(col(Airing.post_id) != ignore_post)
+        other = session.exec(query.order_by(col(Airing.at), col(Airing.id))).first()
+        if other is not None:
+            prefix = f"{draft.source}: " if draft.source else ""
+            named = f"post {other.post_id}"
+            if batch and other.post_id in batch:
+                named = batch[other.post_id]
+            raise InputError(
+                f"{prefix}pinned time {iso_utc(draft.at)} on channel {channel!r} is within "
+                f"min_spacing {format_duration(gap)} of {named} "
+                f"(pinned at {iso_utc(other.at)}); choose a time at least "
+                f"{format_duration(gap)} away"
+            )
+
+
+def _read_record(session: Session, post_id: int) -> PostRecord:
+    post = session.get(Post, post_id)
+    if post is None:
+        raise PostNotFound(post_id)
+    channels = session.exec(
+        select(PostChannel.channel)
+        .where(col(PostChannel.post_id) == post_id)
+        .order_by(col(PostChannel.channel))
+    ).all()
+    airings = session.exec(
+        select(Airing)
+        .where(col(Airing.post_id) == post_id)
+        .order_by(col(Airing.at), col(Airing.id))
+    ).all()
+    return PostRecord(post=post, channels=tuple(channels), airings=tuple(airings))
+
+
+def _read_records(session: Session, *, channel: str | None) -> list[PostRecord]:
+    posts_query = select(Post).order_by(col(Post.id))
+    links_query = select(PostChannel)
+    airings_query = select(Airing).order_by(col(Airing.at), col(Airing.id))
+    if channel is not None:
+        wanted = select(PostChannel.post_id).where(col(PostChannel.channel) == channel)
+        posts_query = posts_query.where(col(Post.id).in_(wanted))
+        links_query = links_query.where(col(PostChannel.post_id).in_(wanted))
+        airings_query = airings_query.where(col(Airing.channel) == channel)
+    channels_of: dict[int, list[str]] = defaultdict(list)
+    for link in session.exec(links_query).all():
+        channels_of[link.post_id].append(link.channel)
+    airings_of: dict[int, list[Airing]] = defaultdict(list)
+    for airing in session.exec(airings_query).all():
+        airings_of[airing.post_id].append(airing)
+    return [
+        PostRecord(
+            post=post,
+            channels=tuple(sorted(channels_of[post.id])) if post.id is not None else (),
+            airings=tuple(airings_of.get(post.id or 0, ())),
+        )
+        for post in session.exec(posts_query).all()
+    ]
+
+
+def _current(record: PostRecord, key: str) -> Any:
+    if key == "channels":
+        return tuple(sorted(record.channels))
+    return getattr(record.post, key)
+
+
+def _draft_of(record: PostRecord, changes: Mapping[str, Any]) -> PostDraft:
+    post = record.post
+    values: dict[str, Any] = {
+        "body": post.body,
+        "kind": post.kind,
+        "channels": record.channels,
+        "editor": post.editor,
+        "at": post.at,
+        "expires": post.expires,
+        "evergreen": post.evergreen,
+        "media": tuple(json.loads(post.media)),
+        "score": post.score,
+    }
+    values.update(changes)
+    values["channels"] = tuple(sorted(values["channels"]))
+    return PostDraft(**values)
+
+
+def media_of(post: Post) -> tuple[str, ...]:
+    return tuple(json.loads(post.media))
+
+
+def chunked(items: Iterable[int], size: int = 500) -> Iterator[list[int]]:
+    batch: list[int] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

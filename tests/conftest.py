@@ -1,0 +1,147 @@
+"""Shared fixtures: real databases (an SQLite file per test, a PostgreSQL schema per test).
+
+PostgreSQL is the local server on 127.0.0.1:5432 (trust auth, database `test`). Each test
+gets its own schema through the connection's `search_path`, so parallel runs never meet.
+Where no server answers, PostgreSQL cases are skipped with the reason shown in the summary.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+PG_BASE_URL = os.environ.get("SCHEDULER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _pg_reason() -> str | None:
+    """None when PostgreSQL answers, else why not (shown as the skip reason)."""
+    try:
+        import psycopg
+
+        with psycopg.connect(_plain(PG_BASE_URL), connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # any failure means: not reachable here
+        return f"PostgreSQL not reachable at {_plain(PG_BASE_URL)}: {str(exc).strip()[:120]}"
+    return None
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+PG_UNAVAILABLE = _pg_reason()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    if PG_UNAVAILABLE:
+        pytest.skip(PG_UNAVAILABLE)
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_plain(PG_BASE_URL), autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_BASE_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(_plain(PG_BASE_URL), autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'scheduler.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each contract test runs once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'scheduler.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[object]:
+    from scheduler.store import Store
+
+    instance = Store(db_url)
+    instance.migrate()
+    yield instance
+    instance.close()
+
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def now() -> datetime:
+    """A fixed 'now' for library calls (the clock is passed in, never patched)."""
+    return NOW
+
+
+def write_config(directory: Path, body: str = "", *, database: str | None = None) -> Path:
+    """A config file in `directory` with a file channel `main` and the given extra TOML."""
+    database = database or f"sqlite:///{directory / 'scheduler.db'}"
+    text = textwrap.dedent(
+        f"""
+        [scheduler]
+        database = "{database}"
+        timezone = "UTC"
+
+        [defaults]
+        cadence = "1h"
+        min_spacing = "30m"
+        max_gap = "24h"
+
+        [channels.main]
+        publisher = "file"
+        path = "published.jsonl"
+        timezone = "Europe/Berlin"
+        """
+    ) + textwrap.dedent(body)
+    path = directory / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    return write_config(tmp_path)
+
+
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> RunCli:
+    """Run `python -m scheduler ARGS` as a real process; returns the completed process."""
+
+    def run(
+        *args: str, config: Path | None = None, input: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "scheduler"]
+        if config is not None:
+            command += ["--config", str(config)]
+        full_env = {**os.environ, "SCHEDULER_EDITOR": "tester", **(env or {})}
+        return subprocess.run(
+            [*command, *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            env=full_env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+
+    return run

@@ -1,0 +1,67 @@
+"""The one small interface every publisher implements (DESIGN §7), and what flows through it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from ..timeutil import iso_utc
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One airing to send, exactly as the dispatcher hands it over.
+
+    `idempotency_key` is stored before the first request and stays the same on every retry,
+    which is what lets a deduplicating publisher make a retry harmless.
+    """
+
+    airing_id: int
+    channel: str
+    post_id: int
+    kind: str  # core | entertaining | repost
+    body: str  # already rendered (the repost template is applied by the caller)
+    media: tuple[str, ...]  # local file paths, may be empty
+    idempotency_key: str
+    due: datetime  # aware UTC
+
+    def as_json(self) -> dict[str, Any]:
+        """The delivery as a JSON object: the line a file gets and the body a JSON webhook gets."""
+        return {
+            "airing_id": self.airing_id,
+            "channel": self.channel,
+            "post_id": self.post_id,
+            "kind": self.kind,
+            "due": iso_utc(self.due),
+            "body": self.body,
+            "media": list(self.media),
+            "idempotency_key": self.idempotency_key,
+        }
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the platform gave back: its id for the post and a URL a person can open."""
+
+    remote_id: str | None
+    remote_url: str | None
+
+
+class Publisher(Protocol):
+    """Sends deliveries to one channel.
+
+    `publish` raises `TransientPublishError` (worth retrying: connection refused, timeout
+    before sending, 5xx, 429 with `retry_after`), `PermanentPublishError` (the platform
+    refused the post, with its own message) or `InterruptedPublishError` (the request may
+    have reached the platform). After an interruption the dispatcher may retry only when
+    `deduplicates` is true: a repeated request with the same idempotency key can't post twice.
+    """
+
+    deduplicates: bool
+
+    def publish(self, delivery: Delivery) -> Receipt: ...
+
+    def close(self) -> None:
+        """Forget what the publisher holds (sessions); the shared HTTP client is the caller's."""
+        ...

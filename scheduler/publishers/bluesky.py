@@ -1,0 +1,246 @@
+"""`bluesky` publisher: an `app.bsky.feed.post` record in the account's repository (AT Protocol).
+
+Session: `com.atproto.server.createSession` once (handle + app password), the access token is
+reused for later posts, `com.atproto.server.refreshSession` when the PDS answers
+`ExpiredToken`, and a new session if the refresh token has expired too.
+
+Exactly-once: the record key is a TID derived from the airing alone (`record_key`), so every
+attempt at one airing names the same record. Before each `createRecord` the publisher calls
+`com.atproto.repo.getRecord` for that key and returns the existing record if there is one.
+It always looks first rather than only "on retry": a retry can come from a new process after
+a crash, with nothing in memory to tell it apart from a first attempt, and one extra read per
+post is cheap. If `createRecord` still fails (a concurrent attempt won the race), the record
+is looked up once more before the failure is reported.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from ..config import ChannelSettings
+from ..errors import PermanentPublishError, PublishError
+from .base import Delivery, Receipt
+from .http import Api, json_body
+
+COLLECTION = "app.bsky.feed.post"
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+_LINK = re.compile(r"https?://[^\s<>\"]+")
+_TRAILING_PUNCTUATION = ".,;:!?)]}'\u060c\u061b\u061f"  # incl. Arabic comma, semicolon, ?
+
+
+def record_key(delivery: Delivery) -> str:
+    """A valid TID record key (atproto.com/specs/tid) that only depends on the airing.
+
+    The 53-bit timestamp is the due second in microseconds plus `airing_id mod 10^6`; the
+    10-bit clock id is `(airing_id // 10^6) mod 1024`. Two airings get the same key only if
+    their ids differ by a multiple of 1,024,000,000, and the key sorts by due time, as TIDs do.
+    The due time is part of the key, so an airing that may have been sent must keep its due
+    time on every later attempt (DESIGN §3.8: a publishing airing is never moved).
+    """
+    micros = int(delivery.due.timestamp()) * 1_000_000 + delivery.airing_id % 1_000_000
+    clock_id = (delivery.airing_id // 1_000_000) % 1024
+    return encode_tid(micros, clock_id)
+
+
+def encode_tid(micros: int, clock_id: int) -> str:
+    """13 base32-sortable characters of `0 | 53-bit microseconds | 10-bit clock id`."""
+    value = ((micros & ((1 << 53) - 1)) << 10) | (clock_id & 0x3FF)
+    return "".join(_TID_ALPHABET[(value >> shift) & 31] for shift in range(60, -1, -5))
+
+
+def link_facets(text: str) -> list[dict[str, Any]]:
+    """`app.bsky.richtext.facet#link` facets, so URLs in the text are clickable.
+
+    Facet indexes are UTF-8 byte offsets, not character offsets (Arabic text is multi-byte).
+    """
+    facets = []
+    for match in _LINK.finditer(text):
+        url = match.group().rstrip(_TRAILING_PUNCTUATION)
+        start = len(text[: match.start()].encode("utf-8"))
+        facets.append(
+            {
+                "index": {"byteStart": start, "byteEnd": start + len(url.encode("utf-8"))},
+                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": url}],
+            }
+        )
+    return facets
+
+
+class BlueskyPublisher:
+    deduplicates = True
+
+    def __init__(
+        self,
+        service: str,
+        handle: str,
+        app_password: str,
+        client: httpx.Client,
+        *,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.service = service.rstrip("/")
+        self.handle = handle.lstrip("@")
+        self._password = app_password
+        self._now = now
+        self.api = Api(client, "bluesky", now, secrets=(app_password,))
+        self._lock = threading.Lock()
+        self._session: dict[str, str] | None = None  # did, accessJwt, refreshJwt
+
+    @classmethod
+    def from_channel(
+        cls, channel: ChannelSettings, client: httpx.Client, *, now: Callable[[], datetime]
+    ) -> BlueskyPublisher:
+        return cls(
+            channel.option("service"),
+            channel.option("handle"),
+            channel.option("app_password").reveal(),
+            client,
+            now=now,
+        )
+
+    def __repr__(self) -> str:
+        return f"BlueskyPublisher({self.service!r}, handle={self.handle!r})"
+
+    def publish(self, delivery: Delivery) -> Receipt:
+        if delivery.media:
+            raise PermanentPublishError("media isn't supported by the bluesky publisher yet")
+        rkey = record_key(delivery)
+        if self._existing(rkey):
+            return self._receipt(rkey)
+        record: dict[str, Any] = {
+            "$type": COLLECTION,
+            "text": delivery.body,
+            "createdAt": self._now()
+            .astimezone(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+        }
+        facets = link_facets(delivery.body)
+        if facets:
+            record["facets"] = facets
+        try:
+            self._xrpc(
+                "POST",
+                "com.atproto.repo.createRecord",
+                posting=True,
+                json={
+                    "repo": self._did(),
+                    "collection": COLLECTION,
+                    "rkey": rkey,
+                    "record": record,
+                },
+            )
+        except PublishError as failure:
+            try:
+                found = self._existing(rkey)
+            except PublishError:
+                raise failure from None
+            if found:
+                return self._receipt(rkey)
+            raise
+        return self._receipt(rkey)
+
+    def close(self) -> None:
+        with self._lock:
+            self._session = None
+
+    # --- records -------------------------------------------------------------------------
+
+    def _existing(self, rkey: str) -> bool:
+        response = self._xrpc(
+            "GET",
+            "com.atproto.repo.getRecord",
+            posting=False,
+            params={"repo": self._did(), "collection": COLLECTION, "rkey": rkey},
+            allow_error="RecordNotFound",
+        )
+        return response.is_success
+
+    def _receipt(self, rkey: str) -> Receipt:
+        return Receipt(
+            remote_id=f"at://{self._did()}/{COLLECTION}/{rkey}",
+            remote_url=f"https://bsky.app/profile/{self.handle}/post/{rkey}",
+        )
+
+    # --- session -------------------------------------------------------------------------
+
+    def _xrpc(
+        self, method: str, nsid: str, *, posting: bool, allow_error: str | None = None, **kw: Any
+    ) -> httpx.Response:
+        """Call an authenticated XRPC method, refreshing the session once on `ExpiredToken`.
+
+        An error named `allow_error` (e.g. `RecordNotFound`) is returned, not raised.
+        """
+        url = f"{self.service}/xrpc/{nsid}"
+        for attempt in range(2):
+            token = self._access_token()
+            response = self.api.send(
+                method, url, posting=posting, headers={"Authorization": f"Bearer {token}"}, **kw
+            )
+            error = _error_name(response)
+            if error == "ExpiredToken" and attempt == 0:
+                self._refresh(token)
+                continue
+            if allow_error is not None and error == allow_error:
+                return response
+            return self.api.check(response)
+        raise AssertionError("unreachable")
+
+    def _did(self) -> str:
+        self._access_token()
+        assert self._session is not None
+        return self._session["did"]
+
+    def _access_token(self) -> str:
+        with self._lock:
+            if self._session is None:
+                self._session = self._create_session()
+            return self._session["accessJwt"]
+
+    def _create_session(self) -> dict[str, str]:
+        response = self.api.call(
+            "POST",
+            f"{self.service}/xrpc/com.atproto.server.createSession",
+            posting=False,
+            json={"identifier": self.handle, "password": self._password},
+        )
+        return _session_from(response)
+
+    def _refresh(self, expired_access: str) -> None:
+        """Swap an expired access token for a fresh one; a new session if refreshing fails."""
+        with self._lock:
+            if self._session is None or self._session["accessJwt"] != expired_access:
+                return  # another thread refreshed already
+            response = self.api.send(
+                "POST",
+                f"{self.service}/xrpc/com.atproto.server.refreshSession",
+                posting=False,
+                headers={"Authorization": f"Bearer {self._session['refreshJwt']}"},
+            )
+            if _error_name(response) in ("ExpiredToken", "InvalidToken"):
+                self._session = self._create_session()
+            else:
+                self._session = _session_from(self.api.check(response))
+
+
+def _error_name(response: httpx.Response) -> str | None:
+    """The XRPC error name of a failed call (`{"error": "ExpiredToken", "message": …}`)."""
+    if response.is_success:
+        return None
+    body = json_body(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) else None
+
+
+def _session_from(response: httpx.Response) -> dict[str, str]:
+    body = json_body(response)
+    keys = ("did", "accessJwt", "refreshJwt")
+    if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in keys):
+        raise PermanentPublishError("bluesky answered a session request without tokens")
+    return {key: body[key] for key in keys}

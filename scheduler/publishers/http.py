@@ -1,0 +1,231 @@
+"""The shared HTTP client and the one place that turns HTTP outcomes into publish errors.
+
+The split that matters for exactly-once (DESIGN §5) is *when* a request failed:
+- before anything was sent (connection refused, connect timeout): retrying is always safe;
+- after the request went out (read timeout, connection dropped): the platform may have
+  posted, so the error is `InterruptedPublishError` and only a deduplicating publisher may
+  retry it blindly.
+Reads (look-ups, session creation, media polling) pass `posting=False`, since repeating
+them can't post anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from ..errors import (
+    InterruptedPublishError,
+    PermanentPublishError,
+    TransientPublishError,
+)
+
+USER_AGENT = "content-scheduler/0.1"
+# Telegram puts the bot token in the path (`/bot123:ABC/sendMessage`); httpx logs request URLs.
+_BOT_TOKEN_IN_PATH = re.compile(r"/bot[^/\s\"']+")
+_MESSAGE_LIMIT = 300
+
+
+class _RedactBotTokens(logging.Filter):
+    """Rewrites `/bot<token>` in httpx's own log lines, so INFO logging never shows a token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _BOT_TOKEN_IN_PATH.sub("/bot<redacted>", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+_redact_filter = _RedactBotTokens()
+
+
+def redact_http_logs() -> None:
+    """Install the bot-token filter on httpx's loggers (idempotent)."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if _redact_filter not in logger.filters:
+            logger.addFilter(_redact_filter)
+
+
+def make_http_client(timeout: float = 10.0) -> httpx.Client:
+    """The one client every publisher shares: pooled connections, timeouts, TLS verified.
+
+    Redirects are not followed: a POST that is redirected is a misconfigured base URL,
+    better reported than replayed somewhere else.
+    """
+    redact_http_logs()
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        verify=True,
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT},
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+    )
+
+
+@dataclass
+class Api:
+    """One platform's view of the shared client: sends requests and classifies the answers.
+
+    Every message it builds passes through `scrub`, which removes the channel's secrets, so
+    an exception text can be logged and shown to editors as it is.
+    """
+
+    client: httpx.Client
+    platform: str
+    now: Callable[[], datetime]
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret:
+                text = text.replace(secret, "<redacted>")
+        return _BOT_TOKEN_IN_PATH.sub("/bot<redacted>", text)
+
+    def send(self, method: str, url: str, *, posting: bool, **kwargs: Any) -> httpx.Response:
+        """Send one request; transport failures become publish errors, any status is returned."""
+        try:
+            return self.client.request(method, url, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise TransientPublishError(self._describe("can't connect", exc)) from None
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            what = "no answer" if isinstance(exc, httpx.TimeoutException) else "connection lost"
+            message = self._describe(what, exc)
+            if posting:
+                raise InterruptedPublishError(message + " (the post may have been made)") from None
+            raise TransientPublishError(message) from None
+        except httpx.HTTPError as exc:  # invalid URL, unsupported scheme, …
+            raise PermanentPublishError(self._describe("request not possible", exc)) from None
+
+    def check(self, response: httpx.Response) -> httpx.Response:
+        """Return a 2xx response; raise the publish error its status calls for otherwise."""
+        if response.is_success:
+            return response
+        status = response.status_code
+        message = self.scrub(f"{self.platform} answered {status}: {platform_message(response)}")
+        if status in (408, 429) or status >= 500:
+            wait = retry_after(response, self.now(), rate_limited=status == 429)
+            raise TransientPublishError(message, status=status, retry_after=wait)
+        raise PermanentPublishError(message, status=status)
+
+    def call(self, method: str, url: str, *, posting: bool, **kwargs: Any) -> httpx.Response:
+        return self.check(self.send(method, url, posting=posting, **kwargs))
+
+    def _describe(self, what: str, exc: Exception) -> str:
+        detail = str(exc) or type(exc).__name__
+        return self.scrub(f"{self.platform}: {what}: {detail}")
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The decoded JSON body, or None when there is none or it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def platform_message(response: httpx.Response) -> str:
+    """The platform's own words for an error, from the shapes the platforms use.
+
+    Mastodon `{"error": …}`, AT Protocol `{"error": "Name", "message": …}`, Telegram
+    `{"description": …}`, Discord `{"message": …}`, Slack a plain-text body.
+    """
+    body = json_body(response)
+    text: str | None = None
+    if isinstance(body, dict):
+        error, message = body.get("error"), body.get("message")
+        if isinstance(error, str) and isinstance(message, str):
+            text = f"{error}: {message}"
+        else:
+            for key in ("error_description", "description", "error", "message"):
+                if isinstance(body.get(key), str):
+                    text = body[key]
+                    break
+    if text is None:
+        text = response.text.strip() or response.reason_phrase
+    text = " ".join(text.split())
+    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
+
+
+def retry_after(
+    response: httpx.Response, now: datetime, *, rate_limited: bool = True
+) -> float | None:
+    """Seconds the platform asked us to wait, or None when it did not say. Never negative.
+
+    `Retry-After` (seconds or an HTTP date, RFC 9110) counts on any answer (a 503 may send
+    it). On a 429 also, in order: a JSON body's `retry_after` (Telegram's
+    `parameters.retry_after`, Discord's top-level value), `X-RateLimit-Reset` (Mastodon: an
+    ISO 8601 time) and `RateLimit-Reset` (Bluesky: epoch seconds). Those reset headers come
+    on every Mastodon/Bluesky answer, so on a 5xx they say nothing about when to retry.
+    """
+    headers = response.headers
+    candidates: list[float | None] = [_seconds_or_date(headers.get("Retry-After"), now)]
+    if rate_limited:
+        candidates += [
+            _body_retry_after(json_body(response)),
+            _reset_time(headers.get("X-RateLimit-Reset"), now),
+            _reset_time(headers.get("RateLimit-Reset"), now),
+        ]
+    for seconds in candidates:
+        if seconds is not None:
+            return max(0.0, seconds)
+    return None
+
+
+def _seconds_or_date(value: str | None, now: datetime) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # RFC 9110 dates are GMT
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - now).total_seconds()
+
+
+def _body_retry_after(body: Any) -> float | None:
+    if not isinstance(body, dict):
+        return None
+    parameters = body.get("parameters")
+    for value in (
+        parameters.get("retry_after") if isinstance(parameters, dict) else None,
+        body.get("retry_after"),
+    ):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def _reset_time(value: str | None, now: datetime) -> float | None:
+    """A reset given as epoch seconds, as seconds from now (small numbers), or ISO 8601."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return (moment - now).total_seconds()
+    # Epoch seconds are ~1.7e9; anything below a year is a delta (the IETF RateLimit draft).
+    if number > 365 * 86400:
+        return number - now.timestamp()
+    return number

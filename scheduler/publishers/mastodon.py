@@ -1,0 +1,99 @@
+"""`mastodon` publisher: `POST /api/v1/statuses` with a bearer token (DESIGN §7).
+
+Exactly-once: every status request carries `Idempotency-Key`; Mastodon keeps keys for one
+hour and answers a repeat with the status it already made. Media are uploaded first with
+`POST /api/v2/media` (multipart `file`); an upload answered 202 is still being processed, so
+`GET /api/v1/media/:id` is polled until it answers 200, since a status can't attach
+unprocessed media. Uploads carry no key: a retry may upload again, which leaves at worst an
+unattached file that the server cleans up, never a second post.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from ..config import ChannelSettings
+from ..errors import PermanentPublishError, TransientPublishError
+from .base import Delivery, Receipt
+from .http import Api, json_body
+
+
+class MastodonPublisher:
+    deduplicates = True
+    media_poll_interval = 1.0
+    media_poll_limit = 30  # polls before giving up on one upload (then a retry starts over)
+
+    def __init__(
+        self, base_url: str, token: str, client: httpx.Client, *, now: Callable[[], datetime]
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._auth = {"Authorization": f"Bearer {token}"}
+        self.api = Api(client, "mastodon", now, secrets=(token,))
+
+    @classmethod
+    def from_channel(
+        cls, channel: ChannelSettings, client: httpx.Client, *, now: Callable[[], datetime]
+    ) -> MastodonPublisher:
+        return cls(channel.option("base_url"), channel.option("token").reveal(), client, now=now)
+
+    def __repr__(self) -> str:
+        return f"MastodonPublisher({self.base_url!r})"
+
+    def publish(self, delivery: Delivery) -> Receipt:
+        media_ids = [self._upload(path) for path in delivery.media]
+        form: dict[str, str | list[str]] = {"status": delivery.body}
+        if media_ids:
+            form["media_ids[]"] = media_ids
+        response = self.api.call(
+            "POST",
+            f"{self.base_url}/api/v1/statuses",
+            posting=True,
+            data=form,
+            headers={**self._auth, "Idempotency-Key": delivery.idempotency_key},
+        )
+        status = _object(response, "status")
+        return Receipt(remote_id=str(status["id"]), remote_url=status.get("url"))
+
+    def _upload(self, path: str) -> str:
+        file = Path(path)
+        try:
+            content = file.read_bytes()
+        except OSError as exc:
+            raise PermanentPublishError(
+                f"media file {path!r} can't be read: {exc.strerror}"
+            ) from None
+        kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        response = self.api.call(
+            "POST",
+            f"{self.base_url}/api/v2/media",
+            posting=False,
+            files={"file": (file.name, content, kind)},
+            headers=self._auth,
+        )
+        media_id = str(_object(response, "media attachment")["id"])
+        polls = 0
+        while response.status_code != 200:  # 202 on upload, 206 while polling: processing
+            if polls >= self.media_poll_limit:
+                raise TransientPublishError(f"mastodon is still processing media file {path!r}")
+            time.sleep(self.media_poll_interval)
+            polls += 1
+            response = self.api.call(
+                "GET", f"{self.base_url}/api/v1/media/{media_id}", posting=False, headers=self._auth
+            )
+        return media_id
+
+    def close(self) -> None:
+        pass
+
+
+def _object(response: httpx.Response, what: str) -> dict:
+    body = json_body(response)
+    if not isinstance(body, dict) or "id" not in body:
+        raise PermanentPublishError(f"mastodon answered {response.status_code} without a {what}")
+    return body

@@ -1,0 +1,88 @@
+"""`telegram` publisher: Bot API `sendMessage` (DESIGN §7).
+
+The Bot API has no idempotency key, so `deduplicates` is False: an airing interrupted
+mid-request becomes `unconfirmed` for an editor to check, never re-sent blindly (DESIGN §5).
+The bot token sits in the URL path (`/bot<token>/sendMessage`), so every message built here
+goes through `Api.scrub`, and httpx's request log lines are filtered (see `http.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import httpx
+
+from ..config import ChannelSettings
+from ..errors import PermanentPublishError
+from .base import Delivery, Receipt
+from .http import Api, json_body, redact_http_logs
+
+
+class TelegramPublisher:
+    deduplicates = False
+
+    def __init__(
+        self,
+        base_url: str,
+        bot_token: str,
+        chat_id: str,
+        client: httpx.Client,
+        *,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.chat_id = chat_id
+        self._token = bot_token
+        self.api = Api(client, "telegram", now, secrets=(bot_token,))
+        redact_http_logs()  # even when the caller built its own client
+
+    @classmethod
+    def from_channel(
+        cls, channel: ChannelSettings, client: httpx.Client, *, now: Callable[[], datetime]
+    ) -> TelegramPublisher:
+        return cls(
+            channel.option("base_url"),
+            channel.option("bot_token").reveal(),
+            str(channel.option("chat_id")),
+            client,
+            now=now,
+        )
+
+    def __repr__(self) -> str:
+        return f"TelegramPublisher({self.base_url!r}, chat_id={self.chat_id!r})"
+
+    def publish(self, delivery: Delivery) -> Receipt:
+        if delivery.media:
+            raise PermanentPublishError("media isn't supported by the telegram publisher yet")
+        # A numeric chat id goes as a number, a public channel as its @username.
+        chat: int | str = int(self.chat_id) if _is_int(self.chat_id) else self.chat_id
+        response = self.api.call(
+            "POST",
+            f"{self.base_url}/bot{self._token}/sendMessage",
+            posting=True,
+            json={"chat_id": chat, "text": delivery.body},
+        )
+        body = json_body(response)
+        result = body.get("result") if isinstance(body, dict) else None
+        if not (isinstance(body, dict) and body.get("ok") and isinstance(result, dict)):
+            reason = body.get("description") if isinstance(body, dict) else None
+            raise PermanentPublishError(
+                self.api.scrub(f"telegram did not accept the message: {reason or 'no result'}")
+            )
+        message_id = str(result.get("message_id"))
+        url = None
+        if self.chat_id.startswith("@"):
+            url = f"https://t.me/{self.chat_id[1:]}/{message_id}"
+        return Receipt(remote_id=message_id, remote_url=url)
+
+    def close(self) -> None:
+        pass
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True

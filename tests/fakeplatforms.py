@@ -1,0 +1,849 @@
+"""Real local HTTP servers that speak each platform's API, for tests and benchmarks.
+
+Each server runs `http.server.ThreadingHTTPServer` on 127.0.0.1 (port 0 by default) in a
+thread, keeps platform state (statuses, records, messages) so deduplication can be checked,
+and records every request it receives::
+
+    with FakeMastodon() as server:
+        publisher = MastodonPublisher(server.base_url, server.token, client, now=now)
+        server.fail_next(status=503, times=2)
+        ...
+        assert server.requests[-1].headers["idempotency-key"] == "k1"
+
+Faults apply to the next matching requests, in the order they were added (`path=` narrows
+them to one path): `fail_next` (an error in the platform's own shape), `rate_limit_next`
+(429 with `Retry-After` seconds or HTTP date, or a reset header), `hold_next` (keep the
+response until released: an in-flight request) and `drop_next` (close the connection after
+reading the request). By default a held or dropped request still takes effect on the
+platform first, the worst case for exactly-once: the post exists but the client never hears.
+
+From another process: `python -m tests.fakeplatforms webhook --port 8025 --record log.jsonl`
+serves in the foreground, prints its base URL on the first line, and appends every request
+to the record file as a JSON line; SIGTERM or Ctrl-C stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import email.policy
+import hashlib
+import html
+import itertools
+import json
+import re
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.parser import BytesParser
+from email.utils import format_datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the server read it. `headers` has lower-case names."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    raw: bytes
+    body: Any  # JSON value, form fields {name: [values]}, multipart {name: Part | str}, text
+    at: datetime  # aware UTC, when the request had been read in full
+
+    def json_line(self) -> str:
+        body = self.body if _json_safe(self.body) else self.raw.decode("utf-8", "replace")
+        return json.dumps(
+            {
+                "method": self.method,
+                "path": self.path,
+                "query": self.query,
+                "headers": self.headers,
+                "body": body,
+                "raw": self.raw.decode("utf-8", "replace"),
+                "at": self.at.isoformat(),
+            },
+            ensure_ascii=False,
+        )
+
+
+@dataclass(frozen=True)
+class Part:
+    """A file sent in a multipart form."""
+
+    filename: str | None
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None  # dict/list: JSON; str: text; bytes: as they are; None: empty
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Hold:
+    """A request the server keeps unanswered until `release()`: a request in flight."""
+
+    def __init__(self) -> None:
+        self._arrived = threading.Event()
+        self._released = threading.Event()
+
+    def wait_arrived(self, timeout: float = 10.0) -> bool:
+        """True once the held request has reached the server (and taken effect if `apply`)."""
+        return self._arrived.wait(timeout)
+
+    def release(self) -> None:
+        self._released.set()
+
+
+@dataclass
+class _Fault:
+    kind: str  # reply | hold | drop
+    times: int
+    path: str | None
+    reply: Reply | None = None
+    hold: Hold | None = None
+    apply: bool = True
+
+
+class FakeServer:
+    """The shared machinery; subclasses implement `respond` and `error_reply` for a platform."""
+
+    name = "generic"
+    retry_after_header = True  # Telegram says it in the body instead
+    reset_header = "X-RateLimit-Reset"
+
+    def __init__(self, *, port: int = 0, record_to: Path | None = None) -> None:
+        self.port = port
+        self.record_to = record_to
+        self.lock = threading.RLock()  # guards platform state and the request log
+        self._requests: list[Request] = []
+        self._faults: list[_Fault] = []
+        self._holds: list[Hold] = []
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> Self:
+        self._httpd = _Server(self, self.port)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-{self.name}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        with self.lock:
+            for hold in self._holds:
+                hold.release()
+        self._httpd.shutdown()
+        self._httpd.close_connections()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # --- what was received ---------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[Request]:
+        with self.lock:
+            return list(self._requests)
+
+    def requests_to(self, path: str, method: str | None = None) -> list[Request]:
+        return [
+            r
+            for r in self.requests
+            if r.path == path and (method is None or r.method == method.upper())
+        ]
+
+    # --- faults --------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        status: int = 503,
+        *,
+        times: int = 1,
+        message: str | None = None,
+        headers: dict[str, str] | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Answer the next `times` requests with `status`, in the platform's error shape."""
+        reply = self.error_reply(status, message or HTTPStatus(status).phrase)
+        reply.headers.update(headers or {})
+        self._add(_Fault("reply", times, path, reply=reply))
+
+    def rate_limit_next(
+        self,
+        *,
+        seconds: float | None = None,
+        http_date: datetime | None = None,
+        reset: datetime | float | None = None,
+        times: int = 1,
+        path: str | None = None,
+    ) -> None:
+        """Answer 429: `seconds` or `http_date` as Retry-After, `reset` as the reset header.
+
+        `reset` as a datetime is sent ISO 8601 (Mastodon), as a number epoch seconds (Bluesky).
+        """
+        reply = self.error_reply(429, "Too Many Requests", retry_after=seconds)
+        if seconds is not None and self.retry_after_header:
+            reply.headers["Retry-After"] = _number(seconds)
+        if http_date is not None:
+            reply.headers["Retry-After"] = format_datetime(http_date.astimezone(UTC), usegmt=True)
+        if isinstance(reset, datetime):
+            iso = reset.astimezone(UTC).isoformat(timespec="microseconds")
+            reply.headers[self.reset_header] = iso.replace("+00:00", "Z")
+        elif reset is not None:
+            reply.headers[self.reset_header] = _number(reset)
+        self._add(_Fault("reply", times, path, reply=reply))
+
+    def hold_next(self, *, apply: bool = True, path: str | None = None) -> Hold:
+        """Keep the next request's response until `Hold.release()` (or the server stops)."""
+        hold = Hold()
+        with self.lock:
+            self._holds.append(hold)
+        self._add(_Fault("hold", 1, path, hold=hold, apply=apply))
+        return hold
+
+    def drop_next(self, *, times: int = 1, apply: bool = True, path: str | None = None) -> None:
+        """Close the connection after reading the next request, without answering."""
+        self._add(_Fault("drop", times, path, apply=apply))
+
+    def _add(self, fault: _Fault) -> None:
+        with self.lock:
+            self._faults.append(fault)
+
+    def _take_fault(self, path: str) -> _Fault | None:
+        with self.lock:
+            for fault in self._faults:
+                if fault.path is None or fault.path == path:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    # --- the platform --------------------------------------------------------------------
+
+    def respond(self, request: Request) -> Reply:
+        """The platform's answer; called with `self.lock` held."""
+        raise NotImplementedError
+
+    def error_reply(self, status: int, message: str, retry_after: float | None = None) -> Reply:
+        return Reply(status, {"error": message})
+
+    # --- serving (handler threads) -------------------------------------------------------
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        request = _read_request(handler)
+        with self.lock:
+            self._requests.append(request)
+            if self.record_to is not None:
+                with open(self.record_to, "a", encoding="utf-8") as log:
+                    log.write(request.json_line() + "\n")
+        fault = self._take_fault(request.path)
+        if fault is None:
+            _write_reply(handler, self._apply(request))
+        elif fault.kind == "reply":
+            assert fault.reply is not None
+            _write_reply(handler, fault.reply)
+        elif fault.kind == "hold":
+            assert fault.hold is not None
+            reply = self._apply(request) if fault.apply else None
+            fault.hold._arrived.set()
+            fault.hold._released.wait()
+            _write_reply(handler, reply or self._apply(request))
+        else:  # drop
+            if fault.apply:
+                self._apply(request)
+            handler.close_connection = True
+            with contextlib.suppress(OSError):
+                handler.connection.shutdown(socket.SHUT_RDWR)
+
+    def _apply(self, request: Request) -> Reply:
+        with self.lock:
+            return self.respond(request)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real platforms (and httpx's pool) use
+    timeout = 30  # an idle keep-alive connection ends after this
+    server: _Server
+
+    def _any(self) -> None:
+        self.server.fake._serve(self)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    """Tracks connections and threads so `stop()` leaves no socket or thread behind."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    # A burst of connections (the bench: 100 channels at once) must not wait on SYN retries.
+    request_queue_size = 256
+
+    def __init__(self, fake: FakeServer, port: int) -> None:
+        self.fake = fake
+        self._conn_lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
+        self._handler_threads: list[threading.Thread] = []
+        super().__init__(("127.0.0.1", port), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address), daemon=True
+        )
+        with self._conn_lock:
+            self._connections.add(request)
+            self._handler_threads = [t for t in self._handler_threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._conn_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Wake handler threads waiting on idle keep-alive connections, and wait for them."""
+        with self._conn_lock:
+            connections, threads = list(self._connections), list(self._handler_threads)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        for thread in threads:
+            thread.join(timeout=5)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away mid-answer (after a hold, a kill -9) is expected here.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+def _read_request(handler: BaseHTTPRequestHandler) -> Request:
+    headers = {name.lower(): value for name, value in handler.headers.items()}
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        raw = _read_chunked(handler)
+    else:
+        raw = handler.rfile.read(int(headers.get("content-length") or 0))
+    url = urlsplit(handler.path)
+    return Request(
+        method=handler.command,
+        path=url.path,
+        query=parse_qs(url.query, keep_blank_values=True),
+        headers=headers,
+        raw=raw,
+        body=_parse_body(headers.get("content-type", ""), raw),
+        at=datetime.now(UTC),
+    )
+
+
+def _read_chunked(handler: BaseHTTPRequestHandler) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(chunks)
+        chunks.append(handler.rfile.read(size))
+        handler.rfile.readline()
+
+
+def _parse_body(content_type: str, raw: bytes) -> Any:
+    kind = content_type.split(";")[0].strip().lower()
+    if not raw:
+        return None
+    if kind == "application/x-www-form-urlencoded":
+        return parse_qs(raw.decode("utf-8"), keep_blank_values=True)
+    if kind == "multipart/form-data":
+        message = BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
+        )
+        fields: dict[str, Part | str] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            data = part.get_payload(decode=True)
+            assert isinstance(data, bytes)
+            filename = part.get_filename()
+            if filename is None:
+                fields[str(name)] = data.decode("utf-8")
+            else:
+                fields[str(name)] = Part(filename, part.get_content_type(), data)
+        return fields
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+def _write_reply(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    body = reply.body
+    headers = dict(reply.headers)
+    if isinstance(body, dict | list):
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers.setdefault("Content-Type", "application/json; charset=utf-8")
+    elif isinstance(body, str):
+        data = body.encode("utf-8")
+        headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+    else:
+        data = body or b""
+    handler.send_response(reply.status)
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    if reply.status not in (204, 304):
+        handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    if reply.status not in (204, 304) and handler.command != "HEAD":
+        handler.wfile.write(data)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _json_safe(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _bearer(request: Request) -> str | None:
+    value = request.headers.get("authorization", "")
+    return value[len("Bearer ") :] if value.startswith("Bearer ") else None
+
+
+def _params(request: Request) -> dict[str, Any]:
+    """Parameters from a JSON body, a form (single values; `x[]` keeps its list) or the query."""
+    if isinstance(request.body, dict):
+        if request.headers.get("content-type", "").startswith("application/x-www-form"):
+            return {k: (v if k.endswith("[]") else v[-1]) for k, v in request.body.items()}
+        return dict(request.body)
+    return {k: v[-1] for k, v in request.query.items()}
+
+
+# --- generic webhook ---------------------------------------------------------------------
+
+
+class FakeWebhook(FakeServer):
+    """Accepts any request and answers `reply` (default: 200 "ok", as Slack does).
+
+    Verifies nothing; tests check `requests` (raw body, headers) themselves.
+    """
+
+    name = "webhook"
+
+    def __init__(self, *, port: int = 0, record_to: Path | None = None) -> None:
+        super().__init__(port=port, record_to=record_to)
+        self.reply = Reply(200, "ok")
+
+    @property
+    def url(self) -> str:
+        return self.base_url + "/hook"
+
+    def respond(self, request: Request) -> Reply:
+        return Reply(self.reply.status, self.reply.body, dict(self.reply.headers))
+
+    def idempotency_keys(self) -> list[str]:
+        return [r.headers.get("idempotency-key", "") for r in self.requests]
+
+
+# --- Mastodon ----------------------------------------------------------------------------
+
+
+class FakeMastodon(FakeServer):
+    """`POST /api/v1/statuses` (honouring `Idempotency-Key`), `POST /api/v2/media`,
+    `GET /api/v1/media/:id`, bearer auth, `X-RateLimit-*` headers on every answer.
+
+    `media_processing_polls = N` makes uploads answer 202 and the next N polls 206.
+    """
+
+    name = "mastodon"
+
+    def __init__(
+        self,
+        *,
+        token: str = "mastodon-test-token",
+        account: str = "brand",
+        port: int = 0,
+        record_to: Path | None = None,
+    ) -> None:
+        super().__init__(port=port, record_to=record_to)
+        self.token = token
+        self.account = account
+        self.statuses: list[dict[str, Any]] = []
+        self.media: dict[str, dict[str, Any]] = {}
+        self.media_processing_polls = 0
+        self._by_key: dict[str, dict[str, Any]] = {}
+        self._pending_polls: dict[str, int] = {}
+        self._ids = itertools.count(109_000_000_000_000_001)
+
+    def respond(self, request: Request) -> Reply:
+        if _bearer(request) != self.token:
+            return self._ok(Reply(401, {"error": "The access token is invalid"}))
+        if request.method == "POST" and request.path == "/api/v1/statuses":
+            return self._ok(self._post_status(request))
+        if request.method == "POST" and request.path == "/api/v2/media":
+            return self._ok(self._upload(request))
+        media = re.fullmatch(r"/api/v1/media/(\w+)", request.path)
+        if request.method == "GET" and media:
+            return self._ok(self._poll(media.group(1)))
+        return self._ok(Reply(404, {"error": "Record not found"}))
+
+    def error_reply(self, status: int, message: str, retry_after: float | None = None) -> Reply:
+        return self._ok(Reply(status, {"error": message}))
+
+    def _ok(self, reply: Reply) -> Reply:
+        reset = (datetime.now(UTC) + timedelta(minutes=5)).replace(second=0, microsecond=0)
+        reply.headers.setdefault("X-RateLimit-Limit", "300")
+        reply.headers.setdefault("X-RateLimit-Remaining", "299")
+        reply.headers.setdefault("X-RateLimit-Reset", reset.isoformat().replace("+00:00", "Z"))
+        return reply
+
+    def _post_status(self, request: Request) -> Reply:
+        key = request.headers.get("idempotency-key")
+        if key and key in self._by_key:
+            return Reply(200, self._by_key[key])
+        params = _params(request)
+        text = params.get("status") or ""
+        media_ids = params.get("media_ids[]") or params.get("media_ids") or []
+        if not text and not media_ids:
+            return Reply(422, {"error": "Validation failed: Text can't be blank"})
+        if len(text) > 500:
+            return Reply(422, {"error": "Validation failed: Text character limit of 500 exceeded"})
+        attachments = []
+        for media_id in media_ids:
+            if media_id not in self.media:
+                return Reply(422, {"error": "Validation failed: Media attachments is invalid"})
+            if self._pending_polls.get(media_id):
+                return Reply(
+                    422,
+                    {
+                        "error": "Cannot attach files that have not finished processing. "
+                        "Try again in a moment!"
+                    },
+                )
+            attachments.append(self.media[media_id])
+        status_id = str(next(self._ids))
+        status = {
+            "id": status_id,
+            "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "content": f"<p>{html.escape(text)}</p>",
+            "text": text,
+            "visibility": "public",
+            "uri": f"{self.base_url}/users/{self.account}/statuses/{status_id}",
+            "url": f"{self.base_url}/@{self.account}/{status_id}",
+            "media_attachments": attachments,
+            "account": {"id": "1", "username": self.account, "acct": self.account},
+        }
+        self.statuses.append(status)
+        if key:
+            self._by_key[key] = status
+        return Reply(200, status)
+
+    def _upload(self, request: Request) -> Reply:
+        part = request.body.get("file") if isinstance(request.body, dict) else None
+        if not isinstance(part, Part):
+            return Reply(422, {"error": "Validation failed: File can't be blank"})
+        media_id = str(next(self._ids))
+        kind = part.content_type.split("/")[0]
+        url = f"{self.base_url}/system/media/{media_id}/{part.filename}"
+        self.media[media_id] = {
+            "id": media_id,
+            "type": kind if kind in ("image", "video", "audio") else "unknown",
+            "url": url,
+            "preview_url": url,
+            "description": None,
+            "size": len(part.data),
+            "filename": part.filename,
+        }
+        if self.media_processing_polls:
+            self._pending_polls[media_id] = self.media_processing_polls
+            return Reply(202, {**self.media[media_id], "url": None})
+        return Reply(200, self.media[media_id])
+
+    def _poll(self, media_id: str) -> Reply:
+        if media_id not in self.media:
+            return Reply(404, {"error": "Record not found"})
+        if self._pending_polls.get(media_id):
+            self._pending_polls[media_id] -= 1
+            return Reply(206, {**self.media[media_id], "url": None})
+        return Reply(200, self.media[media_id])
+
+
+# --- Bluesky PDS -------------------------------------------------------------------------
+
+_TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
+
+
+class FakeBluesky(FakeServer):
+    """A PDS: `com.atproto.server.createSession` / `refreshSession`,
+    `com.atproto.repo.createRecord` (TID record keys, a taken key refused) and `getRecord`.
+
+    `expire_access_tokens()` makes the current access tokens answer `ExpiredToken`.
+    Note: the exact error a real PDS gives for a taken record key is not documented; this
+    one answers 400 `InvalidRequest`, and the publisher does not depend on it.
+    """
+
+    name = "bluesky"
+    reset_header = "RateLimit-Reset"
+
+    def __init__(
+        self,
+        *,
+        handle: str = "brand.test",
+        password: str = "app-pass-word-test",
+        did: str = "did:plc:fakebrand0000000000000000",
+        port: int = 0,
+        record_to: Path | None = None,
+    ) -> None:
+        super().__init__(port=port, record_to=record_to)
+        self.handle = handle
+        self.password = password
+        self.did = did
+        self.records: dict[str, dict[str, Any]] = {}  # rkey -> {uri, cid, value}
+        self.sessions_created = 0
+        self._access: dict[str, bool] = {}  # token -> still valid
+        self._refresh: set[str] = set()
+        self._tokens = itertools.count(1)
+
+    def expire_access_tokens(self) -> None:
+        with self.lock:
+            self._access = dict.fromkeys(self._access, False)
+
+    def error_reply(self, status: int, message: str, retry_after: float | None = None) -> Reply:
+        names = {400: "InvalidRequest", 401: "AuthenticationRequired", 429: "RateLimitExceeded"}
+        name = names.get(status, "InternalServerError" if status >= 500 else "InvalidRequest")
+        return Reply(status, {"error": name, "message": message})
+
+    def respond(self, request: Request) -> Reply:
+        method = request.path.removeprefix("/xrpc/")
+        if method == "com.atproto.server.createSession" and request.method == "POST":
+            return self._create_session(request)
+        if method == "com.atproto.server.refreshSession" and request.method == "POST":
+            return self._refresh_session(request)
+        if method == "com.atproto.repo.getRecord" and request.method == "GET":
+            return self._get_record(request)
+        if method == "com.atproto.repo.createRecord" and request.method == "POST":
+            refused = self._check_access(request)
+            return refused or self._create_record(request)
+        return Reply(501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"})
+
+    def _session(self) -> dict[str, Any]:
+        number = next(self._tokens)
+        access, refresh = f"access-{number}", f"refresh-{number}"
+        self._access[access] = True
+        self._refresh.add(refresh)
+        return {
+            "did": self.did,
+            "handle": self.handle,
+            "accessJwt": access,
+            "refreshJwt": refresh,
+            "active": True,
+        }
+
+    def _create_session(self, request: Request) -> Reply:
+        params = _params(request)
+        if params.get("identifier") not in (self.handle, self.did) or (
+            params.get("password") != self.password
+        ):
+            return Reply(
+                401,
+                {"error": "AuthenticationRequired", "message": "Invalid identifier or password"},
+            )
+        self.sessions_created += 1
+        return Reply(200, self._session())
+
+    def _refresh_session(self, request: Request) -> Reply:
+        token = _bearer(request)
+        if token not in self._refresh:
+            return Reply(400, {"error": "ExpiredToken", "message": "Token has been revoked"})
+        self._refresh.discard(token)
+        return Reply(200, self._session())
+
+    def _check_access(self, request: Request) -> Reply | None:
+        token = _bearer(request)
+        if token is None:
+            return Reply(401, {"error": "AuthMissing", "message": "Authentication Required"})
+        if token not in self._access:
+            return Reply(401, {"error": "InvalidToken", "message": "Token could not be verified"})
+        if not self._access[token]:
+            return Reply(400, {"error": "ExpiredToken", "message": "Token has expired"})
+        return None
+
+    def _uri(self, collection: str, rkey: str) -> str:
+        return f"at://{self.did}/{collection}/{rkey}"
+
+    def _get_record(self, request: Request) -> Reply:
+        params = _params(request)
+        rkey, collection = params.get("rkey", ""), params.get("collection", "")
+        record = self.records.get(rkey)
+        if params.get("repo") not in (self.did, self.handle) or record is None:
+            return Reply(
+                400,
+                {
+                    "error": "RecordNotFound",
+                    "message": f"Could not locate record: {self._uri(collection, rkey)}",
+                },
+            )
+        return Reply(200, record)
+
+    def _create_record(self, request: Request) -> Reply:
+        params = _params(request)
+        collection, record = params.get("collection"), params.get("record")
+        rkey = params.get("rkey") or self._new_tid()
+        problem = None
+        if params.get("repo") not in (self.did, self.handle):
+            problem = "Invalid repo"
+        elif not isinstance(record, dict) or record.get("$type") != collection:
+            problem = f"Invalid $type: expected {collection}"
+        elif collection == "app.bsky.feed.post" and not (
+            isinstance(record.get("text"), str) and isinstance(record.get("createdAt"), str)
+        ):
+            problem = "Record/text and Record/createdAt are required"
+        elif not _TID.match(rkey):
+            problem = f"Invalid record key: {rkey} is not a TID"
+        elif rkey in self.records:
+            problem = f"Record already exists: {self._uri(str(collection), rkey)}"
+        if problem:
+            return Reply(400, {"error": "InvalidRequest", "message": problem})
+        uri = self._uri(str(collection), rkey)
+        cid = "bafyrei" + hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+        self.records[rkey] = {"uri": uri, "cid": cid[:59], "value": record}
+        return Reply(
+            200,
+            {
+                "uri": uri,
+                "cid": cid[:59],
+                "commit": {"cid": cid[:59], "rev": self._new_tid()},
+                "validationStatus": "valid",
+            },
+        )
+
+    def _new_tid(self) -> str:
+        alphabet = "234567abcdefghijklmnopqrstuvwxyz"
+        value = int(datetime.now(UTC).timestamp() * 1_000_000) << 10
+        return "".join(alphabet[(value >> shift) & 31] for shift in range(60, -1, -5))
+
+
+# --- Telegram Bot API --------------------------------------------------------------------
+
+
+class FakeTelegram(FakeServer):
+    """Bot API `sendMessage` at `/bot<token>/sendMessage` (JSON, form or query parameters)."""
+
+    name = "telegram"
+    retry_after_header = False  # the Bot API says it in `parameters.retry_after`
+
+    def __init__(
+        self,
+        *,
+        token: str = "123456:TEST-bot-token_abc",
+        port: int = 0,
+        record_to: Path | None = None,
+    ) -> None:
+        super().__init__(port=port, record_to=record_to)
+        self.token = token
+        self.messages: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+
+    def error_reply(self, status: int, message: str, retry_after: float | None = None) -> Reply:
+        body: dict[str, Any] = {"ok": False, "error_code": status, "description": message}
+        if status == 429:
+            wait = int(retry_after if retry_after is not None else 5)
+            body["description"] = f"Too Many Requests: retry after {wait}"
+            body["parameters"] = {"retry_after": wait}
+        return Reply(status, body)
+
+    def respond(self, request: Request) -> Reply:
+        match = re.fullmatch(r"/bot([^/]+)/(\w+)", request.path)
+        if not match:
+            return self.error_reply(404, "Not Found")
+        if match.group(1) != self.token:
+            return self.error_reply(401, "Unauthorized")
+        if match.group(2) != "sendMessage":
+            return self.error_reply(404, "Not Found: method not found")
+        params = _params(request)
+        chat_id, text = params.get("chat_id"), params.get("text")
+        if chat_id in (None, ""):
+            return self.error_reply(400, "Bad Request: chat_id is empty")
+        if not text:
+            return self.error_reply(400, "Bad Request: message text is empty")
+        if len(text) > 4096:
+            return self.error_reply(400, "Bad Request: message is too long")
+        chat: dict[str, Any] = {"id": chat_id, "type": "channel"}
+        if isinstance(chat_id, str) and chat_id.startswith("@"):
+            chat = {"id": -1001000000000, "type": "channel", "username": chat_id[1:]}
+        message = {
+            "message_id": next(self._ids),
+            "date": int(datetime.now(UTC).timestamp()),
+            "chat": chat,
+            "text": text,
+        }
+        self.messages.append(message)
+        return Reply(200, {"ok": True, "result": message})
+
+
+SERVERS: dict[str, Callable[..., FakeServer]] = {
+    "webhook": FakeWebhook,
+    "mastodon": FakeMastodon,
+    "bluesky": FakeBluesky,
+    "telegram": FakeTelegram,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fakeplatforms",
+        description="Serve a fake platform in the foreground; prints its base URL first.",
+    )
+    parser.add_argument("platform", choices=sorted(SERVERS))
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--record", type=Path, help="append every request here as JSON lines")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with SERVERS[args.platform](port=args.port, record_to=args.record) as server:
+        print(server.base_url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

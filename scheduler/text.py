@@ -10,24 +10,32 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import regex
-
 from .config import ChannelSettings
 
-_GRAPHEME = regex.compile(r"\X")
-# Mastodon counts every link as 23 characters, and a mention by its local part only.
-_URL = regex.compile(r"https?://[^\s<>\"']+", regex.IGNORECASE)
-_REMOTE_MENTION = regex.compile(r"(?<=^|[^\w/])(@[\w.]+)@[\w.-]+\w", regex.UNICODE)
 MASTODON_URL_LENGTH = 23
 
 
+@lru_cache(maxsize=1)
+def _patterns() -> tuple[Any, Any, Any]:
+    """Compiled on first use: `queue add` to a channel without a length limit skips it."""
+    import regex
+
+    grapheme = regex.compile(r"\X")
+    # Mastodon counts every link as 23 characters, and a mention by its local part only.
+    url = regex.compile(r"https?://[^\s<>\"']+", regex.IGNORECASE)
+    remote_mention = regex.compile(r"(?<=^|[^\w/])(@[\w.]+)@[\w.-]+\w", regex.UNICODE)
+    return grapheme, url, remote_mention
+
+
 def graphemes(text: str) -> int:
-    return len(_GRAPHEME.findall(text))
+    grapheme, _, _ = _patterns()
+    return len(grapheme.findall(text))
 
 
 def mastodon_length(text: str) -> int:
-    countable = _URL.sub("x" * MASTODON_URL_LENGTH, text)
-    countable = _REMOTE_MENTION.sub(r"\1", countable)
+    _, url, remote_mention = _patterns()
+    countable = url.sub("x" * MASTODON_URL_LENGTH, text)
+    countable = remote_mention.sub(r"\1", countable)
     return graphemes(countable)
 
 

@@ -1,0 +1,1 @@
+"""content-scheduler: a content scheduling daemon for social accounts (see README.md)."""

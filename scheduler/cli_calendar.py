@@ -1,0 +1,215 @@
+"""`scheduler calendar` (DESIGN §4, §8): parse the options, build the window, print or serve.
+
+All rendering lives in `preview.py`; this module only turns flags into a window and a
+format. The calendar itself comes from a `CalendarSource`, so tests (and the lead's CLI)
+can hand in their own; by default it is the planner's forecast over the configured store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+from zoneinfo import ZoneInfo
+
+import typer
+
+from .calendar import CalendarData
+from .config import Config
+from .errors import InputError
+from .timeutil import parse_when
+
+
+class CalendarSource(Protocol):
+    def zone(self, channel: str | None) -> ZoneInfo:
+        """The zone a `WHEN` without offset is read in and days are cut in."""
+
+    def calendar(
+        self, *, start: datetime, end: datetime, channel: str | None, now: datetime
+    ) -> CalendarData:
+        """History and plan of `[start, end)`; raises SchedulerError (e.g. unknown channel)."""
+
+
+@dataclass(frozen=True)
+class ForecastSource:
+    """The real calendar: `forecast.build_calendar` over the configured store."""
+
+    config: Config
+    store: Any
+
+    def zone(self, channel: str | None) -> ZoneInfo:
+        # DESIGN §4: the channel's zone, or [scheduler].timezone where no single one applies.
+        if channel is not None:
+            return self.config.channel(channel).timezone
+        if len(self.config.channels) == 1:
+            return next(iter(self.config.channels.values())).timezone
+        return self.config.scheduler.timezone
+
+    def calendar(
+        self, *, start: datetime, end: datetime, channel: str | None, now: datetime
+    ) -> CalendarData:
+        from .forecast import build_calendar
+
+        return build_calendar(
+            self.config, self.store, start=start, end=end, channel=channel, now=now
+        )
+
+
+def default_source(ctx: typer.Context) -> CalendarSource:
+    """The source of the real CLI: config and store from the global `--config`."""
+    from .cli import context  # imported late: cli.py imports this module to register it
+
+    app_ctx = context(ctx)
+    return ForecastSource(app_ctx.config, app_ctx.store)
+
+
+class Format(StrEnum):
+    text = "text"
+    html = "html"
+    ics = "ics"
+    json = "json"
+
+
+class View(StrEnum):
+    week = "week"
+    month = "month"
+
+
+class Lang(StrEnum):
+    en = "en"
+    ar = "ar"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def register(
+    app: typer.Typer,
+    *,
+    source: Callable[[typer.Context], CalendarSource] = default_source,
+    clock: Callable[[], datetime] = _utc_now,
+) -> None:
+    """Add the `calendar` command to `app`. `source` and `clock` are injectable for tests."""
+
+    @app.command("calendar")
+    def calendar_command(
+        ctx: typer.Context,
+        channel: Annotated[str | None, typer.Option("--channel", help="Only this channel.")] = None,
+        start: Annotated[
+            str,
+            typer.Option("--from", help="Start of the window: ISO 8601, now, or +2h/+3d."),
+        ] = "now",
+        end: Annotated[
+            str | None, typer.Option("--to", help="End of the window (exclusive).")
+        ] = None,
+        days: Annotated[
+            int | None,
+            typer.Option("--days", min=1, help="Length of the window in days (default 7)."),
+        ] = None,
+        format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+        view: Annotated[
+            View,
+            typer.Option("--view", help="HTML layout; month shows the month containing --from."),
+        ] = View.week,
+        lang: Annotated[Lang, typer.Option("--lang", help="Language of the labels.")] = Lang.en,
+        output: Annotated[
+            Path | None, typer.Option("--output", help="Write to this file instead of stdout.")
+        ] = None,
+        serve: Annotated[
+            bool,
+            typer.Option("--serve", help="Serve a live read-only page on 127.0.0.1 instead."),
+        ] = False,
+        port: Annotated[
+            int,
+            typer.Option("--port", min=0, max=65535, help="Port for --serve (0: any free one)."),
+        ] = 8765,
+    ) -> None:
+        """Show the published history and the plan of a window, as the planner makes it now."""
+        if end is not None and days is not None:
+            raise typer.BadParameter("give --to or --days, not both", param_hint="--to")
+        src = source(ctx)
+        zone = src.zone(channel)
+
+        def build(chosen_view: str) -> CalendarData:
+            from . import preview  # Jinja2 and icalendar load only when a calendar is made
+
+            now = clock()
+            try:
+                first = parse_when(start, now=now, tz=zone)
+            except ValueError as exc:
+                raise InputError(f"--from: {exc}") from None
+            try:
+                last = None if end is None else parse_when(end, now=now, tz=zone)
+            except ValueError as exc:
+                raise InputError(f"--to: {exc}") from None
+            first, last = preview.calendar_window(
+                first, tz=zone, view=chosen_view, end=last, days=days
+            )
+            if last <= first:
+                raise InputError(f"--to {end!r} is not after --from {start!r}")
+            return src.calendar(start=first, end=last, channel=channel, now=now)
+
+        data = build(view.value)  # also checks every option before a server starts
+        if serve:
+            _serve(build, zone, port=port, view=view.value, lang=lang.value)
+            return
+        text = _render(data, format, view=view.value, lang=lang.value, zone=zone)
+        if output is None:
+            sys.stdout.write(text)
+            return
+        try:
+            _write_atomically(output, text)
+        except OSError as exc:
+            raise InputError(f"can't write --output {str(output)!r}: {exc.strerror}") from None
+
+
+def _render(data: CalendarData, format: Format, *, view: str, lang: str, zone: ZoneInfo) -> str:
+    from . import preview
+
+    if format is Format.html:
+        return preview.render_html(data, view=view, lang=lang, tz=zone)
+    if format is Format.ics:
+        return preview.render_ics(data)
+    if format is Format.json:
+        return json.dumps(data.to_json(), ensure_ascii=False, indent=2) + "\n"
+    return preview.render_text(data, lang=lang, tz=zone)
+
+
+def _serve(
+    build: Callable[[str], CalendarData], zone: ZoneInfo, *, port: int, view: str, lang: str
+) -> None:
+    from . import preview
+
+    def render(chosen_view: str, chosen_lang: str) -> str:
+        data = build(chosen_view)
+        return preview.render_html(data, view=chosen_view, lang=chosen_lang, tz=zone, switch=True)
+
+    server = preview.make_server(render, port=port, view=view, lang=lang)
+    typer.echo(f"Serving the calendar on http://127.0.0.1:{server.server_port}/ (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write a temporary file beside `path` and rename it over, so a failure leaves nothing
+    half-written. `newline=""` keeps the CRLF line ends iCalendar requires; the file is
+    created normally, so it gets the usual permissions (umask), unlike a mkstemp file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("x", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

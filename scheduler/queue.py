@@ -105,7 +105,8 @@ def draft_post(raw: RawPost, config: Config, *, now: datetime, source: str = "")
         )
     except InputError as exc:
         raise refuse(str(exc)) from None
-    if at is not None and at <= now:
+    # `--at now` is a WHEN like any other (§4): it means "as soon as possible", not the past.
+    if at is not None and at < now:
         raise refuse(
             f"pinned time {iso_utc(at)} is in the past (now is {iso_utc(now)}); give a later --at"
         )
@@ -246,6 +247,8 @@ def read_import(path: Path, config: Config, *, now: datetime, editor: str) -> li
         shown = problems[:MAX_LISTED_ROW_ERRORS]
         if len(problems) > len(shown):
             shown.append(f"… and {len(problems) - len(shown)} more rows with problems")
+        if len(shown) == 1:  # one bad row: one line, like every other refusal
+            raise InputError(f"nothing was imported: {shown[0]}")
         raise InputError("nothing was imported:\n" + "\n".join(shown))
     if not drafts:
         raise InputError(f"{path.name}: has no rows to import")

@@ -1,0 +1,647 @@
+"""Store contract tests: every test runs on SQLite and on PostgreSQL (the `store` fixture).
+
+Airings the daemon would create or move (floating ones, `published`, `failed`…) are written
+with the store's own session, as the planner and dispatcher will.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlmodel import SQLModel
+
+from scheduler.errors import InputError, PostNotFound, StoreError
+from scheduler.migrations import LATEST_VERSION, MIGRATIONS
+from scheduler.models import Airing, AiringStatus, Attempt
+from scheduler.store import PostDraft, Store
+from scheduler.timeutil import iso_utc
+
+SPACING = {"main": timedelta(minutes=30), "other": timedelta(minutes=30)}
+# Letters with their vowel marks, a ZWJ family, a skin tone, a flag, an RTL mark and Latin text.
+ARABIC = "مَرْحَبًا بِكُمْ 👨\u200d👩\u200d👧\u200d👦 👍🏽 🇸🇦 \u200fاقرأ المزيد: https://example.org/ar"
+
+
+def draft(
+    body: str = "hello",
+    *,
+    at: datetime | None = None,
+    channels: tuple[str, ...] = ("main",),
+    kind: str = "core",
+    **extra: Any,
+) -> PostDraft:
+    return PostDraft(body=body, kind=kind, channels=channels, editor="sara", at=at, **extra)
+
+
+def add(store: Store, now: datetime, *drafts: PostDraft) -> list[int]:
+    return store.add_posts(list(drafts), now=now, spacing=SPACING)
+
+
+def add_airing(
+    store: Store,
+    post_id: int,
+    at: datetime,
+    *,
+    status: str = AiringStatus.planned,
+    kind: str = "core",
+    channel: str = "main",
+    pinned: bool = False,
+) -> int:
+    """An airing as the planner or dispatcher would store it."""
+    with store.session(write=True) as session:
+        airing = Airing(
+            post_id=post_id,
+            channel=channel,
+            kind=kind,
+            pinned=pinned,
+            at=at,
+            status=status,
+            updated=at,
+        )
+        session.add(airing)
+        session.flush()
+        assert airing.id is not None
+        return airing.id
+
+
+def set_airing(store: Store, airing_id: int, **values: Any) -> None:
+    with store.session(write=True) as session:
+        airing = session.get(Airing, airing_id)
+        assert airing is not None
+        for key, value in values.items():
+            setattr(airing, key, value)
+        session.add(airing)
+
+
+def only_airing(store: Store, post_id: int) -> Airing:
+    (airing,) = store.get_post(post_id).airings
+    return airing
+
+
+# --- adding and reading ------------------------------------------------------------------------
+
+
+def test_add_and_get_a_floating_post(store: Store, now: datetime) -> None:
+    expires = now + timedelta(days=3)
+    (post_id,) = add(
+        store,
+        now,
+        draft(
+            "Hello",
+            kind="entertaining",
+            channels=("other", "main"),
+            expires=expires,
+            evergreen=False,
+            media=("/srv/media/a.png",),
+            score=0.5,
+        ),
+    )
+    record = store.get_post(post_id)
+    post = record.post
+    assert record.id == post_id
+    assert (post.body, post.kind, post.editor) == ("Hello", "entertaining", "sara")
+    assert record.channels == ("main", "other")
+    assert post.at is None
+    assert post.expires == expires
+    assert post.evergreen is False
+    assert post.created == now
+    assert post.score == 0.5
+    assert post.cancelled is False
+    assert record.airings == ()  # the planner places floating posts
+
+
+def test_pinned_post_gets_an_airing_on_every_channel(store: Store, now: datetime) -> None:
+    at = now + timedelta(hours=2)
+    (post_id,) = add(store, now, draft(at=at, channels=("main", "other"), kind="entertaining"))
+    airings = store.get_post(post_id).airings
+    assert sorted(a.channel for a in airings) == ["main", "other"]
+    for airing in airings:
+        assert airing.post_id == post_id
+        assert airing.pinned is True
+        assert airing.kind == "entertaining"
+        assert airing.at == at
+        assert airing.status == AiringStatus.planned
+        assert airing.updated == now
+
+
+def test_ids_come_back_in_draft_order_and_list_is_oldest_first(store: Store, now: datetime) -> None:
+    first = add(store, now, draft("one"), draft("two", channels=("other",)))
+    (third,) = add(store, now, draft("three", at=now + timedelta(hours=1)))
+    assert first[0] < first[1] < third
+    records = store.list_posts(now=now)
+    assert [r.post.body for r in records] == ["one", "two", "three"]
+    assert [r.id for r in records] == [*first, third]
+    assert [r.channels for r in records] == [("main",), ("other",), ("main",)]
+    assert len(records[2].airings) == 1
+
+
+def test_list_by_channel_keeps_only_that_channels_airings(store: Store, now: datetime) -> None:
+    at = now + timedelta(hours=1)
+    (both,) = add(store, now, draft("both", at=at, channels=("main", "other")))
+    add(store, now, draft("main only"))
+    records = store.list_posts(channel="other", now=now)
+    assert [r.id for r in records] == [both]
+    assert records[0].channels == ("main", "other")
+    assert [a.channel for a in records[0].airings] == ["other"]
+    assert store.list_posts(channel="nowhere", now=now) == []
+
+
+def test_unknown_post_is_named(store: Store, now: datetime) -> None:
+    for call in (
+        lambda: store.get_post(999),
+        lambda: store.cancel_post(999, now=now),
+        lambda: store.retry_post(999, now=now),
+        lambda: store.edit_post(999, {"body": "x"}, now=now, spacing=SPACING),
+    ):
+        with pytest.raises(PostNotFound, match=r"^no post with id 999$"):
+            call()
+
+
+def test_times_round_trip_as_aware_utc(store: Store, now: datetime) -> None:
+    riyadh = timezone(timedelta(hours=3))
+    at = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=riyadh)
+    expires = datetime(2026, 12, 2, 0, 0, tzinfo=UTC)
+    created = now.replace(microsecond=654321)
+    (post_id,) = add(store, created, draft(at=at, expires=expires))
+    record = store.get_post(post_id)
+    for value, expected in (
+        (record.post.at, at),
+        (record.post.expires, expires),
+        (record.post.created, created),
+        (record.airings[0].at, at),
+    ):
+        assert value == expected
+        assert value is not None and value.tzinfo is not None
+        assert value.utcoffset() == timedelta(0)
+    assert iso_utc(record.post.at) == "2026-12-01T06:30:15Z"  # type: ignore[arg-type]
+
+
+def test_naive_times_are_refused(store: Store, now: datetime) -> None:
+    with pytest.raises(Exception, match="naive datetime"):
+        add(store, now, draft(at=datetime(2026, 12, 1, 9, 0)))
+    assert store.list_posts(now=now) == []
+
+
+def test_arabic_and_emoji_bodies_round_trip(store: Store, now: datetime) -> None:
+    (post_id,) = add(
+        store, now, draft(ARABIC, media=("/srv/وسائط/صورة 1.png",), channels=("main",))
+    )
+    record = store.get_post(post_id)
+    assert record.post.body == ARABIC
+    assert json_media(record.post.media) == ["/srv/وسائط/صورة 1.png"]
+    (listed,) = store.list_posts(now=now)
+    assert listed.post.body == ARABIC
+
+
+def json_media(value: str) -> list[str]:
+    import json
+
+    return list(json.loads(value))
+
+
+# --- pinned spacing ------------------------------------------------------------------------------
+
+
+def test_pinned_spacing_conflict_names_the_other_post_and_stores_nothing(
+    store: Store, now: datetime
+) -> None:
+    at = now + timedelta(hours=2)
+    (first,) = add(store, now, draft("first", at=at))
+    revision = store.revision()
+    with pytest.raises(InputError) as caught:
+        add(store, now, draft("second", at=at + timedelta(minutes=10)))
+    assert str(caught.value) == (
+        "pinned time 2026-11-23T14:10:00Z on channel 'main' is within min_spacing 30m of "
+        f"post {first} (pinned at 2026-11-23T14:00:00Z); choose a time at least 30m away"
+    )
+    assert [r.post.body for r in store.list_posts(now=now)] == ["first"]
+    assert store.revision() == revision
+
+
+def test_pinned_spacing_boundaries(store: Store, now: datetime) -> None:
+    at = now + timedelta(hours=2)
+    add(store, now, draft("first", at=at))
+    # Exactly min_spacing away is allowed, on either side; another channel doesn't count.
+    add(store, now, draft("after", at=at + timedelta(minutes=30)))
+    add(store, now, draft("before", at=at - timedelta(minutes=30)))
+    add(store, now, draft("elsewhere", at=at, channels=("other",)))
+    add(store, now, draft("other later", at=at + timedelta(hours=3), channels=("other",)))
+    both = draft("both", at=at + timedelta(hours=3, minutes=5), channels=("main", "other"))
+    with pytest.raises(InputError, match="on channel 'other' is within min_spacing"):
+        add(store, now, both)
+    # A floating post never conflicts: the planner keeps it away from pinned airings.
+    add(store, now, draft("floating"))
+    assert len(store.list_posts(now=now)) == 6
+
+
+def test_cancelled_or_failed_pinned_airings_free_their_time(store: Store, now: datetime) -> None:
+    at = now + timedelta(hours=2)
+    (cancelled,) = add(store, now, draft("cancelled", at=at))
+    store.cancel_post(cancelled, now=now)
+    (failed,) = add(store, now, draft("failed", at=at + timedelta(hours=1)))
+    set_airing(store, only_airing(store, failed).id, status=AiringStatus.failed)  # type: ignore[arg-type]
+    add(store, now, draft("takes the cancelled time", at=at))
+    add(store, now, draft("takes the failed time", at=at + timedelta(hours=1)))
+
+
+def test_batch_is_all_or_none(store: Store, now: datetime) -> None:
+    at = now + timedelta(hours=3)
+    (existing,) = add(store, now, draft("existing"))
+    revision = store.revision()
+    with pytest.raises(InputError) as caught:
+        add(
+            store,
+            now,
+            draft("first", at=at),
+            draft("second"),
+            draft("third", at=at + timedelta(minutes=20), source="posts.csv: row 3"),
+        )
+    message = str(caught.value)
+    assert message.startswith("posts.csv: row 3: pinned time 2026-11-23T15:20:00Z on channel")
+    # The other post was never stored, so it is named by its place in the batch, not an id.
+    assert "of draft 1 of this batch (pinned at 2026-11-23T15:00:00Z)" in message
+    assert [r.id for r in store.list_posts(now=now)] == [existing]
+    assert store.revision() == revision
+    with store.session() as session:
+        assert session.execute(text("SELECT count(*) FROM airing")).scalar_one() == 0
+        assert session.execute(text("SELECT count(*) FROM post_channel")).scalar_one() == 1
+
+
+# --- editing -------------------------------------------------------------------------------------
+
+
+def edit(store: Store, post_id: int, now: datetime, **changes: Any) -> Any:
+    return store.edit_post(post_id, changes, now=now, spacing=SPACING)
+
+
+def test_edit_body_keeps_the_pinned_time(store: Store, now: datetime) -> None:
+    at = now + timedelta(hours=2)
+    (post_id,) = add(store, now, draft("old", at=at))
+    record = edit(store, post_id, now, body="new")
+    assert record.post.body == "new"
+    assert [(a.at, a.pinned, a.status) for a in record.airings] == [
+        (at, True, AiringStatus.planned)
+    ]
+    assert store.get_post(post_id).post.body == "new"
+
+
+def test_edit_moves_the_pinned_time(store: Store, now: datetime) -> None:
+    at = now + timedelta(hours=2)
+    (post_id,) = add(store, now, draft(at=at, channels=("main", "other")))
+    later = at + timedelta(hours=5)
+    record = edit(store, post_id, now, at=later)
+    assert record.post.at == later
+    assert sorted((a.channel, a.at) for a in record.airings) == [("main", later), ("other", later)]
+    # The post's own old time never conflicts with its new one.
+    record = edit(store, post_id, now, at=later + timedelta(minutes=10))
+    assert {a.at for a in record.airings} == {later + timedelta(minutes=10)}
+
+
+def test_edit_floats_a_pinned_post(store: Store, now: datetime) -> None:
+    (post_id,) = add(store, now, draft(at=now + timedelta(hours=2)))
+    record = edit(store, post_id, now, at=None)
+    assert record.post.at is None
+    assert record.airings == ()
+
+
+def test_edit_pins_a_floating_post_and_drops_its_planned_slot(store: Store, now: datetime) -> None:
+    (post_id,) = add(store, now, draft())
+    add_airing(store, post_id, now + timedelta(hours=1))
+    at = now + timedelta(hours=4)
+    record = edit(store, post_id, now, at=at)
+    assert [(a.at, a.pinned) for a in record.airings] == [(at, True)]
+
+
+def test_edit_into_a_pinned_conflict_is_refused(store: Store, now: datetime) -> None:
+    at = now + timedelta(hours=2)
+    (other,) = add(store, now, draft("other", at=at))
+    (post_id,) = add(store, now, draft("mine", at=at + timedelta(hours=3)))
+    with pytest.raises(InputError, match=f"within min_spacing 30m of post {other} "):
+        edit(store, post_id, now, at=at + timedelta(minutes=15), body="changed")
+    record = store.get_post(post_id)
+    assert record.post.body == "mine"
+    assert [a.at for a in record.airings] == [at + timedelta(hours=3)]
+
+
+def test_edit_of_a_retried_airing_keeps_its_attempts_consistent(
+    store: Store, now: datetime
+) -> None:
+    """A failed pinned airing put back by `retry` has attempts; editing must not trip on them."""
+    (post_id,) = add(store, now, draft(at=now + timedelta(hours=1)))
+    airing_id = only_airing(store, post_id).id
+    with store.session(write=True) as session:
+        session.add(Attempt(airing_id=airing_id, owner="d1", started=now, outcome="failed"))
+    set_airing(store, airing_id, status=AiringStatus.failed, error="HTTP 422")  # type: ignore[arg-type]
+    store.retry_post(post_id, now=now)
+    record = edit(store, post_id, now, body="fixed")
+    assert record.post.body == "fixed"
+    assert [a.status for a in record.airings] == [AiringStatus.planned]
+
+
+@pytest.mark.parametrize(
+    ("status", "changes", "message"),
+    [
+        (
+            AiringStatus.published,
+            {"at": "later"},
+            "post {id} has already aired, so its at can't change; queue a new post instead",
+        ),
+        (
+            AiringStatus.published,
+            {"kind": "entertaining"},
+            "post {id} has already aired, so its kind can't change; queue a new post instead",
+        ),
+        (
+            AiringStatus.published,
+            {"channels": ("main", "other")},
+            "post {id} has already aired, so its channels can't change; queue a new post instead",
+        ),
+        (
+            AiringStatus.publishing,
+            {"body": "new"},
+            "post {id} is being published right now; try again shortly",
+        ),
+    ],
+)
+def test_edit_is_refused_once_aired_or_publishing(
+    store: Store, now: datetime, status: str, changes: dict[str, Any], message: str
+) -> None:
+    at = now + timedelta(hours=1)
+    (post_id,) = add(store, now, draft("old", at=at))
+    set_airing(store, only_airing(store, post_id).id, status=status)  # type: ignore[arg-type]
+    if changes.get("at") == "later":
+        changes = {"at": at + timedelta(hours=2)}
+    revision = store.revision()
+    with pytest.raises(InputError) as caught:
+        store.edit_post(post_id, changes, now=now, spacing=SPACING)
+    assert str(caught.value) == message.format(id=post_id)
+    record = store.get_post(post_id)
+    assert (record.post.body, record.post.kind, record.post.at) == ("old", "core", at)
+    assert store.revision() == revision
+
+
+def test_body_of_an_aired_post_may_still_change(store: Store, now: datetime) -> None:
+    """Later reposts send the corrected text; what was published stays as it was."""
+    at = now + timedelta(hours=1)
+    (post_id,) = add(store, now, draft("typo", at=at))
+    set_airing(store, only_airing(store, post_id).id, status=AiringStatus.published)  # type: ignore[arg-type]
+    record = edit(store, post_id, now, body="fixed", at=at)  # the same time is no change
+    assert record.post.body == "fixed"
+    assert [(a.at, a.status) for a in record.airings] == [(at, AiringStatus.published)]
+
+
+def test_edit_of_a_cancelled_post_is_refused(store: Store, now: datetime) -> None:
+    (post_id,) = add(store, now, draft())
+    store.cancel_post(post_id, now=now)
+    with pytest.raises(InputError, match=r"^post \d+ is cancelled; queue a new post instead$"):
+        edit(store, post_id, now, body="again")
+
+
+# --- cancel and retry ---------------------------------------------------------------------------
+
+
+def test_cancel_cancels_planned_airings_only(store: Store, now: datetime) -> None:
+    (post_id,) = add(store, now, draft(at=now + timedelta(hours=5)))
+    published = add_airing(store, post_id, now - timedelta(hours=1), status="published")
+    publishing = add_airing(store, post_id, now, status="publishing", kind="repost")
+    record = store.cancel_post(post_id, now=now)
+    assert record.post.cancelled is True
+    assert record.status(now) == "cancelled"
+    statuses = {a.id: a.status for a in record.airings}
+    assert statuses[published] == AiringStatus.published
+    assert statuses[publishing] == AiringStatus.publishing  # one being sent finishes
+    (pinned,) = [a for a in record.airings if a.pinned]
+    assert pinned.status == AiringStatus.cancelled
+    assert pinned.updated == now
+    assert store.get_post(post_id).post.cancelled is True
+
+
+@pytest.mark.parametrize("stuck", [AiringStatus.failed, AiringStatus.missed, "unconfirmed"])
+def test_retry_puts_a_stuck_pinned_airing_back(store: Store, now: datetime, stuck: str) -> None:
+    at = now - timedelta(hours=1)
+    (post_id,) = add(store, at - timedelta(hours=1), draft(at=at))
+    airing_id = only_airing(store, post_id).id
+    set_airing(store, airing_id, status=stuck, error="HTTP 502", owner="d1", lease_until=now)  # type: ignore[arg-type]
+    assert store.get_post(post_id).status(now) == str(stuck)
+    assert store.retry_post(post_id, now=now) == [airing_id]
+    airing = only_airing(store, post_id)
+    assert airing.status == AiringStatus.planned
+    assert airing.at == now  # it is overdue: the editor asked for it now
+    assert (airing.error, airing.owner, airing.lease_until) == (None, None, None)
+    assert store.get_post(post_id).status(now) == "queued"
+
+
+def test_retry_of_a_future_pinned_airing_keeps_its_time(store: Store, now: datetime) -> None:
+    at = now + timedelta(hours=1)
+    (post_id,) = add(store, now, draft(at=at))
+    set_airing(store, only_airing(store, post_id).id, status=AiringStatus.unconfirmed)  # type: ignore[arg-type]
+    store.retry_post(post_id, now=now)
+    assert only_airing(store, post_id).at == at
+
+
+def test_retry_of_a_floating_airing_gives_its_slot_back_to_the_planner(
+    store: Store, now: datetime
+) -> None:
+    (post_id,) = add(store, now, draft())
+    airing_id = add_airing(store, post_id, now - timedelta(hours=1), status="failed")
+    with store.session(write=True) as session:
+        session.add(Attempt(airing_id=airing_id, owner="d1", started=now, outcome="failed"))
+    assert store.retry_post(post_id, now=now) == [airing_id]
+    assert store.get_post(post_id).airings == ()
+    assert store.get_post(post_id).status(now) == "queued"
+
+
+def test_retry_with_nothing_to_retry_is_refused(store: Store, now: datetime) -> None:
+    (post_id,) = add(store, now, draft(at=now + timedelta(hours=1)))
+    revision = store.revision()
+    with pytest.raises(InputError) as caught:
+        store.retry_post(post_id, now=now)
+    assert str(caught.value) == (
+        f"post {post_id} has no failed, missed or unconfirmed airing to retry"
+    )
+    store.cancel_post(post_id, now=now)
+    with pytest.raises(InputError, match=rf"^post {post_id} is cancelled; it can't be retried$"):
+        store.retry_post(post_id, now=now)
+    assert store.revision() == revision + 1  # the cancel only
+
+
+# --- status and revision ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("airing_statuses", "expected"),
+    [
+        ((), "queued"),
+        (("planned",), "queued"),
+        (("published", "planned"), "published"),
+        (("published", "failed"), "failed"),
+        (("missed",), "missed"),
+        (("published", "unconfirmed"), "unconfirmed"),
+        (("failed", "missed"), "failed"),
+        (("cancelled",), "queued"),
+    ],
+)
+def test_status_is_derived_from_the_airings(
+    store: Store, now: datetime, airing_statuses: tuple[str, ...], expected: str
+) -> None:
+    (post_id,) = add(store, now, draft())
+    for index, status in enumerate(airing_statuses):
+        add_airing(store, post_id, now + timedelta(hours=index), status=status)
+    assert store.get_post(post_id).status(now) == expected
+    assert [r.id for r in store.list_posts(status=expected, now=now)] == [post_id]
+
+
+def test_expired_and_cancelled_statuses(store: Store, now: datetime) -> None:
+    (expiring, cancelled, queued) = add(
+        store,
+        now,
+        draft("expiring", expires=now + timedelta(hours=1)),
+        draft("cancelled"),
+        draft("queued"),
+    )
+    store.cancel_post(cancelled, now=now)
+    later = now + timedelta(hours=1)
+    assert [r.id for r in store.list_posts(status="expired", now=later)] == [expiring]
+    assert [r.id for r in store.list_posts(status="queued", now=later)] == [queued]
+    assert [r.id for r in store.list_posts(status="queued", now=now)] == [expiring, queued]
+    assert [r.id for r in store.list_posts(status="cancelled", now=now)] == [cancelled]
+
+
+def test_every_change_bumps_the_revision(store: Store, now: datetime) -> None:
+    assert store.revision() == 0
+    (post_id,) = add(store, now, draft(at=now + timedelta(hours=1)))
+    assert store.revision() == 1
+    add(store, now, draft("a"), draft("b"))
+    assert store.revision() == 2  # one per transaction
+    edit(store, post_id, now, body="changed")
+    assert store.revision() == 3
+    set_airing(store, only_airing(store, post_id).id, status="failed")  # type: ignore[arg-type]
+    store.retry_post(post_id, now=now)
+    assert store.revision() == 4
+    store.cancel_post(post_id, now=now)
+    assert store.revision() == 5
+    store.get_post(post_id)
+    store.list_posts(now=now)
+    assert store.revision() == 5
+
+
+# --- schema --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bare(db_url: str) -> Iterator[Store]:
+    """A store on an empty database: no migration applied."""
+    instance = Store(db_url)
+    yield instance
+    instance.close()
+
+
+def test_migrate_is_idempotent_and_ensure_schema_creates_it(bare: Store) -> None:
+    bare.ensure_schema()
+    assert bare.schema_version() == LATEST_VERSION
+    assert bare.migrate() == LATEST_VERSION
+    bare.ensure_schema()
+    assert bare.schema_version() == LATEST_VERSION
+
+
+def test_upgrade_from_version_1_keeps_every_row(bare: Store) -> None:
+    with bare.engine.connect() as conn, conn.begin():
+        conn.execute(text("CREATE TABLE meta (key VARCHAR(100) PRIMARY KEY, value TEXT NOT NULL)"))
+        for statement in MIGRATIONS[0].sql(bare.dialect):
+            conn.execute(text(statement))
+        conn.execute(text("INSERT INTO meta (key, value) VALUES ('schema_version', '1')"))
+        conn.execute(text("INSERT INTO meta (key, value) VALUES ('revision', '7')"))
+        conn.execute(
+            text(
+                "INSERT INTO post (body, kind, at, editor, created, media) VALUES "
+                "(:body, 'core', :at, 'sara', :created, '[]'), "
+                "('plain', 'entertaining', NULL, 'omar', :created, '[]')"
+            ),
+            {"body": ARABIC, "at": datetime(2026, 12, 1, 8, 0), "created": datetime(2026, 11, 1)},
+        )
+        conn.execute(
+            text("INSERT INTO post_channel (post_id, channel) VALUES (1, 'main'), (2, 'main')")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO airing (post_id, channel, kind, pinned, at, status, updated) "
+                "VALUES (1, 'main', 'core', :true, :at, 'published', :at)"
+            ),
+            {"true": True, "at": datetime(2026, 12, 1, 8, 0)},
+        )
+        conn.execute(
+            text("INSERT INTO attempt (airing_id, owner, started) VALUES (1, 'd1', :at)"),
+            {"at": datetime(2026, 12, 1, 8, 0)},
+        )
+    assert bare.schema_version() == 1
+
+    assert bare.migrate() == LATEST_VERSION == 2
+    assert bare.schema_version() == 2
+    assert bare.revision() == 7
+    first, second = bare.all_posts()
+    assert (first.post.body, first.post.editor, first.post.score) == (ARABIC, "sara", None)
+    assert first.post.at == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    assert first.channels == ("main",)
+    assert [(a.status, a.pinned) for a in first.airings] == [("published", True)]
+    assert (second.post.body, second.post.kind, second.post.score) == (
+        "plain",
+        "entertaining",
+        None,
+    )
+    with bare.session() as session:
+        assert session.execute(text("SELECT count(*) FROM attempt")).scalar_one() == 1
+        assert session.execute(text("SELECT count(*) FROM heartbeat")).scalar_one() == 0
+    # The upgraded database takes new rows, with the new column.
+    (new,) = bare.add_posts(
+        [draft("new", score=2.5)], now=datetime(2026, 11, 23, tzinfo=UTC), spacing=SPACING
+    )
+    assert bare.get_post(new).post.score == 2.5
+
+
+def test_migrated_schema_matches_the_models(store: Store) -> None:
+    """Every SQLModel table and column exists in the migrated database, and nothing else."""
+    inspector = inspect(store.engine)
+    tables = SQLModel.metadata.tables
+    assert set(inspector.get_table_names()) == set(tables)
+    for name, table in tables.items():
+        columns = {column["name"]: column for column in inspector.get_columns(name)}
+        assert set(columns) == set(table.columns.keys()), name
+        primary_key = set(inspector.get_pk_constraint(name)["constrained_columns"])
+        assert primary_key == {c.name for c in table.primary_key.columns}, name
+        for column in table.columns:
+            if column.primary_key:
+                continue  # SQLite reports a text primary key as nullable
+            assert columns[column.name]["nullable"] == column.nullable, f"{name}.{column.name}"
+            model_type = column.type.python_type
+            db_type = columns[column.name]["type"].python_type
+            assert issubclass(db_type, model_type) or (model_type, db_type) == (
+                datetime,
+                datetime,
+            ), f"{name}.{column.name}: {db_type} in the database, {model_type} in the model"
+        foreign_keys = {
+            (tuple(fk["constrained_columns"]), fk["referred_table"])
+            for fk in inspector.get_foreign_keys(name)
+        }
+        assert foreign_keys == {
+            ((fk.parent.name,), fk.column.table.name) for fk in table.foreign_keys
+        }, name
+        indexed = {tuple(index["column_names"]) for index in inspector.get_indexes(name)}
+        for index in table.indexes:
+            assert tuple(c.name for c in index.columns) in indexed, f"{name}: {index.name}"
+
+
+def test_a_newer_schema_is_refused(store: Store, now: datetime) -> None:
+    with store.session(write=True) as session:
+        session.execute(text("UPDATE meta SET value = '99' WHERE key = 'schema_version'"))
+    message = (
+        f"database schema version 99 is newer than this program knows ({LATEST_VERSION}); "
+        "upgrade the program"
+    )
+    with pytest.raises(StoreError, match=rf"^{message.replace('(', '[(]').replace(')', '[)]')}$"):
+        store.migrate()
+    with pytest.raises(StoreError, match="is newer than this program knows"):
+        store.ensure_schema()
+    assert store.schema_version() == 99  # left as it was

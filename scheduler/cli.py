@@ -20,6 +20,7 @@ from .errors import ConfigError, SchedulerError
 
 if TYPE_CHECKING:
     from .config import Config
+    from .post_sql import PostDraft
     from .store import Store
 
 app = typer.Typer(
@@ -74,6 +75,19 @@ class AppContext:
     @staticmethod
     def now() -> datetime:
         return datetime.now(UTC)
+
+    def add_posts(self, drafts: list[PostDraft], now: datetime) -> list[int]:
+        """Store drafts; on SQLite without loading the database layer (see post_sql)."""
+        from .post_sql import add_posts_sqlite
+        from .queue import spacing_by_channel
+
+        spacing = spacing_by_channel(self.config)
+        url = self.config.scheduler.database
+        if self._store is None and url.startswith("sqlite:///"):
+            ids = add_posts_sqlite(url.removeprefix("sqlite:///"), drafts, now=now, spacing=spacing)
+            if ids is not None:
+                return ids
+        return self.store.add_posts(drafts, now=now, spacing=spacing)
 
 
 def context(ctx: typer.Context) -> AppContext:
@@ -174,7 +188,7 @@ def queue_add(
     output: JsonFlag = ShowFormat.text,
 ) -> None:
     """Queue a post: validated against every target channel, stored, its id printed."""
-    from .queue import RawPost, draft_post, read_body, spacing_by_channel
+    from .queue import RawPost, draft_post, read_body
 
     app_ctx = context(ctx)
     now = app_ctx.now()
@@ -189,9 +203,7 @@ def queue_add(
         editor=editor or default_editor(),
     )
     draft = draft_post(raw, app_ctx.config, now=now)
-    (post_id,) = app_ctx.store.add_posts(
-        [draft], now=now, spacing=spacing_by_channel(app_ctx.config)
-    )
+    (post_id,) = app_ctx.add_posts([draft], now)
     if output is ShowFormat.json:
         _print_post(app_ctx, post_id, now)
     else:
@@ -206,12 +218,12 @@ def queue_import(
     output: JsonFlag = ShowFormat.text,
 ) -> None:
     """Queue every row of a .csv or .jsonl file (columns as the add flags): all or none."""
-    from .queue import read_import, spacing_by_channel
+    from .queue import read_import
 
     app_ctx = context(ctx)
     now = app_ctx.now()
     drafts = read_import(file, app_ctx.config, now=now, editor=editor or default_editor())
-    ids = app_ctx.store.add_posts(drafts, now=now, spacing=spacing_by_channel(app_ctx.config))
+    ids = app_ctx.add_posts(drafts, now)
     if output is ShowFormat.json:
         from .present import post_json
 

@@ -27,7 +27,7 @@ def libpq_url(sqlalchemy_url: str) -> str:
 
 class ChangeListener:
     def __init__(self, url: str, on_change: Callable[[], None]) -> None:
-        from .store import CHANGES_CHANNEL
+        from .post_sql import CHANGES_CHANNEL
 
         self._conninfo = libpq_url(url)
         self._channel = CHANGES_CHANNEL

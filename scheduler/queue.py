@@ -13,13 +13,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .errors import InputError, SchedulerError
-from .store import PostDraft, PostRecord, media_of
+from .post_sql import PostDraft
 from .text import length_problem
 from .timeutil import WHEN_HINT, iso_utc, parse_when
+
+if TYPE_CHECKING:  # the store is imported only by the commands that read records
+    from .store import PostRecord
 
 POST_KINDS = ("core", "entertaining")
 IMPORT_COLUMNS = (
@@ -175,6 +178,8 @@ def edit_changes(
     `--at none` makes a pinned post floating; `--expires none` removes the expiry. A time the
     edit leaves alone is not checked against `now` again (it may rightly be in the past).
     """
+    from .store import media_of
+
     post = current.post
     body = read_body(body_text, file, stdin_text)
     float_it = at is not None and at.strip().lower() == "none"

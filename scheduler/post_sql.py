@@ -1,0 +1,226 @@
+"""Adding posts in plain SQL over a DB-API cursor: the write path of `queue add`.
+
+Editors run `queue add` more than any other command, and importing SQLAlchemy and SQLModel
+alone takes longer than the 300 ms such a command should. So this one write speaks SQL
+directly, and `Store.add_posts` runs the same functions inside its own transaction: one
+implementation, whichever way the connection was opened. Nothing here imports SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .errors import InputError, StoreError
+from .migrations import LATEST_VERSION
+from .timeutil import format_duration, iso_utc
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+LIVE_STATUSES = ("planned", "publishing", "published")
+CHANGES_CHANNEL = "scheduler_changes"
+PINNED_LOCK = 7_345_002
+
+
+@dataclass(frozen=True)
+class PostDraft:
+    """A post as an editor asks for it, already validated against the config."""
+
+    body: str
+    kind: str
+    channels: tuple[str, ...]
+    editor: str
+    at: datetime | None = None
+    expires: datetime | None = None
+    evergreen: bool = True
+    media: tuple[str, ...] = ()
+    score: float | None = None
+    source: str = ""  # "row 3" for an import, so a refusal names the row
+
+
+@dataclass(frozen=True)
+class SqlDialect:
+    """What differs between the two databases at the DB-API level."""
+
+    name: str  # sqlite | postgresql
+
+    def sql(self, statement: str) -> str:
+        """Statements are written with `?`; psycopg wants `%s`."""
+        return statement if self.name == "sqlite" else statement.replace("?", "%s")
+
+    def time(self, moment: datetime | None) -> Any:
+        """A UTC time as the column holds it: SQLAlchemy's fixed-width text on SQLite (so
+        text comparison orders correctly), a naive timestamp on PostgreSQL."""
+        if moment is None:
+            return None
+        if moment.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass aware UTC")
+        naive = moment.astimezone(UTC).replace(tzinfo=None)
+        if self.name == "sqlite":
+            return naive.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return naive
+
+    @staticmethod
+    def read_time(value: Any) -> datetime:
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC)
+
+
+def insert_posts(
+    cursor: Any,
+    dialect: SqlDialect,
+    drafts: Sequence[PostDraft],
+    *,
+    now: datetime,
+    spacing: Mapping[str, timedelta],
+) -> list[int]:
+    """Insert drafts (with the airings of pinned ones) inside the caller's write transaction.
+
+    Raises InputError, naming the other post, when a pinned draft would break `spacing`.
+    """
+    if dialect.name == "postgresql":
+        cursor.execute(f"SELECT pg_advisory_xact_lock({PINNED_LOCK})")
+    ids: list[int] = []
+    batch: dict[int, str] = {}  # refused batches vanish, so their posts are named by place
+    for number, draft in enumerate(drafts, start=1):
+        if draft.at is not None:
+            refuse_pinned_conflicts(cursor, dialect, draft, spacing, ignore_post=None, batch=batch)
+        cursor.execute(
+            dialect.sql(
+                "INSERT INTO post (body, kind, at, expires, evergreen, editor, created, media, "
+                "score, cancelled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+            ),
+            (
+                draft.body,
+                draft.kind,
+                dialect.time(draft.at),
+                dialect.time(draft.expires),
+                draft.evergreen,
+                draft.editor,
+                dialect.time(now),
+                json.dumps(list(draft.media), ensure_ascii=False),
+                draft.score,
+                False,
+            ),
+        )
+        post_id = int(cursor.fetchone()[0])
+        for channel in draft.channels:
+            cursor.execute(
+                dialect.sql("INSERT INTO post_channel (post_id, channel) VALUES (?, ?)"),
+                (post_id, channel),
+            )
+            if draft.at is not None:
+                insert_pinned_airing(cursor, dialect, post_id, channel, draft, now=now)
+        ids.append(post_id)
+        batch[post_id] = draft.source or f"draft {number} of this batch"
+    bump_revision(cursor, dialect)
+    return ids
+
+
+def insert_pinned_airing(
+    cursor: Any, dialect: SqlDialect, post_id: int, channel: str, draft: PostDraft, *, now: datetime
+) -> None:
+    cursor.execute(
+        dialect.sql(
+            "INSERT INTO airing (post_id, channel, kind, pinned, at, status, updated) "
+            "VALUES (?, ?, ?, ?, ?, 'planned', ?)"
+        ),
+        (post_id, channel, draft.kind, True, dialect.time(draft.at), dialect.time(now)),
+    )
+
+
+def refuse_pinned_conflicts(
+    cursor: Any,
+    dialect: SqlDialect,
+    draft: PostDraft,
+    spacing: Mapping[str, timedelta],
+    *,
+    ignore_post: int | None,
+    batch: Mapping[int, str] | None = None,
+) -> None:
+    """§3.2: a pinned post too close to another pinned post on a channel is refused."""
+    assert draft.at is not None
+    statuses = ", ".join(f"'{status}'" for status in LIVE_STATUSES)
+    for channel in draft.channels:
+        gap = spacing[channel]
+        cursor.execute(
+            dialect.sql(
+                "SELECT post_id, at FROM airing WHERE channel = ? AND pinned = ? "
+                f"AND status IN ({statuses}) AND at > ? AND at < ? AND post_id <> ? "
+                "ORDER BY at, id LIMIT 1"
+            ),
+            (
+                channel,
+                True,
+                dialect.time(draft.at - gap),
+                dialect.time(draft.at + gap),
+                -1 if ignore_post is None else ignore_post,
+            ),
+        )
+        row = cursor.fetchone()
+        if row is None:
+            continue
+        other_post, other_at = int(row[0]), dialect.read_time(row[1])
+        prefix = f"{draft.source}: " if draft.source else ""
+        named = batch[other_post] if batch and other_post in batch else f"post {other_post}"
+        raise InputError(
+            f"{prefix}pinned time {iso_utc(draft.at)} on channel {channel!r} is within "
+            f"min_spacing {format_duration(gap)} of {named} (pinned at {iso_utc(other_at)}); "
+            f"choose a time at least {format_duration(gap)} away"
+        )
+
+
+def bump_revision(cursor: Any, dialect: SqlDialect) -> None:
+    """Count a change to posts (the daemon polls it); on PostgreSQL also NOTIFY at commit."""
+    cursor.execute(
+        "INSERT INTO meta (key, value) VALUES ('revision', '1') ON CONFLICT (key) "
+        "DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS VARCHAR(20))"
+    )
+    if dialect.name == "postgresql":
+        cursor.execute(f"NOTIFY {CHANGES_CHANNEL}")
+
+
+def add_posts_sqlite(
+    path: str, drafts: Sequence[PostDraft], *, now: datetime, spacing: Mapping[str, timedelta]
+) -> list[int] | None:
+    """Add posts to an SQLite file with the stdlib driver, in a `BEGIN IMMEDIATE` transaction.
+
+    Returns None, touching nothing, when the schema is missing or outdated: the caller then
+    goes through the store, which migrates first.
+    """
+    try:
+        return _add_posts_sqlite(path, drafts, now=now, spacing=spacing)
+    except sqlite3.Error as exc:
+        raise StoreError(f"database sqlite:///{path} failed: {exc}") from exc
+
+
+def _add_posts_sqlite(
+    path: str, drafts: Sequence[PostDraft], *, now: datetime, spacing: Mapping[str, timedelta]
+) -> list[int] | None:
+    connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        cursor = connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        try:
+            version = cursor.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+        except sqlite3.OperationalError:  # no schema yet
+            return None
+        if version is None or int(version[0]) != LATEST_VERSION:
+            return None
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            ids = insert_posts(cursor, SqlDialect("sqlite"), drafts, now=now, spacing=spacing)
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        cursor.execute("COMMIT")
+        return ids
+    finally:
+        connection.close()

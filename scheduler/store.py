@@ -16,7 +16,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, String, cast, create_engine, delete, event, func, text, update
+from sqlalchemy import (
+    Engine,
+    String,
+    case,
+    cast,
+    create_engine,
+    delete,
+    event,
+    func,
+    text,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, col, select
@@ -33,30 +44,22 @@ from .models import (
     Post,
     PostChannel,
 )
-from .timeutil import format_duration, iso_utc
+from .post_sql import (
+    PINNED_LOCK,
+    SQLITE_BUSY_TIMEOUT_MS,
+    PostDraft,
+    SqlDialect,
+    bump_revision,
+    insert_pinned_airing,
+    insert_posts,
+    refuse_pinned_conflicts,
+)
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Airings that really are (or will be) on air; a cancelled or failed one takes no time slot.
 LIVE_STATUSES = (AiringStatus.planned, AiringStatus.publishing, AiringStatus.published)
 ON_AIR = (AiringStatus.publishing, AiringStatus.published)
 _MIGRATION_LOCK = 7_345_001
-_PINNED_LOCK = 7_345_002
-
-
-@dataclass(frozen=True)
-class PostDraft:
-    """A post as an editor asks for it, already validated against the config."""
-
-    body: str
-    kind: str
-    channels: tuple[str, ...]
-    editor: str
-    at: datetime | None = None
-    expires: datetime | None = None
-    evergreen: bool = True
-    media: tuple[str, ...] = ()
-    score: float | None = None
-    source: str = ""  # "row 3" for an import, so a refusal names the row
+_PLANNER_LOCK = 7_345_003
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,7 @@ class AiringRow:
     status: str
     remote_url: str | None
     error: str | None
+    keyed: bool  # has an idempotency key: it was claimed once and may be on the platform
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,7 @@ class Store:
         self.url = url
         self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
         self.engine = _make_engine(url)
+        self._sql = SqlDialect(self.dialect)
         self._write_engine = self.engine.execution_options(write=True)
 
     def close(self) -> None:
@@ -147,7 +152,8 @@ class Store:
         try:
             with Session(engine, expire_on_commit=False) as session, session.begin():
                 yield session
-        except OperationalError as exc:
+        except DBAPIError as exc:
+            # Connection lost, server restarting, lock timeout…: one error type for callers.
             raise StoreError(
                 f"database {redact_url(self.url)} failed: {_first_line(exc.orig)}"
             ) from exc
@@ -209,36 +215,7 @@ class Store:
         pinned post, naming that post.
         """
         with self.session(write=True) as session:
-            self._lock_pinned(session)
-            ids = []
-            # Posts of this batch vanish if it is refused, so a refusal names them by place.
-            batch: dict[int, str] = {}
-            for number, draft in enumerate(drafts, start=1):
-                if draft.at is not None:
-                    _refuse_pinned_conflicts(session, draft, spacing, ignore_post=None, batch=batch)
-                post = Post(
-                    body=draft.body,
-                    kind=draft.kind,
-                    at=draft.at,
-                    expires=draft.expires,
-                    evergreen=draft.evergreen,
-                    editor=draft.editor,
-                    created=now,
-                    media=json.dumps(list(draft.media), ensure_ascii=False),
-                    score=draft.score,
-                )
-                session.add(post)
-                session.flush()  # the id, and visibility to the next draft's conflict check
-                assert post.id is not None
-                for channel in draft.channels:
-                    session.add(PostChannel(post_id=post.id, channel=channel))
-                    if draft.at is not None:
-                        session.add(_pinned_airing(post.id, channel, draft.kind, draft.at, now))
-                session.flush()
-                ids.append(post.id)
-                batch[post.id] = draft.source or f"draft {number} of this batch"
-            _bump_revision(session)
-            return ids
+            return insert_posts(_cursor(session), self._sql, drafts, now=now, spacing=spacing)
 
     def get_post(self, post_id: int) -> PostRecord:
         with self.session() as session:
@@ -289,7 +266,9 @@ class Store:
                     )
             merged = _draft_of(record, changes)
             if merged.at is not None:
-                _refuse_pinned_conflicts(session, merged, spacing, ignore_post=post_id)
+                refuse_pinned_conflicts(
+                    _cursor(session), self._sql, merged, spacing, ignore_post=post_id
+                )
             for key in ("body", "kind", "at", "expires", "evergreen", "score"):
                 setattr(post, key, getattr(merged, key))
             post.media = json.dumps(list(merged.media), ensure_ascii=False)
@@ -307,7 +286,9 @@ class Store:
             session.flush()
             if merged.at is not None and not aired:
                 for channel in merged.channels:
-                    session.add(_pinned_airing(post_id, channel, merged.kind, merged.at, now))
+                    insert_pinned_airing(
+                        _cursor(session), self._sql, post_id, channel, merged, now=now
+                    )
             _bump_revision(session)
             session.flush()
             return _read_record(session, post_id)
@@ -407,6 +388,7 @@ class Store:
                         col(Airing.status),
                         col(Airing.remote_url),
                         col(Airing.error),
+                        col(Airing.idempotency_key).is_not(None),
                     )
                     .where(col(Airing.status) != AiringStatus.cancelled)
                     .order_by(col(Airing.at), col(Airing.id))
@@ -682,10 +664,14 @@ class Store:
                 )
 
     def last_on_air(self) -> dict[str, datetime]:
-        """Per channel, the latest published or publishing airing's time."""
+        """Per channel, when the latest published or publishing airing went out: its publish
+        time when it went out late (after downtime), else its planned time."""
+        aired = func.coalesce(col(Airing.published_at), col(Airing.at))
+        # Both are later than `at` or equal, so the greater of the two is taken per row.
+        when = case((aired > col(Airing.at), aired), else_=col(Airing.at))
         with self.session() as session:
             rows = session.execute(
-                select(Airing.channel, func.max(Airing.at))
+                select(Airing.channel, func.max(when))
                 .where(col(Airing.status).in_([str(s) for s in ON_AIR]))
                 .group_by(col(Airing.channel))
             ).all()
@@ -744,7 +730,52 @@ class Store:
     def _lock_pinned(self, session: Session) -> None:
         """Serialise pinned-time checks; SQLite's BEGIN IMMEDIATE already does."""
         if self.dialect == "postgresql":
-            session.execute(text(f"SELECT pg_advisory_xact_lock({_PINNED_LOCK})"))
+            session.execute(text(f"SELECT pg_advisory_xact_lock({PINNED_LOCK})"))
+
+
+class PlannerLock:
+    """Which replica plans: the holder of a PostgreSQL session advisory lock.
+
+    The lock lives as long as its connection, so when the planning replica dies (or its
+    backend is killed) the lock is freed and the next replica to ask takes over. On SQLite
+    there is one machine and `BEGIN IMMEDIATE` already serialises writers: always held.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._connection: Any = None
+
+    def held(self) -> bool:
+        """True when this process may plan; tries to take the lock when it doesn't hold it."""
+        if self._store.dialect != "postgresql":
+            return True
+        try:
+            if self._connection is not None:
+                self._connection.exec_driver_sql("SELECT 1")  # still ours?
+                self._connection.commit()  # never sit idle inside a transaction
+                return True
+            connection = self._store.engine.connect()
+            taken = connection.exec_driver_sql(
+                f"SELECT pg_try_advisory_lock({_PLANNER_LOCK})"
+            ).scalar()
+            connection.commit()
+            if taken:
+                self._connection = connection
+                return True
+            connection.close()
+            return False
+        except DBAPIError:
+            self.release()
+            return False
+
+    def release(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.invalidate()  # dropping the session frees the lock
+                self._connection.close()
+            except DBAPIError:
+                pass
+            self._connection = None
 
 
 # --- module helpers ------------------------------------------------------------------------
@@ -809,23 +840,17 @@ def _revision(session: Session) -> int:
 
 
 def _bump_revision(session: Session) -> None:
-    _set_meta(session, "revision", str(_revision(session) + 1))
+    session.flush()
+    bump_revision(_cursor(session), SqlDialect(session.get_bind().dialect.name))
+
+
+def _cursor(session: Session) -> Any:
+    """A DB-API cursor inside the session's transaction, for the plain-SQL write path."""
+    return session.connection().connection.cursor()
 
 
 def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def _pinned_airing(post_id: int, channel: str, kind: str, at: datetime, now: datetime) -> Airing:
-    return Airing(
-        post_id=post_id,
-        channel=channel,
-        kind=kind,
-        pinned=True,
-        at=at,
-        status=AiringStatus.planned,
-        updated=now,
-    )
 
 
 def _delete_airing(session: Session, airing: Airing) -> None:
@@ -833,40 +858,6 @@ def _delete_airing(session: Session, airing: Airing) -> None:
     # not know to delete them before the airing their foreign key points to.
     session.execute(delete(Attempt).where(col(Attempt.airing_id) == airing.id))
     session.delete(airing)
-
-
-def _refuse_pinned_conflicts(
-    session: Session,
-    draft: PostDraft,
-    spacing: Mapping[str, timedelta],
-    *,
-    ignore_post: int | None,
-    batch: Mapping[int, str] | None = None,
-) -> None:
-    assert draft.at is not None
-    for channel in draft.channels:
-        gap = spacing[channel]
-        query = select(Airing).where(
-            col(Airing.channel) == channel,
-            col(Airing.pinned).is_(True),
-            col(Airing.status).in_([str(s) for s in LIVE_STATUSES]),
-            col(Airing.at) > draft.at - gap,
-            col(Airing.at) < draft.at + gap,
-        )
-        if ignore_post is not None:
-            query = query.where(col(Airing.post_id) != ignore_post)
-        other = session.exec(query.order_by(col(Airing.at), col(Airing.id))).first()
-        if other is not None:
-            prefix = f"{draft.source}: " if draft.source else ""
-            named = f"post {other.post_id}"
-            if batch and other.post_id in batch:
-                named = batch[other.post_id]
-            raise InputError(
-                f"{prefix}pinned time {iso_utc(draft.at)} on channel {channel!r} is within "
-                f"min_spacing {format_duration(gap)} of {named} "
-                f"(pinned at {iso_utc(other.at)}); choose a time at least "
-                f"{format_duration(gap)} away"
-            )
 
 
 def _read_record(session: Session, post_id: int) -> PostRecord:

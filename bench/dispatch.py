@@ -1,0 +1,243 @@
+"""Dispatch under load, and the daemon at rest with a big library. Prints, never fails.
+
+1. 1,000 airings due in the same second across 100 webhook channels (json), published by
+   the daemon as a real process (`python -m scheduler run`) to a fake webhook served by a
+   separate process (`python -m tests.fakeplatforms webhook --record FILE`), so the two do
+   not share a GIL. Checks every airing arrived exactly once (one request per idempotency
+   key) and prints p50/p99 lateness (received minus due) and the throughput.
+   Target: p99 lateness within 1 s.
+2. 100,000 posts queued (Store.add_posts in batches), the daemon replans, then rests: its
+   CPU share over 60 s (utime+stime from /proc/<pid>/stat) and resident memory (VmRSS).
+   Targets: under 1 % CPU, under 150 MB.
+
+    .venv/bin/python bench/dispatch.py [--idle-seconds 60] [--posts 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from scheduler.config import load_config  # noqa: E402
+from scheduler.store import PostDraft, Store  # noqa: E402
+
+CHANNELS = 100
+AIRINGS = 1_000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def start_webhook(record: Path) -> tuple[subprocess.Popen[str], str]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakeplatforms", "webhook", "--record", str(record)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    return server, server.stdout.readline().strip()
+
+
+def write_config(directory: Path, base_url: str) -> Path:
+    channels = "".join(
+        textwrap.dedent(
+            f"""
+            [channels.ch{n:03d}]
+            publisher = "webhook"
+            url = "{base_url}/hook/ch{n:03d}"
+            format = "json"
+            """
+        )
+        for n in range(CHANNELS)
+    )
+    path = directory / "config.toml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            [scheduler]
+            database = "sqlite:///scheduler.db"
+            timezone = "UTC"
+
+            [defaults]
+            timezone = "UTC"
+            min_spacing = "0s"
+            """
+        )
+        + channels,
+        encoding="utf-8",
+    )
+    return path
+
+
+class Daemon:
+    def __init__(self, config: Path, log: Path) -> None:
+        self.notify_dir = tempfile.mkdtemp(prefix="bn")
+        self.notify_path = os.path.join(self.notify_dir, "notify")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        self.log = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "scheduler", "--config", str(config), "run"],
+            cwd=config.parent,
+            env={**os.environ, "PYTHONPATH": str(REPO), "NOTIFY_SOCKET": self.notify_path},
+            stdout=self.log,
+            stderr=self.log,
+        )
+        self.notify.settimeout(60)
+        while b"READY=1" not in self.notify.recv(4096):
+            pass
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        utime, stime = int(fields[11]), int(fields[12])
+        return (utime + stime) / CLOCK_TICKS
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=60)
+        self.log.close()
+        self.notify.close()
+        os.unlink(self.notify_path)
+        os.rmdir(self.notify_dir)
+        return code
+
+
+def read_record(record: Path) -> list[dict[str, object]]:
+    if not record.exists():
+        return []
+    return [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines() if line]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def bench_dispatch(store: Store, record: Path, daemon_log: Path, config: Path) -> Daemon:
+    due = (datetime.now(UTC) + timedelta(seconds=10)).replace(microsecond=0)
+    drafts = [
+        PostDraft(
+            body=f"airing {n}: إطلاق المنتج الجديد اليوم 🚀",
+            kind="core",
+            channels=(f"ch{n % CHANNELS:03d}",),
+            editor="bench",
+            at=due,
+            evergreen=False,
+        )
+        for n in range(AIRINGS)
+    ]
+    spacing = {f"ch{n:03d}": timedelta(0) for n in range(CHANNELS)}
+    store.add_posts(drafts, now=datetime.now(UTC), spacing=spacing)
+    daemon = Daemon(config, daemon_log)
+    print(f"daemon ready {(due - datetime.now(UTC)).total_seconds():.1f}s before the due second")
+    deadline = time.monotonic() + 120
+    while len(read_record(record)) < AIRINGS and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # anything arriving twice would arrive now
+    requests = read_record(record)
+    keys = Counter(str(r["headers"]["idempotency-key"]) for r in requests)  # type: ignore[index]
+    received = [datetime.fromisoformat(str(r["at"])) for r in requests]
+    lateness = [(at - due).total_seconds() for at in received]
+    statuses = Counter(a.status for rec in store.all_posts() for a in rec.airings)
+    print(f"requests received:        {len(requests)} ({len(keys)} distinct idempotency keys)")
+    print(
+        "delivered exactly once:   "
+        + ("yes" if len(keys) == AIRINGS == len(requests) else "NO")
+        + f" (airing statuses: {dict(statuses)})"
+    )
+    if lateness:
+        span = (max(received) - due).total_seconds()
+        print(f"lateness p50:             {percentile(lateness, 0.50) * 1000:.0f} ms")
+        print(
+            f"lateness p99:             {percentile(lateness, 0.99) * 1000:.0f} ms (target ≤ 1000)"
+        )
+        print(f"lateness max:             {max(lateness) * 1000:.0f} ms")
+        print(f"throughput:               {len(requests) / span:.0f} airings/s")
+    return daemon
+
+
+def bench_idle(store: Store, daemon: Daemon, *, posts: int, idle_seconds: float) -> None:
+    now = datetime.now(UTC)
+    started = time.monotonic()
+    batch = 10_000
+    for first in range(0, posts, batch):
+        drafts = [
+            PostDraft(
+                body=f"queued post {n}: a line of text the size of a real post #{n}",
+                kind="core" if n % 3 else "entertaining",
+                channels=(f"ch{n % CHANNELS:03d}",),
+                editor="bench",
+            )
+            for n in range(first, min(first + batch, posts))
+        ]
+        store.add_posts(drafts, now=now, spacing={})
+    print(f"queued {posts} posts in {time.monotonic() - started:.1f}s")
+    # Let the daemon notice and replan; it is at rest once its CPU time stops growing.
+    previous = daemon.cpu_seconds()
+    replan_started = time.monotonic()
+    while True:
+        time.sleep(2.0)
+        current = daemon.cpu_seconds()
+        if current - previous < 0.05:
+            break
+        previous = current
+    print(f"daemon replanned and settled in {time.monotonic() - replan_started:.1f}s")
+    cpu_before, wall_before = daemon.cpu_seconds(), time.monotonic()
+    time.sleep(idle_seconds)
+    cpu = daemon.cpu_seconds() - cpu_before
+    wall = time.monotonic() - wall_before
+    print(f"idle CPU over {wall:.0f}s:       {cpu / wall * 100:.2f} % (target < 1 %)")
+    print(f"resident memory:          {daemon.rss_mb():.0f} MB with {posts} posts (target < 150)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument("--idle-seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-dispatch-") as name:
+        directory = Path(name)
+        record = directory / "requests.jsonl"
+        server, base_url = start_webhook(record)
+        daemon = None
+        try:
+            config = write_config(directory, base_url)
+            store = Store(load_config(config).scheduler.database)
+            store.migrate()
+            daemon = bench_dispatch(store, record, directory / "daemon.log", config)
+            bench_idle(store, daemon, posts=args.posts, idle_seconds=args.idle_seconds)
+            print(f"daemon exit status on SIGTERM: {daemon.stop()}")
+            daemon = None
+            store.close()
+            log = (directory / "daemon.log").read_text(encoding="utf-8")
+            if "database is locked" in log or "Traceback" in log:
+                print("daemon log shows errors:\n" + log[-3000:])
+        finally:
+            if daemon is not None:
+                daemon.process.kill()
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,251 @@
+"""The service loop: APScheduler as the timer, the database as the only truth (DESIGN §5).
+
+APScheduler holds two jobs in memory: a wake-up re-armed at the next due airing, and a short
+periodic poll that notices CLI changes and runs the reconcile. Both only wake the main
+thread; `Daemon.tick(now)` does one pass and returns when it wants to run next, so tests
+drive it directly, with no threads and no sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+
+from .config import Config
+from .dispatch import Dispatcher, RetrySettings
+from .forecast import channel_inputs, match_stored, plan_all
+from .planner import Gap
+from .publishers.base import Publisher
+from .store import Store
+from .timeutil import format_duration, iso_utc
+
+log = logging.getLogger("scheduler.daemon")
+
+CHANGE_POLL_SECONDS = 1.0  # CLI changes are picked up within 2 s (§5)
+SHUTDOWN_BOUND_SECONDS = 20.0  # in-flight requests get this long after SIGTERM
+BUSY_CHANNEL_PAUSE = timedelta(milliseconds=250)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        publishers: Mapping[str, Publisher],
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        owner: str | None = None,
+        retry: RetrySettings | None = None,
+        workers: int = 16,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.dispatcher = Dispatcher(
+            store,
+            config,
+            publishers,
+            owner=self.owner,
+            clock=clock,
+            retry=retry or RetrySettings.from_policy(config.scheduler.retry),
+            workers=workers,
+        )
+        self._planned_revision: int | None = None
+        self._planned_until: datetime | None = None
+        self._last_reconcile: datetime | None = None
+        self._reported_gaps: set[tuple[str, datetime]] = set()
+
+    # --- one pass --------------------------------------------------------------------------
+
+    def tick(self, now: datetime) -> datetime:
+        """Reconcile if due, replan if needed, publish what is due; return the next wake-up."""
+        scheduler = self.config.scheduler
+        needs_plan = self._plan_is_stale(now)
+        if self._last_reconcile is None or now - self._last_reconcile >= scheduler.reconcile:
+            self._last_reconcile = now
+            self.store.beat(
+                owner=self.owner,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                now=now,
+                state="running",
+            )
+            self.dispatcher.recover_leases(now)
+            needs_plan |= self.dispatcher.settle_overdue(now)
+        if needs_plan:
+            self.replan(now)
+        self.dispatcher.publish_due(now)
+        wake = now + scheduler.reconcile
+        next_due = self.store.next_due()
+        if next_due is not None:
+            # Something already due is waiting for its channel's worker: look again shortly
+            # rather than spinning.
+            wake = min(wake, max(next_due, now + BUSY_CHANNEL_PAUSE))
+        if self._planned_until is not None:
+            wake = min(wake, self._planned_until)
+        return wake
+
+    def changed_since_plan(self) -> bool:
+        """Cheap check the poll job runs every second: did the CLI change posts?"""
+        return self.store.revision() != self._planned_revision
+
+    def _plan_is_stale(self, now: datetime) -> bool:
+        if self._planned_until is None or now >= self._planned_until:
+            return True
+        return self.changed_since_plan()
+
+    def replan(self, now: datetime) -> None:
+        """Plan every channel up to the horizon and store the result in one transaction."""
+        horizon_end = now + self.config.scheduler.horizon
+        revision = self.store.revision()
+        posts, airings = self.store.planning_rows()
+        inputs = channel_inputs(posts, airings, self.config, now=now)
+        plans = plan_all(inputs, start=now, end=horizon_end)
+        remove: list[int] = []
+        add: list[tuple[str, int, str, datetime]] = []
+        for name, plan in plans.items():
+            reused = match_stored(plan, inputs[name].replaceable)
+            kept = set(reused.values())
+            remove += [a.id for a in inputs[name].replaceable if a.id not in kept]
+            add += [
+                (name, new.post_id, new.kind, new.at)
+                for index, new in enumerate(plan.new)
+                if index not in reused
+            ]
+            self._report_gaps(name, plan.gaps)
+        if not self.store.write_plan(remove=remove, add=add, now=now, expected_revision=revision):
+            log.info("posts changed while planning; planning again")
+            self._planned_revision = None
+            return
+        self._planned_revision = revision
+        # Replan when the horizon has moved by the smallest cadence, so new slots get filled.
+        step = min((c.cadence for c in self.config.channels.values()), default=timedelta(hours=1))
+        self._planned_until = now + step
+        if add or remove:
+            log.info(
+                "planned %s airings up to %s (%s new, %s removed)",
+                sum(len(p.airings) for p in plans.values()),
+                iso_utc(horizon_end),
+                len(add),
+                len(remove),
+            )
+
+    def _report_gaps(self, channel: str, gaps: Sequence[Gap]) -> None:
+        for gap in gaps:
+            key = (channel, gap.start)
+            if key not in self._reported_gaps:
+                self._reported_gaps.add(key)
+                log.warning(
+                    "gap forecast on %s: no airing from %s to %s (%s, over max_gap %s); "
+                    "queue more posts",
+                    channel,
+                    iso_utc(gap.start),
+                    iso_utc(gap.end),
+                    format_duration(gap.end - gap.start),
+                    format_duration(self.config.channels[channel].max_gap),
+                )
+
+    # --- the service -----------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the exit status."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        wake = threading.Event()
+        stop = threading.Event()
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            # Only set flags here; the loop notices and winds down (huey's consumer does this).
+            stop.set()
+            wake.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+
+        def poll() -> None:
+            if self.changed_since_plan():
+                wake.set()
+
+        timer = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True})
+        timer.add_job(poll, "interval", seconds=CHANGE_POLL_SECONDS, id="poll")
+        watchdog = _watchdog_interval()
+        if watchdog is not None:
+            timer.add_job(_notify, "interval", args=["WATCHDOG=1"], seconds=watchdog, id="watchdog")
+        timer.start()
+        log.info(
+            "daemon %s started: %s channels, database %s",
+            self.owner,
+            len(self.config.channels),
+            _database_label(self.store),
+        )
+        ready = False
+        try:
+            while not stop.is_set():
+                next_wake = self.tick(self.clock())
+                if not ready:
+                    _notify("READY=1")
+                    ready = True
+                delay = max((next_wake - self.clock()).total_seconds(), 0.0)
+                timer.add_job(
+                    wake.set,
+                    "date",
+                    run_date=self.clock() + timedelta(seconds=delay),
+                    id="wake",
+                    replace_existing=True,
+                )
+                wake.wait()
+                wake.clear()
+        finally:
+            _notify("STOPPING=1")
+            log.info("stopping: no new claims, finishing requests in flight")
+            finished = self.dispatcher.stop(timeout=SHUTDOWN_BOUND_SECONDS)
+            timer.shutdown(wait=False)
+            self.store.beat(
+                owner=self.owner,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                now=self.clock(),
+                state="stopped",
+            )
+            log.info("stopped%s", "" if finished else " (some requests were still in flight)")
+        return 0
+
+
+def _database_label(store: Store) -> str:
+    from .store import redact_url
+
+    return redact_url(store.url)
+
+
+def _notify(message: str) -> None:
+    """sd_notify(3): one datagram to $NOTIFY_SOCKET, when systemd gave us one."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]  # abstract namespace socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.sendto(message.encode(), address)
+        except OSError as exc:
+            log.warning("could not notify systemd (%s): %s", message, exc)
+
+
+def _watchdog_interval() -> float | None:
+    """Half of systemd's WatchdogSec (given in microseconds), or None without a watchdog."""
+    value = os.environ.get("WATCHDOG_USEC")
+    if not value or not value.isdigit():
+        return None
+    return int(value) / 2_000_000

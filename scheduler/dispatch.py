@@ -1,0 +1,423 @@
+"""Claim → publish with retries → record: the exactly-once part of the daemon (DESIGN §5).
+
+Each channel's claimed airings go through one worker at a time, in order, so a channel that
+is rate-limited waits alone: its backoff holds neither another channel's worker nor their
+retry budget. Retries live in one place (`RetrySettings` feeding tenacity).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+)
+
+from .config import Config, RetryPolicy
+from .errors import (
+    InterruptedPublishError,
+    PermanentPublishError,
+    PublishError,
+    TransientPublishError,
+)
+from .models import Airing, AiringStatus
+from .publishers.base import Delivery, Publisher, Receipt
+from .store import Store, media_of
+from .text import airing_body
+from .timeutil import format_duration, iso_utc
+
+log = logging.getLogger("scheduler.dispatch")
+
+# How long a platform remembers an idempotency key; past it a re-send could post twice.
+KEY_MEMORY = {"mastodon": timedelta(minutes=55)}
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    attempts: int = 6
+    initial: float = 2.0  # seconds before the second attempt
+    multiplier: float = 2.0
+    maximum: float = 300.0  # longest backoff of our own
+    longest_platform_wait: float = 3600.0  # a Retry-After beyond this is not waited for
+
+    @classmethod
+    def from_policy(cls, policy: RetryPolicy) -> RetrySettings:
+        return cls(
+            attempts=policy.attempts,
+            initial=policy.initial.total_seconds(),
+            maximum=policy.maximum.total_seconds(),
+        )
+
+
+class Dispatcher:
+    """Publishes due airings of the channels it has publishers for."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        publishers: Mapping[str, Publisher],
+        *,
+        owner: str,
+        clock: Callable[[], datetime],
+        retry: RetrySettings = RetrySettings(),
+        workers: int = 16,
+        batch: int = 500,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.publishers = publishers
+        self.owner = owner
+        self.clock = clock
+        self.retry = retry
+        self.batch = batch
+        self.key_prefix = store.key_prefix()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish")
+        self._queues: dict[str, deque[Airing]] = {}
+        self._active: set[int] = set()  # airings claimed here and not yet recorded
+        # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
+        # SQLite's busy handler (up to 100 ms a try), so with many workers finishing at once
+        # most time went to those sleeps. This process's writers queue here instead.
+        self._writing: AbstractContextManager[Any] = (
+            threading.Lock() if store.dialect == "sqlite" else nullcontext()
+        )
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._idle = threading.Condition(self._lock)
+
+    # --- the loop's calls ------------------------------------------------------------------
+
+    def publish_due(self, now: datetime) -> int:
+        """Claim what is due on idle channels and hand it to the workers; returns the count.
+
+        Channels still busy are left out of the claim, so their airings stay `planned` (and
+        claimable by another replica) rather than waiting under a lease that could lapse.
+        """
+        if self._stopping.is_set():
+            return 0
+        with self._lock:
+            idle = [name for name in self.publishers if name not in self._queues]
+        if not idle:
+            return 0
+        with self._writing:
+            claimed = self._claim(now, idle)
+        by_channel: dict[str, deque[Airing]] = {}
+        for airing in claimed:
+            by_channel.setdefault(airing.channel, deque()).append(airing)
+        with self._lock:
+            self._active.update(a.id for a in claimed if a.id is not None)
+            for channel, queue in by_channel.items():
+                self._queues[channel] = queue
+                self._pool.submit(self._drain, channel)
+        return len(claimed)
+
+    def _claim(self, now: datetime, channels: list[str]) -> list[Airing]:
+        return self.store.claim_due(
+            owner=self.owner,
+            now=now,
+            lease=self.config.scheduler.lease,
+            limit=self.batch,
+            key_prefix=self.key_prefix,
+            channels=channels,
+        )
+
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._queues)
+
+    def stop(self, *, timeout: float) -> bool:
+        """Stop claiming, cut retry waits short, let requests in flight finish.
+
+        Returns True when every worker finished within `timeout` seconds.
+        """
+        self._stopping.set()
+        with self._idle:
+            finished = self._idle.wait_for(lambda: not self._queues, timeout=timeout)
+        self._pool.shutdown(wait=finished, cancel_futures=True)
+        return finished
+
+    # --- downtime and dead processes -------------------------------------------------------
+
+    def recover_leases(self, now: datetime) -> int:
+        """Take back airings whose owner died mid-publish (§5): re-send only when it is safe."""
+        recovered = 0
+        with self._lock:
+            ours = set(self._active)
+        for airing, attempt in self.store.expired_leases(now=now):
+            if airing.id in ours:
+                continue  # still queued or in flight here: this process is alive
+            publisher = self.publishers.get(airing.channel)
+            channel = self.config.channels.get(airing.channel)
+            sent_maybe = attempt is not None and (
+                attempt.outcome == "sending" or not _marks_sending(publisher)
+            )
+            safe = not sent_maybe or (
+                publisher is not None
+                and publisher.deduplicates
+                and attempt is not None
+                and now - attempt.started
+                < KEY_MEMORY.get(channel.publisher if channel else "", timedelta.max)
+            )
+            status = AiringStatus.planned if safe else AiringStatus.unconfirmed
+            detail = (
+                "interrupted while publishing by a process that stopped; check the platform, "
+                f"then `scheduler queue retry {airing.post_id}` to send it again"
+            )
+            assert airing.id is not None and airing.owner is not None
+            if self.store.recover_lease(
+                airing.id, dead_owner=airing.owner, status=status, now=now, detail=detail
+            ):
+                recovered += 1
+                log.warning(
+                    "recovered airing %s on %s from %s: %s",
+                    airing.id,
+                    airing.channel,
+                    airing.owner,
+                    "will re-send with the same idempotency key" if safe else "unconfirmed",
+                )
+        return recovered
+
+    def settle_overdue(self, now: datetime) -> bool:
+        """Apply the downtime policy to planned airings whose time has passed (§5).
+
+        Within `misfire_grace`: published now, keeping `min_spacing` after the channel's last
+        airing. Later: a pinned airing is `missed` (time-critical posts never go out late), a
+        floating one is removed so the planner gives its post the next free slot. An airing
+        that was already claimed once keeps its time and key: it may be on the platform.
+        Returns True when the plan needs to be made again.
+        """
+        grace = self.config.scheduler.misfire_grace
+        last = self.store.last_on_air()
+        missed: list[int] = []
+        replan: list[int] = []
+        moved: list[tuple[int, datetime]] = []
+        for airing in self.store.overdue(now=now):
+            channel = self.config.channels.get(airing.channel)
+            if channel is None or airing.id is None or airing.idempotency_key is not None:
+                continue
+            if now - airing.at > grace:
+                (missed if airing.pinned else replan).append(airing.id)
+                log.warning(
+                    "%s airing %s on %s (post %s, due %s): %s",
+                    "missed" if airing.pinned else "replanning",
+                    airing.id,
+                    airing.channel,
+                    airing.post_id,
+                    iso_utc(airing.at),
+                    "pinned posts are never sent late"
+                    if airing.pinned
+                    else f"more than {format_duration(grace)} late, it gets the next free slot",
+                )
+                continue
+            earliest = last.get(airing.channel)
+            when = max(airing.at, earliest + channel.min_spacing) if earliest else airing.at
+            if when != airing.at:
+                moved.append((airing.id, when))
+            # An overdue airing goes out now, not at its past time: the next one keeps
+            # min_spacing from when this one really airs.
+            last[airing.channel] = max(when, now)
+        if missed or replan or moved:
+            self.store.settle_overdue(missed=missed, replan=replan, moved=moved, now=now)
+        return bool(replan or moved)
+
+    # --- one channel's worker --------------------------------------------------------------
+
+    def _drain(self, channel: str) -> None:
+        try:
+            while True:
+                with self._lock:
+                    queue = self._queues[channel]
+                    if not queue or self._stopping.is_set():
+                        for airing in queue:  # claimed but never started: hand back untouched
+                            self._release(airing)
+                            self._active.discard(airing.id or 0)
+                        del self._queues[channel]
+                        self._idle.notify_all()
+                        return
+                    airing = queue.popleft()
+                try:
+                    if self._still_ours(airing):
+                        self._deliver(airing)
+                finally:
+                    with self._lock:
+                        self._active.discard(airing.id or 0)
+        except Exception:  # a worker must never die silently with a channel marked busy
+            log.exception("worker for channel %s failed", channel)
+            with self._lock:
+                self._queues.pop(channel, None)
+                self._idle.notify_all()
+
+    def _still_ours(self, airing: Airing) -> bool:
+        """Renew the lease of an airing that waited in its channel's queue, and say whether it
+        is still ours: one whose lease ran out meanwhile may have been taken back by another
+        replica, and sending it here as well could post it twice."""
+        assert airing.id is not None
+        lease = self.config.scheduler.lease
+        now = self.clock()
+        if airing.lease_until is not None and airing.lease_until - now > lease / 2:
+            return True  # freshly claimed: no write needed
+        with self._writing:
+            if self.store.extend_lease(airing.id, owner=self.owner, until=now + lease):
+                return True
+        log.warning(
+            "airing %s on %s was taken back while it waited; not sending it from here",
+            airing.id,
+            airing.channel,
+        )
+        return False
+
+    def _deliver(self, claimed: Airing) -> None:
+        assert claimed.id is not None and claimed.idempotency_key is not None
+        airing, post, first_at = self.store.delivery_parts(claimed.id)
+        channel = self.config.channels[airing.channel]
+        publisher = self.publishers[airing.channel]
+        first_aired = first_at.astimezone(channel.timezone).date().isoformat()
+        delivery = Delivery(
+            airing_id=claimed.id,
+            channel=airing.channel,
+            post_id=airing.post_id,
+            kind=airing.kind,
+            body=airing_body(post.body, airing.kind, channel, first_aired=first_aired),
+            media=media_of(post),
+            idempotency_key=claimed.idempotency_key,
+            due=airing.at,
+        )
+        try:
+            receipt = self._send_with_retries(publisher, delivery)
+        except PermanentPublishError as exc:
+            self._finish(delivery, AiringStatus.failed, "failed", str(exc))
+            log.error("failed airing %s on %s: %s", delivery.airing_id, delivery.channel, exc)
+        except InterruptedPublishError as exc:
+            detail = (
+                f"interrupted mid-request ({exc}); {channel.publisher} can't deduplicate, so it "
+                f"is not re-sent blindly: check the channel, then `scheduler queue retry "
+                f"{delivery.post_id}`"
+            )
+            self._finish(delivery, AiringStatus.unconfirmed, "interrupted", detail)
+            log.error("unconfirmed airing %s on %s: %s", delivery.airing_id, delivery.channel, exc)
+        except TransientPublishError as exc:
+            if self._stopping.is_set():
+                self._release(airing, detail=f"stopped while retrying: {exc}")
+                return
+            detail = f"gave up after {self.retry.attempts} attempts: {exc}"
+            self._finish(delivery, AiringStatus.failed, "failed", detail)
+            log.error("failed airing %s on %s: %s", delivery.airing_id, delivery.channel, detail)
+        except PublishError as exc:  # any other publisher refusal is final too
+            self._finish(delivery, AiringStatus.failed, "failed", str(exc))
+        else:
+            finished = self._record(
+                delivery.airing_id,
+                status=AiringStatus.published,
+                now=self.clock(),
+                outcome="published",
+                remote_id=receipt.remote_id,
+                remote_url=receipt.remote_url,
+            )
+            log.info(
+                "published airing %s on %s (post %s, %s, due %s): %s%s",
+                delivery.airing_id,
+                delivery.channel,
+                delivery.post_id,
+                delivery.kind,
+                iso_utc(delivery.due),
+                receipt.remote_url or receipt.remote_id or "ok",
+                "" if finished else " (lease was lost meanwhile)",
+            )
+
+    def _send_with_retries(self, publisher: Publisher, delivery: Delivery) -> Receipt:
+        settings = self.retry
+
+        def retryable(exc: BaseException) -> bool:
+            if self._stopping.is_set():
+                return False
+            if isinstance(exc, InterruptedPublishError):
+                return publisher.deduplicates
+            return isinstance(exc, TransientPublishError)
+
+        def wait(state: RetryCallState) -> float:
+            backoff = min(
+                settings.initial * settings.multiplier ** (state.attempt_number - 1),
+                settings.maximum,
+            )
+            exc = state.outcome.exception() if state.outcome else None
+            asked = getattr(exc, "retry_after", None) or 0.0
+            if asked > settings.longest_platform_wait:
+                asked = settings.longest_platform_wait
+            return max(backoff, asked)
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            pause = state.next_action.sleep if state.next_action else 0.0
+            log.warning(
+                "retrying airing %s on %s in %.1fs (attempt %s of %s): %s",
+                delivery.airing_id,
+                delivery.channel,
+                pause,
+                state.attempt_number + 1,
+                settings.attempts,
+                exc,
+            )
+            until = self.clock() + timedelta(seconds=pause) + self.config.scheduler.lease
+            with self._writing:
+                self.store.extend_lease(delivery.airing_id, owner=self.owner, until=until)
+
+        def send() -> Receipt:
+            if not publisher.deduplicates:
+                with self._writing:
+                    self.store.note_sending(delivery.airing_id, owner=self.owner)
+            return publisher.publish(delivery)
+
+        retrying = Retrying(
+            retry=retry_if_exception(retryable),
+            stop=stop_after_attempt(settings.attempts),
+            wait=wait,
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        return retrying(send)
+
+    def _sleep(self, seconds: float) -> None:
+        """Backoff that a stop request cuts short (the next attempt then sees the flag)."""
+        if self._stopping.wait(timeout=seconds):
+            raise TransientPublishError("stopping")
+
+    def _record(self, airing_id: int, **outcome: Any) -> bool:
+        with self._writing:
+            return self.store.finish(airing_id, owner=self.owner, **outcome)
+
+    def _finish(self, delivery: Delivery, status: str, outcome: str, detail: str) -> None:
+        self._record(
+            delivery.airing_id,
+            status=status,
+            now=self.clock(),
+            outcome=outcome,
+            detail=detail,
+        )
+
+    def _release(self, airing: Airing, *, detail: str = "released at shutdown") -> None:
+        """Give a claimed airing back as planned; its key stays, so a re-send is deduplicated."""
+        assert airing.id is not None
+        self._record(
+            airing.id,
+            status=AiringStatus.planned,
+            now=self.clock(),
+            outcome="released",
+            detail=detail,
+        )
+
+
+def _marks_sending(publisher: Publisher | None) -> bool:
+    """Publishers that can't deduplicate record "sending" before each request."""
+    return publisher is not None and not publisher.deduplicates

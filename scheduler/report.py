@@ -1,0 +1,145 @@
+"""Reports editors read: `simulate`'s text form and `status` (DESIGN §4).
+
+Status answers "do I need to queue more, and is anything broken?": per channel the next
+airing, queued posts, airings waiting for an editor, the first forecast breach of max_gap
+and when fresh content runs out, plus whether a daemon is alive.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from .config import Config
+from .models import NEEDS_EDITOR
+from .store import ON_AIR, Store
+from .timeutil import format_duration, iso_utc
+
+FORECAST_DAYS = 7
+
+
+def _local(text: str | None, config: Config, channel: str) -> str:
+    if text is None:
+        return "-"
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    tz = config.channels[channel].timezone
+    return moment.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def simulate_text(result: dict[str, Any], config: Config) -> str:
+    lines = [f"simulation from {result['from']} to {result['to']}"]
+    for name, channel in result["channels"].items():
+        kinds = ", ".join(f"{kind} {count}" for kind, count in channel["by_kind"].items())
+        max_gap = format_duration(config.channels[name].max_gap)
+        lines += [
+            "",
+            f"{name}: {channel['airings']} airings ({kinds})",
+            f"  worst gap: {format_duration(timedelta(minutes=channel['worst_gap_minutes']))}",
+        ]
+        if channel["gaps"]:
+            lines.append(f"  gaps over max_gap {max_gap}:")
+            lines += [
+                f"    {_local(g['from'], config, name)} → {_local(g['to'], config, name)} "
+                f"({format_duration(timedelta(minutes=g['minutes']))})"
+                for g in channel["gaps"]
+            ]
+        else:
+            lines.append(f"  gaps over max_gap {max_gap}: none")
+        runs_out = channel["fresh_runs_out"]
+        lines.append(
+            "  fresh content runs out: "
+            + (_local(runs_out, config, name) if runs_out else "not within the window")
+        )
+        violations = channel["violations"]
+        lines.append(f"  rule violations: {len(violations) or 'none'}")
+        lines += [f"    {v}" for v in violations]
+    return "\n".join(lines)
+
+
+def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, Any]:
+    from .forecast import simulate
+
+    days = max(FORECAST_DAYS, int(config.scheduler.horizon / timedelta(days=1)) + 1)
+    projection = simulate(config, store, start=now, days=days, channel=None)
+    posts, airings = store.planning_rows()
+    aired_on: dict[str, set[int]] = {name: set() for name in config.channels}
+    waiting: dict[str, list[int]] = {name: [] for name in config.channels}
+    for airing in airings:
+        if airing.channel not in aired_on:
+            continue
+        if airing.status in NEEDS_EDITOR:
+            waiting[airing.channel].append(airing.id)
+        elif airing.status in ON_AIR:
+            aired_on[airing.channel].add(airing.post_id)
+    next_by_channel: dict[str, str] = {}
+    for airing in projection["airings"]:
+        next_by_channel.setdefault(airing["channel"], airing["at"])
+    channels = {}
+    for name in config.channels:
+        queued = sum(
+            1
+            for post in posts
+            if name in post.channels
+            and not post.cancelled
+            and post.id not in aired_on[name]
+            and (post.expires is None or post.expires > now)
+        )
+        forecast = projection["channels"][name]
+        channels[name] = {
+            "next_airing": next_by_channel.get(name),
+            "queued_posts": queued,
+            "needs_editor": sorted(waiting[name]),
+            "first_gap": forecast["gaps"][0] if forecast["gaps"] else None,
+            "fresh_runs_out": forecast["fresh_runs_out"],
+        }
+    return {"now": iso_utc(now), "daemon": _daemon_state(config, store, now), "channels": channels}
+
+
+def _daemon_state(config: Config, store: Store, now: datetime) -> dict[str, Any]:
+    beats = store.heartbeats()
+    if not beats:
+        return {"state": "never ran"}
+    latest = beats[0]
+    fresh = now - latest.beat <= 2 * config.scheduler.reconcile + timedelta(seconds=5)
+    running = [
+        b
+        for b in beats
+        if b.state == "running"
+        and now - b.beat <= 2 * config.scheduler.reconcile + timedelta(seconds=5)
+    ]
+    state = (
+        "running"
+        if running
+        else ("stopped" if latest.state == "stopped" or fresh else "not responding")
+    )
+    return {
+        "state": state,
+        "replicas": len(running),
+        "owner": latest.owner,
+        "last_heartbeat": iso_utc(latest.beat),
+    }
+
+
+def status_text(report: dict[str, Any]) -> str:
+    daemon = report["daemon"]
+    if daemon["state"] == "never ran":
+        lines = ["daemon: never ran (start it with `scheduler run`)"]
+    else:
+        lines = [
+            f"daemon: {daemon['state']} ({daemon['replicas']} running; last heartbeat "
+            f"{daemon['last_heartbeat']} from {daemon['owner']})"
+        ]
+    for name, channel in report["channels"].items():
+        gap = channel["first_gap"]
+        lines += [
+            "",
+            f"{name}:",
+            f"  next airing:      {channel['next_airing'] or 'none planned'}",
+            f"  queued posts:     {channel['queued_posts']}",
+            "  needs an editor:  "
+            + (", ".join(f"airing {i}" for i in channel["needs_editor"]) or "nothing"),
+            "  first gap:        "
+            + (f"{gap['from']} → {gap['to']} ({gap['minutes']} min)" if gap else "none forecast"),
+            f"  fresh runs out:   {channel['fresh_runs_out'] or 'not this week'}",
+        ]
+    return "\n".join(lines)

@@ -1,0 +1,39 @@
+"""Starting the daemon for real: logging, publishers with their secrets, the HTTP client."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from .config import Config
+from .daemon import Daemon, utc_now
+from .store import Store
+
+
+def configure_logging() -> None:
+    """One line per decision on stderr (journald adds the time and unit when under systemd)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    # httpx logs every request URL at INFO; the Telegram token is part of such URLs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def run_daemon(config: Config, store: Store) -> int:
+    from .publishers.http import make_http_client, redact_http_logs
+    from .publishers.registry import build_publisher
+
+    configure_logging()
+    redact_http_logs()
+    client = make_http_client()
+    try:
+        publishers = {
+            name: build_publisher(channel, client, now=utc_now)
+            for name, channel in config.channels.items()
+        }
+        return Daemon(config, store, publishers).run()
+    finally:
+        client.close()

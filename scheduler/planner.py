@@ -1,0 +1,502 @@
+"""Pure planning of one channel's calendar: the scheduling rules of DESIGN §3.
+
+`plan_channel` walks the channel's slot grid through [start, end) in time order and gives
+each free slot one new floating airing, treating what it already placed as history. It reads
+no clock, touches no database and keeps nothing between calls, so the same inputs always give
+the same plan (rule 7), and the daemon, `calendar` and `simulate` all share it.
+
+Inside, times are integer microseconds since the Unix epoch: exact at spacing boundaries (no
+float rounding) and cheap to compare in the per-slot loop. Datetimes appear only at the edges.
+
+Reposts are drawn from a heap in priority order (rule 5) rather than by scanning the library
+per slot. A post that is not eligible at a slot is parked until the first slot at which it
+could be, computed from its cached airing times, so each slot only touches the few posts at
+the top of the heap and the work grows close to linearly with slots and library size.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from .config import ChannelSettings
+from .timeutil import localize
+
+KINDS = ("core", "entertaining", "repost")
+CORE, ENTERTAINING, REPOST = range(3)
+_KIND_INDEX = {kind: index for index, kind in enumerate(KINDS)}
+
+_MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY = 86_400_000_000  # microseconds
+_MINUTE = 60_000_000
+
+
+@dataclass(frozen=True)
+class PlanPost:
+    """A post as the planner sees it: only what the rules of §3 look at."""
+
+    id: int
+    kind: str  # "core" | "entertaining"
+    created: datetime  # aware UTC; fresh posts are taken FIFO by (created, id)
+    expires: datetime | None  # aware UTC; nothing (repost included) airs at or after it
+    evergreen: bool = True  # may be re-aired
+    pinned: bool = False  # its first airing comes in `fixed`; never placed fresh here
+    score: float | None = None  # engagement score when known (higher is better)
+
+
+@dataclass(frozen=True)
+class PlanAiring:
+    post_id: int
+    kind: str  # "core" | "entertaining" | "repost"
+    at: datetime  # aware UTC
+    pinned: bool = False
+    airing_id: int | None = None  # the store's id for airings passed in `fixed`
+    status: str = "planned"
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A silence longer than the channel's `max_gap` (rule 3), reported rather than hidden."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def minutes(self) -> int:
+        return (self.end - self.start) // timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class ChannelPlan:
+    channel: str
+    airings: tuple[PlanAiring, ...]  # fixed airings in [start, end) plus the new ones, sorted
+    new: tuple[PlanAiring, ...]  # only the airings the planner added, sorted
+    gaps: tuple[Gap, ...]  # every silence longer than max_gap in the window
+    fresh_runs_out: datetime | None  # first slot with no fresh candidate; None if none ran out
+
+
+def plan_channel(
+    channel: ChannelSettings,
+    posts: Sequence[PlanPost],
+    fixed: Sequence[PlanAiring],
+    start: datetime,
+    end: datetime,
+) -> ChannelPlan:
+    """Fill the free slots of [start, end) with new airings by the rules of DESIGN §3.
+
+    `posts` are the channel's posts that may air (not cancelled, not blocked); `fixed` are the
+    airings that must stay: all history, pinned airings and those inside the freeze window.
+    A post with any airing in `fixed` is not fresh; its later airings are reposts. Fixed
+    airings are never moved (rule 8), and slots within `min_spacing` of them stay empty.
+    """
+    start_us, end_us = _to_us(start), _to_us(end)
+    planner = _Planner(channel, posts, fixed, start_us, end_us)
+    planner.run()
+    new = tuple(planner.new)
+    kept = [airing for airing in fixed if start_us <= _to_us(airing.at) < end_us]
+    airings = tuple(sorted([*kept, *new], key=_airing_order))
+    before = [at for at in planner.fixed_at if at < start_us]
+    gaps = _gaps(
+        [_to_us(airing.at) for airing in airings],
+        before[-1] if before else start_us,
+        end_us,
+        _duration_us(channel.max_gap),
+    )
+    runs_out = planner.fresh_runs_out
+    return ChannelPlan(
+        channel=channel.name,
+        airings=airings,
+        new=new,
+        gaps=gaps,
+        fresh_runs_out=None if runs_out is None else _from_us(runs_out),
+    )
+
+
+def slots(channel: ChannelSettings, start: datetime, end: datetime) -> Iterator[datetime]:
+    """The channel's slot grid in [start, end), as aware UTC times in order (rules 1 and 9)."""
+    grid = _Grid.build(channel, _to_us(start), _to_us(end))
+    return (_from_us(at) for at in grid.at)
+
+
+# --- time as integers ---------------------------------------------------------------------
+
+
+def _to_us(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _from_us(microseconds: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=microseconds)
+
+
+def _duration_us(duration: timedelta) -> int:
+    return duration // _MICROSECOND
+
+
+def _local_day_and_time(microseconds: int, channel: ChannelSettings) -> tuple[int, int]:
+    """The local calendar day (proleptic ordinal) and wall-clock time of day of an instant."""
+    local = _from_us(microseconds).astimezone(channel.timezone)
+    seconds = local.hour * 3600 + local.minute * 60 + local.second
+    return local.toordinal(), seconds * 1_000_000 + local.microsecond
+
+
+def _airing_order(airing: PlanAiring) -> tuple[datetime, int, int, str]:
+    return (
+        airing.at,
+        airing.post_id,
+        -1 if airing.airing_id is None else airing.airing_id,
+        airing.kind,
+    )
+
+
+# --- the slot grid (rules 1 and 9) --------------------------------------------------------
+
+
+@dataclass
+class _Grid:
+    """The slots of a window, in time order, as parallel lists for a fast loop.
+
+    Grid times of day are the same every local day; `position` is a slot's index among them
+    and `local_key` (day × 24h + time of day) orders slots by wall clock, which is also their
+    time order because a repeated wall time keeps only its first occurrence.
+    """
+
+    times_of_day: list[int]
+    at: list[int]
+    day: list[int]
+    position: list[int]
+    local_key: list[int]
+
+    @classmethod
+    def build(cls, channel: ChannelSettings, start_us: int, end_us: int) -> _Grid:
+        times_of_day = _grid_times_of_day(channel)
+        grid = cls(times_of_day, [], [], [], [])
+        tz = channel.timezone
+        # One day of margin each side: a DST change can move the local date of an instant.
+        first_day = _from_us(start_us).astimezone(tz).toordinal() - 1
+        last_day = _from_us(end_us).astimezone(tz).toordinal() + 1
+        for day in range(first_day, last_day + 1):
+            midnight = datetime.fromordinal(day)
+            for position, time_of_day in enumerate(times_of_day):
+                local = localize(midnight + timedelta(microseconds=time_of_day), tz)
+                if local is None:
+                    continue  # skipped by a daylight-saving change: no slot
+                at = _to_us(local)
+                if start_us <= at < end_us:
+                    grid.at.append(at)
+                    grid.day.append(day)
+                    grid.position.append(position)
+                    grid.local_key.append(day * _DAY + time_of_day)
+        return grid
+
+    def first_index_at_or_after(self, at: int) -> int:
+        return bisect_left(self.at, at)
+
+    def first_index_from_local(self, local_key: int) -> int:
+        return bisect_left(self.local_key, local_key)
+
+
+def _grid_times_of_day(channel: ChannelSettings) -> list[int]:
+    """Local times of day (µs after midnight) that carry a slot: on the cadence, not quiet."""
+    cadence = _duration_us(channel.cadence)
+    first = _duration_us(channel.slot_offset) % cadence
+    return [
+        time_of_day
+        for time_of_day in range(first, _DAY, cadence)
+        if not any(window.contains(time_of_day // _MINUTE) for window in channel.quiet_hours)
+    ]
+
+
+# --- a post's repost state (rule 5) -------------------------------------------------------
+
+
+class _Rerun:
+    """What the repost rules need about one aired post, updated each time it airs."""
+
+    __slots__ = (
+        "post",
+        "expires",
+        "airings",
+        "reposts",
+        "reposts_by_day",
+        "latest",
+        "free_positions",
+        "score_rank",
+    )
+
+    def __init__(self, post: PlanPost, all_positions: int) -> None:
+        self.post = post
+        self.expires = None if post.expires is None else _to_us(post.expires)
+        self.airings = 0
+        self.reposts = 0
+        self.reposts_by_day: dict[int, int] = {}
+        self.latest = -(2**62)
+        # Grid positions whose time of day is at least `hour_shift` from every airing so far.
+        self.free_positions = all_positions
+        # Known scores first, best first; unknown scores after them.
+        self.score_rank = (0, -post.score) if post.score is not None else (1, 0.0)
+
+    def record(self, at: int, day: int, is_repost: bool, blocked_positions: int) -> None:
+        self.airings += 1
+        self.latest = max(self.latest, at)
+        self.free_positions &= ~blocked_positions
+        if is_repost:
+            self.reposts += 1
+            self.reposts_by_day[day] = self.reposts_by_day.get(day, 0) + 1
+
+    def priority(self) -> tuple[int, float, int, int, int]:
+        """Heap key: best score, then fewest airings, oldest latest airing, lowest id."""
+        return (*self.score_rank, self.airings, self.latest, self.post.id)
+
+
+# --- the planner --------------------------------------------------------------------------
+
+
+class _Planner:
+    """One pass over one channel's grid; holds the state that later slots depend on."""
+
+    def __init__(
+        self,
+        channel: ChannelSettings,
+        posts: Sequence[PlanPost],
+        fixed: Sequence[PlanAiring],
+        start_us: int,
+        end_us: int,
+    ) -> None:
+        self.channel = channel
+        self.grid = _Grid.build(channel, start_us, end_us)
+        self.min_spacing = _duration_us(channel.min_spacing)
+        self.min_interval = _duration_us(channel.repost.min_interval)
+        self.hour_shift = _duration_us(channel.repost.hour_shift)
+        self.max_per_day = channel.repost.max_per_day
+        self.max_airings = channel.repost.max_airings
+        self.weights = [getattr(channel.mix, kind) for kind in KINDS]
+        self.total_weight = sum(self.weights)
+        self.mixed_kinds = [kind for kind in range(3) if self.weights[kind] > 0]
+        self.all_positions = (1 << len(self.grid.times_of_day)) - 1
+        self._blocked_cache: dict[int, int] = {}
+
+        self.new: list[PlanAiring] = []
+        self.fresh_runs_out: int | None = None
+        self.last_new: int | None = None
+        self.day_counts: dict[int, list[int]] = {}
+
+        ordered = sorted(fixed, key=lambda airing: (_to_us(airing.at), airing.post_id))
+        self.fixed_at = [_to_us(airing.at) for airing in ordered]
+        self.fixed_kind = [_KIND_INDEX.get(airing.kind, REPOST) for airing in ordered]
+        self.fixed_local = [_local_day_and_time(at, channel) for at in self.fixed_at]
+        self.next_fixed = 0  # index of the first fixed airing not before the current slot
+
+        by_id = {post.id: post for post in posts}
+        self.reruns: dict[int, _Rerun] = {}
+        for airing, at, (day, time_of_day) in zip(
+            ordered, self.fixed_at, self.fixed_local, strict=True
+        ):
+            post = by_id.get(airing.post_id)
+            if post is not None:
+                rerun = self._rerun_for(post)
+                rerun.record(at, day, airing.kind == "repost", self._blocked(time_of_day))
+
+        fresh = sorted(
+            (post for post in by_id.values() if not post.pinned and post.id not in self.reruns),
+            key=lambda post: (post.created, post.id),
+        )
+        self.fresh_queues: list[list[tuple[int, PlanPost]]] = [
+            [(_expiry_us(post), post) for post in fresh if post.kind == kind] for kind in KINDS[:2]
+        ]
+        self.fresh_next = [0, 0]
+
+        # Reruns wait in `waiting` (by the first slot index they could be eligible at) and
+        # move to `ready` (by priority) when it comes; `ready` is checked lazily from the top.
+        self.ready = [rerun.priority() for rerun in self.reruns.values() if rerun.post.evergreen]
+        heapq.heapify(self.ready)
+        self.waiting: list[tuple[int, int]] = []
+
+    def _rerun_for(self, post: PlanPost) -> _Rerun:
+        rerun = self.reruns.get(post.id)
+        if rerun is None:
+            rerun = self.reruns[post.id] = _Rerun(post, self.all_positions)
+        return rerun
+
+    def run(self) -> None:
+        for index, at in enumerate(self.grid.at):
+            self._count_fixed_before(at)
+            heads = [self._fresh_head(CORE, at), self._fresh_head(ENTERTAINING, at)]
+            if self.fresh_runs_out is None and heads[CORE] is None and heads[ENTERTAINING] is None:
+                self.fresh_runs_out = at
+            if self._too_close(at):
+                continue
+            choice = self._choose(index, heads)
+            if choice is not None:
+                self._air(index, *choice)
+
+    # Rule 2: spacing against fixed airings and the airings placed so far.
+
+    def _count_fixed_before(self, at: int) -> None:
+        """Move past fixed airings before `at`, counting them in their local day's mix."""
+        while self.next_fixed < len(self.fixed_at) and self.fixed_at[self.next_fixed] < at:
+            day = self.fixed_local[self.next_fixed][0]
+            self._day_counts(day)[self.fixed_kind[self.next_fixed]] += 1
+            self.next_fixed += 1
+
+    def _too_close(self, at: int) -> bool:
+        previous = self.last_new
+        if self.next_fixed > 0:
+            fixed_before = self.fixed_at[self.next_fixed - 1]
+            previous = fixed_before if previous is None else max(previous, fixed_before)
+        if previous is not None and at - previous < self.min_spacing:
+            return True
+        if self.next_fixed < len(self.fixed_at):
+            following = self.fixed_at[self.next_fixed]
+            # `following == at` covers a zero min_spacing: one airing per slot still holds.
+            return following == at or following - at < self.min_spacing
+        return False
+
+    # Rule 4: the mix decides the kind, among kinds that have a candidate.
+
+    def _day_counts(self, day: int) -> list[int]:
+        counts = self.day_counts.get(day)
+        if counts is None:
+            counts = self.day_counts[day] = [0, 0, 0]
+        return counts
+
+    def _choose(self, index: int, heads: list[PlanPost | None]) -> tuple[int, PlanPost] | None:
+        counts = self._day_counts(self.grid.day[index])
+        next_count = sum(counts) + 1
+        # Largest deficit share×(n+1) − count first, in integers (× total weight) so ties
+        # are exact; equal deficits keep the order core, entertaining, repost.
+        by_deficit = sorted(
+            self.mixed_kinds,
+            key=lambda kind: counts[kind] * self.total_weight - self.weights[kind] * next_count,
+        )
+        for kind in by_deficit:
+            if kind == REPOST:
+                rerun = self._best_rerun(index)
+                if rerun is not None:
+                    return REPOST, rerun.post
+            else:
+                head = heads[kind]
+                if head is not None:
+                    return kind, head
+        return None
+
+    def _fresh_head(self, kind: int, at: int) -> PlanPost | None:
+        """The oldest unexpired fresh post of `kind`, if that kind may air at all."""
+        if self.weights[kind] == 0:
+            return None
+        queue = self.fresh_queues[kind]
+        pointer = self.fresh_next[kind]
+        while pointer < len(queue) and queue[pointer][0] <= at:
+            pointer += 1  # expired for good: slots only move forward
+        self.fresh_next[kind] = pointer
+        return queue[pointer][1] if pointer < len(queue) else None
+
+    def _air(self, index: int, kind: int, post: PlanPost) -> None:
+        at, day = self.grid.at[index], self.grid.day[index]
+        self.new.append(PlanAiring(post_id=post.id, kind=KINDS[kind], at=_from_us(at)))
+        self._day_counts(day)[kind] += 1
+        self.last_new = at
+        if kind != REPOST:
+            self.fresh_next[kind] += 1
+        else:
+            heapq.heappop(self.ready)  # `_best_rerun` left the chosen post on top
+        rerun = self._rerun_for(post)
+        time_of_day = self.grid.times_of_day[self.grid.position[index]]
+        rerun.record(at, day, kind == REPOST, self._blocked(time_of_day))
+        if post.evergreen:
+            self._park(rerun, index + 1)
+
+    # Rule 5: repost eligibility and order.
+
+    def _best_rerun(self, index: int) -> _Rerun | None:
+        """The highest-priority post eligible for a repost at slot `index`, left on top."""
+        while self.waiting and self.waiting[0][0] <= index:
+            _, post_id = heapq.heappop(self.waiting)
+            heapq.heappush(self.ready, self.reruns[post_id].priority())
+        while self.ready:
+            rerun = self.reruns[self.ready[0][-1]]
+            chance = self._next_chance(rerun, index)
+            if chance == index:
+                return rerun
+            heapq.heappop(self.ready)
+            if chance is not None:
+                heapq.heappush(self.waiting, (chance, rerun.post.id))
+        return None
+
+    def _park(self, rerun: _Rerun, index: int) -> None:
+        if index < len(self.grid.at):
+            chance = self._next_chance(rerun, index)
+            if chance is not None:
+                heapq.heappush(self.waiting, (chance, rerun.post.id))
+
+    def _next_chance(self, rerun: _Rerun, index: int) -> int | None:
+        """`index` if the post may be reposted at that slot; else the first slot it might be.
+
+        The returned slot is a lower bound (each failed rule gives one; the latest wins), so a
+        parked post is never woken too late. None means never again inside the window.
+        """
+        grid = self.grid
+        at, day, position = grid.at[index], grid.day[index], grid.position[index]
+        if (
+            rerun.reposts >= self.max_airings
+            or self.max_per_day <= 0
+            or not rerun.free_positions
+            or (rerun.expires is not None and at >= rerun.expires)
+        ):
+            return None
+        chance = index
+        ready_at = rerun.latest + self.min_interval
+        if at < ready_at:
+            chance = max(chance, grid.first_index_at_or_after(ready_at))
+        if rerun.reposts_by_day.get(day, 0) >= self.max_per_day:
+            chance = max(chance, grid.first_index_from_local((day + 1) * _DAY))
+        if not rerun.free_positions >> position & 1:
+            chance = max(chance, grid.first_index_from_local(self._next_free(rerun, day, position)))
+        return chance if chance < len(grid.at) else None
+
+    def _next_free(self, rerun: _Rerun, day: int, position: int) -> int:
+        """Local key of the next grid time of day far enough from all the post's airings."""
+        free = rerun.free_positions
+        later = free >> (position + 1)
+        if later:
+            next_position = position + (later & -later).bit_length()
+            return day * _DAY + self.grid.times_of_day[next_position]
+        first_position = (free & -free).bit_length() - 1
+        return (day + 1) * _DAY + self.grid.times_of_day[first_position]
+
+    def _blocked(self, time_of_day: int) -> int:
+        """Grid positions closer than `hour_shift` to `time_of_day` on the 24h circle."""
+        blocked = self._blocked_cache.get(time_of_day)
+        if blocked is None:
+            blocked = 0
+            times = self.grid.times_of_day
+            for day_shift in (-_DAY, 0, _DAY):  # the circle unrolled: yesterday, today, tomorrow
+                centre = time_of_day + day_shift
+                first = bisect_right(times, centre - self.hour_shift)
+                last = bisect_left(times, centre + self.hour_shift)
+                if first < last:
+                    blocked |= (1 << last) - (1 << first)
+            self._blocked_cache[time_of_day] = blocked
+        return blocked
+
+
+def _expiry_us(post: PlanPost) -> int:
+    return 2**62 if post.expires is None else _to_us(post.expires)
+
+
+# --- gaps (rule 3) ------------------------------------------------------------------------
+
+
+def _gaps(times: list[int], previous: int, end: int, max_gap: int) -> tuple[Gap, ...]:
+    """Silences longer than `max_gap`: from `previous` (the last airing before the window, or
+    its start) through each airing in the window, and from the last one to the window's end."""
+    gaps = []
+    for at in [*times, end]:
+        if at - previous > max_gap:
+            gaps.append(Gap(_from_us(previous), _from_us(at)))
+        previous = max(previous, at)
+    return tuple(gaps)

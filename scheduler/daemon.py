@@ -8,6 +8,7 @@ drive it directly, with no threads and no sleeping.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -20,10 +21,11 @@ from types import FrameType
 
 from .config import Config
 from .dispatch import Dispatcher, RetrySettings
+from .errors import StoreError
 from .forecast import channel_inputs, match_stored, plan_all
 from .planner import Gap
 from .publishers.base import Publisher
-from .store import Store
+from .store import PlannerLock, Store
 from .timeutil import format_duration, iso_utc
 
 log = logging.getLogger("scheduler.daemon")
@@ -31,6 +33,7 @@ log = logging.getLogger("scheduler.daemon")
 CHANGE_POLL_SECONDS = 1.0  # CLI changes are picked up within 2 s (§5)
 SHUTDOWN_BOUND_SECONDS = 20.0  # in-flight requests get this long after SIGTERM
 BUSY_CHANNEL_PAUSE = timedelta(milliseconds=250)
+DB_RETRY_SECONDS = (1.0, 2.0, 5.0)
 
 
 def utc_now() -> datetime:
@@ -48,11 +51,13 @@ class Daemon:
         owner: str | None = None,
         retry: RetrySettings | None = None,
         workers: int = 16,
+        claim_ahead: timedelta = timedelta(0),
     ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._wake = threading.Event()  # set by the timer, the listener and idle workers
         self.dispatcher = Dispatcher(
             store,
             config,
@@ -61,7 +66,10 @@ class Daemon:
             clock=clock,
             retry=retry or RetrySettings.from_policy(config.scheduler.retry),
             workers=workers,
+            claim_ahead=claim_ahead,
+            on_idle=self._wake.set,
         )
+        self.planner_lock = PlannerLock(store)
         self._planned_revision: int | None = None
         self._planned_until: datetime | None = None
         self._last_reconcile: datetime | None = None
@@ -85,17 +93,27 @@ class Daemon:
             self.dispatcher.recover_leases(now)
             needs_plan |= self.dispatcher.settle_overdue(now)
         if needs_plan:
-            self.replan(now)
+            if self.planner_lock.held():
+                self.replan(now)
+            else:
+                self._follow_plan(now)
         self.dispatcher.publish_due(now)
         wake = now + scheduler.reconcile
         next_due = self.store.next_due()
         if next_due is not None:
             # Something already due is waiting for its channel's worker: look again shortly
             # rather than spinning.
-            wake = min(wake, max(next_due, now + BUSY_CHANNEL_PAUSE))
+            wake = min(wake, max(next_due - self.dispatcher.claim_ahead, now + BUSY_CHANNEL_PAUSE))
         if self._planned_until is not None:
             wake = min(wake, self._planned_until)
         return wake
+
+    def _follow_plan(self, now: datetime) -> None:
+        """Another replica holds the planner lock: note the changes it will handle (so the
+        poll doesn't wake us for them) and ask for the lock again one reconcile later, which
+        is how planning moves on when the planning replica dies."""
+        self._planned_revision = self.store.revision()
+        self._planned_until = now + self.config.scheduler.reconcile
 
     def changed_since_plan(self) -> bool:
         """Cheap check the poll job runs every second: did the CLI change posts?"""
@@ -157,13 +175,20 @@ class Daemon:
                     format_duration(self.config.channels[channel].max_gap),
                 )
 
+    def close(self, *, timeout: float = SHUTDOWN_BOUND_SECONDS) -> bool:
+        """Stop publishing (requests in flight finish within `timeout`) and give up the
+        planner lock; True when nothing was left in flight."""
+        finished = self.dispatcher.stop(timeout=timeout)
+        self.planner_lock.release()
+        return finished
+
     # --- the service -----------------------------------------------------------------------
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the exit status."""
         from apscheduler.schedulers.background import BackgroundScheduler
 
-        wake = threading.Event()
+        wake = self._wake
         stop = threading.Event()
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -175,8 +200,11 @@ class Daemon:
         signal.signal(signal.SIGINT, on_signal)
 
         def poll() -> None:
-            if self.changed_since_plan():
-                wake.set()
+            try:
+                if self.changed_since_plan():
+                    wake.set()
+            except StoreError:
+                pass  # the loop reports an unreachable database; no need to say it every second
 
         timer = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True})
         timer.add_job(poll, "interval", seconds=CHANGE_POLL_SECONDS, id="poll")
@@ -184,6 +212,12 @@ class Daemon:
         if watchdog is not None:
             timer.add_job(_notify, "interval", args=["WATCHDOG=1"], seconds=watchdog, id="watchdog")
         timer.start()
+        listener = None
+        if self.store.dialect == "postgresql":
+            from .listen import ChangeListener
+
+            listener = ChangeListener(self.store.url, on_change=wake.set)
+            listener.start()
         log.info(
             "daemon %s started: %s channels, database %s",
             self.owner,
@@ -192,8 +226,20 @@ class Daemon:
         )
         ready = False
         try:
+            outage = 0
             while not stop.is_set():
-                next_wake = self.tick(self.clock())
+                try:
+                    next_wake = self.tick(self.clock())
+                except StoreError as exc:
+                    # A database restart or a killed connection: keep the process, try again.
+                    pause = DB_RETRY_SECONDS[min(outage, len(DB_RETRY_SECONDS) - 1)]
+                    outage += 1
+                    log.warning("database unavailable (%s); trying again in %ss", exc, pause)
+                    next_wake = self.clock() + timedelta(seconds=pause)
+                else:
+                    if outage:
+                        log.info("database reachable again")
+                    outage = 0
                 if not ready:
                     _notify("READY=1")
                     ready = True
@@ -210,15 +256,18 @@ class Daemon:
         finally:
             _notify("STOPPING=1")
             log.info("stopping: no new claims, finishing requests in flight")
-            finished = self.dispatcher.stop(timeout=SHUTDOWN_BOUND_SECONDS)
+            finished = self.close()
             timer.shutdown(wait=False)
-            self.store.beat(
-                owner=self.owner,
-                pid=os.getpid(),
-                host=socket.gethostname(),
-                now=self.clock(),
-                state="stopped",
-            )
+            if listener is not None:
+                listener.stop()
+            with contextlib.suppress(StoreError):
+                self.store.beat(
+                    owner=self.owner,
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                    now=self.clock(),
+                    state="stopped",
+                )
             log.info("stopped%s", "" if finished else " (some requests were still in flight)")
         return 0
 

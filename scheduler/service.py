@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import timedelta
 
 from .config import Config
 from .daemon import Daemon, utc_now
 from .store import Store
+
+# Due airings are claimed this long before their time and sent exactly at it, so a burst of
+# 1,000 due at once is not first held up by its own claim.
+CLAIM_AHEAD = timedelta(seconds=2)
 
 
 def configure_logging() -> None:
@@ -34,6 +39,6 @@ def run_daemon(config: Config, store: Store) -> int:
             name: build_publisher(channel, client, now=utc_now)
             for name, channel in config.channels.items()
         }
-        return Daemon(config, store, publishers).run()
+        return Daemon(config, store, publishers, claim_ahead=CLAIM_AHEAD).run()
     finally:
         client.close()

@@ -19,18 +19,20 @@ from typing import Any
 from sqlalchemy import (
     Engine,
     String,
+    bindparam,
     case,
     cast,
     create_engine,
     delete,
     event,
     func,
+    insert,
     text,
     update,
 )
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from .errors import InputError, PostNotFound, StoreError
 from .migrations import LATEST_VERSION, MIGRATIONS
@@ -89,6 +91,35 @@ class AiringRow:
     remote_url: str | None
     error: str | None
     keyed: bool  # has an idempotency key: it was claimed once and may be on the platform
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed airing with everything needed to send it, read in the claim transaction."""
+
+    id: int
+    post_id: int
+    channel: str
+    kind: str
+    at: datetime
+    idempotency_key: str
+    lease_until: datetime
+    body: str
+    media: tuple[str, ...]
+    first_at: datetime  # when the post first aired (or is planned to) on this channel
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one claimed airing ended, for `Store.record_outcomes`."""
+
+    airing_id: int
+    status: str  # published | failed | unconfirmed | planned (handed back)
+    outcome: str  # published | failed | interrupted | released
+    at: datetime
+    detail: str | None = None
+    remote_id: str | None = None
+    remote_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -451,12 +482,14 @@ class Store:
         limit: int,
         key_prefix: str,
         channels: Sequence[str],
-    ) -> list[Airing]:
+    ) -> list[Claimed]:
         """Move due planned airings to `publishing` for `owner`, in one atomic statement.
 
         Each claimed airing gets its idempotency key (kept if it already had one) and an
         attempt row, in the same transaction, so the key is stored before the first request.
-        On PostgreSQL `FOR UPDATE SKIP LOCKED` lets replicas claim side by side.
+        On PostgreSQL `FOR UPDATE SKIP LOCKED` lets replicas claim side by side. What sending
+        needs (body, media, first airing) is read in the same transaction, a few queries for
+        the whole batch.
         """
         due = (
             select(Airing.id)
@@ -489,15 +522,70 @@ class Store:
                 .where(col(Airing.id).in_(ids), col(Airing.idempotency_key).is_(None))
                 .values(idempotency_key=key_prefix + cast(Airing.id, String(20)))
             )
-            for airing_id in ids:
-                session.add(Attempt(airing_id=airing_id, owner=owner, started=now))
-            session.flush()
-            claimed = session.exec(
-                select(Airing)
-                .where(col(Airing.id).in_(ids))
-                .order_by(col(Airing.at), col(Airing.id))
-            ).all()
-            return list(claimed)
+            session.execute(
+                insert(Attempt),
+                [{"airing_id": airing_id, "owner": owner, "started": now} for airing_id in ids],
+            )
+            return _claimed_rows(session, ids)
+
+    def record_outcomes(self, outcomes: Sequence[Outcome], *, owner: str) -> int:
+        """Record how claimed airings ended, all in one transaction; returns how many were
+        still ours (an airing whose lease was lost meanwhile is left to its new owner)."""
+        if not outcomes:
+            return 0
+        airing = SQLModel.metadata.tables["airing"]
+        attempt = SQLModel.metadata.tables["attempt"]
+        set_airing = (
+            airing.update()
+            .where(
+                airing.c.id == bindparam("b_id"),
+                airing.c.owner == owner,
+                airing.c.status == AiringStatus.publishing,
+            )
+            .values(
+                status=bindparam("b_status"),
+                owner=bindparam("b_owner"),
+                lease_until=None,
+                updated=bindparam("b_at"),
+                error=bindparam("b_error"),
+                published_at=bindparam("b_published_at"),
+                remote_id=bindparam("b_remote_id"),
+                remote_url=bindparam("b_remote_url"),
+            )
+        )
+        close_attempt = (
+            attempt.update()
+            .where(
+                attempt.c.airing_id == bindparam("b_id"),
+                attempt.c.owner == owner,
+                attempt.c.finished.is_(None),
+            )
+            .values(
+                finished=bindparam("b_at"),
+                outcome=bindparam("b_outcome"),
+                detail=bindparam("b_error"),
+            )
+        )
+        rows = [
+            {
+                "b_id": o.airing_id,
+                "b_status": o.status,
+                # A handed-back airing is nobody's; the others keep who sent them.
+                "b_owner": None if o.status == AiringStatus.planned else owner,
+                "b_at": o.at,
+                "b_error": None if o.status == AiringStatus.published else o.detail,
+                "b_published_at": o.at if o.status == AiringStatus.published else None,
+                "b_remote_id": o.remote_id,
+                "b_remote_url": o.remote_url,
+                "b_outcome": o.outcome,
+            }
+            for o in outcomes
+        ]
+        with self.session(write=True) as session:
+            connection = session.connection()
+            updated = _rowcount(connection.execute(set_airing, rows))
+            connection.execute(close_attempt, rows)
+            return updated
 
     def extend_lease(self, airing_id: int, *, owner: str, until: datetime) -> bool:
         """Keep a long retry from looking dead; False if the airing is no longer ours."""
@@ -512,50 +600,6 @@ class Store:
                 .values(lease_until=until)
             )
             return _rowcount(result) == 1
-
-    def finish(
-        self,
-        airing_id: int,
-        *,
-        owner: str,
-        status: str,
-        now: datetime,
-        outcome: str,
-        detail: str | None = None,
-        remote_id: str | None = None,
-        remote_url: str | None = None,
-    ) -> bool:
-        """Record how a claimed airing ended (published, failed, unconfirmed, or planned again
-        when released); False if the lease was lost meanwhile, in which case nothing changes.
-        """
-        with self.session(write=True) as session:
-            airing = session.get(Airing, airing_id)
-            if airing is None or airing.owner != owner or airing.status != "publishing":
-                return False
-            airing.status = status
-            airing.updated = now
-            airing.lease_until = None
-            if status == AiringStatus.published:
-                airing.published_at = now
-                airing.remote_id = remote_id
-                airing.remote_url = remote_url
-                airing.error = None
-            elif status != AiringStatus.planned:
-                airing.error = detail
-            if status == AiringStatus.planned:
-                airing.owner = None
-            session.add(airing)
-            attempt = session.exec(
-                select(Attempt)
-                .where(col(Attempt.airing_id) == airing_id, col(Attempt.owner) == owner)
-                .order_by(col(Attempt.id).desc())
-            ).first()
-            if attempt is not None and attempt.finished is None:
-                attempt.finished = now
-                attempt.outcome = outcome
-                attempt.detail = detail
-                session.add(attempt)
-            return True
 
     def note_sending(self, airing_id: int, *, owner: str) -> None:
         """Mark that a request is about to leave, for platforms that can't deduplicate: after a
@@ -682,24 +726,6 @@ class Store:
             return session.execute(
                 select(func.min(Airing.at)).where(col(Airing.status) == AiringStatus.planned)
             ).scalar()
-
-    def delivery_parts(self, airing_id: int) -> tuple[Airing, Post, datetime]:
-        """The airing, its post, and when the post first aired (or is planned to) on the
-        airing's channel, for rendering the body."""
-        with self.session() as session:
-            airing = session.get(Airing, airing_id)
-            if airing is None:
-                raise StoreError(f"airing {airing_id} vanished while being published")
-            post = session.get(Post, airing.post_id)
-            assert post is not None
-            first = session.execute(
-                select(func.min(Airing.at)).where(
-                    col(Airing.post_id) == airing.post_id,
-                    col(Airing.channel) == airing.channel,
-                    col(Airing.status).in_([str(s) for s in LIVE_STATUSES]),
-                )
-            ).scalar()
-            return airing, post, first or airing.at
 
     def key_prefix(self) -> str:
         """A random id of this database, so idempotency keys never repeat across databases."""
@@ -858,6 +884,52 @@ def _delete_airing(session: Session, airing: Airing) -> None:
     # not know to delete them before the airing their foreign key points to.
     session.execute(delete(Attempt).where(col(Attempt.airing_id) == airing.id))
     session.delete(airing)
+
+
+def _claimed_rows(session: Session, ids: Sequence[int]) -> list[Claimed]:
+    rows = session.execute(
+        sa_select(
+            col(Airing.id),
+            col(Airing.post_id),
+            col(Airing.channel),
+            col(Airing.kind),
+            col(Airing.at),
+            col(Airing.idempotency_key),
+            col(Airing.lease_until),
+            col(Post.body),
+            col(Post.media),
+        )
+        .join(Post, col(Post.id) == col(Airing.post_id))
+        .where(col(Airing.id).in_(ids))
+        .order_by(col(Airing.at), col(Airing.id))
+    ).all()
+    post_ids = sorted({row[1] for row in rows})
+    first_at = {
+        (post_id, channel): at
+        for post_id, channel, at in session.execute(
+            sa_select(col(Airing.post_id), col(Airing.channel), func.min(Airing.at))
+            .where(
+                col(Airing.post_id).in_(post_ids),
+                col(Airing.status).in_([str(s) for s in LIVE_STATUSES]),
+            )
+            .group_by(col(Airing.post_id), col(Airing.channel))
+        ).all()
+    }
+    return [
+        Claimed(
+            id=row[0],
+            post_id=row[1],
+            channel=row[2],
+            kind=row[3],
+            at=row[4],
+            idempotency_key=row[5],
+            lease_until=row[6],
+            body=row[7],
+            media=tuple(json.loads(row[8])),
+            first_at=first_at.get((row[1], row[2]), row[4]),
+        )
+        for row in rows
+    ]
 
 
 def _read_record(session: Session, post_id: int) -> PostRecord:

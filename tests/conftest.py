@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-PG_BASE_URL = os.environ.get("SCHEDULER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_BASE_URL = os.environ.get(
+    "SCHEDULER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -128,7 +130,10 @@ def run_cli(tmp_path: Path) -> RunCli:
     """Run `python -m scheduler ARGS` as a real process; returns the completed process."""
 
     def run(
-        *args: str, config: Path | None = None, input: str | None = None, env: dict[str, str] | None = None
+        *args: str,
+        config: Path | None = None,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "scheduler"]
         if config is not None:

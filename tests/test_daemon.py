@@ -191,7 +191,7 @@ def harness(tmp_path: Path, db_url: str, run_cli: RunCli) -> Iterator[Harness]:
             yield h
         finally:
             for daemon in h.daemons:
-                daemon.dispatcher.stop(timeout=5)
+                daemon.close(timeout=5)
             store.close()
 
 
@@ -274,7 +274,7 @@ def test_downtime_within_grace_publishes_late_keeping_min_spacing(harness: Harne
     daemon = h.daemon()
     h.tick(daemon, T0)
     assert h.first(floating).at == datetime(2026, 11, 23, 13, tzinfo=UTC)
-    daemon.dispatcher.stop(timeout=5)  # the service stops before 12:30
+    daemon.close(timeout=5)  # the service stops before 12:30
 
     back = pinned_at + timedelta(minutes=10)  # 10 minutes late, within the 15m grace
     restarted = h.daemon()
@@ -282,7 +282,7 @@ def test_downtime_within_grace_publishes_late_keeping_min_spacing(harness: Harne
     late = h.first(pinned)
     assert late.status == AiringStatus.published
     assert late.published_at == back
-    restarted.dispatcher.stop(timeout=5)  # and down again before 13:00
+    restarted.close(timeout=5)  # and down again before 13:00
 
     again = datetime(2026, 11, 23, 13, 5, tzinfo=UTC)  # the floating one is 5 minutes late
     third = h.daemon()
@@ -303,7 +303,7 @@ def test_two_overdue_airings_are_not_sent_back_to_back(harness: Harness) -> None
     pinned = h.add("pinned at 12:30", "hook", at=T0 + timedelta(minutes=25))
     floating = h.add("floating", "hook")
     h.tick(h.daemon(), T0)
-    h.daemons[-1].dispatcher.stop(timeout=5)
+    h.daemons[-1].close(timeout=5)
 
     generous = replace(h.config, scheduler=replace(h.config.scheduler, misfire_grace=HOUR))
     back = datetime(2026, 11, 23, 13, 10, tzinfo=UTC)  # both overdue, both within grace
@@ -326,7 +326,7 @@ def test_downtime_beyond_grace_misses_pinned_and_replans_floating(harness: Harne
     h.tick(daemon, T0)
     old_floating = h.first(floating)
     assert old_floating.at == datetime(2026, 11, 23, 13, tzinfo=UTC)
-    daemon.dispatcher.stop(timeout=5)
+    daemon.close(timeout=5)
 
     back = datetime(2026, 11, 23, 13, 40, tzinfo=UTC)  # 70 and 40 minutes late: over grace
     restarted = h.daemon()
@@ -439,7 +439,7 @@ def test_a_429_on_one_channel_does_not_delay_another(harness: Harness) -> None:
     assert len(h.hook.requests) == 1
 
     # Stopping cuts the wait short and hands the airing back with its key.
-    assert daemon.dispatcher.stop(timeout=5)
+    assert daemon.close(timeout=5)
     released = h.first(slowed)
     assert released.status == AiringStatus.planned
     assert released.idempotency_key == waiting.idempotency_key

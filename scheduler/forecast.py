@@ -1,0 +1,327 @@
+"""From stored posts and airings to the planner and back: what calendar, simulate, status and
+the daemon share.
+
+The planner is pure; this module decides what it is given. Per channel it passes every post
+that may still air there and the airings that must stay where they are (history, pinned
+airings, airings inside the freeze window); every other planned airing is the planner's to
+place again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .calendar import CalendarAiring, CalendarChannel, CalendarData, CalendarGap
+from .config import ChannelSettings, Config
+from .models import NEEDS_EDITOR, AiringStatus
+from .planner import ChannelPlan, PlanAiring, PlanPost, plan_channel
+from .store import ON_AIR, AiringRow, PostRow, Store
+from .text import airing_body
+from .timeutil import iso_utc
+
+
+@dataclass(frozen=True)
+class ChannelInput:
+    """What the planner is given for one channel, and the stored airings it may replace."""
+
+    channel: ChannelSettings
+    posts: tuple[PlanPost, ...]
+    fixed: tuple[PlanAiring, ...]
+    replaceable: tuple[AiringRow, ...]  # planned floating airings outside the freeze window
+    stored: tuple[AiringRow, ...]  # every stored airing of the channel but cancelled ones
+
+
+def is_fixed(airing: AiringRow, channel: ChannelSettings, now: datetime) -> bool:
+    """Does this airing keep its place when the plan is made again at `now` (§3 rule 8)?"""
+    if airing.status in ON_AIR:
+        return True
+    if airing.status != AiringStatus.planned:
+        return False
+    # A keyed airing was claimed before (e.g. put back by `queue retry`): moving it would
+    # change what a platform may already know it by (Bluesky's record key follows its time).
+    return airing.pinned or airing.keyed or airing.at < now + channel.freeze
+
+
+def channel_inputs(
+    posts: Iterable[PostRow],
+    airings: Iterable[AiringRow],
+    config: Config,
+    *,
+    now: datetime,
+    only: str | None = None,
+) -> dict[str, ChannelInput]:
+    """Split stored rows per channel into what the planner keeps and what it may re-place."""
+    names = [name for name in config.channels if only is None or name == only]
+    fixed: dict[str, list[PlanAiring]] = {name: [] for name in names}
+    replaceable: dict[str, list[AiringRow]] = {name: [] for name in names}
+    stored: dict[str, list[AiringRow]] = {name: [] for name in names}
+    blocked: set[tuple[int, str]] = set()  # (post, channel) waiting for an editor
+    for airing in airings:
+        if airing.channel not in stored:
+            continue
+        stored[airing.channel].append(airing)
+        if airing.status in NEEDS_EDITOR:
+            blocked.add((airing.post_id, airing.channel))
+        elif is_fixed(airing, config.channels[airing.channel], now):
+            fixed[airing.channel].append(_plan_airing(airing))
+        elif airing.status == AiringStatus.planned:
+            replaceable[airing.channel].append(airing)
+    candidates: dict[str, list[PlanPost]] = {name: [] for name in names}
+    for post in posts:
+        if post.cancelled:
+            continue
+        plan_post = PlanPost(
+            id=post.id,
+            kind=post.kind,
+            created=post.created,
+            expires=post.expires,
+            evergreen=post.evergreen,
+            pinned=post.pinned,
+            score=post.score,
+        )
+        for name in post.channels:
+            if name in candidates and (post.id, name) not in blocked:
+                candidates[name].append(plan_post)
+    return {
+        name: ChannelInput(
+            channel=config.channels[name],
+            posts=tuple(candidates[name]),
+            fixed=tuple(fixed[name]),
+            replaceable=tuple(replaceable[name]),
+            stored=tuple(stored[name]),
+        )
+        for name in names
+    }
+
+
+def _plan_airing(airing: AiringRow) -> PlanAiring:
+    return PlanAiring(
+        post_id=airing.post_id,
+        kind=airing.kind,
+        at=airing.at,
+        pinned=airing.pinned,
+        airing_id=airing.id,
+        status=airing.status,
+    )
+
+
+def plan_all(
+    inputs: Mapping[str, ChannelInput], *, start: datetime, end: datetime
+) -> dict[str, ChannelPlan]:
+    return {
+        name: plan_channel(item.channel, item.posts, item.fixed, start, end)
+        for name, item in inputs.items()
+    }
+
+
+def match_stored(plan: ChannelPlan, replaceable: Sequence[AiringRow]) -> dict[int, int]:
+    """Which new airings are the same as a stored planned one: index in `plan.new` → airing id.
+
+    Keeping those rows keeps airing ids stable from one replan to the next, so calendar UIDs
+    and links do not churn when nothing really moved.
+    """
+    by_key = {(a.post_id, a.kind, a.at): a.id for a in replaceable}
+    matches = {}
+    for index, airing in enumerate(plan.new):
+        stored_id = by_key.pop((airing.post_id, airing.kind, airing.at), None)
+        if stored_id is not None:
+            matches[index] = stored_id
+    return matches
+
+
+# --- calendar ------------------------------------------------------------------------------
+
+
+def build_calendar(
+    config: Config,
+    store: Store,
+    *,
+    start: datetime,
+    end: datetime,
+    channel: str | None,
+    now: datetime,
+) -> CalendarData:
+    """Published history and the plan of [start, end), as the planner makes it at `now`."""
+    if channel is not None:
+        config.channel(channel)
+    posts, stored_airings = store.planning_rows()
+    inputs = channel_inputs(posts, stored_airings, config, now=now, only=channel)
+    plans = plan_all(inputs, start=now, end=end) if end > now else {}
+
+    shown: list[tuple[PlanAiring, ChannelSettings, int | None, str, AiringRow | None]] = []
+    gaps: list[CalendarGap] = []
+    for name, item in inputs.items():
+        settings = item.channel
+        plan = plans.get(name)
+        if plan is not None:
+            reused = match_stored(plan, item.replaceable)
+            for index, new in enumerate(plan.new):
+                if start <= new.at < end:
+                    shown.append((new, settings, reused.get(index), "planned", None))
+            gaps += [CalendarGap(name, g.start, g.end) for g in plan.gaps]
+        kept_ids = {a.airing_id for a in item.fixed}
+        for airing in item.stored:
+            # Stored planned airings the planner may move are shown where it puts them now.
+            if (airing.id in kept_ids or airing.status != AiringStatus.planned) and (
+                start <= airing.at < end
+            ):
+                shown.append((_plan_airing(airing), settings, airing.id, airing.status, airing))
+        if start < now:
+            gaps += _history_gaps(name, settings, item.stored, start=start, end=min(now, end))
+    bodies = _Bodies(store, stored_airings, {entry[0].post_id for entry in shown})
+    for name, plan in plans.items():
+        bodies.note_planned(plan.new, name)
+    in_window = [bodies.calendar_airing(*entry) for entry in shown]
+    in_window.sort(key=lambda a: (a.at, a.channel, a.post_id))
+    return CalendarData(
+        start=start,
+        end=end,
+        generated=now,
+        channels=tuple(
+            CalendarChannel(
+                name, item.channel.publisher, item.channel.timezone, item.channel.max_gap
+            )
+            for name, item in inputs.items()
+        ),
+        airings=tuple(in_window),
+        gaps=tuple(
+            sorted(
+                (g for g in gaps if g.end > start and g.start < end),
+                key=lambda g: (g.start, g.channel),
+            )
+        ),
+    )
+
+
+def _history_gaps(
+    name: str,
+    channel: ChannelSettings,
+    stored: Sequence[AiringRow],
+    *,
+    start: datetime,
+    end: datetime,
+) -> list[CalendarGap]:
+    """Silences over max_gap among what really aired in [start, end)."""
+    times = sorted(a.at for a in stored if a.status in ON_AIR and a.at < end)
+    before = [t for t in times if t < start]
+    previous = before[-1] if before else start
+    gaps = []
+    for moment in [t for t in times if t >= start] + [end]:
+        if moment - previous > channel.max_gap:
+            gaps.append(CalendarGap(name, previous, moment))
+        previous = moment
+    return gaps
+
+
+class _Bodies:
+    """The text each airing sends, with the repost template and the first airing's date.
+
+    Bodies are read only for the posts shown, never for the whole library.
+    """
+
+    def __init__(self, store: Store, airings: Iterable[AiringRow], post_ids: Iterable[int]) -> None:
+        self._bodies = store.bodies(post_ids)
+        self._first: dict[tuple[int, str], datetime] = {}
+        for airing in airings:
+            if airing.status in ON_AIR or airing.status == AiringStatus.planned:
+                key = (airing.post_id, airing.channel)
+                self._first[key] = min(self._first.get(key, airing.at), airing.at)
+
+    def note_planned(self, airings: Iterable[PlanAiring], channel: str) -> None:
+        """Planned airings count as first airings too (a simulated repost's original)."""
+        for airing in airings:
+            key = (airing.post_id, channel)
+            self._first[key] = min(self._first.get(key, airing.at), airing.at)
+
+    def body(self, post_id: int, kind: str, channel: ChannelSettings) -> str:
+        first = self._first.get((post_id, channel.name))
+        first_aired = first.astimezone(channel.timezone).date().isoformat() if first else None
+        return airing_body(self._bodies[post_id], kind, channel, first_aired=first_aired)
+
+    def calendar_airing(
+        self,
+        airing: PlanAiring,
+        channel: ChannelSettings,
+        airing_id: int | None,
+        status: str,
+        stored: AiringRow | None = None,
+    ) -> CalendarAiring:
+        return CalendarAiring(
+            id=airing_id,
+            channel=channel.name,
+            post_id=airing.post_id,
+            kind=airing.kind,
+            pinned=airing.pinned,
+            at=airing.at,
+            timezone=channel.timezone,
+            status=status,
+            body=self.body(airing.post_id, airing.kind, channel),
+            remote_url=stored.remote_url if stored else None,
+            error=stored.error if stored else None,
+        )
+
+
+# --- simulate and status -------------------------------------------------------------------
+
+
+def simulate(
+    config: Config, store: Store, *, start: datetime, days: int, channel: str | None
+) -> dict[str, Any]:
+    """The plan of the next `days` days from `start` with per-channel rule reports (§4)."""
+    from .audit import audit_channel
+
+    if channel is not None:
+        config.channel(channel)
+    end = start + timedelta(days=days)
+    posts, stored_airings = store.planning_rows()
+    inputs = channel_inputs(posts, stored_airings, config, now=start, only=channel)
+    plans = plan_all(inputs, start=start, end=end)
+    bodies = _Bodies(
+        store, stored_airings, {a.post_id for plan in plans.values() for a in plan.airings}
+    )
+    airings: list[CalendarAiring] = []
+    report: dict[str, Any] = {}
+    for name, plan in plans.items():
+        item = inputs[name]
+        bodies.note_planned(plan.new, name)
+        window = [a for a in plan.airings if start <= a.at < end]
+        for airing in window:
+            airings.append(
+                bodies.calendar_airing(airing, item.channel, airing.airing_id, airing.status)
+            )
+        kinds = Counter(a.kind for a in window)
+        report[name] = {
+            "airings": len(window),
+            "by_kind": {kind: kinds.get(kind, 0) for kind in ("core", "entertaining", "repost")},
+            "worst_gap_minutes": _worst_gap_minutes(plan, item, start=start, end=end),
+            "gaps": [
+                {"from": iso_utc(g.start), "to": iso_utc(g.end), "minutes": g.minutes}
+                for g in plan.gaps
+            ],
+            "violations": audit_channel(item.channel, item.posts, plan.airings, start, end),
+            "fresh_runs_out": iso_utc(plan.fresh_runs_out) if plan.fresh_runs_out else None,
+        }
+    airings.sort(key=lambda a: (a.at, a.channel, a.post_id))
+    return {
+        "from": iso_utc(start),
+        "to": iso_utc(end),
+        "airings": [a.to_json() for a in airings],
+        "channels": report,
+    }
+
+
+def _worst_gap_minutes(
+    plan: ChannelPlan, item: ChannelInput, *, start: datetime, end: datetime
+) -> int:
+    """Longest silence in the window, counting from the last airing before it and to its end."""
+    before = [a.at for a in item.fixed if a.at < start]
+    previous = max(before) if before else start
+    worst = timedelta(0)
+    for moment in [a.at for a in plan.airings if start <= a.at < end] + [end]:
+        worst = max(worst, moment - previous)
+        previous = moment
+    return int(worst.total_seconds() // 60)

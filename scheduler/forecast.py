@@ -302,7 +302,9 @@ def simulate(
                 {"from": iso_utc(g.start), "to": iso_utc(g.end), "minutes": g.minutes}
                 for g in plan.gaps
             ],
-            "violations": audit_channel(item.channel, item.posts, plan.airings, start, end),
+            "violations": audit_channel(
+                item.channel, item.posts, [*item.fixed, *plan.new], start, end, gaps=plan.gaps
+            ),
             "fresh_runs_out": iso_utc(plan.fresh_runs_out) if plan.fresh_runs_out else None,
         }
     airings.sort(key=lambda a: (a.at, a.channel, a.post_id))

@@ -8,7 +8,7 @@ if [ "$("$SCHEDULER" --config config.toml queue list --format json | grep -c '"e
 fi
 "$SCHEDULER" --config config.toml queue add --channel main --kind core --at +20s \
     "Welcome! This post was pinned 20 seconds after set-up; the daemon published it to published.jsonl."
-"$SCHEDULER" --config config.toml queue add --channel main --kind entertaining --at +50s \
+"$SCHEDULER" --config config.toml queue add --channel main --kind entertaining \
     "مرحبا! Right-to-left text and emoji 👨‍👩‍👧 go through untouched."
 "$SCHEDULER" --config config.toml queue add --channel main --kind core \
     "A floating post: the planner gives it the next free hourly slot (see scheduler calendar)."

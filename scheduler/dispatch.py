@@ -51,6 +51,7 @@ log = logging.getLogger("scheduler.dispatch")
 KEY_MEMORY = {"mastodon": timedelta(minutes=55)}
 RECORD_EVERY_SECONDS = 0.02  # outcomes wait at most this long to be written together
 RECORD_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # while the database is unreachable
+SHARED_BATCH = 200  # most airings one claim takes where other replicas may share the work
 
 
 @dataclass(frozen=True)
@@ -93,12 +94,23 @@ class Dispatcher:
         self.owner = owner
         self.clock = clock
         self.retry = retry
-        self.batch = batch
+        # Replicas on one PostgreSQL database wake for the same due airings at the same moment:
+        # a claim of the whole burst would leave the others idle while its own workers queue.
+        # A smaller claim shares it; a replica claims again as soon as a channel of its own
+        # goes idle (`on_idle`), or a moment later while anything due is left.
+        self.batch = min(batch, SHARED_BATCH) if store.dialect == "postgresql" else batch
         # Claiming a little early takes the claim itself off the critical path when many
         # airings fall due at once; workers still send nothing before its time.
         self.claim_ahead = claim_ahead
         self.key_prefix = store.key_prefix()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish")
+        # A worker holds its thread while it waits for its channel's next airing (claimed
+        # ahead) and through its channel's backoff, so with fewer threads than channels, waiting
+        # channels would hold up the others: one thread per channel (started as needed), and
+        # at most `workers` requests in flight, which is what bounds the contention.
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(workers, len(publishers)), thread_name_prefix="publish"
+        )
+        self._sending = threading.BoundedSemaphore(workers)
         self._on_idle = on_idle  # a channel finished while due airings were left unclaimed
         self._claim_was_full = False
         self._queues: dict[str, deque[Claimed]] = {}
@@ -413,7 +425,8 @@ class Dispatcher:
             if not publisher.deduplicates:
                 with self._writing:
                     self.store.note_sending(delivery.airing_id, owner=self.owner)
-            return publisher.publish(delivery)
+            with self._sending:
+                return publisher.publish(delivery)
 
         retrying = Retrying(
             retry=retry_if_exception(retryable),

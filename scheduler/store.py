@@ -729,13 +729,20 @@ class Store:
 
     def key_prefix(self) -> str:
         """A random id of this database, so idempotency keys never repeat across databases."""
-        with self.session(write=True) as session:
-            row = session.get(Meta, "instance")
-            if row is None:
-                import uuid
+        import uuid
 
-                row = Meta(key="instance", value=uuid.uuid4().hex[:12])
-                session.add(row)
+        with self.session(write=True) as session:
+            # Replicas starting together race to create it: the first insert wins (the others
+            # wait for it to commit, then insert nothing) and all read the same row.
+            session.execute(
+                text(
+                    "INSERT INTO meta (key, value) VALUES ('instance', :value) "
+                    "ON CONFLICT (key) DO NOTHING"
+                ),
+                {"value": uuid.uuid4().hex[:12]},
+            )
+            row = session.get(Meta, "instance")
+            assert row is not None
             return row.value + "-"
 
     def beat(self, *, owner: str, pid: int, host: str, now: datetime, state: str) -> None:
@@ -763,7 +770,8 @@ class PlannerLock:
     """Which replica plans: the holder of a PostgreSQL session advisory lock.
 
     The lock lives as long as its connection, so when the planning replica dies (or its
-    backend is killed) the lock is freed and the next replica to ask takes over. On SQLite
+    backend is killed) the lock is freed and the next replica to ask takes over. In pg_locks
+    it is the advisory lock with classid 7345003 and objid the hash of the schema. On SQLite
     there is one machine and `BEGIN IMMEDIATE` already serialises writers: always held.
     """
 
@@ -781,8 +789,10 @@ class PlannerLock:
                 self._connection.commit()  # never sit idle inside a transaction
                 return True
             connection = self._store.engine.connect()
+            # Advisory locks are per database, so the key includes the schema: deployments
+            # (or test runs) in other schemas of the same database each keep a planner.
             taken = connection.exec_driver_sql(
-                f"SELECT pg_try_advisory_lock({_PLANNER_LOCK})"
+                f"SELECT pg_try_advisory_lock({_PLANNER_LOCK}, hashtext(current_schema()))"
             ).scalar()
             connection.commit()
             if taken:

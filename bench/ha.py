@@ -1,0 +1,264 @@
+"""Replicas sharing one PostgreSQL database: claims per second and lateness. Prints, never fails.
+
+For 1, 2 and 3 replicas (real `python -m scheduler run` processes, each with its own config
+and `application_name`, as on separate hosts), 5,000 pinned airings fall due within 10 s,
+spread evenly over 100 webhook channels (json format, so `Idempotency-Key` is sent), on a
+fresh PostgreSQL schema. The webhook is a separate process
+(`python -m tests.fakeplatforms webhook --record FILE`) recording each request and when it
+arrived. Per replica count it prints: requests delivered, distinct idempotency keys,
+duplicates, p50/p99/max lateness (arrival minus the airing's due time), claims per second
+(from the attempt rows: claims over the span from the first claim to the last) and delivery
+throughput, and how the airings were shared between replicas.
+Target: p99 lateness within 1 s with 3 replicas. The schema is dropped afterwards.
+
+    .venv/bin/python bench/ha.py [--replicas 1 2 3] [--airings 5000] [--window 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from scheduler.store import PostDraft, Store  # noqa: E402
+
+PG_BASE_URL = os.environ.get(
+    "SCHEDULER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+CHANNELS = 100
+LEAD_SECONDS = 8.0  # the first airing is due this long after the posts are stored
+
+
+def start_webhook(record: Path) -> tuple[subprocess.Popen[str], str]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakeplatforms", "webhook", "--record", str(record)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    return server, server.stdout.readline().strip()
+
+
+def write_config(directory: Path, url: str, base_url: str) -> Path:
+    channels = "".join(
+        textwrap.dedent(
+            f"""
+            [channels.ch{n:03d}]
+            publisher = "webhook"
+            url = "{base_url}/hook/ch{n:03d}"
+            format = "json"
+            """
+        )
+        for n in range(CHANNELS)
+    )
+    directory.mkdir()
+    path = directory / "config.toml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            [scheduler]
+            database = "{url}"
+            timezone = "UTC"
+            horizon = "2h"
+
+            [defaults]
+            timezone = "UTC"
+            min_spacing = "0s"
+            """
+        )
+        + channels,
+        encoding="utf-8",
+    )
+    return path
+
+
+class Replica:
+    """One daemon process; ready once it sent READY=1 to its notify socket."""
+
+    def __init__(self, config: Path) -> None:
+        self.notify_dir = tempfile.mkdtemp(prefix="bh")
+        self.notify_path = os.path.join(self.notify_dir, "notify")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        self.log_path = config.parent / "daemon.log"
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "scheduler", "--config", str(config), "run"],
+            cwd=config.parent,
+            env={**os.environ, "PYTHONPATH": str(REPO), "NOTIFY_SOCKET": self.notify_path},
+            stdout=self.log,
+            stderr=self.log,
+        )
+
+    def wait_ready(self) -> None:
+        self.notify.settimeout(60)
+        while b"READY=1" not in self.notify.recv(4096):
+            pass
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.log.close()
+        self.notify.close()
+        os.unlink(self.notify_path)
+        os.rmdir(self.notify_dir)
+
+
+def read_record(record: Path) -> list[dict[str, Any]]:
+    if not record.exists():
+        return []
+    lines = record.read_text(encoding="utf-8").split("\n")[:-1]  # whole lines only
+    return [json.loads(line) for line in lines if line]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def run(replicas: int, airings: int, window: float, directory: Path) -> None:
+    import psycopg
+
+    plain = PG_BASE_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    schema = f"bench_ha_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    url = f"{PG_BASE_URL}?options=-csearch_path%3D{schema}"
+    record = directory / f"requests-{replicas}.jsonl"
+    server, base_url = start_webhook(record)
+    started: list[Replica] = []
+    store = Store(url)
+    try:
+        store.migrate()
+        for n in range(replicas):
+            config = write_config(
+                directory / f"{replicas}-r{n + 1}",
+                f"{url}&application_name={schema}_r{n + 1}",
+                base_url,
+            )
+            started.append(Replica(config))
+        for replica in started:
+            replica.wait_ready()
+        first = datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS)
+        drafts = [
+            PostDraft(
+                body=f"airing {n}: إطلاق المنتج الجديد اليوم 🚀",
+                kind="core",
+                channels=(f"ch{n % CHANNELS:03d}",),
+                editor="bench",
+                at=first + timedelta(seconds=window * n / airings),
+                evergreen=False,
+            )
+            for n in range(airings)
+        ]
+        spacing = {f"ch{n:03d}": timedelta(0) for n in range(CHANNELS)}
+        store.add_posts(drafts, now=datetime.now(UTC), spacing=spacing)
+        ahead = (first - datetime.now(UTC)).total_seconds()
+        deadline = time.monotonic() + ahead + window + 120
+        while len(read_record(record)) < airings and time.monotonic() < deadline:
+            time.sleep(0.25)
+        time.sleep(1.0)  # anything arriving twice would arrive now
+        report(replicas, airings, store, read_record(record), ahead)
+        for replica in started:
+            log = replica.log_path.read_text(encoding="utf-8")
+            if "Traceback" in log:
+                print(f"  a replica log shows errors:\n{log[-2000:]}")
+    finally:
+        for replica in started:
+            replica.stop()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
+        store.close()
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def report(
+    replicas: int, airings: int, store: Store, requests: list[dict[str, Any]], ahead: float
+) -> None:
+    from sqlalchemy import text
+
+    with store.session() as session:
+        rows = session.execute(text("SELECT idempotency_key, at, owner, status FROM airing")).all()
+        claims = [
+            row[0]
+            for row in session.execute(text("SELECT started FROM attempt ORDER BY started")).all()
+        ]
+    due_of = {row[0]: row[1].replace(tzinfo=UTC) for row in rows}
+    statuses = Counter(row[3] for row in rows)
+    shares = Counter(row[2] for row in rows)
+    keys = Counter(str(r["headers"]["idempotency-key"]) for r in requests)
+    received = [datetime.fromisoformat(r["at"]) for r in requests]
+    lateness = [
+        (datetime.fromisoformat(r["at"]) - due_of[r["headers"]["idempotency-key"]]).total_seconds()
+        for r in requests
+        if r["headers"]["idempotency-key"] in due_of
+    ]
+    plural = "s" if replicas > 1 else ""
+    print(f"\n{replicas} replica{plural}: {airings} airings due within the window")
+    print(f"  replicas ready {ahead:.1f}s before the first due airing")
+    print(f"  {'delivered (distinct keys)':<28}{len(keys)} of {airings}")
+    print(f"  {'requests':<28}{len(requests)}")
+    print(f"  {'duplicates':<28}{len(requests) - len(keys)}")
+    print(f"  {'airing statuses':<28}{dict(statuses)}")
+    if lateness:
+        print(f"  {'lateness p50':<28}{percentile(lateness, 0.50) * 1000:.0f} ms")
+        print(f"  {'lateness p99':<28}{percentile(lateness, 0.99) * 1000:.0f} ms (target ≤ 1000)")
+        print(f"  {'lateness max':<28}{max(lateness) * 1000:.0f} ms")
+        print(f"  {'early (before due)':<28}{sum(1 for x in lateness if x < 0)}")
+    if len(claims) > 1:
+        span = (claims[-1] - claims[0]).total_seconds()
+        print(f"  {'claims':<28}{len(claims)} in {span:.1f}s: {len(claims) / span:.0f}/s")
+        # The offered load is airings/window per second; the busiest second shows the headroom.
+        peak, start = 0, 0
+        for end, claimed in enumerate(claims):
+            while claimed - claims[start] > timedelta(seconds=1):
+                start += 1
+            peak = max(peak, end - start + 1)
+        print(f"  {'claims, busiest second':<28}{peak}")
+    if len(received) > 1:
+        span = (max(received) - min(received)).total_seconds()
+        print(f"  {'throughput':<28}{len(requests) / span:.0f} requests/s over {span:.1f}s")
+    share = ", ".join(f"{n}" for _owner, n in shares.most_common())
+    print(f"  {'airings per replica':<28}{share}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--airings", type=int, default=5_000)
+    parser.add_argument("--window", type=float, default=10.0, help="seconds")
+    args = parser.parse_args()
+    print(
+        f"{args.airings} pinned airings over {args.window:g}s on {CHANNELS} webhook channels, "
+        f"PostgreSQL {PG_BASE_URL.split('@')[-1]}, {os.cpu_count()} CPUs"
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-ha-") as name:
+        for count in args.replicas:
+            run(count, args.airings, args.window, Path(name))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

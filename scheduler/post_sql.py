@@ -184,6 +184,15 @@ def bump_revision(cursor: Any, dialect: SqlDialect) -> None:
         cursor.execute(f"NOTIFY {CHANGES_CHANNEL}")
 
 
+def prepare_sqlite(cursor: Any) -> None:
+    """Every SQLite connection of the project, the store's and this one, starts so: wait for
+    a busy writer instead of failing, WAL so readers never block the writer, foreign keys."""
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+
+
 def add_posts_sqlite(
     path: str, drafts: Sequence[PostDraft], *, now: datetime, spacing: Mapping[str, timedelta]
 ) -> list[int] | None:
@@ -204,8 +213,7 @@ def _add_posts_sqlite(
     connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     try:
         cursor = connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        prepare_sqlite(cursor)
         try:
             version = cursor.execute(
                 "SELECT value FROM meta WHERE key = 'schema_version'"

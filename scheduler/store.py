@@ -54,6 +54,7 @@ from .post_sql import (
     bump_revision,
     insert_pinned_airing,
     insert_posts,
+    prepare_sqlite,
     refuse_pinned_conflicts,
 )
 
@@ -828,10 +829,7 @@ def _make_engine(url: str) -> Engine:
             # The driver's own transaction handling is turned off so `_on_begin` decides.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
+            prepare_sqlite(cursor)
             cursor.close()
 
         @event.listens_for(engine, "begin")

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from .calendar import CalendarAiring
 from .config import Config
 from .models import Airing
-from .store import PostRecord, media_of
+from .store import LIVE_STATUSES, PostRecord, media_of
 from .text import airing_body
 from .timeutil import iso_utc
 
@@ -23,18 +23,24 @@ UTC_ZONE = ZoneInfo("UTC")
 
 
 def calendar_airings(record: PostRecord, config: Config) -> list[CalendarAiring]:
-    """The post's airings with local times and the body each one sends."""
-    first_local_date: dict[str, str] = {}
+    """The post's airings with local times and the body each one sends.
+
+    A repost's `first_aired` is the earliest airing that is (or will be) on air, as the
+    calendar and the dispatcher count it; a failed or cancelled one never aired.
+    """
+    first_on_air: dict[str, datetime] = {}
+    for airing in record.airings:  # sorted by time
+        if airing.status in LIVE_STATUSES:
+            first_on_air.setdefault(airing.channel, airing.at)
     result = []
     for airing in record.airings:
         channel = config.channels.get(airing.channel)
         tz = channel.timezone if channel else UTC_ZONE
-        first_local_date.setdefault(airing.channel, airing.at.astimezone(tz).date().isoformat())
         body = record.post.body
         if channel is not None:
-            body = airing_body(
-                body, airing.kind, channel, first_aired=first_local_date[airing.channel]
-            )
+            first = first_on_air.get(airing.channel, airing.at)
+            first_aired = first.astimezone(tz).date().isoformat()
+            body = airing_body(body, airing.kind, channel, first_aired=first_aired)
         result.append(calendar_airing(airing, tz, body))
     return result
 

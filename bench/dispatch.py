@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import socket
@@ -32,23 +31,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from _webhook import percentile, read_record, start_webhook  # noqa: E402
+
 from scheduler.config import load_config  # noqa: E402
 from scheduler.store import PostDraft, Store  # noqa: E402
 
 CHANNELS = 100
 AIRINGS = 1_000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def start_webhook(record: Path) -> tuple[subprocess.Popen[str], str]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakeplatforms", "webhook", "--record", str(record)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    return server, server.stdout.readline().strip()
 
 
 def write_config(directory: Path, base_url: str) -> Path:
@@ -119,17 +109,6 @@ class Daemon:
         os.unlink(self.notify_path)
         os.rmdir(self.notify_dir)
         return code
-
-
-def read_record(record: Path) -> list[dict[str, object]]:
-    if not record.exists():
-        return []
-    return [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines() if line]
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 def bench_dispatch(store: Store, record: Path, daemon_log: Path, config: Path) -> Daemon:

@@ -17,7 +17,6 @@ Target: p99 lateness within 1 s with 3 replicas. The schema is dropped afterward
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import socket
@@ -35,6 +34,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from _webhook import percentile, read_record, start_webhook  # noqa: E402
+
 from scheduler.store import PostDraft, Store  # noqa: E402
 
 PG_BASE_URL = os.environ.get(
@@ -42,17 +43,6 @@ PG_BASE_URL = os.environ.get(
 )
 CHANNELS = 100
 LEAD_SECONDS = 8.0  # the first airing is due this long after the posts are stored
-
-
-def start_webhook(record: Path) -> tuple[subprocess.Popen[str], str]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakeplatforms", "webhook", "--record", str(record)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    return server, server.stdout.readline().strip()
 
 
 def write_config(directory: Path, url: str, base_url: str) -> Path:
@@ -123,18 +113,6 @@ class Replica:
         self.notify.close()
         os.unlink(self.notify_path)
         os.rmdir(self.notify_dir)
-
-
-def read_record(record: Path) -> list[dict[str, Any]]:
-    if not record.exists():
-        return []
-    lines = record.read_text(encoding="utf-8").split("\n")[:-1]  # whole lines only
-    return [json.loads(line) for line in lines if line]
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 def run(replicas: int, airings: int, window: float, directory: Path) -> None:

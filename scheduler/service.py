@@ -1,4 +1,4 @@
-"""Starting the daemon for real: logging, publishers with their secrets, the HTTP client."""
+"""Starting the daemon for real: logging, publishers with their secrets, their HTTP clients."""
 
 from __future__ import annotations
 
@@ -28,17 +28,17 @@ def configure_logging() -> None:
 
 
 def run_daemon(config: Config, store: Store) -> int:
-    from .publishers.http import make_http_client, redact_http_logs
+    from .publishers.http import ChannelClients, redact_http_logs
     from .publishers.registry import build_publisher
 
     configure_logging()
     redact_http_logs()
-    client = make_http_client()
+    clients = ChannelClients()
     try:
         publishers = {
-            name: build_publisher(channel, client, now=utc_now)
+            name: build_publisher(channel, clients.new(), now=utc_now)
             for name, channel in config.channels.items()
         }
         return Daemon(config, store, publishers, claim_ahead=CLAIM_AHEAD).run()
     finally:
-        client.close()
+        clients.close()

@@ -25,7 +25,7 @@ from scheduler.errors import (
     PublishError,
     TransientPublishError,
 )
-from scheduler.publishers import Delivery, build_publisher, make_http_client
+from scheduler.publishers import ChannelClients, Delivery, build_publisher, make_http_client
 from scheduler.publishers.bluesky import BlueskyPublisher, encode_tid, link_facets, record_key
 from scheduler.publishers.file import FilePublisher
 from scheduler.publishers.mastodon import MastodonPublisher
@@ -88,6 +88,18 @@ def telegram(client: httpx.Client) -> Iterator[tuple[FakeTelegram, TelegramPubli
 
 
 # --- one test per publisher: what the platform receives -----------------------------------
+
+
+def test_each_channel_gets_its_own_client_and_closing_closes_them_all() -> None:
+    clients = ChannelClients(timeout=2.0)
+    first, second = clients.new(), clients.new()
+    assert first is not second
+    with FakeWebhook() as hook:
+        for client in (first, second):
+            assert client.post(hook.url, content=b"{}").status_code == 200
+        assert len(hook.requests) == 2
+    clients.close()
+    assert first.is_closed and second.is_closed
 
 
 def test_file_appends_one_json_line_per_airing_and_never_twice(tmp_path: Path) -> None:

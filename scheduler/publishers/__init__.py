@@ -1,7 +1,14 @@
 """Publishers: one module per platform behind one small interface (DESIGN §7)."""
 
 from .base import Delivery, Publisher, Receipt
-from .http import make_http_client
+from .http import ChannelClients, make_http_client
 from .registry import build_publisher
 
-__all__ = ["Delivery", "Publisher", "Receipt", "build_publisher", "make_http_client"]
+__all__ = [
+    "ChannelClients",
+    "Delivery",
+    "Publisher",
+    "Receipt",
+    "build_publisher",
+    "make_http_client",
+]

@@ -63,5 +63,5 @@ class Publisher(Protocol):
     def publish(self, delivery: Delivery) -> Receipt: ...
 
     def close(self) -> None:
-        """Forget what the publisher holds (sessions); the shared HTTP client is the caller's."""
+        """Forget what the publisher holds (sessions); the HTTP client is the caller's."""
         ...

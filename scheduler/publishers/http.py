@@ -1,4 +1,4 @@
-"""The shared HTTP client and the one place that turns HTTP outcomes into publish errors.
+"""HTTP clients for the publishers and the one place that turns HTTP outcomes into publish errors.
 
 The split that matters for exactly-once (DESIGN §5) is *when* a request failed:
 - before anything was sent (connection refused, connect timeout): retrying is always safe;
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,8 @@ USER_AGENT = "content-scheduler/0.1"
 # Telegram puts the bot token in the path (`/bot123:ABC/sendMessage`); httpx logs request URLs.
 _BOT_TOKEN_IN_PATH = re.compile(r"/bot[^/\s\"']+")
 _MESSAGE_LIMIT = 300
+# A channel's requests go one at a time (its worker sends them in order); one spare.
+CONNECTIONS_PER_CHANNEL = 2
 
 
 class _RedactBotTokens(logging.Filter):
@@ -55,8 +58,8 @@ def redact_http_logs() -> None:
             logger.addFilter(_redact_filter)
 
 
-def make_http_client(timeout: float = 10.0) -> httpx.Client:
-    """The one client every publisher shares: pooled connections, timeouts, TLS verified.
+def make_http_client(timeout: float = 10.0, *, tls: ssl.SSLContext | None = None) -> httpx.Client:
+    """A client with our timeouts, TLS verified and redirects not followed.
 
     Redirects are not followed: a POST that is redirected is a misconfigured base URL,
     better reported than replayed somewhere else.
@@ -64,16 +67,41 @@ def make_http_client(timeout: float = 10.0) -> httpx.Client:
     redact_http_logs()
     return httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        verify=True,
+        verify=tls if tls is not None else True,
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        limits=httpx.Limits(max_connections=CONNECTIONS_PER_CHANNEL),
     )
+
+
+class ChannelClients:
+    """One HTTP client (one connection pool) per channel, all sharing one TLS context.
+
+    A channel sends one request at a time, so its own small pool is all it needs, and a
+    slow or rate-limited platform can't hold connections another channel is waiting for.
+    One pool shared by 100 channels also cost more CPU than the requests themselves under
+    a burst: httpcore scans every pooled connection under one lock on each request.
+    """
+
+    def __init__(self, timeout: float = 10.0) -> None:
+        self._timeout = timeout
+        self._tls = httpx.create_ssl_context()  # the CA bundle is read once, not per channel
+        self._clients: list[httpx.Client] = []
+
+    def new(self) -> httpx.Client:
+        client = make_http_client(self._timeout, tls=self._tls)
+        self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
 
 
 @dataclass
 class Api:
-    """One platform's view of the shared client: sends requests and classifies the answers.
+    """One platform's view of its channel's client: sends requests and classifies the answers.
 
     Every message it builds passes through `scrub`, which removes the channel's secrets, so
     an exception text can be logged and shown to editors as it is.

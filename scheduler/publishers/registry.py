@@ -19,7 +19,7 @@ from .webhook import WebhookPublisher
 def build_publisher(
     channel: ChannelSettings, client: httpx.Client, *, now: Callable[[], datetime]
 ) -> Publisher:
-    """The publisher for `channel`, sharing `client`; `now` turns HTTP dates into waits.
+    """The publisher for `channel`, sending through `client`; `now` turns HTTP dates into waits.
 
     Secrets are read here, so a missing one raises `SecretError` (naming the reference,
     never a value) when the daemon starts rather than at the first airing.

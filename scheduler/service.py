@@ -28,17 +28,13 @@ def configure_logging() -> None:
 
 
 def run_daemon(config: Config, store: Store) -> int:
-    from .publishers.http import ChannelClients, redact_http_logs
-    from .publishers.registry import build_publisher
+    from .publishers.http import ChannelClients
+    from .publishers.registry import build_publishers
 
     configure_logging()
-    redact_http_logs()
     clients = ChannelClients()
     try:
-        publishers = {
-            name: build_publisher(channel, clients.new(), now=utc_now)
-            for name, channel in config.channels.items()
-        }
+        publishers = build_publishers(config.channels, clients, now=utc_now)
         return Daemon(config, store, publishers, claim_ahead=CLAIM_AHEAD).run()
     finally:
         clients.close()

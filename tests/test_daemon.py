@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import col, select
 
@@ -24,8 +23,7 @@ from scheduler.config import Config, load_config
 from scheduler.daemon import Daemon
 from scheduler.dispatch import RetrySettings
 from scheduler.models import Airing, AiringStatus, Attempt
-from scheduler.publishers import build_publisher, make_http_client
-from scheduler.publishers.base import Publisher
+from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.store import PostDraft, Store
 from tests.conftest import RunCli, write_config
 from tests.fakeplatforms import FakeTelegram, FakeWebhook, Reply
@@ -62,7 +60,7 @@ class Harness:
     config_path: Path
     config: Config
     store: Store
-    client: httpx.Client
+    clients: ChannelClients
     clock: Clock
     hook: FakeWebhook
     other: FakeWebhook
@@ -78,10 +76,7 @@ class Harness:
         config: Config | None = None,
     ) -> Daemon:
         """A daemon process as a fresh start would make it (a restart is a new Daemon)."""
-        publishers: dict[str, Publisher] = {
-            name: build_publisher(channel, self.client, now=self.clock)
-            for name, channel in self.config.channels.items()
-        }
+        publishers = build_publishers(self.config.channels, self.clients, now=self.clock)
         daemon = Daemon(
             config or self.config,
             self.store,
@@ -146,7 +141,6 @@ def harness(tmp_path: Path, db_url: str, run_cli: RunCli) -> Iterator[Harness]:
         FakeWebhook() as hook,
         FakeWebhook() as other,
         FakeTelegram() as telegram,
-        make_http_client(timeout=2.0) as client,
     ):
         config_path = write_config(
             tmp_path,
@@ -184,14 +178,16 @@ def harness(tmp_path: Path, db_url: str, run_cli: RunCli) -> Iterator[Harness]:
         config = load_config(config_path)
         store = Store(config.scheduler.database)
         store.migrate()
+        clients = ChannelClients(timeout=2.0)
         h = Harness(
-            tmp_path, config_path, config, store, client, Clock(T0), hook, other, telegram, run_cli
+            tmp_path, config_path, config, store, clients, Clock(T0), hook, other, telegram, run_cli
         )
         try:
             yield h
         finally:
             for daemon in h.daemons:
                 daemon.close(timeout=5)
+            clients.close()
             store.close()
 
 

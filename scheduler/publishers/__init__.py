@@ -2,7 +2,7 @@
 
 from .base import Delivery, Publisher, Receipt
 from .http import ChannelClients, make_http_client
-from .registry import build_publisher
+from .registry import build_publisher, build_publishers
 
 __all__ = [
     "ChannelClients",
@@ -10,5 +10,6 @@ __all__ = [
     "Publisher",
     "Receipt",
     "build_publisher",
+    "build_publishers",
     "make_http_client",
 ]

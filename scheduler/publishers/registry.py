@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 import httpx
@@ -11,6 +11,7 @@ from ..config import ChannelSettings
 from .base import Publisher
 from .bluesky import BlueskyPublisher
 from .file import FilePublisher
+from .http import ChannelClients
 from .mastodon import MastodonPublisher
 from .telegram import TelegramPublisher
 from .webhook import WebhookPublisher
@@ -35,3 +36,15 @@ def build_publisher(
     if kind not in builders:
         raise ValueError(f"unknown publisher {kind!r} for channel {channel.name!r}")
     return builders[kind](channel, client, now=now)
+
+
+def build_publishers(
+    channels: Mapping[str, ChannelSettings],
+    clients: ChannelClients,
+    *,
+    now: Callable[[], datetime],
+) -> dict[str, Publisher]:
+    """Every channel's publisher, each sending through a client of its own from `clients`."""
+    return {
+        name: build_publisher(channel, clients.new(), now=now) for name, channel in channels.items()
+    }

@@ -16,13 +16,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -31,87 +27,27 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from _webhook import percentile, read_record, start_webhook  # noqa: E402
+from _webhook import (  # noqa: E402
+    DaemonProcess,
+    percentile,
+    read_record,
+    start_webhook,
+    write_webhook_config,
+)
 
 from scheduler.config import load_config  # noqa: E402
 from scheduler.store import PostDraft, Store  # noqa: E402
 
 CHANNELS = 100
 AIRINGS = 1_000
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def write_config(directory: Path, base_url: str) -> Path:
-    channels = "".join(
-        textwrap.dedent(
-            f"""
-            [channels.ch{n:03d}]
-            publisher = "webhook"
-            url = "{base_url}/hook/ch{n:03d}"
-            format = "json"
-            """
-        )
-        for n in range(CHANNELS)
-    )
-    path = directory / "config.toml"
-    path.write_text(
-        textwrap.dedent(
-            """
-            [scheduler]
-            database = "sqlite:///scheduler.db"
-            timezone = "UTC"
-
-            [defaults]
-            timezone = "UTC"
-            min_spacing = "0s"
-            """
-        )
-        + channels,
-        encoding="utf-8",
-    )
-    return path
+    scheduler = 'database = "sqlite:///scheduler.db"\ntimezone = "UTC"'
+    return write_webhook_config(directory / "config.toml", scheduler, base_url, CHANNELS)
 
 
-class Daemon:
-    def __init__(self, config: Path, log: Path) -> None:
-        self.notify_dir = tempfile.mkdtemp(prefix="bn")
-        self.notify_path = os.path.join(self.notify_dir, "notify")
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(self.notify_path)
-        self.log = open(log, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "scheduler", "--config", str(config), "run"],
-            cwd=config.parent,
-            env={**os.environ, "PYTHONPATH": str(REPO), "NOTIFY_SOCKET": self.notify_path},
-            stdout=self.log,
-            stderr=self.log,
-        )
-        self.notify.settimeout(60)
-        while b"READY=1" not in self.notify.recv(4096):
-            pass
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        utime, stime = int(fields[11]), int(fields[12])
-        return (utime + stime) / CLOCK_TICKS
-
-    def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=60)
-        self.log.close()
-        self.notify.close()
-        os.unlink(self.notify_path)
-        os.rmdir(self.notify_dir)
-        return code
-
-
-def bench_dispatch(store: Store, record: Path, daemon_log: Path, config: Path) -> Daemon:
+def bench_dispatch(store: Store, record: Path, config: Path) -> DaemonProcess:
     due = (datetime.now(UTC) + timedelta(seconds=10)).replace(microsecond=0)
     drafts = [
         PostDraft(
@@ -126,7 +62,8 @@ def bench_dispatch(store: Store, record: Path, daemon_log: Path, config: Path) -
     ]
     spacing = {f"ch{n:03d}": timedelta(0) for n in range(CHANNELS)}
     store.add_posts(drafts, now=datetime.now(UTC), spacing=spacing)
-    daemon = Daemon(config, daemon_log)
+    daemon = DaemonProcess(config)
+    daemon.wait_ready()
     print(f"daemon ready {(due - datetime.now(UTC)).total_seconds():.1f}s before the due second")
     deadline = time.monotonic() + 120
     while len(read_record(record)) < AIRINGS and time.monotonic() < deadline:
@@ -154,7 +91,7 @@ def bench_dispatch(store: Store, record: Path, daemon_log: Path, config: Path) -
     return daemon
 
 
-def bench_idle(store: Store, daemon: Daemon, *, posts: int, idle_seconds: float) -> None:
+def bench_idle(store: Store, daemon: DaemonProcess, *, posts: int, idle_seconds: float) -> None:
     now = datetime.now(UTC)
     started = time.monotonic()
     batch = 10_000
@@ -202,7 +139,7 @@ def main() -> int:
             config = write_config(directory, base_url)
             store = Store(load_config(config).scheduler.database)
             store.migrate()
-            daemon = bench_dispatch(store, record, directory / "daemon.log", config)
+            daemon = bench_dispatch(store, record, config)
             bench_idle(store, daemon, posts=args.posts, idle_seconds=args.idle_seconds)
             print(f"daemon exit status on SIGTERM: {daemon.stop()}")
             daemon = None

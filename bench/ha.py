@@ -19,11 +19,8 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import uuid
 from collections import Counter
@@ -34,7 +31,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from _webhook import percentile, read_record, start_webhook  # noqa: E402
+from _webhook import (  # noqa: E402
+    DaemonProcess,
+    percentile,
+    read_record,
+    start_webhook,
+    write_webhook_config,
+)
 
 from scheduler.store import PostDraft, Store  # noqa: E402
 
@@ -46,73 +49,9 @@ LEAD_SECONDS = 8.0  # the first airing is due this long after the posts are stor
 
 
 def write_config(directory: Path, url: str, base_url: str) -> Path:
-    channels = "".join(
-        textwrap.dedent(
-            f"""
-            [channels.ch{n:03d}]
-            publisher = "webhook"
-            url = "{base_url}/hook/ch{n:03d}"
-            format = "json"
-            """
-        )
-        for n in range(CHANNELS)
-    )
     directory.mkdir()
-    path = directory / "config.toml"
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            [scheduler]
-            database = "{url}"
-            timezone = "UTC"
-            horizon = "2h"
-
-            [defaults]
-            timezone = "UTC"
-            min_spacing = "0s"
-            """
-        )
-        + channels,
-        encoding="utf-8",
-    )
-    return path
-
-
-class Replica:
-    """One daemon process; ready once it sent READY=1 to its notify socket."""
-
-    def __init__(self, config: Path) -> None:
-        self.notify_dir = tempfile.mkdtemp(prefix="bh")
-        self.notify_path = os.path.join(self.notify_dir, "notify")
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(self.notify_path)
-        self.log_path = config.parent / "daemon.log"
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "scheduler", "--config", str(config), "run"],
-            cwd=config.parent,
-            env={**os.environ, "PYTHONPATH": str(REPO), "NOTIFY_SOCKET": self.notify_path},
-            stdout=self.log,
-            stderr=self.log,
-        )
-
-    def wait_ready(self) -> None:
-        self.notify.settimeout(60)
-        while b"READY=1" not in self.notify.recv(4096):
-            pass
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.log.close()
-        self.notify.close()
-        os.unlink(self.notify_path)
-        os.rmdir(self.notify_dir)
+    scheduler = f'database = "{url}"\ntimezone = "UTC"\nhorizon = "2h"'
+    return write_webhook_config(directory / "config.toml", scheduler, base_url, CHANNELS)
 
 
 def run(replicas: int, airings: int, window: float, directory: Path) -> None:
@@ -125,7 +64,7 @@ def run(replicas: int, airings: int, window: float, directory: Path) -> None:
     url = f"{PG_BASE_URL}?options=-csearch_path%3D{schema}"
     record = directory / f"requests-{replicas}.jsonl"
     server, base_url = start_webhook(record)
-    started: list[Replica] = []
+    started: list[DaemonProcess] = []
     store = Store(url)
     try:
         store.migrate()
@@ -135,7 +74,7 @@ def run(replicas: int, airings: int, window: float, directory: Path) -> None:
                 f"{url}&application_name={schema}_r{n + 1}",
                 base_url,
             )
-            started.append(Replica(config))
+            started.append(DaemonProcess(config))
         for replica in started:
             replica.wait_ready()
         first = datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS)

@@ -451,15 +451,20 @@ def test_a_cli_change_reaches_every_replica_at_once(cluster: Cluster) -> None:
         f"{cluster.app}_r%",
     )
     assert sorted(name.rsplit("_", 1)[1] for (name,) in listening) == ["r1", "r2", "r3"]
-    due = soon(3.0)
+    # Each post is pinned far enough ahead that its own CLI call can't outlast it on a busy
+    # machine; what is checked is that every replica knew of it in time to send it on time.
+    due_of: dict[str, datetime] = {}
     for n, replica in enumerate(cluster.replicas):
+        body = f"pinned from {replica.name}"
+        due_of[body] = soon(10.0)
         added = cluster.cli(
-            replica, "queue", "add", f"pinned from {replica.name}", "--channel", f"ch{n:03d}",
-            "--kind", "core", "--at", due.isoformat(), "--no-evergreen",
+            replica, "queue", "add", body, "--channel", f"ch{n:03d}",
+            "--kind", "core", "--at", due_of[body].isoformat(), "--no-evergreen",
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
-    wait_until(lambda: cluster.published_count() == REPLICAS, 10, "the pinned posts")
+    wait_until(lambda: cluster.published_count() == REPLICAS, 60, "the pinned posts")
     cluster.assert_exactly_once(REPLICAS, repeats_allowed=False)
     for request in cluster.receiver.requests():
-        lateness = datetime.fromisoformat(request["at"]) - due
-        assert timedelta(0) <= lateness < timedelta(seconds=1), lateness
+        lateness = datetime.fromisoformat(request["at"]) - due_of[request["body"]["body"]]
+        # Never early; late only by scheduling noise, far less than the 10 s it was known ahead.
+        assert timedelta(0) <= lateness < timedelta(seconds=5), lateness

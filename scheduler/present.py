@@ -1,7 +1,8 @@
 """Records as editors see them: the JSON shapes of DESIGN §4 and terminal tables.
 
-Terminal cells are measured in display columns (wcwidth) and each body is wrapped in Unicode
-isolates (FSI … PDI), so an Arabic body can't reorder the columns around it.
+Terminal text goes through the one terminal renderer (`terminal.py`): every value an editor
+or a platform wrote loses its control characters, cells are measured in display columns,
+and right-to-left text is isolated so it can't reorder the columns around it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from .calendar import CalendarAiring
 from .config import Config
 from .models import Airing
 from .store import LIVE_STATUSES, PostRecord, media_of
+from .terminal import cell, clean, display_width, isolate
 from .text import airing_body
 from .timeutil import iso_utc
 
-FSI, PDI = "\u2068", "\u2069"
 UTC_ZONE = ZoneInfo("UTC")
 
 
@@ -84,41 +85,17 @@ def post_json(record: PostRecord, config: Config, *, now: datetime) -> dict[str,
 # --- terminal ------------------------------------------------------------------------------
 
 
-def display_width(text: str) -> int:
-    from wcwidth import wcswidth
-
-    width = wcswidth(text.replace(FSI, "").replace(PDI, ""))
-    return width if width >= 0 else len(text)
-
-
-def clip(text: str, width: int) -> str:
-    """First line of `text`, cut to `width` display columns, isolated for bidi safety."""
-    import regex
-    from wcwidth import wcswidth
-
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    out, used = [], 0
-    for grapheme in regex.findall(r"\X", line):
-        size = max(wcswidth(grapheme), 0)
-        if used + size > width - (1 if used + size < display_width(line) else 0):
-            out.append("…")
-            break
-        out.append(grapheme)
-        used += size
-    return FSI + "".join(out) + PDI
-
-
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Left-aligned columns measured in display width; the last column is not padded."""
     widths = [display_width(h) for h in headers]
     for row in rows:
-        for index, cell in enumerate(row):
-            widths[index] = max(widths[index], display_width(cell))
+        for index, text in enumerate(row):
+            widths[index] = max(widths[index], display_width(text))
     lines = []
     for row in [list(headers), *rows]:
         cells = [
-            cell if index == len(row) - 1 else cell + " " * (widths[index] - display_width(cell))
-            for index, cell in enumerate(row)
+            text if index == len(row) - 1 else text + " " * (widths[index] - display_width(text))
+            for index, text in enumerate(row)
         ]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
@@ -137,8 +114,8 @@ def posts_table(records: Sequence[PostRecord], *, now: datetime, body_width: int
                 record.status(now),
                 ",".join(record.channels),
                 when + (" (pinned)" if post.at else ""),
-                post.editor,
-                clip(post.body, body_width),
+                cell(post.editor),
+                cell(post.body, body_width),
             ]
         )
     return table(["ID", "KIND", "STATUS", "CHANNELS", "NEXT", "EDITOR", "BODY"], rows)
@@ -152,20 +129,20 @@ def _next_airing(record: PostRecord) -> Airing | None:
 def post_details(record: PostRecord, config: Config, *, now: datetime) -> str:
     post = record.post
     lines = [
-        f"post {post.id} · {post.kind} · {record.status(now)} · by {post.editor}",
+        f"post {post.id} · {post.kind} · {record.status(now)} · by {cell(post.editor)}",
         f"channels: {', '.join(record.channels)}",
         f"pinned:   {iso_utc(post.at) if post.at else 'no (the planner picks slots)'}",
         f"expires:  {iso_utc(post.expires) if post.expires else 'never'}",
         f"evergreen: {'yes' if post.evergreen else 'no'}",
     ]
     if media_of(post):
-        lines.append(f"media:    {', '.join(media_of(post))}")
-    lines += ["", FSI + post.body + PDI, ""]
+        lines.append(f"media:    {', '.join(cell(path) for path in media_of(post))}")
+    lines += ["", isolate(clean(post.body, keep_newlines=True)), ""]
     airings = calendar_airings(record, config)
     if not airings:
         lines.append("no airings yet")
     for airing in airings:
-        extra = airing.remote_url or airing.error or ""
+        extra = cell(airing.remote_url or airing.error or "")
         lines.append(
             f"  #{airing.id} {airing.channel} {airing.local.isoformat(timespec='minutes')} "
             f"{airing.kind} {airing.status} {extra}".rstrip()

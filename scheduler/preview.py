@@ -9,8 +9,6 @@ templates only lay out, the contexts can be tested on their own, and Jinja's
 from __future__ import annotations
 
 import functools
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,6 +24,7 @@ import wcwidth
 
 from . import i18n
 from .calendar import CalendarAiring, CalendarData, CalendarGap
+from .terminal import UNSAFE, clean, clip, display_width, isolate
 from .timeutil import localize
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -447,10 +446,15 @@ def _cut(line: str, limit: int) -> str:
 
 
 def _safe_url(url: str | None) -> str | None:
-    """Only http(s) links: autoescaping does not stop a `javascript:` URL."""
-    if url and urlsplit(url).scheme in ("http", "https"):
-        return url
-    return None
+    """Only http(s) links without spaces or control characters: autoescaping does not stop
+    a `javascript:` URL, and a CR LF would end an ICS property."""
+    if not url or UNSAFE.search(url) or " " in url:
+        return None
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:  # e.g. an unbalanced "[" where an IPv6 host would be
+        return None
+    return url if scheme in ("http", "https") else None
 
 
 def _midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -599,9 +603,11 @@ def _vevent(
 
 
 def _ics_text(text: str) -> str:
-    """RFC 5545 §3.3.11 TEXT: backslash, semicolon and comma escaped, newlines as \\n."""
+    """RFC 5545 §3.3.11 TEXT: backslash, semicolon and comma escaped, newlines as \\n, and
+    no control character left (RFC 5545 forbids them in TEXT; a raw CR LF would end the
+    property and start a forged one)."""
     escaped = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    return escaped.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
+    return clean(escaped, keep_newlines=True).replace("\n", "\\n")
 
 
 def _ics_fold(line: str) -> str:
@@ -624,53 +630,6 @@ def _ics_fold(line: str) -> str:
 
 
 # --- terminal text ---------------------------------------------------------------------------
-
-FSI, PDI = "\u2068", "\u2069"
-# Explicit bidi controls (embeddings, overrides, isolates) and C0/C1 controls are dropped from
-# cells: a stray PDI in a body would close our isolate early, an RLO would flip the row, and
-# escape sequences must never reach the terminal from content editors typed.
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def display_width(text: str) -> int:
-    """Terminal cells `text` takes: graphemes, wide CJK/emoji, zero-width isolates."""
-    return int(wcwidth.width(text))
-
-
-def isolate(text: str) -> str:
-    """Wrap a cell holding right-to-left letters in FIRST STRONG ISOLATE … POP DIRECTIONAL
-    ISOLATE; other cells are returned as they are.
-
-    Why isolates: in a terminal that applies the Unicode bidi algorithm, an Arabic cell next
-    to the time or channel columns would join one right-to-left run with its neighbours and
-    swap the columns around it. An isolate makes the cell one neutral block to the rest of
-    the line, while inside it Arabic still reads right to left. Terminals without bidi
-    support draw the isolates as nothing (zero width), so the columns still line up. Padding
-    goes outside the isolate, and the body is the last column, so even a terminal that
-    mishandles isolates can only disturb the text of that one cell, never the columns before
-    it. Cells without right-to-left letters stay free of invisible characters.
-    """
-    if any(unicodedata.bidirectional(char) in ("R", "AL") for char in text):
-        return f"{FSI}{text}{PDI}"
-    return text
-
-
-def _clean(text: str) -> str:
-    return _UNSAFE.sub("", text.replace("\t", " "))
-
-
-def _clip(text: str, width: int) -> str:
-    """`text` cut to `width` terminal cells, by whole graphemes, with an ellipsis if cut."""
-    if display_width(text) <= width:
-        return text
-    kept, used = [], 0
-    for grapheme in wcwidth.iter_graphemes(text):
-        cells = display_width(grapheme)
-        if used + cells > width - 1:
-            break
-        kept.append(grapheme)
-        used += cells
-    return "".join(kept) + "…"
 
 
 @dataclass(frozen=True)
@@ -721,7 +680,7 @@ def render_text(
     days = list(text_rows(data, lang=lang, tz=zone))
     all_rows = [row for _, rows in days for row in rows]
     cells = [
-        [_clean(getattr(r, f)) for f in ("channel", "kind", "status", "post")] for r in all_rows
+        [clean(getattr(r, f)) for f in ("channel", "kind", "status", "post")] for r in all_rows
     ]
     widths = [max((display_width(c[i]) for c in cells), default=0) for i in range(4)]
     start, end = data.start.astimezone(zone), data.end.astimezone(zone)
@@ -740,11 +699,11 @@ def render_text(
             index += 1
             prefix = f"{row.flag} {row.time}  " + "  ".join(columns)
             room = max(width - display_width(prefix) - 2, 10)
-            body = _clip(_clean(row.body), room)
+            body = clip(clean(row.body), room)
             out.append(f"{prefix}  {isolate(body)}".rstrip())
             if row.error:
                 indent = " " * (display_width(prefix) + 2)
-                out.append(f"{indent}{isolate(_clip('↳ ' + _clean(row.error), room))}")
+                out.append(f"{indent}{isolate(clip('↳ ' + clean(row.error), room))}")
     return "\n".join(out) + "\n"
 
 

@@ -22,7 +22,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from scheduler import i18n, preview
+from scheduler import i18n, preview, terminal
 from scheduler.calendar import CalendarAiring, CalendarChannel, CalendarData, CalendarGap
 from scheduler.cli_calendar import register
 from scheduler.errors import InputError
@@ -398,20 +398,22 @@ def test_text_columns_line_up_with_arabic_and_emoji(data: CalendarData) -> None:
         assert len(rows) == len(data.airings) + len(data.gaps)
         body_starts, status_starts = set(), set()
         for row in rows:
-            assert preview.display_width(row) <= 90
+            assert terminal.display_width(row) <= 90
             status = next(
                 t[s]
                 for s in ("planned", "published", "failed", "missed", "unconfirmed", "gap")
                 if t[s] in row
             )
-            status_starts.add(preview.display_width(row[: row.index(status)]))
+            status_starts.add(terminal.display_width(row[: row.index(status)]))
             # The body is the last column: whatever follows the last run of two spaces.
             cut = row.rstrip().rfind("  ")
-            body_starts.add(preview.display_width(row[: cut + 2]))
+            body_starts.add(terminal.display_width(row[: cut + 2]))
         assert len(body_starts) == 1, f"{lang}: bodies start at {body_starts}"
         assert len(status_starts) <= 2  # the kind column (gap rows) and the status column
         arabic = [r for r in rows if "إطلاق" in r]
-        assert arabic and all(preview.FSI + "إطلاق" in r or preview.FSI + "من" in r for r in arabic)
+        assert arabic and all(
+            terminal.FSI + "إطلاق" in r or terminal.FSI + "من" in r for r in arabic
+        )
 
 
 def test_text_keeps_control_characters_out(data: CalendarData) -> None:

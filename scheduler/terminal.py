@@ -1,0 +1,101 @@
+"""The one terminal renderer: what text from outside may look like on a terminal or in a log.
+
+Bodies, editor names, platform errors and URLs come from people and platforms we don't
+control (DESIGN §10). On a terminal, C0/C1 control characters and DEL can move the cursor,
+retitle the window or ring the bell, and explicit bidi controls (an RLO) can reorder what is
+shown around them, so every command that prints such text passes it through `clean` (they
+are removed) and measures it with `display_width`; log lines pass through `escape_controls`
+(they are shown as `\\x1b`, so the log still tells what arrived).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import wcwidth
+
+FSI, PDI = "\u2068", "\u2069"
+# C0 and C1 controls, DEL, and the explicit bidi embeddings, overrides and isolates: a stray
+# PDI would close our own isolate early and an RLO would flip the rest of the line.
+UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def clean(text: str, *, keep_newlines: bool = False) -> str:
+    """`text` without control or bidi-override characters; a tab becomes a space.
+
+    With `keep_newlines`, line breaks stay (a whole body shown on lines of its own); a CR
+    LF or a lone CR counts as one.
+    """
+    text = text.replace("\t", " ")
+    if not keep_newlines:
+        return UNSAFE.sub("", text)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(UNSAFE.sub("", line) for line in lines)
+
+
+def escape_controls(text: str, *, keep: str = "") -> str:
+    """`text` with each unsafe character written as an escape (`\\n`, `\\x1b`, `\\u202e`),
+    except those in `keep`: one log record stays one line, and nothing in it reaches the
+    terminal or journal reader as a control."""
+
+    def escaped(match: re.Match[str]) -> str:
+        char = match.group()
+        if char in keep:
+            return char
+        code = ord(char)
+        return _NAMED_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+    return UNSAFE.sub(escaped, text)
+
+
+def first_line(text: str) -> str:
+    """The first line of `text` that holds anything, stripped."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def display_width(text: str) -> int:
+    """Terminal cells `text` takes: graphemes, wide CJK/emoji, zero-width isolates."""
+    return int(wcwidth.width(text))
+
+
+def clip(text: str, width: int) -> str:
+    """`text` cut to `width` terminal cells, by whole graphemes, with an ellipsis if cut."""
+    if display_width(text) <= width:
+        return text
+    kept, used = [], 0
+    for grapheme in wcwidth.iter_graphemes(text):
+        cells = display_width(grapheme)
+        if used + cells > width - 1:
+            break
+        kept.append(grapheme)
+        used += cells
+    return "".join(kept) + "…"
+
+
+def isolate(text: str) -> str:
+    """Wrap a cell holding right-to-left letters in FIRST STRONG ISOLATE … POP DIRECTIONAL
+    ISOLATE; other cells are returned as they are.
+
+    Why isolates: in a terminal that applies the Unicode bidi algorithm, an Arabic cell next
+    to the time or channel columns would join one right-to-left run with its neighbours and
+    swap the columns around it. An isolate makes the cell one neutral block to the rest of
+    the line, while inside it Arabic still reads right to left. Terminals without bidi
+    support draw the isolates as nothing (zero width), so the columns still line up. Padding
+    goes outside the isolate, and the body is the last column, so even a terminal that
+    mishandles isolates can only disturb the text of that one cell, never the columns before
+    it. Cells without right-to-left letters stay free of invisible characters.
+    """
+    if any(unicodedata.bidirectional(char) in ("R", "AL") for char in text):
+        return f"{FSI}{text}{PDI}"
+    return text
+
+
+def cell(text: str, width: int | None = None) -> str:
+    """Outside text as one table cell: its first line, cleaned, clipped, isolated."""
+    line = clean(first_line(text))
+    return isolate(clip(line, width) if width is not None else line)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,38 +33,90 @@ _QUIET_WINDOW = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
 
 @dataclass(frozen=True)
 class SecretRef:
-    """Where a secret lives. `reveal()` reads it; `repr` and `str` never show the value."""
+    """Where a secret lives. `reveal()` reads it; `repr` and `str` never show the value.
+
+    `carries` says where the value goes, which bounds what it may hold: any secret is
+    refused with a control character (a multi-line value is a mistake, and one a one-line
+    message could no longer redact), a `header` one (a bearer token) unless it is printable
+    ASCII, which is all an HTTP header can carry, and a `path` one (Telegram's bot token,
+    part of the request path) also with a character that would end or escape the path.
+    """
 
     source: str  # env | file | credential
     name: str
+    carries: str = field(default="text", compare=False)  # text | header | path
 
     def describe(self) -> str:
         return f"{{ {self.source} = {self.name!r} }}"
 
     def reveal(self) -> str:
-        """The secret's value, stripped of surrounding whitespace. Raises SecretError."""
+        """The secret's value (a file's one trailing newline removed). Raises SecretError
+        naming the reference, never the value."""
+        value = self._read()
+        problem = secret_value_problem(value, self.carries)
+        if problem is not None:
+            raise SecretError(f"the secret in {self.describe()} {problem} (its value is not shown)")
+        return value
+
+    def _read(self) -> str:
+        if "\0" in self.name:
+            raise SecretError(f"{self.describe()} names a NUL character")
         if self.source == "env":
             value = os.environ.get(self.name)
             if not value:
                 raise SecretError(f"environment variable {self.name} is not set")
-            return value.strip()
-        if self.source == "credential":
-            directory = os.environ.get("CREDENTIALS_DIRECTORY")
-            if not directory:
-                raise SecretError(
-                    f"credential {self.name!r} needs $CREDENTIALS_DIRECTORY "
-                    "(set by systemd LoadCredential=)"
-                )
-            path = Path(directory) / self.name
-        else:
-            path = Path(self.name)
+            return value
+        path = _credential_path(self.name) if self.source == "credential" else Path(self.name)
         try:
-            return path.read_text(encoding="utf-8").strip()
+            text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise SecretError(f"secret file {str(path)!r} can't be read: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise SecretError(f"secret file {str(path)!r} is not UTF-8 text") from None
+        return text.removesuffix("\n").removesuffix("\r")
 
     def __str__(self) -> str:
         return self.describe()
+
+
+# A character of these ends a bot token's place in `/bot<token>/sendMessage` or changes it.
+_PATH_ENDING = set("/?#%")
+
+
+def secret_value_problem(value: str, carries: str) -> str | None:
+    """Why `value` can't be a valid secret sent as `carries`, or None; never quotes it."""
+    if not value:
+        return "is empty"
+    if any(_is_control(char) for char in value):
+        return "holds a line break or another control character, which no platform accepts"
+    if carries in ("header", "path") and not all("!" <= char <= "~" for char in value):
+        return "holds a space or a character that is not ASCII, which HTTP can't carry in a token"
+    if carries == "path" and _PATH_ENDING & set(value):
+        return "holds one of / ? # %, which would change the request's path"
+    return None
+
+
+def _is_control(char: str) -> bool:
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp")  # controls, U+2028, U+2029
+
+
+def credential_name_problem(name: str) -> str | None:
+    """Why `name` can't be a file directly inside `$CREDENTIALS_DIRECTORY`, or None."""
+    if name in ("", ".", "..") or "/" in name or "\0" in name:
+        return "must be the plain name of a file in $CREDENTIALS_DIRECTORY (no '/', not '..')"
+    return None
+
+
+def _credential_path(name: str) -> Path:
+    problem = credential_name_problem(name)
+    if problem is not None:
+        raise SecretError(f"credential {name!r} {problem}")
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        raise SecretError(
+            f"credential {name!r} needs $CREDENTIALS_DIRECTORY (set by systemd LoadCredential=)"
+        )
+    return Path(directory) / name
 
 
 @dataclass(frozen=True)
@@ -127,6 +180,14 @@ class ChannelSettings:
 
     def option(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
+
+    def secret(self, key: str) -> str:
+        """The value of the secret option `key`; a SecretError names the key's path."""
+        reference: SecretRef = self.options[key]
+        try:
+            return reference.reveal()
+        except SecretError as exc:
+            raise SecretError(f"channels.{self.name}.{key}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -199,6 +260,8 @@ _PUBLISHER_OPTIONS: dict[str, dict[str, bool]] = {
     "telegram": {"base_url": False, "bot_token": True, "chat_id": True},
 }
 SECRET_KEYS = {"token", "app_password", "bot_token", "secret"}
+# Where a secret is sent bounds what it may hold (see `SecretRef`); the others go in a body.
+_SECRET_CARRIES = {"token": "header", "bot_token": "path"}
 _URL_KEYS = {"url", "base_url", "service"}
 PUBLISHER_DEFAULTS: dict[str, dict[str, Any]] = {
     "webhook": {"format": "json"},
@@ -664,9 +727,15 @@ def _read_secret(value: Any, path: str, problems: _Problems, base_dir: Path) -> 
         return None
     source = sources[0]
     name = value[source]
+    if "\0" in name:
+        problems.add(path, f"the {source} name holds a NUL character")
+        return None
+    if source == "credential" and (problem := credential_name_problem(name)) is not None:
+        problems.add(path, f"credential {name!r} {problem}")
+        return None
     if source == "file":
         name = str(base_dir / name)
-    return SecretRef(source, name)
+    return SecretRef(source, name, carries=_SECRET_CARRIES.get(path.rsplit(".", 1)[-1], "text"))
 
 
 def _read_string(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:

@@ -5,20 +5,40 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import timedelta
+from typing import Any
 
 from .config import Config
 from .daemon import Daemon, utc_now
 from .store import Store
+from .terminal import escape_controls
 
 # Due airings are claimed this long before their time and sent exactly at it, so a burst of
 # 1,000 due at once is not first held up by its own claim.
 CLAIM_AHEAD = timedelta(seconds=2)
 
 
+class OneLineFormatter(logging.Formatter):
+    """Writes control characters in a record as escapes (`\\x1b`, `\\n`, `\\u202e`).
+
+    Messages quote what platforms and editors sent (URLs, errors, bodies): a raw CR LF in
+    one would forge a log line of its own and an ESC would reach the terminal reading the
+    log. So each record stays one line; only a traceback keeps its own line breaks.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        return escape_controls(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802
+        return escape_controls(super().formatException(ei), keep="\n")
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802
+        return escape_controls(super().formatStack(stack_info), keep="\n")
+
+
 def configure_logging() -> None:
     """One line per decision on stderr (journald adds the time and unit when under systemd)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from ..terminal import UNSAFE
 from ..timeutil import iso_utc
+
+log = logging.getLogger("scheduler.publishers")
 
 
 @dataclass(frozen=True)
@@ -42,10 +47,50 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Receipt:
-    """What the platform gave back: its id for the post and a URL a person can open."""
+    """What the platform gave back: its id for the post and a URL a person can open.
+
+    Both come from outside and end up in logs, terminals and ICS files, so they are checked
+    here, at the boundary (DESIGN §10): the URL is http(s) (or the file publisher's file://)
+    and the id a short token, neither with spaces or control characters, or the value is
+    dropped and a warning logged. The airing was published either way.
+    """
 
     remote_id: str | None
     remote_url: str | None
+
+    def __post_init__(self) -> None:
+        if self.remote_url is not None and not _acceptable(self.remote_url, MAX_URL, _URL):
+            log.warning(
+                "dropped the post URL a platform answered (%.80r): not an http(s) URL of at "
+                "most %s characters without spaces or control characters",
+                self.remote_url,
+                MAX_URL,
+            )
+            object.__setattr__(self, "remote_url", None)
+        if self.remote_id is not None and not _acceptable(self.remote_id, MAX_ID, _ANY):
+            log.warning(
+                "dropped the post id a platform answered (%.80r): not a token of at most %s "
+                "characters without spaces or control characters",
+                self.remote_id,
+                MAX_ID,
+            )
+            object.__setattr__(self, "remote_id", None)
+
+
+MAX_URL = 2048
+MAX_ID = 512
+_URL = re.compile(r"^(https?|file)://\S", re.IGNORECASE)
+_ANY = re.compile(r"^\S")
+
+
+def _acceptable(value: object, limit: int, shape: re.Pattern[str]) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) <= limit
+        and shape.match(value) is not None
+        and not any(char.isspace() for char in value)
+        and not UNSAFE.search(value)
+    )
 
 
 class Publisher(Protocol):

@@ -99,7 +99,7 @@ class BlueskyPublisher:
         return cls(
             channel.option("service"),
             channel.option("handle"),
-            channel.option("app_password").reveal(),
+            channel.secret("app_password"),
             client,
             now=now,
         )
@@ -210,7 +210,7 @@ class BlueskyPublisher:
             posting=False,
             json={"identifier": self.handle, "password": self._password},
         )
-        return _session_from(response)
+        return self._keep_secret(_session_from(response))
 
     def _refresh(self, expired_access: str) -> None:
         """Swap an expired access token for a fresh one; a new session if refreshing fails."""
@@ -226,7 +226,12 @@ class BlueskyPublisher:
             if _error_name(response) in ("ExpiredToken", "InvalidToken"):
                 self._session = self._create_session()
             else:
-                self._session = _session_from(self.api.check(response))
+                self._session = self._keep_secret(_session_from(self.api.check(response)))
+
+    def _keep_secret(self, session: dict[str, str]) -> dict[str, str]:
+        """The session's tokens are secrets too: keep them out of every message."""
+        self.api.session_secrets(session["accessJwt"], session["refreshJwt"])
+        return session
 
 
 def _error_name(response: httpx.Response) -> str | None:

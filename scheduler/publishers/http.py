@@ -27,11 +27,12 @@ from ..errors import (
     PermanentPublishError,
     TransientPublishError,
 )
+from ..redact import Redactor
 
 USER_AGENT = "content-scheduler/0.1"
 # Telegram puts the bot token in the path (`/bot123:ABC/sendMessage`); httpx logs request URLs.
 _BOT_TOKEN_IN_PATH = re.compile(r"/bot[^/\s\"']+")
-_MESSAGE_LIMIT = 300
+MESSAGE_LIMIT = 300  # characters of an error message kept for logs and editors
 # A channel's requests go one at a time (its worker sends them in order); one spare.
 CONNECTIONS_PER_CHANNEL = 2
 
@@ -103,8 +104,9 @@ class ChannelClients:
 class Api:
     """One platform's view of its channel's client: sends requests and classifies the answers.
 
-    Every message it builds passes through `scrub`, which removes the channel's secrets, so
-    an exception text can be logged and shown to editors as it is.
+    Every message it builds passes through `message`: the channel's secrets are removed in
+    every form (see `redact.py`) before the text is made one line and cut to length, so an
+    exception text can be logged, stored and shown to editors as it is.
     """
 
     client: httpx.Client
@@ -112,11 +114,22 @@ class Api:
     now: Callable[[], datetime]
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
+    def __post_init__(self) -> None:
+        self._redact = Redactor(self.secrets)
+
+    def session_secrets(self, *tokens: str) -> None:
+        """Keep a session's tokens out of messages too; they replace the last session's."""
+        self._redact = Redactor((*self.secrets, *tokens))
+
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret:
-                text = text.replace(secret, "<redacted>")
-        return _BOT_TOKEN_IN_PATH.sub("/bot<redacted>", text)
+        """`text` without any form of the channel's secrets or a Telegram bot token."""
+        return _BOT_TOKEN_IN_PATH.sub("/bot<redacted>", self._redact(text))
+
+    def message(self, text: str) -> str:
+        """`text` scrubbed, on one line, cut to `MESSAGE_LIMIT` characters: the cut comes
+        last, so it can't leave part of a secret that redaction would no longer know."""
+        line = self.scrub(" ".join(self.scrub(text).split()))
+        return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 1] + "…"
 
     def send(self, method: str, url: str, *, posting: bool, **kwargs: Any) -> httpx.Response:
         """Send one request; transport failures become publish errors, any status is returned."""
@@ -132,13 +145,20 @@ class Api:
             raise TransientPublishError(message) from None
         except httpx.HTTPError as exc:  # invalid URL, unsupported scheme, …
             raise PermanentPublishError(self._describe("request not possible", exc)) from None
+        except (httpx.InvalidURL, UnicodeEncodeError):
+            # A header or URL built from a token HTTP can't carry; nothing was sent. The
+            # exception's text quotes the character, a piece of the token: it is left out.
+            raise PermanentPublishError(
+                f"{self.platform}: request not possible: a header or the URL holds a "
+                "character HTTP can't carry (check the channel's token)"
+            ) from None
 
     def check(self, response: httpx.Response) -> httpx.Response:
         """Return a 2xx response; raise the publish error its status calls for otherwise."""
         if response.is_success:
             return response
         status = response.status_code
-        message = self.scrub(f"{self.platform} answered {status}: {platform_message(response)}")
+        message = self.message(f"{self.platform} answered {status}: {platform_message(response)}")
         if status in (408, 429) or status >= 500:
             wait = retry_after(response, self.now(), rate_limited=status == 429)
             raise TransientPublishError(message, status=status, retry_after=wait)
@@ -149,7 +169,7 @@ class Api:
 
     def _describe(self, what: str, exc: Exception) -> str:
         detail = str(exc) or type(exc).__name__
-        return self.scrub(f"{self.platform}: {what}: {detail}")
+        return self.message(f"{self.platform}: {what}: {detail}")
 
 
 def json_body(response: httpx.Response) -> Any:
@@ -179,8 +199,7 @@ def platform_message(response: httpx.Response) -> str:
                     break
     if text is None:
         text = response.text.strip() or response.reason_phrase
-    text = " ".join(text.split())
-    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
+    return text  # whole: `Api.message` redacts it before cutting it short
 
 
 def retry_after(

@@ -40,7 +40,7 @@ class MastodonPublisher:
     def from_channel(
         cls, channel: ChannelSettings, client: httpx.Client, *, now: Callable[[], datetime]
     ) -> MastodonPublisher:
-        return cls(channel.option("base_url"), channel.option("token").reveal(), client, now=now)
+        return cls(channel.option("base_url"), channel.secret("token"), client, now=now)
 
     def __repr__(self) -> str:
         return f"MastodonPublisher({self.base_url!r})"

@@ -43,7 +43,7 @@ class TelegramPublisher:
     ) -> TelegramPublisher:
         return cls(
             channel.option("base_url"),
-            channel.option("bot_token").reveal(),
+            channel.secret("bot_token"),
             str(channel.option("chat_id")),
             client,
             now=now,
@@ -68,7 +68,7 @@ class TelegramPublisher:
         if not (isinstance(body, dict) and body.get("ok") and isinstance(result, dict)):
             reason = body.get("description") if isinstance(body, dict) else None
             raise PermanentPublishError(
-                self.api.scrub(f"telegram did not accept the message: {reason or 'no result'}")
+                self.api.message(f"telegram did not accept the message: {reason or 'no result'}")
             )
         message_id = str(result.get("message_id"))
         url = None

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -37,7 +38,10 @@ class WebhookPublisher:
         self.url = url
         self.format = format
         self._secret = secret
-        self.api = Api(client, f"webhook ({format})", now, secrets=(secret,) if secret else ())
+        secrets: tuple[str, ...] = (secret,) if secret else ()
+        if format in ("slack", "discord"):  # the URL's path is the credential (DESIGN §7)
+            secrets += (url, urlsplit(url).path)
+        self.api = Api(client, f"webhook ({format})", now, secrets=secrets)
         # Our own receivers honour Idempotency-Key; Slack and Discord ignore it, so a request
         # interrupted mid-way must not be re-sent blindly there.
         self.deduplicates = format == "json"
@@ -46,13 +50,12 @@ class WebhookPublisher:
     def from_channel(
         cls, channel: ChannelSettings, client: httpx.Client, *, now: Callable[[], datetime]
     ) -> WebhookPublisher:
-        secret = channel.option("secret")
         return cls(
             channel.option("url"),
             client,
             now=now,
             format=channel.option("format", "json"),
-            secret=secret.reveal() if secret is not None else None,
+            secret=channel.secret("secret") if "secret" in channel.options else None,
         )
 
     def __repr__(self) -> str:

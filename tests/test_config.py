@@ -697,3 +697,102 @@ def test_secrets_are_not_needed_to_load_the_config(
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     config = load(SCHEDULER + SECRET_CHANNELS)
     assert set(config.channels) == {"by_env", "by_file", "by_credential", "hook"}
+
+
+# --- secrets that can't be valid ---------------------------------------------------------------
+
+CONTROL = "holds a line break or another control character, which no platform accepts"
+NOT_ASCII = "holds a space or a character that is not ASCII, which HTTP can't carry in a token"
+IN_PATH = "holds one of / ? # %, which would change the request's path"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("token", f"{SECRET}\nsecond-line", CONTROL),
+        ("token", f"{SECRET}\x1b[0m", CONTROL),
+        ("token", f"tökén-{SECRET}", NOT_ASCII),
+        ("token", f"{SECRET} {SECRET}", NOT_ASCII),
+        ("app_password", f"{SECRET}\r\nmore", CONTROL),
+        ("app_password", f"{SECRET}\u2028more", CONTROL),
+        ("bot_token", f"123:{SECRET}/../getUpdates", IN_PATH),
+        ("bot_token", f"123:{SECRET}é", NOT_ASCII),
+        ("secret", f"{SECRET}\x00", CONTROL),
+    ],
+    ids=["newline", "escape", "non-ascii-header", "space-in-header", "crlf", "line-separator",
+         "slash-in-path", "non-ascii-path", "nul"],
+)  # fmt: skip
+def test_a_secret_that_cant_be_valid_is_refused_naming_the_key(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: str, reason: str
+) -> None:
+    (in_tmp / "secret").write_text(value + "\n", encoding="utf-8")
+    channel = {
+        "token": 'publisher = "mastodon"\nbase_url = "https://m.example"\n',
+        "app_password": 'publisher = "bluesky"\nhandle = "brand.example"\n',
+        "bot_token": 'publisher = "telegram"\nchat_id = "@brand"\n',
+        "secret": 'publisher = "webhook"\nurl = "https://hooks.example/x"\n',
+    }[key]
+    config = load(f'{SCHEDULER}[channels.c]\n{channel}{key} = {{ file = "secret" }}\n')
+    with pytest.raises(SecretError) as caught:
+        config.channels["c"].secret(key)
+    path = str(in_tmp / "secret")
+    assert str(caught.value) == (
+        f"channels.c.{key}: the secret in {{ file = {path!r} }} {reason} (its value is not shown)"
+    )
+    assert SECRET not in str(caught.value)
+
+
+def test_a_file_secret_loses_one_trailing_newline_and_no_more(in_tmp: Path) -> None:
+    (in_tmp / "one").write_text(f"{SECRET}\r\n", encoding="utf-8")
+    (in_tmp / "two").write_text(f"{SECRET}\n\n", encoding="utf-8")
+    assert SecretRef("file", str(in_tmp / "one")).reveal() == SECRET
+    with pytest.raises(SecretError, match="control character"):
+        SecretRef("file", str(in_tmp / "two")).reveal()
+
+
+def test_non_ascii_is_fine_where_a_secret_is_not_a_header(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_SCHEDULER_HOOK", f"clé-{SECRET}")
+    config = load(
+        f'{SCHEDULER}[channels.hook]\npublisher = "webhook"\nurl = "https://hooks.example/x"\n'
+        'secret = { env = "TEST_SCHEDULER_HOOK" }\n'
+    )
+    assert config.channels["hook"].secret("secret") == f"clé-{SECRET}"
+
+
+@pytest.mark.parametrize(
+    ("name", "toml"),
+    [("../../etc/shadow", '"../../etc/shadow"'), ("/etc/shadow", '"/etc/shadow"'),
+     ("..", '".."'), ("a/b", '"a/b"'), ("", '""')],
+    ids=["traversal", "absolute", "parent", "subdirectory", "empty"],
+)  # fmt: skip
+def test_a_credential_must_name_a_file_inside_the_credentials_directory(
+    in_tmp: Path, name: str, toml: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(
+            f'{SCHEDULER}[channels.tg]\npublisher = "telegram"\nchat_id = "@brand"\n'
+            f"bot_token = {{ credential = {toml} }}\n"
+        )
+    assert caught.value.problems == [
+        f"config.toml: channels.tg.bot_token: credential {name!r} must be the plain name of a "
+        "file in $CREDENTIALS_DIRECTORY (no '/', not '..')"
+    ]
+
+
+def test_a_secret_reference_with_a_nul_is_refused(in_tmp: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(
+            f'{SCHEDULER}[channels.m]\npublisher = "mastodon"\nbase_url = "https://m.example"\n'
+            'token = { file = "token\\u0000.txt" }\n'
+        )
+    assert caught.value.problems == [
+        "config.toml: channels.m.token: the file name holds a NUL character"
+    ]
+
+
+def test_a_credential_built_by_hand_still_stays_inside(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", "/run/credentials/scheduler.service")
+    with pytest.raises(SecretError, match="must be the plain name of a file"):
+        SecretRef("credential", "../../../etc/shadow").reveal()

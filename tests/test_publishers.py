@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -569,3 +570,122 @@ def test_fake_server_runs_in_its_own_process(tmp_path: Path) -> None:
     logged = json.loads(line)
     assert logged["path"] == "/hook" and logged["body"] == {"text": "hi"}
     assert logged["headers"]["idempotency-key"] == "k"
+
+
+# --- hostile answers: secrets echoed back, values that must not be stored -----------------
+
+# Quotes and a backslash, so the JSON- and repr-escaped forms differ from the raw token.
+ECHOED_TOKEN = 'Zq8x"Y3vB\\w7Kp-secret-token-42'
+
+
+def exposed(text: str, secret: str) -> list[str]:
+    """Every run of 8 characters of `secret`, raw or escaped or percent-encoded, in `text`."""
+    forms = {secret, json.dumps(secret)[1:-1], repr(secret)[1:-1], quote(secret, safe="")}
+    return sorted(
+        {form[i : i + 8] for form in forms for i in range(len(form) - 7)} & _windows(text)
+    )
+
+
+def _windows(text: str) -> set[str]:
+    return {text[i : i + 8] for i in range(len(text) - 7)}
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        f"invalid token {ECHOED_TOKEN}",
+        f"invalid token {json.dumps(ECHOED_TOKEN)}",
+        f"invalid token {quote(ECHOED_TOKEN, safe='')}",
+        "x" * 255 + f" token {ECHOED_TOKEN} is not valid here",  # our cut falls on the token
+        "y" * 100 + f" token {ECHOED_TOKEN[:14]}… (cut by the platform)",
+    ],
+    ids=["raw", "json-escaped", "url-encoded", "past-300-characters", "cut-short"],
+)
+def test_a_platform_echoing_the_token_never_shows_it(client: httpx.Client, echo: str) -> None:
+    with FakeMastodon(token=ECHOED_TOKEN) as server:
+        publisher = MastodonPublisher(server.base_url, ECHOED_TOKEN, client, now=now)
+        server.fail_next(401, message=echo)
+        with pytest.raises(PermanentPublishError) as caught:
+            publisher.publish(delivery(1))
+    message = str(caught.value)
+    assert message.startswith("mastodon answered 401:") and "<redacted>" in message
+    assert len(message) <= 300
+    assert exposed(message, ECHOED_TOKEN) == []
+
+
+def test_a_multi_line_token_is_refused_by_http_and_never_shown(client: httpx.Client) -> None:
+    token = "first-line-of-a-token\nsecond-line-of-it"
+    with FakeMastodon(token=token) as server:
+        publisher = MastodonPublisher(server.base_url, token, client, now=now)
+        with pytest.raises(PermanentPublishError) as caught:
+            publisher.publish(delivery(1))
+        assert server.requests == []
+    message = str(caught.value)
+    assert "request not possible" in message
+    for line in token.split("\n"):
+        assert exposed(message, line) == []
+
+
+@pytest.mark.parametrize(
+    ("platform", "token"),
+    [("mastodon", "tökén-secret-value"), ("telegram", "123:bad\x00token")],
+)
+def test_a_token_http_cannot_carry_is_a_permanent_error(
+    client: httpx.Client, platform: str, token: str
+) -> None:
+    publisher: MastodonPublisher | TelegramPublisher
+    if platform == "mastodon":
+        publisher = MastodonPublisher("http://127.0.0.1:9", token, client, now=now)
+    else:
+        publisher = TelegramPublisher("http://127.0.0.1:9", token, "@c", client, now=now)
+    with pytest.raises(PermanentPublishError) as caught:
+        publisher.publish(delivery(1))
+    assert str(caught.value) == (
+        f"{platform}: request not possible: a header or the URL holds a character HTTP can't "
+        "carry (check the channel's token)"
+    )
+
+
+def test_bluesky_session_tokens_are_secrets_too(
+    bluesky: tuple[FakeBluesky, BlueskyPublisher],
+) -> None:
+    server, publisher = bluesky
+    publisher.publish(delivery(1))  # session access-1 / refresh-1
+    server.fail_next(400, message="access-1 may not write here", path=CREATE_RECORD)
+    with pytest.raises(PermanentPublishError) as caught:
+        publisher.publish(delivery(2))
+    assert (
+        str(caught.value) == "bluesky answered 400: InvalidRequest: <redacted> may not write here"
+    )
+
+
+CREATE_RECORD = "/xrpc/com.atproto.repo.createRecord"
+
+
+@pytest.mark.parametrize(
+    ("answer", "kept"),
+    [
+        (
+            {"id": "post-7", "url": "https://hooks.example/p/7"},
+            ("post-7", "https://hooks.example/p/7"),
+        ),
+        ({"id": "7\r\nforged", "url": "https://x.example/p\r\nBEGIN:VEVENT"}, (None, None)),
+        ({"id": "\x1b[31m7", "url": "https://x.example/\x1b]0;title\x07"}, (None, None)),
+        ({"id": "ok", "url": "javascript:alert(1)"}, ("ok", None)),
+        ({"id": "x" * 513, "url": "https://x.example/" + "a" * 2048}, (None, None)),
+        ({"id": "ok", "url": "https://x.example/\u202eevil"}, ("ok", None)),
+    ],
+    ids=["clean", "crlf", "escape-codes", "not-http", "too-long", "bidi-override"],
+)
+def test_what_a_platform_answers_is_checked_before_it_is_kept(
+    client: httpx.Client,
+    caplog: pytest.LogCaptureFixture,
+    answer: dict[str, str],
+    kept: tuple[str | None, str | None],
+) -> None:
+    with FakeWebhook() as server:
+        server.reply = Reply(200, answer)
+        receipt = WebhookPublisher(server.url, client, now=now).publish(delivery(1))
+    assert (receipt.remote_id, receipt.remote_url) == kept
+    dropped = [r.getMessage() for r in caplog.records if "dropped the post" in r.getMessage()]
+    assert len(dropped) == (kept[0] is None) + (kept[1] is None)

@@ -6,7 +6,6 @@ costs a few hundred milliseconds to import, and `--help` or `check` should not p
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -97,7 +96,9 @@ def context(ctx: typer.Context) -> AppContext:
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+    from .terminal import json_text
+
+    sys.stdout.write(json_text(value) + "\n")
 
 
 @app.callback()

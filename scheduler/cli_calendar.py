@@ -7,7 +7,6 @@ can hand in their own; by default it is the planner's forecast over the configur
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -172,13 +171,14 @@ def register(
 
 def _render(data: CalendarData, format: Format, *, view: str, lang: str, zone: ZoneInfo) -> str:
     from . import preview
+    from .terminal import json_text
 
     if format is Format.html:
         return preview.render_html(data, view=view, lang=lang, tz=zone)
     if format is Format.ics:
         return preview.render_ics(data)
     if format is Format.json:
-        return json.dumps(data.to_json(), ensure_ascii=False, indent=2) + "\n"
+        return json_text(data.to_json()) + "\n"
     return preview.render_text(data, lang=lang, tz=zone)
 
 

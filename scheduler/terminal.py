@@ -10,8 +10,10 @@ are removed) and measures it with `display_width`; log lines pass through `escap
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from typing import Any
 
 import wcwidth
 
@@ -20,6 +22,8 @@ FSI, PDI = "\u2068", "\u2069"
 # PDI would close our own isolate early and an RLO would flip the rest of the line.
 UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# What `json.dumps(ensure_ascii=False)` leaves raw (it escapes only C0) but a terminal acts on.
+_RAW_IN_JSON = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(text: str, *, keep_newlines: bool = False) -> str:
@@ -48,6 +52,13 @@ def escape_controls(text: str, *, keep: str = "") -> str:
         return _NAMED_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
     return UNSAFE.sub(escaped, text)
+
+
+def json_text(value: Any) -> str:
+    """`value` as indented JSON that is safe to print: DEL, C1 controls, line separators and
+    bidi controls are written as `\\uXXXX`, which is the same JSON value."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def first_line(text: str) -> str:

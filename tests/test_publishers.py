@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
@@ -689,3 +689,13 @@ def test_what_a_platform_answers_is_checked_before_it_is_kept(
     assert (receipt.remote_id, receipt.remote_url) == kept
     dropped = [r.getMessage() for r in caplog.records if "dropped the post" in r.getMessage()]
     assert len(dropped) == (kept[0] is None) + (kept[1] is None)
+
+
+def test_a_slack_webhook_url_is_a_secret_in_messages(client: httpx.Client) -> None:
+    with FakeWebhook() as server:
+        url = server.base_url + "/services/T0001/B0002/Xk9sSecretPart42"
+        server.reply = Reply(404, f"no_service: {urlsplit(url).path} ({quote(url, safe='')})")
+        publisher = WebhookPublisher(url, client, now=now, format="slack")
+        with pytest.raises(PermanentPublishError) as caught:
+            publisher.publish(delivery(1))
+    assert str(caught.value) == "webhook (slack) answered 404: no_service: <redacted> (<redacted>)"

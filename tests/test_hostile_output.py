@@ -24,6 +24,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -158,8 +159,16 @@ class Daemon:
             self.process.wait(timeout=60)
 
 
+@dataclass(frozen=True)
+class HostileWorld:
+    config: Path
+    database: Path
+    log: str  # what the daemon wrote on stderr
+    window: tuple[str, ...]  # calendar options covering every airing
+
+
 @pytest.fixture(scope="module")
-def hostile_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+def hostile_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileWorld]:
     """A daemon that sent 4 posts to a Mastodon echoing the token in its errors and 1 to a
     webhook answering a URL and an id with CR LF and ESC; yields once every airing ended."""
     tmp_path = tmp_path_factory.mktemp("hostile")
@@ -225,21 +234,18 @@ def hostile_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
             wait_until(ended, 90, "every airing to end")
         finally:
             daemon.stop()
-        yield {
-            "config": config,
-            "database": database,
-            "log": daemon.log.read_text(encoding="utf-8", errors="replace"),
-            "window": ("--from", iso(start - timedelta(hours=1)), "--days", "1"),
-        }
+        yield HostileWorld(
+            config=config,
+            database=database,
+            log=daemon.log.read_text(encoding="utf-8", errors="replace"),
+            window=("--from", iso(start - timedelta(hours=1)), "--days", "1"),
+        )
 
 
 def test_a_token_echoed_by_the_platform_never_leaves_the_scheduler(
-    hostile_world: dict[str, object], run_cli: RunCli
+    hostile_world: HostileWorld, run_cli: RunCli
 ) -> None:
-    config, database = hostile_world["config"], hostile_world["database"]
-    assert isinstance(config, Path) and isinstance(database, Path)
-    window = hostile_world["window"]
-    assert isinstance(window, tuple)
+    config, database, window = hostile_world.config, hostile_world.database, hostile_world.window
     with sqlite3.connect(database) as db:
         errors = [
             e
@@ -252,7 +258,7 @@ def test_a_token_echoed_by_the_platform_never_leaves_the_scheduler(
     assert all(e.startswith("mastodon answered 401:") and "<redacted>" in e for e in errors)
 
     outputs = {"error column": "\n".join(errors), "attempt details": "\n".join(details)}
-    outputs["daemon log"] = str(hostile_world["log"])
+    outputs["daemon log"] = hostile_world.log
     for post_id in range(1, len(ECHOES) + 1):
         shown = run_cli("queue", "show", str(post_id), config=config)
         assert "mastodon answered 401" in shown.stdout
@@ -269,12 +275,9 @@ def test_a_token_echoed_by_the_platform_never_leaves_the_scheduler(
 
 
 def test_a_hostile_url_injects_nothing_into_ics_or_the_log(
-    hostile_world: dict[str, object], run_cli: RunCli
+    hostile_world: HostileWorld, run_cli: RunCli
 ) -> None:
-    config, database = hostile_world["config"], hostile_world["database"]
-    assert isinstance(config, Path) and isinstance(database, Path)
-    window = hostile_world["window"]
-    assert isinstance(window, tuple)
+    config, database, window = hostile_world.config, hostile_world.database, hostile_world.window
     with sqlite3.connect(database) as db:
         (row,) = db.execute(
             "SELECT status, remote_id, remote_url FROM airing WHERE channel = 'hook' AND pinned"
@@ -289,7 +292,7 @@ def test_a_hostile_url_injects_nothing_into_ics_or_the_log(
     assert "forged" not in ics.stdout
     assert not any(c in ics.stdout.replace("\r\n", "") for c in RAW_CONTROLS)
 
-    log = str(hostile_world["log"])
+    log = hostile_world.log
     assert "dropped the post URL" in log and "dropped the post id" in log
     assert "forged" in log  # the value is shown, escaped …
     assert not any(c in log for c in RAW_CONTROLS)  # … with no raw control character

@@ -425,6 +425,22 @@ def test_text_keeps_control_characters_out(data: CalendarData) -> None:
     assert "[31mred[0m evil done" in text
 
 
+def test_ics_carries_no_control_character_from_a_body_or_url() -> None:
+    forged = "\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nSUMMARY:forged\x1b[31m\x07\x00"
+    hostile = make_calendar(
+        [
+            airing(1, "main", 1, "core", 0, body=f"first line{forged}\nsecond"),
+            airing(2, "main", 2, "core", 1, status="published", remote_url=f"https://x.example/1{forged}"),
+        ]
+    )  # fmt: skip
+    ics = preview.render_ics(hostile)
+    events = icalendar.Calendar.from_ical(ics).walk("VEVENT")
+    assert len(events) == 2 and "URL" not in events[1]
+    assert not any(c in ics.replace("\r\n", "") for c in "\r\n\x1b\x07\x00")
+    # The body's own line breaks stay, escaped; what a control character held is plain text.
+    assert str(events[0]["DESCRIPTION"]).startswith("first line\nEND:VEVENT\nBEGIN:VEVENT")
+
+
 def test_text_shows_days_without_airings_and_alerts(data: CalendarData) -> None:
     text = preview.render_text(data)
     assert "Mon 30 November 2026-11-30\n  (no airings)" in text

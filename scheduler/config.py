@@ -29,6 +29,7 @@ WEBHOOK_FORMATS = ("json", "slack", "discord")
 SECRET_SOURCES = ("env", "file", "credential")
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _QUIET_WINDOW = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -729,6 +730,9 @@ def _read_secret(value: Any, path: str, problems: _Problems, base_dir: Path) -> 
     name = value[source]
     if "\0" in name:
         problems.add(path, f"the {source} name holds a NUL character")
+        return None
+    if source == "env" and not _ENV_NAME.fullmatch(name):
+        problems.add(path, f"{name!r} is not an environment variable name (letters, digits, _)")
         return None
     if source == "credential" and (problem := credential_name_problem(name)) is not None:
         problems.add(path, f"credential {name!r} {problem}")

@@ -796,3 +796,15 @@ def test_a_credential_built_by_hand_still_stays_inside(monkeypatch: pytest.Monke
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", "/run/credentials/scheduler.service")
     with pytest.raises(SecretError, match="must be the plain name of a file"):
         SecretRef("credential", "../../../etc/shadow").reveal()
+
+
+def test_an_env_reference_must_name_a_variable(in_tmp: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(
+            f'{SCHEDULER}[channels.m]\npublisher = "mastodon"\nbase_url = "https://m.example"\n'
+            'token = { env = "TOKEN\\u001b[2J\\n" }\n'
+        )
+    assert caught.value.problems == [
+        "config.toml: channels.m.token: 'TOKEN\\x1b[2J\\n' is not an environment variable name "
+        "(letters, digits, _)"
+    ]

@@ -33,6 +33,7 @@ import icalendar
 import markupsafe
 import pytest
 
+from scheduler.redact import Redactor
 from scheduler.store import PostDraft, Store
 from tests.conftest import REPO, RunCli, write_config
 from tests.fakeplatforms import FakeMastodon, FakeWebhook, Reply
@@ -365,3 +366,34 @@ def test_the_daemon_log_escapes_control_characters_in_any_record(tmp_path: Path)
     assert lines[2] == "Traceback (most recent call last):"  # tracebacks keep their lines
     assert lines[-1] == "ValueError: boom \\x1b]0;title\\x07"
     assert not any(c in result.stderr for c in ("\x1b", "\x07", "\u202e", "\x85", "\r"))
+
+
+# --- the redactor on its own ---------------------------------------------------------------------
+
+MULTI_LINE = "first-line-of-a-key\nsecond-line-of-it"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"raw {MULTI_LINE} end",
+        f"json {json.dumps(MULTI_LINE)} end",
+        f"repr {MULTI_LINE.encode()!r} end",
+        f"collapsed {' '.join(MULTI_LINE.split())} end",
+        "one line echoed: second-line-of-it end",
+        f"percent {quote(MULTI_LINE, safe='')} end",
+        f"cut at the end {MULTI_LINE[:11]}",
+        f"cut by an ellipsis {MULTI_LINE[:9]}... end",
+    ],
+)
+def test_the_redactor_removes_every_form_and_piece(text: str) -> None:
+    redacted = Redactor([MULTI_LINE])(text)
+    assert "<redacted>" in redacted
+    for line in MULTI_LINE.split("\n"):
+        assert exposed(redacted, line) == [], redacted
+    assert redacted.split()[0] == text.split()[0]  # the words around it stay
+
+
+def test_the_redactor_leaves_ordinary_text_alone() -> None:
+    text = "mastodon answered 422: Validation failed: Text can't be blank"
+    assert Redactor(["mastodon-test-token"])(text) == text

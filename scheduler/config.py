@@ -256,8 +256,14 @@ _REPOST_KEYS = {"max_per_day", "min_interval", "hour_shift", "max_airings", "tem
 _PUBLISHER_OPTIONS: dict[str, dict[str, bool]] = {
     "file": {"path": True},
     "webhook": {"url": True, "format": False, "secret": False, "max_chars": False},
-    "mastodon": {"base_url": True, "token": True, "max_chars": False},
-    "bluesky": {"service": False, "handle": True, "app_password": True},
+    "mastodon": {
+        "base_url": True,
+        "token": True,
+        "max_chars": False,
+        "visibility": False,
+        "language": False,
+    },
+    "bluesky": {"service": False, "handle": True, "app_password": True, "language": False},
     "telegram": {"base_url": False, "bot_token": True, "chat_id": True},
 }
 SECRET_KEYS = {"token", "app_password", "bot_token", "secret"}
@@ -266,6 +272,7 @@ _SECRET_CARRIES = {"token": "header", "bot_token": "path"}
 _URL_KEYS = {"url", "base_url", "service"}
 PUBLISHER_DEFAULTS: dict[str, dict[str, Any]] = {
     "webhook": {"format": "json"},
+    "mastodon": {"visibility": "public"},
     "bluesky": {"service": "https://bsky.social"},
     "telegram": {"base_url": "https://api.telegram.org"},
 }
@@ -709,7 +716,7 @@ def _publisher_options(
                 problems.add(key_path, f"required for the {publisher} publisher")
             continue
         value = table[key]
-        reader = _OPTION_READERS.get(key, _read_string)
+        reader = _OPTION_READERS.get(f"{publisher}.{key}") or _OPTION_READERS.get(key, _read_string)
         checked = reader(value, key_path, problems, base_dir)
         if checked is not None:
             options[key] = checked
@@ -786,6 +793,43 @@ def _read_chat_id(value: Any, path: str, problems: _Problems, base_dir: Path) ->
     return None
 
 
+MASTODON_VISIBILITIES = ("public", "unlisted", "private", "direct")
+# RFC 5646 §2.1 well-formed tags with a lower-case primary subtag (atproto's strict form);
+# grandfathered tags such as `i-klingon` are left out on purpose.
+_BCP47 = re.compile(
+    r"^[a-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
+    r"(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(-[0-9A-WY-Za-wy-z](-[A-Za-z0-9]{2,8})+)*"
+    r"(-[xX](-[A-Za-z0-9]{1,8})+)?$"
+)
+# ISO 639-1 or -3, and the regional forms Mastodon's LanguagesHelper knows (Chinese).
+_ISO_639 = re.compile(r"^([a-z]{2,3}|zh-(CN|HK|TW|YUE))$")
+
+
+def _read_visibility(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
+    if value in MASTODON_VISIBILITIES:
+        return str(value)
+    problems.add(path, f"{value!r}; accepted: {', '.join(MASTODON_VISIBILITIES)}")
+    return None
+
+
+def _read_bcp47(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
+    """Bluesky `langs`: a BCP 47 tag; a PDS refuses the whole record for a malformed one."""
+    if isinstance(value, str) and _BCP47.match(value):
+        return value
+    problems.add(path, f"{value!r} is not a BCP 47 language tag; use e.g. en, ar, pt-BR")
+    return None
+
+
+def _read_iso639(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
+    """Mastodon `language`: an ISO 639 code. Mastodon doesn't refuse a wrong one, it silently
+    files the post under the account's default language, so it is caught here instead."""
+    if isinstance(value, str) and _ISO_639.match(value):
+        return value
+    problems.add(path, f"{value!r} is not an ISO 639 language code; use e.g. en, ar, de")
+    return None
+
+
+# Keyed by option name, or `publisher.option` where one name means different things.
 _OPTION_READERS: dict[str, Callable[[Any, str, _Problems, Path], Any]] = {
     **{key: _read_secret for key in SECRET_KEYS},
     **{key: _read_url for key in _URL_KEYS},
@@ -793,4 +837,7 @@ _OPTION_READERS: dict[str, Callable[[Any, str, _Problems, Path], Any]] = {
     "max_chars": _read_positive_int,
     "format": _read_format,
     "chat_id": _read_chat_id,
+    "visibility": _read_visibility,
+    "bluesky.language": _read_bcp47,
+    "mastodon.language": _read_iso639,
 }

@@ -1,11 +1,26 @@
 """Text as people see it: grapheme counts, each platform's length rule, repost bodies.
 
-Lengths count extended grapheme clusters (`regex`'s `\\X`), so an Arabic letter with its
-marks or a family emoji made of seven code points counts once, as on Mastodon and Bluesky.
+Each platform counts length its own way, and a post must be refused at queue time exactly
+where the platform would refuse it (DESIGN §7), not where a simpler count would:
+
+- Bluesky: 300 graphemes *and* 3000 UTF-8 bytes (the `app.bsky.feed.post` lexicon's
+  `maxGraphemes` and `maxLength`). Arabic letters take two bytes and emoji four or more, so a
+  300-grapheme Arabic post can be 7,000 bytes, which the PDS refuses.
+- Telegram: 4096 UTF-16 code units for a message, as the Bot API counts (an emoji outside
+  the Basic Multilingual Plane is two units; a family emoji is eleven).
+- Mastodon: 500, counted as `app/validators/status_length_validator.rb` does (Mastodon 4):
+  every link (`https://…` as twitter-text finds it, with Mastodon's own path rules from
+  `config/initializers/twitter_regex.rb`) counts as 23 characters whatever its length, a
+  mention `@user@server` counts as `@user`, and the rest is counted in extended grapheme
+  clusters (`each_grapheme_cluster.size`): Mastodon counts graphemes, not code points.
+
+Graphemes are `regex`'s `\\X`, so an Arabic letter with its marks or a family emoji of seven
+code points counts once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -13,70 +28,129 @@ from typing import Any
 from .config import ChannelSettings
 
 MASTODON_URL_LENGTH = 23
+MASTODON_LIMIT = 500
+BLUESKY_GRAPHEMES = 300
+BLUESKY_BYTES = 3000
+TELEGRAM_UTF16_UNITS = 4096
 
 
 @lru_cache(maxsize=1)
-def _patterns() -> tuple[Any, Any, Any]:
+def _grapheme() -> Any:
     """Compiled on first use: `queue add` to a channel without a length limit skips it."""
     import regex
 
-    grapheme = regex.compile(r"\X")
-    # Mastodon counts every link as 23 characters, and a mention by its local part only.
-    url = regex.compile(r"https?://[^\s<>\"']+", regex.IGNORECASE)
-    remote_mention = regex.compile(r"(?<=^|[^\w/])(@[\w.]+)@[\w.-]+\w", regex.UNICODE)
-    return grapheme, url, remote_mention
+    return regex.compile(r"\X")
+
+
+@lru_cache(maxsize=1)
+def _mastodon_patterns() -> tuple[Any, Any]:
+    """Mastodon's link and mention patterns, translated from Ruby.
+
+    Links: twitter-text's `valid_url` with a protocol (`extract_url_without_protocol: false`)
+    and Mastodon's overrides of the path and query rules: a path runs to the first space,
+    `<`, `>` or `?`, may hold balanced parentheses, and does not end on punctuation such as
+    `.` `,` `!` `:`; a query ends on a letter, digit or `_&=#/-`. One approximation: the
+    top-level domain is not checked against twitter-text's list of TLDs.
+    Mentions: `Account::MENTION_RE`, refused by `Extractor` when followed by `@`, a Latin
+    accented letter or `://`.
+    """
+    import regex
+
+    general = r"[^\s<>()?]"
+    balanced = rf"\((?:{general}+|{general}*\({general}+\){general}*)\)"
+    ending = rf"(?:[^\s()?!*\"'「」<>;:=,.$%\[\]~&|@]|{balanced})"
+    path = rf"(?:{general}*(?:{balanced}{general}*)*{ending}|{general}+/)"
+    label = r"[^\s\p{P}\p{S}\p{Cc}\p{Cf}]"  # twitter-text's DOMAIN_VALID_CHARS, roughly
+    domain = rf"(?:{label}(?:[_-]|{label})*\.)+\p{{L}}{{2,}}(?![0-9a-z@+-])"
+    uchars = r"\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef\U00010000-\U0010fffd"
+    query = rf"\?[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@^{uchars}]*[a-z0-9_&=#/\-{uchars}]"
+    url = regex.compile(
+        rf"(?<![a-z0-9@＠$#＃])(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://"
+        rf"{domain}(?::[0-9]+)?(?:/{path}*)?(?:{query})?",
+        regex.IGNORECASE,
+    )
+    mention = regex.compile(
+        r"(?<![=/\w])@(([a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)(?:@[\w.-]+\w)?)"
+        r"(?![@＠\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff\u0100-\u024f\u0253\u0254\u0256"
+        r"\u0257\u0259\u025b\u0263\u0268\u026f\u0272\u0289\u028b\u02bb\u0300-\u036f"
+        r"\u1e00-\u1eff]|://)",
+        regex.IGNORECASE,
+    )
+    return url, mention
 
 
 def graphemes(text: str) -> int:
-    grapheme, _, _ = _patterns()
-    return len(grapheme.findall(text))
+    return len(_grapheme().findall(text))
+
+
+def utf8_bytes(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
 
 
 def mastodon_length(text: str) -> int:
-    _, url, remote_mention = _patterns()
-    countable = url.sub("x" * MASTODON_URL_LENGTH, text)
-    countable = remote_mention.sub(r"\1", countable)
-    return graphemes(countable)
+    """The length Mastodon's `StatusLengthValidator` gives `text` (no content warning)."""
+    url, mention = _mastodon_patterns()
+    # (start, end, replacement); a later entity overlapping an earlier one is dropped, as
+    # twitter-text's `remove_overlapping_entities` does.
+    entities = [(m.start(), m.end(), "x" * MASTODON_URL_LENGTH) for m in url.finditer(text)]
+    entities += [(m.start(), m.end(), "@" + m.group(2)) for m in mention.finditer(text)]
+    countable, position = [], 0
+    for start, end, replacement in sorted(entities):
+        if start < position:
+            continue
+        countable += [text[position:start], replacement]
+        position = end
+    countable.append(text[position:])
+    return graphemes("".join(countable))
 
 
 @dataclass(frozen=True)
 class LengthRule:
+    """One limit of one platform: at most `limit` of `unit`, as `measure` counts them."""
+
     limit: int
     unit: str  # how the length is counted, for the error message
-    links_count_23: bool = False
-
-    def measure(self, text: str) -> int:
-        return mastodon_length(text) if self.links_count_23 else graphemes(text)
+    measure: Callable[[str], int]
 
 
-def length_rule(channel: ChannelSettings) -> LengthRule | None:
-    """The queue-time limit of DESIGN §7 for a channel, or None where there is none."""
+_MASTODON_UNIT = (
+    f"characters as Mastodon counts them (a link counts {MASTODON_URL_LENGTH}, "
+    "@user@server counts as @user)"
+)
+
+
+def length_rules(channel: ChannelSettings) -> tuple[LengthRule, ...]:
+    """The queue-time limits of DESIGN §7 for a channel; empty where there are none."""
     publisher = channel.publisher
     max_chars = channel.option("max_chars")
     if publisher == "mastodon":
-        unit = f"characters (a link counts {MASTODON_URL_LENGTH})"
-        return LengthRule(max_chars or 500, unit, links_count_23=True)
+        return (LengthRule(max_chars or MASTODON_LIMIT, _MASTODON_UNIT, mastodon_length),)
     if publisher == "bluesky":
-        return LengthRule(300, "graphemes")
+        return (
+            LengthRule(BLUESKY_GRAPHEMES, "graphemes", graphemes),
+            LengthRule(BLUESKY_BYTES, "bytes of UTF-8", utf8_bytes),
+        )
     if publisher == "telegram":
-        return LengthRule(4096, "characters")
+        return (LengthRule(TELEGRAM_UTF16_UNITS, "UTF-16 code units", utf16_units),)
     if publisher == "webhook" and max_chars:
-        return LengthRule(max_chars, "characters")
-    return None
+        return (LengthRule(max_chars, "characters", graphemes),)
+    return ()
 
 
 def length_problem(body: str, channel: ChannelSettings) -> str | None:
-    """Why `body` is too long for `channel`, or None when it fits."""
-    rule = length_rule(channel)
-    if rule is None:
-        return None
-    length = rule.measure(body)
-    if length <= rule.limit:
-        return None
-    return (
-        f"the body is {length} {rule.unit} long; channel {channel.name!r} "
-        f"({channel.publisher}) accepts at most {rule.limit}"
-    )
+    """Why `body` is too long for `channel` (the first limit it breaks), or None when it fits."""
+    for rule in length_rules(channel):
+        length = rule.measure(body)
+        if length > rule.limit:
+            return (
+                f"the body is {length} {rule.unit} long; channel {channel.name!r} "
+                f"({channel.publisher}) accepts at most {rule.limit} {rule.unit}"
+            )
+    return None
 
 
 @lru_cache(maxsize=64)

@@ -494,9 +494,16 @@ class FakeMastodon(FakeServer):
     `GET /api/v1/media/:id`, bearer auth, `X-RateLimit-*` headers on every answer.
 
     `media_processing_polls = N` makes uploads answer 202 and the next N polls 206.
+
+    Statuses are checked as Mastodon checks them: `visibility` must be one of its four
+    values (422 otherwise); a `language` Mastodon doesn't know is not refused but replaced
+    by the account's default (None here), as `PostStatusService` does; the 500-character
+    limit counts graphemes, with a link as 23 and `@user@server` as `@user` (a simpler
+    reading of links than Mastodon's, written apart from the scheduler's own count).
     """
 
     name = "mastodon"
+    visibilities = ("public", "unlisted", "private", "direct")
 
     def __init__(
         self,
@@ -547,8 +554,14 @@ class FakeMastodon(FakeServer):
         media_ids = params.get("media_ids[]") or params.get("media_ids") or []
         if not text and not media_ids:
             return Reply(422, {"error": "Validation failed: Text can't be blank"})
-        if len(text) > 500:
+        if _mastodon_count(text) > 500:
             return Reply(422, {"error": "Validation failed: Text character limit of 500 exceeded"})
+        visibility = params.get("visibility") or "public"
+        if visibility not in self.visibilities:
+            return Reply(422, {"error": f"'{visibility}' is not a valid visibility"})
+        language = params.get("language")
+        if not (isinstance(language, str) and _MASTODON_LANGUAGE.match(language)):
+            language = None  # Mastodon falls back to the account's default language
         attachments = []
         for media_id in media_ids:
             if media_id not in self.media:
@@ -568,7 +581,8 @@ class FakeMastodon(FakeServer):
             "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "content": f"<p>{html.escape(text)}</p>",
             "text": text,
-            "visibility": "public",
+            "visibility": visibility,
+            "language": language,
             "uri": f"{self.base_url}/users/{self.account}/statuses/{status_id}",
             "url": f"{self.base_url}/@{self.account}/{status_id}",
             "media_attachments": attachments,
@@ -609,6 +623,17 @@ class FakeMastodon(FakeServer):
         return Reply(200, self.media[media_id])
 
 
+_MASTODON_LANGUAGE = re.compile(r"^([a-z]{2,3}|zh-(CN|HK|TW|YUE))$")
+
+
+def _mastodon_count(text: str) -> int:
+    import regex
+
+    text = regex.sub(r"https?://\S+?(?=[.,;:!?]*(\s|$))", "x" * 23, text)
+    text = regex.sub(r"(?<![=/\w])(@\w+(?:[\w.-]+\w)?)@[\w.-]+\w", r"\1", text)
+    return len(regex.findall(r"\X", text))
+
+
 # --- Bluesky PDS -------------------------------------------------------------------------
 
 _TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
@@ -619,6 +644,14 @@ class FakeBluesky(FakeServer):
     `com.atproto.repo.createRecord` (TID record keys, a taken key refused) and `getRecord`.
 
     `expire_access_tokens()` makes the current access tokens answer `ExpiredToken`.
+    `com.atproto.identity.resolveHandle` answers for the handles in `known_handles` (the
+    account's own, plus any a test adds) and 400 "Unable to resolve handle" for others.
+
+    A post record is checked against the `app.bsky.feed.post` lexicon as a PDS does: text at
+    most 3000 UTF-8 bytes and 300 graphemes, `langs` at most 3 well-formed BCP 47 tags, each
+    facet a known feature (a mention with a DID, a link with a URI, a tag of at most 64
+    graphemes). Stricter than a PDS, which leaves that to the app view: a facet whose byte
+    range is empty, outside the text or not on UTF-8 character boundaries is refused too.
     Note: the exact error a real PDS gives for a taken record key is not documented; this
     one answers 400 `InvalidRequest`, and the publisher does not depend on it.
     """
@@ -640,6 +673,7 @@ class FakeBluesky(FakeServer):
         self.password = password
         self.did = did
         self.records: dict[str, dict[str, Any]] = {}  # rkey -> {uri, cid, value}
+        self.known_handles: dict[str, str] = {handle: did}  # handle -> DID
         self.sessions_created = 0
         self._access: dict[str, bool] = {}  # token -> still valid
         self._refresh: set[str] = set()
@@ -662,6 +696,8 @@ class FakeBluesky(FakeServer):
             return self._refresh_session(request)
         if method == "com.atproto.repo.getRecord" and request.method == "GET":
             return self._get_record(request)
+        if method == "com.atproto.identity.resolveHandle" and request.method == "GET":
+            return self._resolve_handle(request)
         if method == "com.atproto.repo.createRecord" and request.method == "POST":
             refused = self._check_access(request)
             return refused or self._create_record(request)
@@ -739,6 +775,8 @@ class FakeBluesky(FakeServer):
             isinstance(record.get("text"), str) and isinstance(record.get("createdAt"), str)
         ):
             problem = "Record/text and Record/createdAt are required"
+        elif collection == "app.bsky.feed.post":
+            problem = _post_problem(record)
         elif not _TID.match(rkey):
             problem = f"Invalid record key: {rkey} is not a TID"
         elif rkey in self.records:
@@ -758,10 +796,90 @@ class FakeBluesky(FakeServer):
             },
         )
 
+    def _resolve_handle(self, request: Request) -> Reply:
+        handle = str(_params(request).get("handle", "")).lower()
+        if handle in self.known_handles:
+            return Reply(200, {"did": self.known_handles[handle]})
+        return Reply(400, {"error": "InvalidRequest", "message": "Unable to resolve handle"})
+
     def _new_tid(self) -> str:
         alphabet = "234567abcdefghijklmnopqrstuvwxyz"
         value = int(datetime.now(UTC).timestamp() * 1_000_000) << 10
         return "".join(alphabet[(value >> shift) & 31] for shift in range(60, -1, -5))
+
+
+# packages/syntax/src/language.ts BCP47_REGEXP, without the grandfathered tags.
+_BCP47 = re.compile(
+    r"^((?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}(?:-[A-Za-z]{3}){0,2})?|[A-Za-z]{4}|[A-Za-z]{5,8})"
+    r"(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|[0-9]{3}))?(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"
+    r"(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*(?:-[xX](?:-[A-Za-z0-9]{1,8})+)?"
+    r"|[xX](?:-[A-Za-z0-9]{1,8})+)$"
+)
+_FEATURES = {
+    "app.bsky.richtext.facet#mention": "did",
+    "app.bsky.richtext.facet#link": "uri",
+    "app.bsky.richtext.facet#tag": "tag",
+}
+
+
+def _post_problem(record: dict[str, Any]) -> str | None:
+    """Why a PDS (and this fake's stricter facet check) refuses an `app.bsky.feed.post`."""
+    import regex
+
+    text = record["text"]
+    raw = text.encode("utf-8")
+    if len(raw) > 3000:
+        return (
+            "Invalid app.bsky.feed.post record: Record/text must not be longer than 3000 characters"
+        )
+    if len(regex.findall(r"\X", text)) > 300:
+        return (
+            "Invalid app.bsky.feed.post record: Record/text must not be longer than 300 graphemes"
+        )
+    langs = record.get("langs", [])
+    if not isinstance(langs, list) or len(langs) > 3:
+        return "Invalid app.bsky.feed.post record: Record/langs must be an array of at most 3"
+    for i, lang in enumerate(langs):
+        if not (isinstance(lang, str) and _BCP47.match(lang)):
+            return (
+                f"Invalid app.bsky.feed.post record: Record/langs/{i} must be a valid language code"
+            )
+    facets = record.get("facets", [])
+    if not isinstance(facets, list):
+        return "Invalid app.bsky.feed.post record: Record/facets must be an array"
+    for i, facet in enumerate(facets):
+        problem = _facet_problem(facet, raw)
+        if problem:
+            return f"Invalid app.bsky.feed.post record: Record/facets/{i}{problem}"
+    return None
+
+
+def _facet_problem(facet: Any, raw: bytes) -> str | None:
+    import regex
+
+    index = facet.get("index") if isinstance(facet, dict) else None
+    start = index.get("byteStart") if isinstance(index, dict) else None
+    end = index.get("byteEnd") if isinstance(index, dict) else None
+    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(raw)):
+        return "/index must be a non-empty byte range inside the text"
+    for edge in (start, end):
+        if edge < len(raw) and raw[edge] & 0xC0 == 0x80:
+            return f"/index: byte {edge} is inside a UTF-8 character"
+    features = facet.get("features")
+    if not isinstance(features, list) or not features:
+        return "/features must be a non-empty array"
+    for feature in features:
+        key = _FEATURES.get(feature.get("$type") if isinstance(feature, dict) else None)
+        value = feature.get(key) if key else None
+        if not isinstance(value, str) or not value:
+            return "/features: unknown feature or missing value"
+        if key == "did" and not value.startswith("did:"):
+            return "/features/did must be a DID"
+        if key == "uri" and not regex.match(r"^[a-z][a-z0-9+.-]*:\S+$", value, regex.I):
+            return "/features/uri must be a URI"
+        if key == "tag" and (len(regex.findall(r"\X", value)) > 64 or len(value.encode()) > 640):
+            return "/features/tag must not be longer than 64 graphemes"
+    return None
 
 
 # --- Telegram Bot API --------------------------------------------------------------------
@@ -807,7 +925,7 @@ class FakeTelegram(FakeServer):
             return self.error_reply(400, "Bad Request: chat_id is empty")
         if not text:
             return self.error_reply(400, "Bad Request: message text is empty")
-        if len(text) > 4096:
+        if len(str(text).encode("utf-16-le")) // 2 > 4096:  # the Bot API counts UTF-16 units
             return self.error_reply(400, "Bad Request: message is too long")
         chat: dict[str, Any] = {"id": chat_id, "type": "channel"}
         if isinstance(chat_id, str) and chat_id.startswith("@"):

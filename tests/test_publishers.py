@@ -27,7 +27,7 @@ from scheduler.errors import (
     TransientPublishError,
 )
 from scheduler.publishers import ChannelClients, Delivery, build_publisher, make_http_client
-from scheduler.publishers.bluesky import BlueskyPublisher, encode_tid, link_facets, record_key
+from scheduler.publishers.bluesky import BlueskyPublisher, encode_tid, record_key
 from scheduler.publishers.file import FilePublisher
 from scheduler.publishers.mastodon import MastodonPublisher
 from scheduler.publishers.telegram import TelegramPublisher
@@ -188,7 +188,7 @@ def test_mastodon_posts_a_status_with_bearer_token_and_idempotency_key(
     assert first.headers["authorization"] == f"Bearer {server.token}"
     assert first.headers["idempotency-key"] == "airing-12-k"
     assert first.headers["content-type"] == "application/x-www-form-urlencoded"
-    assert first.body == {"status": [ARABIC]}
+    assert first.body == {"status": [ARABIC], "visibility": ["public"]}
     assert second.headers["idempotency-key"] == "airing-12-k"
     (status,) = server.statuses
     assert receipt.remote_id == status["id"]
@@ -506,14 +506,6 @@ def test_record_keys_are_valid_deterministic_tids() -> None:
     keys |= {record_key(delivery(5, due=NOW + timedelta(hours=h))) for h in range(50)}
     assert len(keys) == 2050 and all(TID.match(key) for key in keys)
     assert record_key(delivery(12)) == record_key(delivery(12, body="edited"))
-
-
-def test_link_facets_use_utf8_byte_offsets() -> None:
-    text = "شاهد https://a.example/x، ثم https://b.example"
-    facets = link_facets(text)
-    raw = text.encode("utf-8")
-    uris = [raw[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode() for f in facets]
-    assert uris == ["https://a.example/x", "https://b.example"]
 
 
 def _channel(tmp_path: Path, publisher: str, **options: Any) -> Any:

@@ -11,11 +11,15 @@ It always looks first rather than only "on retry": a retry can come from a new p
 a crash, with nothing in memory to tell it apart from a first attempt, and one extra read per
 post is cheap. If `createRecord` still fails (a concurrent attempt won the race), the record
 is looked up once more before the failure is reported.
+
+Rich text: links, mentions and hashtags become facets (`facets.py`, the Bluesky app's own
+rules). A mention needs the account's DID: `com.atproto.identity.resolveHandle` is asked once
+per handle and publisher (a read, so `posting=False`); a handle it refuses stays plain text.
+`langs` carries the channel's `language`, so feeds and translation know what the post is in.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,12 +30,11 @@ import httpx
 from ..config import ChannelSettings
 from ..errors import PermanentPublishError, PublishError
 from .base import Delivery, Receipt
+from .facets import record_facets
 from .http import Api, json_body
 
 COLLECTION = "app.bsky.feed.post"
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
-_LINK = re.compile(r"https?://[^\s<>\"]+")
-_TRAILING_PUNCTUATION = ".,;:!?)]}'\u060c\u061b\u061f"  # incl. Arabic comma, semicolon, ?
 
 
 def record_key(delivery: Delivery) -> str:
@@ -54,24 +57,6 @@ def encode_tid(micros: int, clock_id: int) -> str:
     return "".join(_TID_ALPHABET[(value >> shift) & 31] for shift in range(60, -1, -5))
 
 
-def link_facets(text: str) -> list[dict[str, Any]]:
-    """`app.bsky.richtext.facet#link` facets, so URLs in the text are clickable.
-
-    Facet indexes are UTF-8 byte offsets, not character offsets (Arabic text is multi-byte).
-    """
-    facets = []
-    for match in _LINK.finditer(text):
-        url = match.group().rstrip(_TRAILING_PUNCTUATION)
-        start = len(text[: match.start()].encode("utf-8"))
-        facets.append(
-            {
-                "index": {"byteStart": start, "byteEnd": start + len(url.encode("utf-8"))},
-                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": url}],
-            }
-        )
-    return facets
-
-
 class BlueskyPublisher:
     deduplicates = True
 
@@ -83,14 +68,17 @@ class BlueskyPublisher:
         client: httpx.Client,
         *,
         now: Callable[[], datetime],
+        language: str | None = None,
     ) -> None:
         self.service = service.rstrip("/")
+        self.language = language
         self.handle = handle.lstrip("@")
         self._password = app_password
         self._now = now
         self.api = Api(client, "bluesky", now, secrets=(app_password,))
         self._lock = threading.Lock()
         self._session: dict[str, str] | None = None  # did, accessJwt, refreshJwt
+        self._dids: dict[str, str | None] = {}  # handle (lower case) -> DID, None: unresolvable
 
     @classmethod
     def from_channel(
@@ -102,6 +90,7 @@ class BlueskyPublisher:
             channel.secret("app_password"),
             client,
             now=now,
+            language=channel.option("language"),
         )
 
     def __repr__(self) -> str:
@@ -113,17 +102,7 @@ class BlueskyPublisher:
         rkey = record_key(delivery)
         if self._existing(rkey):
             return self._receipt(rkey)
-        record: dict[str, Any] = {
-            "$type": COLLECTION,
-            "text": delivery.body,
-            "createdAt": self._now()
-            .astimezone(UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
-        }
-        facets = link_facets(delivery.body)
-        if facets:
-            record["facets"] = facets
+        record = self._record(delivery.body)
         try:
             self._xrpc(
                 "POST",
@@ -151,6 +130,42 @@ class BlueskyPublisher:
             self._session = None
 
     # --- records -------------------------------------------------------------------------
+
+    def _record(self, text: str) -> dict[str, Any]:
+        """The `app.bsky.feed.post` record: text, facets, `langs`, creation time."""
+        record: dict[str, Any] = {
+            "$type": COLLECTION,
+            "text": text,
+            "createdAt": self._now()
+            .astimezone(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+        }
+        facets = record_facets(text, self._resolve_handle)
+        if facets:
+            record["facets"] = facets
+        if self.language:
+            record["langs"] = [self.language]
+        return record
+
+    def _resolve_handle(self, handle: str) -> str | None:
+        """The DID behind `handle`, or None when the PDS answers that it can't resolve it.
+
+        Only answers are remembered: a 5xx, 429 or lost connection raises, so the airing is
+        retried rather than posted with a mention left unlinked for good.
+        """
+        key = handle.lower()
+        if key not in self._dids:
+            response = self.api.send(
+                "GET",
+                f"{self.service}/xrpc/com.atproto.identity.resolveHandle",
+                posting=False,
+                params={"handle": key},
+            )
+            status = response.status_code
+            refused = 400 <= status < 500 and status not in (408, 429)
+            self._dids[key] = None if refused else _did_from(self.api.check(response))
+        return self._dids[key]
 
     def _existing(self, rkey: str) -> bool:
         response = self._xrpc(
@@ -241,6 +256,12 @@ def _error_name(response: httpx.Response) -> str | None:
     body = json_body(response)
     error = body.get("error") if isinstance(body, dict) else None
     return error if isinstance(error, str) else None
+
+
+def _did_from(response: httpx.Response) -> str | None:
+    body = json_body(response)
+    did = body.get("did") if isinstance(body, dict) else None
+    return did if isinstance(did, str) and did.startswith("did:") else None
 
 
 def _session_from(response: httpx.Response) -> dict[str, str]:

@@ -6,6 +6,9 @@ hour and answers a repeat with the status it already made. Media are uploaded fi
 `GET /api/v1/media/:id` is polled until it answers 200, since a status can't attach
 unprocessed media. Uploads carry no key: a retry may upload again, which leaves at worst an
 unattached file that the server cleans up, never a second post.
+
+Each status carries the channel's `visibility` (default `public`) and, when set, its
+`language` (ISO 639), which Mastodon uses for filtering and translation instead of guessing.
 """
 
 from __future__ import annotations
@@ -30,9 +33,18 @@ class MastodonPublisher:
     media_poll_limit = 30  # polls before giving up on one upload (then a retry starts over)
 
     def __init__(
-        self, base_url: str, token: str, client: httpx.Client, *, now: Callable[[], datetime]
+        self,
+        base_url: str,
+        token: str,
+        client: httpx.Client,
+        *,
+        now: Callable[[], datetime],
+        visibility: str = "public",
+        language: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.visibility = visibility
+        self.language = language
         self._auth = {"Authorization": f"Bearer {token}"}
         self.api = Api(client, "mastodon", now, secrets=(token,))
 
@@ -40,14 +52,21 @@ class MastodonPublisher:
     def from_channel(
         cls, channel: ChannelSettings, client: httpx.Client, *, now: Callable[[], datetime]
     ) -> MastodonPublisher:
-        return cls(channel.option("base_url"), channel.secret("token"), client, now=now)
+        return cls(
+            channel.option("base_url"),
+            channel.secret("token"),
+            client,
+            now=now,
+            visibility=channel.option("visibility", "public"),
+            language=channel.option("language"),
+        )
 
     def __repr__(self) -> str:
         return f"MastodonPublisher({self.base_url!r})"
 
     def publish(self, delivery: Delivery) -> Receipt:
         media_ids = [self._upload(path) for path in delivery.media]
-        form: dict[str, str | list[str]] = {"status": delivery.body}
+        form = self._status_form(delivery.body)
         if media_ids:
             form["media_ids[]"] = media_ids
         response = self.api.call(
@@ -59,6 +78,13 @@ class MastodonPublisher:
         )
         status = _object(response, "status")
         return Receipt(remote_id=str(status["id"]), remote_url=status.get("url"))
+
+    def _status_form(self, text: str) -> dict[str, str | list[str]]:
+        """The status's text and how it is shown: visibility, and language when configured."""
+        form: dict[str, str | list[str]] = {"status": text, "visibility": self.visibility}
+        if self.language:
+            form["language"] = self.language
+        return form
 
     def _upload(self, path: str) -> str:
         file = Path(path)

@@ -113,13 +113,13 @@ class LengthRule:
     """One limit of one platform: at most `limit` of `unit`, as `measure` counts them."""
 
     limit: int
-    unit: str  # how the length is counted, for the error message
+    unit: str  # what is counted, for the error message
     measure: Callable[[str], int]
+    how: str = ""  # how the platform counts, where "characters" alone would mislead
 
 
-_MASTODON_UNIT = (
-    f"characters as Mastodon counts them (a link counts {MASTODON_URL_LENGTH}, "
-    "@user@server counts as @user)"
+_MASTODON_HOW = (
+    f" (as Mastodon counts: a link counts {MASTODON_URL_LENGTH}, @user@server counts as @user)"
 )
 
 
@@ -128,27 +128,33 @@ def length_rules(channel: ChannelSettings) -> tuple[LengthRule, ...]:
     publisher = channel.publisher
     max_chars = channel.option("max_chars")
     if publisher == "mastodon":
-        return (LengthRule(max_chars or MASTODON_LIMIT, _MASTODON_UNIT, mastodon_length),)
+        limit = max_chars or MASTODON_LIMIT
+        return (LengthRule(limit, "characters", mastodon_length, _MASTODON_HOW),)
     if publisher == "bluesky":
         return (
             LengthRule(BLUESKY_GRAPHEMES, "graphemes", graphemes),
-            LengthRule(BLUESKY_BYTES, "bytes of UTF-8", utf8_bytes),
+            LengthRule(BLUESKY_BYTES, "bytes", utf8_bytes, " in UTF-8"),
         )
     if publisher == "telegram":
-        return (LengthRule(TELEGRAM_UTF16_UNITS, "UTF-16 code units", utf16_units),)
+        units = "UTF-16 code units"
+        return (LengthRule(TELEGRAM_UTF16_UNITS, units, utf16_units, " (as Telegram counts)"),)
     if publisher == "webhook" and max_chars:
         return (LengthRule(max_chars, "characters", graphemes),)
     return ()
 
 
 def length_problem(body: str, channel: ChannelSettings) -> str | None:
-    """Why `body` is too long for `channel` (the first limit it breaks), or None when it fits."""
+    """Why `body` is too long for `channel` (the first limit it breaks), or None when it fits.
+
+    The message names the size, the unit and the limit, e.g. "the body is 7188 bytes long in
+    UTF-8; channel 'sky' (bluesky) accepts at most 3000".
+    """
     for rule in length_rules(channel):
         length = rule.measure(body)
         if length > rule.limit:
             return (
-                f"the body is {length} {rule.unit} long; channel {channel.name!r} "
-                f"({channel.publisher}) accepts at most {rule.limit} {rule.unit}"
+                f"the body is {length} {rule.unit} long{rule.how}; channel {channel.name!r} "
+                f"({channel.publisher}) accepts at most {rule.limit}"
             )
     return None
 

@@ -362,8 +362,8 @@ REFUSALS: list[Any] = [
     pytest.param(
         (*ADD, MASTODON_501, "-c", "masto", *CORE),
         None,
-        "error: the body is 501 characters (a link counts 23) long; "
-        "channel 'masto' (mastodon) accepts at most 500",
+        "error: the body is 501 characters long (as Mastodon counts: a link counts 23, "
+        "@user@server counts as @user); channel 'masto' (mastodon) accepts at most 500",
         id="mastodon-501",
     ),
     pytest.param(
@@ -381,7 +381,8 @@ REFUSALS: list[Any] = [
     pytest.param(
         (*ADD, TELEGRAM_4097, "-c", "tg", *CORE),
         None,
-        "error: the body is 4097 characters long; channel 'tg' (telegram) accepts at most 4096",
+        "error: the body is 4097 UTF-16 code units long (as Telegram counts); "
+        "channel 'tg' (telegram) accepts at most 4096",
         id="telegram-4097",
     ),
     pytest.param(
@@ -459,8 +460,8 @@ REFUSALS: list[Any] = [
     pytest.param(
         ("queue", "import", "posts.jsonl"),
         jsonl_with_long_row,
-        "error: nothing was imported: posts.jsonl: line 2: the body is 4097 characters long; "
-        "channel 'tg' (telegram) accepts at most 4096",
+        "error: nothing was imported: posts.jsonl: line 2: the body is 4097 UTF-16 code units "
+        "long (as Telegram counts); channel 'tg' (telegram) accepts at most 4096",
         id="import-too-long-row",
     ),
     pytest.param(
@@ -498,7 +499,8 @@ REFUSALS: list[Any] = [
     pytest.param(
         ("queue", "edit", "1", TELEGRAM_4097, "-c", "tg"),
         None,
-        "error: the body is 4097 characters long; channel 'tg' (telegram) accepts at most 4096",
+        "error: the body is 4097 UTF-16 code units long (as Telegram counts); "
+        "channel 'tg' (telegram) accepts at most 4096",
         id="edit-over-limit",
     ),
     pytest.param(

@@ -21,6 +21,9 @@ Where this deliberately differs from the app, and why:
 - A mention candidate is checked against the atproto handle syntax instead of that TLD
   list. `com.atproto.identity.resolveHandle` decides anyway: a handle it can't resolve stays
   plain text, as in the app.
+- A trailing `)` is dropped when the link's parentheses don't balance; the app drops it
+  only when the link has no `(` at all, so `(see …/Bluesky_(social_network))` would link
+  to a page that doesn't exist. Every case of the app's own tests comes out the same.
 - A link's trailing Arabic comma, semicolon or question mark (`،` `؛` `؟`) is stripped like
   their ASCII forms: the app only knows `.,;:!?`, and a link ending in `،` is never what an
   Arabic editor meant (DESIGN §1).
@@ -152,11 +155,11 @@ def _links(text: str, offsets: _ByteOffsets) -> list[Facet]:
         if not uri.startswith("http"):
             continue  # `HTTPS://…` falls to the app's bare-domain branch, which needs a TLD list
         start, end = match.start(2), match.end(2)
-        # Exactly the app's two steps: one trailing punctuation mark, then a `)` that
-        # closes nothing inside the URL (so `…/Bluesky_(social_network)` keeps its `)`).
+        # The app's two steps: one trailing punctuation mark, then a `)` that closes
+        # nothing inside the URL (so `…/Bluesky_(social_network)` keeps its `)`).
         if uri[-1] in _LINK_END:
             uri, end = uri[:-1], end - 1
-        if uri.endswith(")") and "(" not in uri:
+        if uri.endswith(")") and uri.count(")") > uri.count("("):
             uri, end = uri[:-1], end - 1
         facets.append(Facet(offsets(start), offsets(end), "link", uri))
     return facets

@@ -128,6 +128,7 @@ class BlueskyPublisher:
     def close(self) -> None:
         with self._lock:
             self._session = None
+        self._dids.clear()  # a handle may move to another account; look again next time
 
     # --- records -------------------------------------------------------------------------
 

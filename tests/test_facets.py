@@ -12,8 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduler.publishers.facets import detect, is_handle, record_facets
+from tests.fakeplatforms import _facet_problem
 
 
 def fake_did(handle: str) -> str | None:
@@ -281,3 +284,51 @@ def test_an_unresolvable_mention_stays_plain_text_and_facets_are_in_text_order()
     assert facets[0]["features"] == [
         {"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:brand"}
     ]
+
+
+# --- any mix of scripts and emoji: every range lands on the text it names ----------------
+
+PIECES = [
+    "مرحبا",
+    "سَلَامٌ",
+    "١٢٣",
+    FAMILY,
+    SKIN_TONE,
+    FLAG,
+    "\u200b",
+    "e\u0301",
+    WIKI,
+    "https://x.example/a?b=1",
+    "#tag",
+    "＃وسم",
+    "#123",
+    "@brand.test",
+    "@ghost.example.com",
+    "(",
+    ")",
+    ".",
+    "،",
+    "!",
+]
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=30), st.lists(st.sampled_from([" ", "", "\n"])))
+@settings(max_examples=300, deadline=None)
+def test_every_facet_covers_exactly_its_value_whatever_comes_before(
+    pieces: list[str], separators: list[str]
+) -> None:
+    text = "".join(
+        p + (separators[i] if i < len(separators) else " ") for i, p in enumerate(pieces)
+    )
+    raw = text.encode("utf-8")
+    for facet in detect(text):
+        assert 0 <= facet.byte_start < facet.byte_end <= len(raw)
+        covered = raw[facet.byte_start : facet.byte_end].decode("utf-8")  # raises off a boundary
+        if facet.kind == "link":
+            assert covered == facet.value
+        elif facet.kind == "mention":
+            assert covered == "@" + facet.value
+        else:
+            assert covered[0] in "#＃" and covered[1:] == facet.value
+    for facet_json in record_facets(text, fake_did):
+        assert _facet_problem(facet_json, raw) is None  # the fake PDS's own, separate check

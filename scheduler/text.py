@@ -61,7 +61,8 @@ def _mastodon_patterns() -> tuple[Any, Any]:
     ending = rf"(?:[^\s()?!*\"'「」<>;:=,.$%\[\]~&|@]|{balanced})"
     path = rf"(?:{general}*(?:{balanced}{general}*)*{ending}|{general}+/)"
     label = r"[^\s\p{P}\p{S}\p{Cc}\p{Cf}]"  # twitter-text's DOMAIN_VALID_CHARS, roughly
-    domain = rf"(?:{label}(?:[_-]|{label})*\.)+\p{{L}}{{2,}}(?![0-9a-z@+-])"
+    tld = r"(?:xn--[0-9a-z]+|\p{L}{2,})(?![0-9a-z@+-])"
+    domain = rf"(?:{label}(?:(?:[_-]|{label})*{label})?\.)+{tld}"
     uchars = r"\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef\U00010000-\U0010fffd"
     query = rf"\?[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@^{uchars}]*[a-z0-9_&=#/\-{uchars}]"
     url = regex.compile(

@@ -775,12 +775,12 @@ class FakeBluesky(FakeServer):
             isinstance(record.get("text"), str) and isinstance(record.get("createdAt"), str)
         ):
             problem = "Record/text and Record/createdAt are required"
-        elif collection == "app.bsky.feed.post":
-            problem = _post_problem(record)
         elif not _TID.match(rkey):
             problem = f"Invalid record key: {rkey} is not a TID"
         elif rkey in self.records:
             problem = f"Record already exists: {self._uri(str(collection), rkey)}"
+        elif collection == "app.bsky.feed.post":
+            problem = _post_problem(record)
         if problem:
             return Reply(400, {"error": "InvalidRequest", "message": problem})
         uri = self._uri(str(collection), rkey)

@@ -342,7 +342,9 @@ def test_bluesky_handle_lookup_that_fails_is_retried_not_posted_without_the_ment
     assert stored["value"]["facets"][0]["features"][0]["did"].startswith("did:plc:ali")
 
 
-def post_record(pds: FakeBluesky, client: httpx.Client, record: dict[str, Any]) -> httpx.Response:
+def post_record(
+    pds: FakeBluesky, client: httpx.Client, record: dict[str, Any], **extra: str
+) -> httpx.Response:
     session = client.post(
         f"{pds.base_url}/xrpc/com.atproto.server.createSession",
         json={"identifier": pds.handle, "password": pds.password},
@@ -350,7 +352,7 @@ def post_record(pds: FakeBluesky, client: httpx.Client, record: dict[str, Any]) 
     return client.post(
         f"{pds.base_url}/xrpc/com.atproto.repo.createRecord",
         headers={"Authorization": f"Bearer {session['accessJwt']}"},
-        json={"repo": pds.did, "collection": "app.bsky.feed.post", "record": record},
+        json={"repo": pds.did, "collection": "app.bsky.feed.post", "record": record, **extra},
     )
 
 
@@ -383,6 +385,16 @@ def test_the_fake_pds_refuses_what_a_pds_would(
 
     fine = post_record(pds, client, {**record, "facets": [link_facet(2, 10)], "langs": ["ar"]})
     assert fine.status_code == 200
+
+
+def test_the_fake_pds_still_refuses_a_taken_record_key_for_a_valid_post(
+    pds: FakeBluesky, client: httpx.Client
+) -> None:
+    record = {"$type": "app.bsky.feed.post", "text": "مرحبا", "createdAt": "2026-11-24T08:00:00Z"}
+    assert post_record(pds, client, record, rkey="3l25zusnsfck2").status_code == 200
+    again = post_record(pds, client, record, rkey="3l25zusnsfck2")
+    assert again.status_code == 400 and "Record already exists" in again.json()["message"]
+    assert len(pds.records) == 1
 
 
 def test_the_fake_pds_resolves_known_handles_only(pds: FakeBluesky, client: httpx.Client) -> None:

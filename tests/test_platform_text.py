@@ -8,17 +8,27 @@ cases run against the local fakes, which refuse what the real servers refuse.
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from scheduler.config import parse_config
+from scheduler.config import load_config, parse_config
+from scheduler.daemon import Daemon
+from scheduler.dispatch import RetrySettings
 from scheduler.errors import ConfigError, TransientPublishError
-from scheduler.publishers import Delivery, build_publisher, make_http_client
+from scheduler.publishers import (
+    ChannelClients,
+    Delivery,
+    build_publisher,
+    build_publishers,
+    make_http_client,
+)
+from scheduler.store import PostDraft, Store
 from scheduler.text import graphemes, mastodon_length, utf8_bytes, utf16_units
 from tests.conftest import RunCli, write_config
 from tests.fakeplatforms import FakeBluesky, FakeMastodon, FakeTelegram
@@ -456,3 +466,72 @@ def test_the_fake_telegram_counts_utf16_units(client: httpx.Client) -> None:
         assert fits.json()["ok"] is True
         over = client.post(url, json={"chat_id": "@brand", "text": "👍" * 2049})
         assert over.status_code == 400 and over.json()["description"].endswith("too long")
+
+
+# --- through the daemon: config -> dispatcher -> publisher -> platform ------------------
+
+
+def test_the_daemon_sends_each_platform_its_own_text(
+    tmp_path: Path, pds: FakeBluesky, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeMastodon() as masto:
+        monkeypatch.setenv("SKY_PASSWORD", pds.password)
+        monkeypatch.setenv("MASTO_TOKEN", masto.token)
+        config = load_config(
+            write_config(
+                tmp_path,
+                f"""
+                [channels.sky]
+                publisher = "bluesky"
+                service = "{pds.base_url}"
+                handle = "{pds.handle}"
+                app_password = {{ env = "SKY_PASSWORD" }}
+                language = "ar"
+
+                [channels.masto]
+                publisher = "mastodon"
+                base_url = "{masto.base_url}"
+                token = {{ env = "MASTO_TOKEN" }}
+                visibility = "unlisted"
+                language = "ar"
+                """,
+            )
+        )
+        store = Store(config.scheduler.database)
+        store.migrate()
+        clients = ChannelClients(timeout=2.0)
+        clock_now = [datetime(2026, 11, 23, 12, 5, tzinfo=UTC)]
+        at = clock_now[0] + timedelta(minutes=25)
+        body = f"{FAMILY} إطلاق @ali.example.com اليوم ({WIKI}) #إطلاق"
+        draft = PostDraft(body=body, kind="core", channels=("sky", "masto"), editor="sara", at=at)
+        spacing = {name: c.min_spacing for name, c in config.channels.items()}
+        store.add_posts([draft], now=clock_now[0], spacing=spacing)
+        publishers = build_publishers(config.channels, clients, now=lambda: clock_now[0])
+        no_wait = RetrySettings(attempts=2, initial=0.0, maximum=0.0)
+        daemon = Daemon(config, store, publishers, clock=lambda: clock_now[0], retry=no_wait)
+        try:
+            daemon.tick(clock_now[0])
+            clock_now[0] = at
+            daemon.tick(at)
+            deadline = time.monotonic() + 30  # real time for the workers' round trips
+            while daemon.dispatcher.busy() or not (pds.records and masto.statuses):
+                assert time.monotonic() < deadline, "the daemon sent nothing"
+                time.sleep(0.01)
+        finally:
+            daemon.close(timeout=5)
+            clients.close()
+            store.close()
+
+        (stored,) = pds.records.values()
+        assert stored["value"]["langs"] == ["ar"]
+        assert [covered(body, f) for f in stored["value"]["facets"]] == [
+            "@ali.example.com",
+            WIKI,
+            "#إطلاق",
+        ]
+        (status,) = masto.statuses
+        assert (status["text"], status["visibility"], status["language"]) == (
+            body,
+            "unlisted",
+            "ar",
+        )

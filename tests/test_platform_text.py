@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduler.config import load_config, parse_config
 from scheduler.daemon import Daemon
@@ -75,6 +77,20 @@ def test_the_constructed_bodies_are_what_the_comments_say() -> None:
 )
 def test_mastodon_length_counts_as_mastodon_does(text: str, length: int) -> None:
     assert mastodon_length(text) == length
+
+
+WORDS = ["مرحبا", "سَلَامٌ", FAMILY, FLAG, SKIN_TONE, "e\u0301", "word", "١٢٣", "#tag", ".", "!"]
+LINKS = [WIKI, "https://example.org/" + "a" * 200, "https://ar.wikipedia.org/wiki/العربية"]
+
+
+@given(st.lists(st.sampled_from(WORDS) | st.sampled_from(LINKS), max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_mastodon_length_is_graphemes_plus_23_per_link(pieces: list[str]) -> None:
+    text = " ".join(pieces)
+    words = [p for p in pieces if p not in LINKS]
+    spaces = max(len(pieces) - 1, 0)
+    expected = sum(graphemes(w) for w in words) + spaces + 23 * (len(pieces) - len(words))
+    assert mastodon_length(text) == expected
 
 
 # --- refusals at queue time, through the real CLI ---------------------------------------

@@ -69,7 +69,7 @@ class Post(SQLModel, table=True):
     evergreen: bool = True
     editor: str
     created: datetime = _utc_field()
-    media: str = "[]"  # JSON list of file paths
+    media: str = "[]"  # JSON list of the media's file names (the bytes are in `Media`)
     score: float | None = None  # engagement score when known; best first among reposts
     cancelled: bool = False
 
@@ -109,6 +109,18 @@ class Attempt(SQLModel, table=True):
     finished: datetime | None = _utc_field(default=None)
     outcome: str | None = None  # published | retry | failed | interrupted
     detail: str | None = None
+
+
+class Media(SQLModel, table=True):
+    """One medium of a post, bytes and all: read at queue time, never opened by the daemon."""
+
+    post_id: int = Field(foreign_key="post.id", primary_key=True)
+    position: int = Field(primary_key=True)  # order of attachment, from 0
+    name: str  # the file's own name, no directory
+    mime: str  # sniffed from the content at queue time
+    size: int
+    sha256: str
+    data: bytes
 
 
 class Heartbeat(SQLModel, table=True):

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import InputError, StoreError
+from .media import Medium
 from .migrations import LATEST_VERSION
 from .timeutil import format_duration, iso_utc
 
@@ -36,7 +37,7 @@ class PostDraft:
     at: datetime | None = None
     expires: datetime | None = None
     evergreen: bool = True
-    media: tuple[str, ...] = ()
+    media: tuple[Medium, ...] = ()  # read and checked at queue time, kept with the post
     score: float | None = None
     source: str = ""  # "row 3" for an import, so a refusal names the row
 
@@ -102,12 +103,13 @@ def insert_posts(
                 draft.evergreen,
                 draft.editor,
                 dialect.time(now),
-                json.dumps(list(draft.media), ensure_ascii=False),
+                media_names(draft.media),
                 draft.score,
                 False,
             ),
         )
         post_id = int(cursor.fetchone()[0])
+        insert_media(cursor, dialect, post_id, draft.media)
         for channel in draft.channels:
             cursor.execute(
                 dialect.sql("INSERT INTO post_channel (post_id, channel) VALUES (?, ?)"),
@@ -119,6 +121,24 @@ def insert_posts(
         batch[post_id] = draft.source or f"draft {number} of this batch"
     bump_revision(cursor, dialect)
     return ids
+
+
+def insert_media(cursor: Any, dialect: SqlDialect, post_id: int, media: Sequence[Medium]) -> None:
+    """Keep the post's media, bytes and all, in the caller's transaction (DESIGN §7)."""
+    for position, medium in enumerate(media):
+        info = medium.info
+        cursor.execute(
+            dialect.sql(
+                "INSERT INTO media (post_id, position, name, mime, size, sha256, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)"
+            ),
+            (post_id, position, info.name, info.mime, info.size, info.sha256, medium.data),
+        )
+
+
+def media_names(media: Sequence[Medium]) -> str:
+    """`post.media`: the JSON list of the media's file names, what listings show."""
+    return json.dumps([medium.name for medium in media], ensure_ascii=False)
 
 
 def insert_pinned_airing(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .errors import InputError, SchedulerError
+from .media import check_kept_media, read_media
 from .post_sql import PostDraft
 from .text import length_problem
 from .timeutil import WHEN_HINT, iso_utc, parse_when
@@ -120,12 +121,10 @@ def draft_post(raw: RawPost, config: Config, *, now: datetime, source: str = "")
         )
     if at is not None and expires is not None and expires <= at:
         raise refuse(f"expiry {iso_utc(expires)} is not after the pinned time {iso_utc(at)}")
-    media = []
-    for path in raw.media:
-        resolved = Path(path).expanduser().resolve()
-        if not resolved.is_file():
-            raise refuse(f"media file {path!r} does not exist")
-        media.append(str(resolved))
+    try:
+        media = read_media(raw.media, settings)  # last: the slowest check
+    except InputError as exc:
+        raise refuse(str(exc)) from None
     return PostDraft(
         body=body,
         kind=raw.kind,
@@ -134,7 +133,7 @@ def draft_post(raw: RawPost, config: Config, *, now: datetime, source: str = "")
         at=at,
         expires=expires,
         evergreen=raw.evergreen,
-        media=tuple(media),
+        media=media,
         score=raw.score,
         source=source,
     )
@@ -177,9 +176,8 @@ def edit_changes(
 
     `--at none` makes a pinned post floating; `--expires none` removes the expiry. A time the
     edit leaves alone is not checked against `now` again (it may rightly be in the past).
+    Media the edit leaves alone are not read again, but checked against the new channels.
     """
-    from .store import media_of
-
     post = current.post
     body = read_body(body_text, file, stdin_text)
     float_it = at is not None and at.strip().lower() == "none"
@@ -195,10 +193,12 @@ def edit_changes(
         if never_expire
         else expires or (iso_utc(keep_expires) if keep_expires else None),
         evergreen=post.evergreen if evergreen is None else evergreen,
-        media=media if media is not None else media_of(post),
+        media=media or (),
         editor=post.editor,
     )
     draft = draft_post(raw, config, now=now)
+    if media is None:
+        check_kept_media(current.media, [config.channel(name) for name in draft.channels])
     changes: dict[str, Any] = {}
     if body is not None:
         changes["body"] = draft.body

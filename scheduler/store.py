@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     insert,
     text,
+    true,
     update,
 )
 from sqlalchemy import select as sa_select
@@ -35,6 +36,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, col, select
 
 from .errors import InputError, PostNotFound, StoreError
+from .media import Medium, MediumInfo
 from .migrations import LATEST_VERSION, MIGRATIONS
 from .models import (
     NEEDS_EDITOR,
@@ -42,6 +44,7 @@ from .models import (
     AiringStatus,
     Attempt,
     Heartbeat,
+    Media,
     Meta,
     Post,
     PostChannel,
@@ -52,8 +55,10 @@ from .post_sql import (
     PostDraft,
     SqlDialect,
     bump_revision,
+    insert_media,
     insert_pinned_airing,
     insert_posts,
+    media_names,
     prepare_sqlite,
     refuse_pinned_conflicts,
 )
@@ -106,7 +111,7 @@ class Claimed:
     idempotency_key: str
     lease_until: datetime
     body: str
-    media: tuple[str, ...]
+    media: tuple[Medium, ...]  # the bytes kept at queue time, in order
     first_at: datetime  # when the post first aired (or is planned to) on this channel
 
 
@@ -130,6 +135,7 @@ class PostRecord:
     post: Post
     channels: tuple[str, ...]
     airings: tuple[Airing, ...] = field(default_factory=tuple)
+    media: tuple[MediumInfo, ...] = ()  # in order, without their bytes
 
     @property
     def id(self) -> int:
@@ -303,7 +309,10 @@ class Store:
                 )
             for key in ("body", "kind", "at", "expires", "evergreen", "score"):
                 setattr(post, key, getattr(merged, key))
-            post.media = json.dumps(list(merged.media), ensure_ascii=False)
+            if "media" in changes:
+                post.media = media_names(changes["media"])
+                session.execute(delete(Media).where(col(Media.post_id) == post_id))
+                insert_media(_cursor(session), self._sql, post_id, changes["media"])
             session.add(post)
             for airing in record.airings:
                 if airing.status == AiringStatus.planned:
@@ -905,13 +914,19 @@ def _claimed_rows(session: Session, ids: Sequence[int]) -> list[Claimed]:
             col(Airing.idempotency_key),
             col(Airing.lease_until),
             col(Post.body),
-            col(Post.media),
         )
         .join(Post, col(Post.id) == col(Airing.post_id))
         .where(col(Airing.id).in_(ids))
         .order_by(col(Airing.at), col(Airing.id))
     ).all()
     post_ids = sorted({row[1] for row in rows})
+    media_of_post: dict[int, list[Medium]] = defaultdict(list)
+    for post_id, name, mime, data in session.execute(
+        sa_select(col(Media.post_id), col(Media.name), col(Media.mime), col(Media.data))
+        .where(col(Media.post_id).in_(post_ids))
+        .order_by(col(Media.post_id), col(Media.position))
+    ).all():
+        media_of_post[post_id].append(Medium(name=name, mime=mime, data=bytes(data)))
     first_at = {
         (post_id, channel): at
         for post_id, channel, at in session.execute(
@@ -933,7 +948,7 @@ def _claimed_rows(session: Session, ids: Sequence[int]) -> list[Claimed]:
             idempotency_key=row[5],
             lease_until=row[6],
             body=row[7],
-            media=tuple(json.loads(row[8])),
+            media=tuple(media_of_post.get(row[1], ())),
             first_at=first_at.get((row[1], row[2]), row[4]),
         )
         for row in rows
@@ -954,32 +969,57 @@ def _read_record(session: Session, post_id: int) -> PostRecord:
         .where(col(Airing.post_id) == post_id)
         .order_by(col(Airing.at), col(Airing.id))
     ).all()
-    return PostRecord(post=post, channels=tuple(channels), airings=tuple(airings))
+    media = _media_infos(session, where=col(Media.post_id) == post_id).get(post_id, [])
+    return PostRecord(
+        post=post, channels=tuple(channels), airings=tuple(airings), media=tuple(media)
+    )
 
 
 def _read_records(session: Session, *, channel: str | None) -> list[PostRecord]:
     posts_query = select(Post).order_by(col(Post.id))
     links_query = select(PostChannel)
     airings_query = select(Airing).order_by(col(Airing.at), col(Airing.id))
+    media_posts: Any = true()
     if channel is not None:
         wanted = select(PostChannel.post_id).where(col(PostChannel.channel) == channel)
         posts_query = posts_query.where(col(Post.id).in_(wanted))
         links_query = links_query.where(col(PostChannel.post_id).in_(wanted))
         airings_query = airings_query.where(col(Airing.channel) == channel)
+        media_posts = col(Media.post_id).in_(wanted)
     channels_of: dict[int, list[str]] = defaultdict(list)
     for link in session.exec(links_query).all():
         channels_of[link.post_id].append(link.channel)
     airings_of: dict[int, list[Airing]] = defaultdict(list)
     for airing in session.exec(airings_query).all():
         airings_of[airing.post_id].append(airing)
+    media_of_post = _media_infos(session, where=media_posts)
     return [
         PostRecord(
             post=post,
             channels=tuple(sorted(channels_of[post.id])) if post.id is not None else (),
             airings=tuple(airings_of.get(post.id or 0, ())),
+            media=tuple(media_of_post.get(post.id or 0, ())),
         )
         for post in session.exec(posts_query).all()
     ]
+
+
+def _media_infos(session: Session, *, where: Any) -> dict[int, list[MediumInfo]]:
+    """The kept media of the posts `where` picks, by post and in order, no bytes."""
+    media: dict[int, list[MediumInfo]] = defaultdict(list)
+    for post_id, name, mime, size, sha256 in session.execute(
+        sa_select(
+            col(Media.post_id),
+            col(Media.name),
+            col(Media.mime),
+            col(Media.size),
+            col(Media.sha256),
+        )
+        .where(where)
+        .order_by(col(Media.post_id), col(Media.position))
+    ).all():
+        media[post_id].append(MediumInfo(name=name, mime=mime, size=size, sha256=sha256))
+    return media
 
 
 def _current(record: PostRecord, key: str) -> Any:
@@ -998,7 +1038,6 @@ def _draft_of(record: PostRecord, changes: Mapping[str, Any]) -> PostDraft:
         "at": post.at,
         "expires": post.expires,
         "evergreen": post.evergreen,
-        "media": tuple(json.loads(post.media)),
         "score": post.score,
     }
     values.update(changes)

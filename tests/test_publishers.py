@@ -26,6 +26,7 @@ from scheduler.errors import (
     PublishError,
     TransientPublishError,
 )
+from scheduler.media import Medium
 from scheduler.publishers import ChannelClients, Delivery, build_publisher, make_http_client
 from scheduler.publishers.bluesky import BlueskyPublisher, encode_tid, record_key
 from scheduler.publishers.file import FilePublisher
@@ -36,6 +37,8 @@ from tests.fakeplatforms import FakeBluesky, FakeMastodon, FakeTelegram, FakeWeb
 
 NOW = datetime(2026, 11, 24, 8, 0, 5, tzinfo=UTC)
 ARABIC = "مرحبا بالعالم 👋🏽 اقرأ المزيد https://example.org/a?b=1."
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))  # every byte value, to see none is changed
+IMAGE = Medium("صورة.png", "image/png", PNG)
 TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 
 
@@ -107,7 +110,7 @@ def test_file_appends_one_json_line_per_airing_and_never_twice(tmp_path: Path) -
     path = tmp_path / "out" / "published.jsonl"
     publisher = FilePublisher(path)
     first = publisher.publish(delivery(12))
-    second = publisher.publish(delivery(13, kind="repost", media=("a.png",)))
+    second = publisher.publish(delivery(13, kind="repost", media=(IMAGE,)))
     again = publisher.publish(delivery(12))
 
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -122,7 +125,14 @@ def test_file_appends_one_json_line_per_airing_and_never_twice(tmp_path: Path) -
         "media": [],
         "idempotency_key": "airing-12-k",
     }
-    assert lines[1]["media"] == ["a.png"]
+    assert lines[1]["media"] == [
+        {
+            "name": "صورة.png",
+            "mime": "image/png",
+            "size": 264,
+            "sha256": hashlib.sha256(PNG).hexdigest(),
+        }
+    ]
     assert (first.remote_id, second.remote_id) == ("1", "2")
     assert again == first
     assert first.remote_url == path.resolve().as_uri() + "#L1"
@@ -174,7 +184,7 @@ def test_webhook_chat_payloads(client: httpx.Client, format: str, key: str) -> N
     # Slack and Discord ignore the key: an interrupted request must not be re-sent blindly.
     assert not publisher.deduplicates
     with pytest.raises(PermanentPublishError, match="media isn't supported"):
-        publisher.publish(delivery(13, media=("a.png",)))
+        publisher.publish(delivery(13, media=(IMAGE,)))
 
 
 def test_mastodon_posts_a_status_with_bearer_token_and_idempotency_key(
@@ -198,32 +208,23 @@ def test_mastodon_posts_a_status_with_bearer_token_and_idempotency_key(
 
 
 def test_mastodon_uploads_media_waits_for_processing_and_attaches_it(
-    mastodon: tuple[FakeMastodon, MastodonPublisher], tmp_path: Path
+    mastodon: tuple[FakeMastodon, MastodonPublisher],
 ) -> None:
     server, publisher = mastodon
     server.media_processing_polls = 1
     publisher.media_poll_interval = 0.0
-    image = tmp_path / "photo.png"
-    image.write_bytes(b"\x89PNG\r\n\x1a\nfake")
 
-    publisher.publish(delivery(12, media=(str(image),)))
+    publisher.publish(delivery(12, media=(IMAGE,)))
 
     upload, *polls, post = server.requests  # 202 on upload, one 206 poll, then 200
     assert (upload.method, upload.path) == ("POST", "/api/v2/media")
     assert upload.headers["authorization"] == f"Bearer {server.token}"
     part = upload.body["file"]
-    assert (part.filename, part.content_type, part.data) == (
-        "photo.png",
-        "image/png",
-        b"\x89PNG\r\n\x1a\nfake",
-    )
+    assert (part.filename, part.content_type, part.data) == ("صورة.png", "image/png", PNG)
     media_id = next(iter(server.media))
     assert [(p.method, p.path) for p in polls] == [("GET", f"/api/v1/media/{media_id}")] * 2
     assert post.body["media_ids[]"] == [media_id]
     assert server.statuses[0]["media_attachments"][0]["id"] == media_id
-
-    with pytest.raises(PermanentPublishError, match="can't be read"):
-        publisher.publish(delivery(13, media=(str(tmp_path / "missing.png"),)))
 
 
 def test_bluesky_creates_a_post_record_reusing_one_session(

@@ -15,6 +15,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 from scheduler.errors import InputError, PostNotFound, StoreError
+from scheduler.media import Medium
 from scheduler.migrations import LATEST_VERSION, MIGRATIONS
 from scheduler.models import Airing, AiringStatus, Attempt
 from scheduler.store import PostDraft, Store
@@ -95,7 +96,7 @@ def test_add_and_get_a_floating_post(store: Store, now: datetime) -> None:
             channels=("other", "main"),
             expires=expires,
             evergreen=False,
-            media=("/srv/media/a.png",),
+            media=(Medium("a.png", "image/png", b"\x89PNG\r\n\x1a\n"),),
             score=0.5,
         ),
     )
@@ -186,12 +187,12 @@ def test_naive_times_are_refused(store: Store, now: datetime) -> None:
 
 
 def test_arabic_and_emoji_bodies_round_trip(store: Store, now: datetime) -> None:
-    (post_id,) = add(
-        store, now, draft(ARABIC, media=("/srv/وسائط/صورة 1.png",), channels=("main",))
-    )
+    image = Medium("صورة 1.png", "image/png", b"\x89PNG\r\n\x1a\n")
+    (post_id,) = add(store, now, draft(ARABIC, media=(image,), channels=("main",)))
     record = store.get_post(post_id)
     assert record.post.body == ARABIC
-    assert json_media(record.post.media) == ["/srv/وسائط/صورة 1.png"]
+    assert json_media(record.post.media) == ["صورة 1.png"]
+    assert record.media == (image.info,)
     (listed,) = store.list_posts(now=now)
     assert listed.post.body == ARABIC
 
@@ -578,8 +579,8 @@ def test_upgrade_from_version_1_keeps_every_row(bare: Store) -> None:
         )
     assert bare.schema_version() == 1
 
-    assert bare.migrate() == LATEST_VERSION == 2
-    assert bare.schema_version() == 2
+    assert bare.migrate() == LATEST_VERSION == 5
+    assert bare.schema_version() == 5
     assert bare.revision() == 7
     first, second = bare.all_posts()
     assert (first.post.body, first.post.editor, first.post.score) == (ARABIC, "sara", None)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from ..media import Medium
 from ..terminal import UNSAFE
 from ..timeutil import iso_utc
 
@@ -27,12 +28,15 @@ class Delivery:
     post_id: int
     kind: str  # core | entertaining | repost
     body: str  # already rendered (the repost template is applied by the caller)
-    media: tuple[str, ...]  # local file paths, may be empty
+    media: tuple[Medium, ...]  # the bytes kept at queue time; no publisher opens a path
     idempotency_key: str
     due: datetime  # aware UTC
 
     def as_json(self) -> dict[str, Any]:
-        """The delivery as a JSON object: the line a file gets and the body a JSON webhook gets."""
+        """The delivery as a JSON object: the line a file gets and the body a JSON webhook gets.
+
+        Media are described (name, type, size, sha256), not carried: a line stays a line.
+        """
         return {
             "airing_id": self.airing_id,
             "channel": self.channel,
@@ -40,7 +44,7 @@ class Delivery:
             "kind": self.kind,
             "due": iso_utc(self.due),
             "body": self.body,
-            "media": list(self.media),
+            "media": [medium.info.as_json() for medium in self.media],
             "idempotency_key": self.idempotency_key,
         }
 

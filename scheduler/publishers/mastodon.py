@@ -13,16 +13,15 @@ Each status carries the channel's `visibility` (default `public`) and, when set,
 
 from __future__ import annotations
 
-import mimetypes
 import time
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 
 from ..config import ChannelSettings
 from ..errors import PermanentPublishError, TransientPublishError
+from ..media import Medium
 from .base import Delivery, Receipt
 from .http import Api, json_body
 
@@ -65,7 +64,7 @@ class MastodonPublisher:
         return f"MastodonPublisher({self.base_url!r})"
 
     def publish(self, delivery: Delivery) -> Receipt:
-        media_ids = [self._upload(path) for path in delivery.media]
+        media_ids = [self._upload(medium) for medium in delivery.media]
         form = self._status_form(delivery.body)
         if media_ids:
             form["media_ids[]"] = media_ids
@@ -86,27 +85,22 @@ class MastodonPublisher:
             form["language"] = self.language
         return form
 
-    def _upload(self, path: str) -> str:
-        file = Path(path)
-        try:
-            content = file.read_bytes()
-        except OSError as exc:
-            raise PermanentPublishError(
-                f"media file {path!r} can't be read: {exc.strerror}"
-            ) from None
-        kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    def _upload(self, medium: Medium) -> str:
+        """Upload the bytes kept at queue time, with the type sniffed from them then."""
         response = self.api.call(
             "POST",
             f"{self.base_url}/api/v2/media",
             posting=False,
-            files={"file": (file.name, content, kind)},
+            files={"file": (medium.name, medium.data, medium.mime)},
             headers=self._auth,
         )
         media_id = str(_object(response, "media attachment")["id"])
         polls = 0
         while response.status_code != 200:  # 202 on upload, 206 while polling: processing
             if polls >= self.media_poll_limit:
-                raise TransientPublishError(f"mastodon is still processing media file {path!r}")
+                raise TransientPublishError(
+                    f"mastodon is still processing media file {medium.name!r}"
+                )
             time.sleep(self.media_poll_interval)
             polls += 1
             response = self.api.call(

@@ -1,0 +1,231 @@
+"""Media files: read by the editor's own command at queue time, checked, kept by the store.
+
+The daemon runs with other rights than the editors who queue posts, so it never opens a
+path an editor named (DESIGN §7): otherwise an editor who can't read `/etc/shadow` could
+have the daemon upload it. `read_media` opens each file in the editor's process, reads at
+most the limit plus one byte, and takes the type from the first bytes (an extension proves
+nothing). The bytes then travel with the post through the database to the publisher.
+
+Each platform's media rule lives here, beside the length rules of `text.py`: what a
+platform would refuse is refused at queue time, never first at publish time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from .config import ChannelSettings
+
+MIB = 1024 * 1024
+IMAGE_TYPES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WebP"}
+SNIFF_BYTES = 16  # enough for every signature below
+
+# Contents that are refused everywhere, sniffed only to tell the editor what the file is.
+_OTHER_TYPES = {
+    "application/pdf": (b"%PDF-", "a PDF document"),
+    "application/zip": (b"PK\x03\x04", "a ZIP archive"),
+    "application/gzip": (b"\x1f\x8b", "gzip data"),
+    "application/x-executable": (b"\x7fELF", "a program (ELF)"),
+    "image/bmp": (b"BM", "a BMP image"),
+    "image/tiff": (b"II*\x00", "a TIFF image"),
+}
+UNKNOWN_TYPE = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class MediaRule:
+    """What one platform takes: how many files, of which types, how large each may be."""
+
+    max_files: int
+    max_bytes: int
+    types: tuple[str, ...] = tuple(IMAGE_TYPES)
+
+
+# Mastodon's defaults: 4 attachments a status, images up to 16 MiB (the `image_size_limit`
+# that `GET /api/v2/instance` reports on mastodon.social; servers before 4.x said 10 MiB).
+MASTODON_MEDIA = MediaRule(max_files=4, max_bytes=16 * MIB)
+# The file publisher writes only each medium's description, but the bytes are kept in the
+# database all the same, so the same bound keeps an import from filling it.
+FILE_MEDIA = MediaRule(max_files=4, max_bytes=16 * MIB)
+_NO_MEDIA_YET = {
+    "bluesky": "images on Bluesky are not supported yet",
+    "telegram": "photos on Telegram are not supported yet",
+    "webhook": "webhooks don't carry media",
+}
+
+
+@dataclass(frozen=True)
+class MediumInfo:
+    """A kept medium described without its bytes: what listings and edits check."""
+
+    name: str
+    mime: str
+    size: int
+    sha256: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "mime": self.mime, "size": self.size, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class Medium:
+    """A medium as the scheduler keeps it: the file's name (no directory), type and bytes."""
+
+    name: str
+    mime: str
+    data: bytes = field(repr=False)
+
+    @property
+    def info(self) -> MediumInfo:
+        return MediumInfo(
+            self.name, self.mime, len(self.data), hashlib.sha256(self.data).hexdigest()
+        )
+
+
+def media_rule(channel: ChannelSettings) -> MediaRule:
+    """The channel's media rule; InputError when its platform takes no media (yet)."""
+    if channel.publisher == "mastodon":
+        return MASTODON_MEDIA
+    if channel.publisher == "file":
+        return FILE_MEDIA
+    reason = _NO_MEDIA_YET.get(channel.publisher, f"{channel.publisher} takes no media")
+    raise InputError(
+        f"channel {channel.name!r} ({channel.publisher}) can't take media: {reason}; "
+        "remove --media or that channel"
+    )
+
+
+def read_media(paths: Sequence[str], channels: Sequence[ChannelSettings]) -> tuple[Medium, ...]:
+    """Read and check the files an editor attached, with the editor's own rights.
+
+    Raises InputError naming the file, the rule it breaks and what the file is. No file is
+    read beyond the smallest size limit of the target channels plus one byte.
+    """
+    if not paths:
+        return ()
+    rules = [(channel, media_rule(channel)) for channel in channels]
+    _check_count(len(paths), rules)
+    return tuple(_read_checked(path, rules) for path in paths)
+
+
+def check_kept_media(media: Sequence[MediumInfo], channels: Sequence[ChannelSettings]) -> None:
+    """The rules of `read_media` for media already kept, when an edit changes the channels."""
+    if not media:
+        return
+    rules = [(channel, media_rule(channel)) for channel in channels]
+    _check_count(len(media), rules)
+    for medium in media:
+        check_medium(medium.name, medium.mime, medium.size, rules)
+
+
+def check_medium(
+    label: str,
+    mime: str,
+    size: int,
+    rules: Sequence[tuple[ChannelSettings, MediaRule]],
+) -> None:
+    """Refuse one medium that a target channel would not take, naming limit and actual."""
+    for channel, rule in rules:
+        if mime not in rule.types:
+            accepted = ", ".join(IMAGE_TYPES.get(t, t) for t in rule.types)
+            raise InputError(
+                f"media file {label!r} is {describe_type(mime)}; channel {channel.name!r} "
+                f"({channel.publisher}) takes {accepted} images"
+            )
+        if size > rule.max_bytes:
+            raise InputError(
+                f"media file {label!r} is {format_size(size)}; channel {channel.name!r} "
+                f"({channel.publisher}) takes files up to {format_size(rule.max_bytes)}"
+            )
+
+
+def sniff(head: bytes) -> str:
+    """The media type the content starts like (its first `SNIFF_BYTES`), else UNKNOWN_TYPE."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    for mime, (signature, _) in _OTHER_TYPES.items():
+        if head.startswith(signature):
+            return mime
+    return UNKNOWN_TYPE
+
+
+def describe_type(mime: str) -> str:
+    """What a sniffed type is, in words: `a PNG image`, `a PDF document`."""
+    if mime in IMAGE_TYPES:
+        return f"a {IMAGE_TYPES[mime]} image"
+    if mime in _OTHER_TYPES:
+        return _OTHER_TYPES[mime][1]
+    return "of no type recognised (not a PNG, JPEG, GIF or WebP image)"
+
+
+def format_size(size: int) -> str:
+    """Bytes exactly, with MiB beside them where that reads better: `17,000,000 bytes (16.2
+    MiB)`."""
+    if size < MIB:
+        return f"{size:,} bytes"
+    return f"{size:,} bytes ({size / MIB:.1f} MiB)"
+
+
+def _check_count(count: int, rules: Sequence[tuple[ChannelSettings, MediaRule]]) -> None:
+    for channel, rule in rules:
+        if count > rule.max_files:
+            raise InputError(
+                f"{count} media files given; channel {channel.name!r} ({channel.publisher}) "
+                f"takes at most {rule.max_files}"
+            )
+
+
+def _read_checked(path: str, rules: Sequence[tuple[ChannelSettings, MediaRule]]) -> Medium:
+    """Open `path` with the caller's rights, check type and size, then read the bytes.
+
+    `O_NONBLOCK` keeps a FIFO from blocking the open. What was opened is checked on the open
+    descriptor, so a file swapped for another after a check can't slip through; the read is
+    bounded all the same, for a file that grows while it is read.
+    """
+    shown = repr(path)
+    limit = min(rule.max_bytes for _, rule in rules)
+    try:
+        descriptor = os.open(os.path.expanduser(path), os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise InputError(f"media file {shown} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"media file {shown} can't be read: {exc.strerror}") from None
+    with os.fdopen(descriptor, "rb") as file:
+        status = os.fstat(descriptor)
+        if stat.S_ISDIR(status.st_mode):
+            raise InputError(f"media file {shown} is a directory, not a file")
+        if not stat.S_ISREG(status.st_mode):
+            raise InputError(f"media file {shown} is not a regular file")
+        try:
+            head = file.read(SNIFF_BYTES)
+            check_medium(path, sniff(head), status.st_size, rules)
+            data = head + file.read(limit + 1 - len(head))
+        except OSError as exc:
+            raise InputError(f"media file {shown} can't be read: {exc.strerror}") from None
+    if len(data) > limit:
+        raise InputError(
+            f"media file {shown} grew past {format_size(limit)} while it was read; "
+            "the target channels take files up to that size"
+        )
+    return Medium(name=_safe_name(path), mime=sniff(head), data=data)
+
+
+def _safe_name(path: str) -> str:
+    """The file's own name, without its directory and with control characters replaced: the
+    name is sent to platforms in a multipart header and shown in listings."""
+    name = os.path.basename(os.path.normpath(path)) or "medium"
+    return "".join(char if char.isprintable() else "_" for char in name)

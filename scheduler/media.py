@@ -17,7 +17,7 @@ import os
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import InputError
 
@@ -99,7 +99,7 @@ def media_rule(channel: ChannelSettings) -> MediaRule:
     reason = _NO_MEDIA_YET.get(channel.publisher, f"{channel.publisher} takes no media")
     raise InputError(
         f"channel {channel.name!r} ({channel.publisher}) can't take media: {reason}; "
-        "remove --media or that channel"
+        "remove the media or that channel"
     )
 
 
@@ -192,36 +192,44 @@ def _check_count(count: int, rules: Sequence[tuple[ChannelSettings, MediaRule]])
 def _read_checked(path: str, rules: Sequence[tuple[ChannelSettings, MediaRule]]) -> Medium:
     """Open `path` with the caller's rights, check type and size, then read the bytes.
 
-    `O_NONBLOCK` keeps a FIFO from blocking the open. What was opened is checked on the open
-    descriptor, so a file swapped for another after a check can't slip through; the read is
-    bounded all the same, for a file that grows while it is read.
+    The size checked is the open file's, and the read is bounded all the same, for a file
+    that grows while it is read.
     """
-    shown = repr(path)
     limit = min(rule.max_bytes for _, rule in rules)
-    try:
-        descriptor = os.open(os.path.expanduser(path), os.O_RDONLY | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise InputError(f"media file {shown} does not exist") from None
-    except OSError as exc:
-        raise InputError(f"media file {shown} can't be read: {exc.strerror}") from None
-    with os.fdopen(descriptor, "rb") as file:
-        status = os.fstat(descriptor)
-        if stat.S_ISDIR(status.st_mode):
-            raise InputError(f"media file {shown} is a directory, not a file")
-        if not stat.S_ISREG(status.st_mode):
-            raise InputError(f"media file {shown} is not a regular file")
+    with _open_regular_file(path) as file:
         try:
             head = file.read(SNIFF_BYTES)
-            check_medium(path, sniff(head), status.st_size, rules)
+            check_medium(path, sniff(head), os.fstat(file.fileno()).st_size, rules)
             data = head + file.read(limit + 1 - len(head))
         except OSError as exc:
-            raise InputError(f"media file {shown} can't be read: {exc.strerror}") from None
+            raise InputError(f"media file {path!r} can't be read: {exc.strerror}") from None
     if len(data) > limit:
         raise InputError(
-            f"media file {shown} grew past {format_size(limit)} while it was read; "
+            f"media file {path!r} grew past {format_size(limit)} while it was read; "
             "the target channels take files up to that size"
         )
     return Medium(name=_safe_name(path), mime=sniff(head), data=data)
+
+
+def _open_regular_file(path: str) -> BinaryIO:
+    """`path` opened for reading, or InputError when it can't be or is not a regular file.
+
+    `O_NONBLOCK` keeps a FIFO from blocking the open. The type is checked on the open
+    descriptor, so a file swapped for another after a check can't slip through.
+    """
+    try:
+        descriptor = os.open(os.path.expanduser(path), os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise InputError(f"media file {path!r} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"media file {path!r} can't be read: {exc.strerror}") from None
+    mode = os.fstat(descriptor).st_mode
+    if stat.S_ISREG(mode):
+        return os.fdopen(descriptor, "rb")
+    os.close(descriptor)
+    if stat.S_ISDIR(mode):
+        raise InputError(f"media file {path!r} is a directory, not a file")
+    raise InputError(f"media file {path!r} is not a regular file")
 
 
 def _safe_name(path: str) -> str:

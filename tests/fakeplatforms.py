@@ -489,11 +489,25 @@ class FakeWebhook(FakeServer):
 # --- Mastodon ----------------------------------------------------------------------------
 
 
+# What Mastodon's upload checks by content, as its own validation does: the declared type
+# must be one it takes, and the bytes must be what the type says (else "not what they are
+# reported to be"); images up to 16 MiB.
+MASTODON_IMAGE_SIGNATURES = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+}
+MASTODON_IMAGE_SIZE_LIMIT = 16 * 1024 * 1024
+
+
 class FakeMastodon(FakeServer):
     """`POST /api/v1/statuses` (honouring `Idempotency-Key`), `POST /api/v2/media`,
     `GET /api/v1/media/:id`, bearer auth, `X-RateLimit-*` headers on every answer.
 
     `media_processing_polls = N` makes uploads answer 202 and the next N polls 206.
+    Uploads are refused as Mastodon refuses them (type, content, size); `uploaded` keeps the
+    bytes of each accepted one by media id.
 
     Statuses are checked as Mastodon checks them: `visibility` must be one of its four
     values (422 otherwise); a `language` Mastodon doesn't know is not refused but replaced
@@ -518,6 +532,7 @@ class FakeMastodon(FakeServer):
         self.account = account
         self.statuses: list[dict[str, Any]] = []
         self.media: dict[str, dict[str, Any]] = {}
+        self.uploaded: dict[str, bytes] = {}
         self.media_processing_polls = 0
         self._by_key: dict[str, dict[str, Any]] = {}
         self._pending_polls: dict[str, int] = {}
@@ -597,7 +612,25 @@ class FakeMastodon(FakeServer):
         part = request.body.get("file") if isinstance(request.body, dict) else None
         if not isinstance(part, Part):
             return Reply(422, {"error": "Validation failed: File can't be blank"})
+        signatures = MASTODON_IMAGE_SIGNATURES.get(part.content_type)
+        if signatures is None:
+            return Reply(422, {"error": "Validation failed: File content type is invalid"})
+        if not part.data.startswith(signatures) or (
+            part.content_type == "image/webp" and part.data[8:12] != b"WEBP"
+        ):
+            return Reply(
+                422,
+                {
+                    "error": "Validation failed: File has contents that are not what they are "
+                    "reported to be"
+                },
+            )
+        if len(part.data) > MASTODON_IMAGE_SIZE_LIMIT:
+            return Reply(
+                422, {"error": "Validation failed: File file size must be less than 16 MB"}
+            )
         media_id = str(next(self._ids))
+        self.uploaded[media_id] = part.data
         kind = part.content_type.split("/")[0]
         url = f"{self.base_url}/system/media/{media_id}/{part.filename}"
         self.media[media_id] = {

@@ -20,12 +20,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from scheduler.config import Config, load_config
 from scheduler.daemon import Daemon
 from scheduler.dispatch import RetrySettings
 from scheduler.errors import InputError
 from scheduler.media import MASTODON_MEDIA, Medium
+from scheduler.migrations import MIGRATIONS
 from scheduler.models import AiringStatus
 from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.queue import RawPost, draft_post, edit_changes
@@ -429,3 +431,93 @@ def test_the_daemon_uploads_the_bytes_queued_not_what_the_path_holds_now(
         {"name": "other.jpg", "mime": "image/jpeg", "size": len(JPEG),
          "sha256": hashlib.sha256(JPEG).hexdigest()},
     ]  # fmt: skip
+
+
+# --- posts queued with paths, before media were kept -------------------------------------------
+
+
+def test_posts_queued_with_media_paths_wait_for_an_editor_after_the_upgrade(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Migration 5 can't read the paths older versions stored (nor may the daemon), so
+    such a post never airs without its media: it waits as failed, telling the editor how to
+    attach them again. Posts without media, cancelled or expired ones are left alone."""
+    store = Store(db_url)
+    try:
+        with store.engine.connect() as conn, conn.begin():
+            conn.execute(text("CREATE TABLE meta (key VARCHAR(100) PRIMARY KEY, value TEXT)"))
+            for migration in MIGRATIONS[:2]:
+                for statement in migration.sql(store.dialect):
+                    conn.execute(text(statement))
+            conn.execute(text("INSERT INTO meta (key, value) VALUES ('schema_version', '2')"))
+            created, past, future = (
+                datetime(2026, 11, 1),
+                datetime(2026, 11, 2),
+                datetime(2099, 1, 1),
+            )
+            paths = '["/home/sara/a.png"]'
+            posts = [  # id, at, expires, media, cancelled
+                (1, None, None, paths, False),  # floating, not planned yet
+                (2, future, None, paths, False),  # pinned and planned
+                (3, None, None, paths, False),  # aired once: its reruns must wait too
+                (4, None, None, paths, True),  # cancelled
+                (5, None, past, paths, False),  # expired
+                (6, None, None, "[]", False),  # no media
+            ]
+            for post_id, at, expires, media, cancelled in posts:
+                conn.execute(
+                    text(
+                        "INSERT INTO post (id, body, kind, at, expires, editor, created, media, "
+                        "cancelled) VALUES (:id, 'b', 'core', :at, :expires, 'sara', :created, "
+                        ":media, :cancelled)"
+                    ),
+                    {"id": post_id, "at": at, "expires": expires, "created": created,
+                     "media": media, "cancelled": cancelled},
+                )  # fmt: skip
+                conn.execute(
+                    text("INSERT INTO post_channel (post_id, channel) VALUES (:id, 'main')"),
+                    {"id": post_id},
+                )
+            for post_id, at, status in ((2, future, "planned"), (3, past, "published")):
+                conn.execute(
+                    text(
+                        "INSERT INTO airing (post_id, channel, kind, pinned, at, status, updated) "
+                        "VALUES (:id, 'main', 'core', :pinned, :at, :status, :at)"
+                    ),
+                    {"id": post_id, "pinned": post_id == 2, "at": at, "status": status},
+                )
+        store.migrate()
+        now = datetime(2026, 11, 23, tzinfo=UTC)
+        records = {record.id: record for record in store.all_posts()}
+        assert {i: r.status(now) for i, r in records.items()} == {
+            1: "failed", 2: "failed", 3: "failed", 4: "cancelled", 5: "expired", 6: "queued",
+        }  # fmt: skip
+        waiting = {
+            (r.id, a.kind, a.pinned, a.status): a.error
+            for r in records.values()
+            for a in r.airings
+            if a.status == AiringStatus.failed
+        }
+        assert set(waiting) == {
+            (1, "core", False, "failed"),
+            (2, "core", True, "failed"),
+            (3, "repost", False, "failed"),
+        }
+        assert waiting[(2, "core", True, "failed")] == (
+            "not sent; its media were queued as file paths by an older version, and the daemon "
+            "does not open files editors name. Attach them again with `scheduler queue edit 2 "
+            "--media PATH`, then `scheduler queue retry 2`"
+        )
+        assert all(r.post.media == "[]" and r.media == () for r in records.values())
+
+        # The daemon plans the post without media, and none of those waiting for an editor.
+        config = load_config(write_config(tmp_path, database=db_url))
+        daemon = Daemon(config, store, {}, clock=lambda: now)
+        try:
+            daemon.tick(now)
+        finally:
+            daemon.close(timeout=5)
+        planned = {a.post_id for r in store.all_posts() for a in r.airings if a.status == "planned"}
+        assert planned == {6}
+    finally:
+        store.close()

@@ -304,7 +304,10 @@ def queue_edit(
         ),
     ] = None,
     file: FileOption = None,
-    media: MediaOption = None,
+    media: Annotated[
+        list[str] | None,
+        typer.Option("--media", help="Replace the media (repeat for several), or 'none'."),
+    ] = None,
     output: JsonFlag = ShowFormat.text,
 ) -> None:
     """Change a post; its unpublished airings are planned again."""

@@ -176,12 +176,15 @@ def edit_changes(
 
     `--at none` makes a pinned post floating; `--expires none` removes the expiry. A time the
     edit leaves alone is not checked against `now` again (it may rightly be in the past).
-    Media the edit leaves alone are not read again, but checked against the new channels.
+    `--media none` removes the media. Media the edit leaves alone are not read again, but
+    are checked against the new channels.
     """
     post = current.post
     body = read_body(body_text, file, stdin_text)
     float_it = at is not None and at.strip().lower() == "none"
     never_expire = expires is not None and expires.strip().lower() == "none"
+    if media is not None and [path.strip().lower() for path in media] == ["none"]:
+        media = []
     keep_at = post.at if post.at and post.at > now else None
     keep_expires = post.expires if post.expires and post.expires > now else None
     raw = RawPost(

@@ -223,6 +223,39 @@ def test_an_import_row_with_a_bad_medium_imports_nothing(
     assert rows_kept == [(2, "a.png", "image/png", PNG), (3, "b.png", "image/gif", GIF)]
 
 
+def test_queue_edit_replaces_or_removes_the_media(tmp_path: Path, run_cli: RunCli) -> None:
+    config_path = write_config(tmp_path, channels_toml())
+    env = {"TEST_MEDIA_TOKEN": TOKEN}
+    write(tmp_path / "a.png", PNG)
+    write(tmp_path / "b.gif", GIF)
+
+    def cli_json(*args: str) -> dict[str, object]:
+        result = run_cli(*args, "--format", "json", config=config_path, env=env)
+        assert result.returncode == 0, result.stderr
+        return dict(json.loads(result.stdout))
+
+    def kept() -> list[tuple[str, str, bytes]]:
+        with sqlite3.connect(tmp_path / "scheduler.db") as db:
+            return db.execute("SELECT name, mime, data FROM media ORDER BY position").fetchall()
+
+    post = cli_json("queue", "add", "hi", "-c", "masto", "--kind", "core", "--media", "a.png")
+    assert kept() == [("a.png", "image/png", PNG)]
+    edited = cli_json("queue", "edit", str(post["id"]), "--media", "b.gif", "--media", "a.png")
+    assert edited["media"] == ["b.gif", "a.png"]
+    assert kept() == [("b.gif", "image/gif", GIF), ("a.png", "image/png", PNG)]
+    refused = run_cli(
+        "queue", "edit", str(post["id"]), "-c", "sky", config=config_path, env=env
+    )  # kept media are checked against the new channel
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (
+        "error: channel 'sky' (bluesky) can't take media: images on Bluesky are not supported "
+        "yet; remove the media or that channel\n"
+    )
+    assert cli_json("queue", "edit", str(post["id"]), "--media", "none")["media"] == []
+    assert kept() == []
+    assert cli_json("queue", "edit", str(post["id"]), "-c", "sky")["channels"] == ["sky"]
+
+
 # --- the editor's rights, not the daemon's ------------------------------------------------------
 
 

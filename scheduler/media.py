@@ -55,6 +55,9 @@ MASTODON_MEDIA = MediaRule(max_files=4, max_bytes=16 * MIB)
 # The file publisher writes only each medium's description, but the bytes are kept in the
 # database all the same, so the same bound keeps an import from filling it.
 FILE_MEDIA = MediaRule(max_files=4, max_bytes=16 * MIB)
+# All the media of one import: every row's are held in memory until the rows are stored in
+# one transaction (all or none), so their sum is bounded as well as each file.
+IMPORT_MEDIA_LIMIT = 256 * MIB
 _NO_MEDIA_YET = {
     "bluesky": "images on Bluesky are not supported yet",
     "telegram": "photos on Telegram are not supported yet",
@@ -90,6 +93,23 @@ class Medium:
         )
 
 
+class MediaBudget:
+    """The media bytes one command may still read, for commands that read many posts."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.left = limit
+
+    def take(self, label: str, size: int) -> None:
+        """Count `size` bytes of file `label`, or refuse it: nothing is read past the limit."""
+        if size > self.left:
+            raise InputError(
+                f"media file {label!r} brings the media of this import over "
+                f"{format_size(self.limit)}; split it into smaller imports"
+            )
+        self.left -= size
+
+
 def media_rule(channel: ChannelSettings) -> MediaRule:
     """The channel's media rule; InputError when its platform takes no media (yet)."""
     if channel.publisher == "mastodon":
@@ -103,17 +123,23 @@ def media_rule(channel: ChannelSettings) -> MediaRule:
     )
 
 
-def read_media(paths: Sequence[str], channels: Sequence[ChannelSettings]) -> tuple[Medium, ...]:
+def read_media(
+    paths: Sequence[str],
+    channels: Sequence[ChannelSettings],
+    *,
+    budget: MediaBudget | None = None,
+) -> tuple[Medium, ...]:
     """Read and check the files an editor attached, with the editor's own rights.
 
     Raises InputError naming the file, the rule it breaks and what the file is. No file is
-    read beyond the smallest size limit of the target channels plus one byte.
+    read beyond the smallest size limit of the target channels plus one byte, nor beyond
+    what is left of `budget`.
     """
     if not paths:
         return ()
     rules = [(channel, media_rule(channel)) for channel in channels]
     _check_count(len(paths), rules)
-    return tuple(_read_checked(path, rules) for path in paths)
+    return tuple(_read_checked(path, rules, budget) for path in paths)
 
 
 def check_kept_media(media: Sequence[MediumInfo], channels: Sequence[ChannelSettings]) -> None:
@@ -189,7 +215,11 @@ def _check_count(count: int, rules: Sequence[tuple[ChannelSettings, MediaRule]])
             )
 
 
-def _read_checked(path: str, rules: Sequence[tuple[ChannelSettings, MediaRule]]) -> Medium:
+def _read_checked(
+    path: str,
+    rules: Sequence[tuple[ChannelSettings, MediaRule]],
+    budget: MediaBudget | None,
+) -> Medium:
     """Open `path` with the caller's rights, check type and size, then read the bytes.
 
     The size checked is the open file's, and the read is bounded all the same, for a file
@@ -199,7 +229,10 @@ def _read_checked(path: str, rules: Sequence[tuple[ChannelSettings, MediaRule]])
     with _open_regular_file(path) as file:
         try:
             head = file.read(SNIFF_BYTES)
-            check_medium(path, sniff(head), os.fstat(file.fileno()).st_size, rules)
+            size = os.fstat(file.fileno()).st_size
+            check_medium(path, sniff(head), size, rules)
+            if budget is not None:
+                budget.take(path, size)
             data = head + file.read(limit + 1 - len(head))
         except OSError as exc:
             raise InputError(f"media file {path!r} can't be read: {exc.strerror}") from None

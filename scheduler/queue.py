@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .errors import InputError, SchedulerError
-from .media import check_kept_media, read_media
+from .media import IMPORT_MEDIA_LIMIT, MediaBudget, check_kept_media, read_media
 from .post_sql import PostDraft
 from .text import length_problem
 from .timeutil import WHEN_HINT, iso_utc, parse_when
@@ -72,8 +72,18 @@ def parse_time(
         raise InputError(f"{what}: {exc}") from None
 
 
-def draft_post(raw: RawPost, config: Config, *, now: datetime, source: str = "") -> PostDraft:
-    """Validate `raw` against every target channel; raise InputError naming the problem."""
+def draft_post(
+    raw: RawPost,
+    config: Config,
+    *,
+    now: datetime,
+    source: str = "",
+    media_budget: MediaBudget | None = None,
+) -> PostDraft:
+    """Validate `raw` against every target channel; raise InputError naming the problem.
+
+    `media_budget` bounds the media bytes read across the drafts that share it (an import).
+    """
     prefix = f"{source}: " if source else ""
 
     def refuse(message: str) -> InputError:
@@ -122,7 +132,7 @@ def draft_post(raw: RawPost, config: Config, *, now: datetime, source: str = "")
     if at is not None and expires is not None and expires <= at:
         raise refuse(f"expiry {iso_utc(expires)} is not after the pinned time {iso_utc(at)}")
     try:
-        media = read_media(raw.media, settings)  # last: the slowest check
+        media = read_media(raw.media, settings, budget=media_budget)  # last: the slowest
     except InputError as exc:
         raise refuse(str(exc)) from None
     return PostDraft(
@@ -242,12 +252,14 @@ def read_import(path: Path, config: Config, *, now: datetime, editor: str) -> li
     rows = _csv_rows(content) if suffix == ".csv" else _jsonl_rows(content)
     drafts: list[PostDraft] = []
     problems: list[str] = []
+    media_budget = MediaBudget(IMPORT_MEDIA_LIMIT)
     for label, row in rows:
         where = f"{path.name}: {label}"
         try:
             if isinstance(row, str):
                 raise InputError(row)
-            drafts.append(draft_post(_raw_from_row(row, editor), config, now=now, source=where))
+            raw = _raw_from_row(row, editor)
+            drafts.append(draft_post(raw, config, now=now, source=where, media_budget=media_budget))
         except SchedulerError as exc:
             message = str(exc)
             problems.append(message if message.startswith(where) else f"{where}: {message}")

@@ -26,7 +26,7 @@ from scheduler.config import Config, load_config
 from scheduler.daemon import Daemon
 from scheduler.dispatch import RetrySettings
 from scheduler.errors import InputError
-from scheduler.media import MASTODON_MEDIA, Medium
+from scheduler.media import IMPORT_MEDIA_LIMIT, MASTODON_MEDIA, MediaBudget, Medium
 from scheduler.migrations import MIGRATIONS
 from scheduler.models import AiringStatus
 from scheduler.publishers import ChannelClients, build_publishers
@@ -163,6 +163,23 @@ def test_more_files_than_the_platform_takes_are_refused(tmp_path: Path, config: 
     assert len(draft(config, *paths[:4]).media) == 4
     assert refusal(config, *paths) == (
         "5 media files given; channel 'masto' (mastodon) takes at most 4"
+    )
+
+
+def test_the_media_of_many_posts_share_one_bound(tmp_path: Path, config: Config) -> None:
+    """An import holds every row's media until all are stored, so their sum is bounded:
+    past the budget a file is refused from its size, before it is read."""
+    image = write(tmp_path / "a.png", PNG)
+    budget = MediaBudget(2 * len(PNG))
+    assert IMPORT_MEDIA_LIMIT == 256 * MIB
+    raw = RawPost(body="hi", channels=("masto",), kind="core", media=[str(image)])
+    for row in (1, 2):
+        draft_post(raw, config, now=NOW, source=f"row {row}", media_budget=budget)
+    with pytest.raises(InputError) as caught:
+        draft_post(raw, config, now=NOW, source="row 3", media_budget=budget)
+    assert str(caught.value) == (
+        f"row 3: media file {str(image)!r} brings the media of this import over 2,064 bytes; "
+        "split it into smaller imports"
     )
 
 

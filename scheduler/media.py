@@ -32,9 +32,7 @@ SNIFF_BYTES = 16  # enough for every signature below
 _OTHER_TYPES = {
     "application/pdf": (b"%PDF-", "a PDF document"),
     "application/zip": (b"PK\x03\x04", "a ZIP archive"),
-    "application/gzip": (b"\x1f\x8b", "gzip data"),
     "application/x-executable": (b"\x7fELF", "a program (ELF)"),
-    "image/bmp": (b"BM", "a BMP image"),
     "image/tiff": (b"II*\x00", "a TIFF image"),
 }
 UNKNOWN_TYPE = "application/octet-stream"
@@ -199,8 +197,7 @@ def describe_type(mime: str) -> str:
 
 
 def format_size(size: int) -> str:
-    """Bytes exactly, with MiB beside them where that reads better: `17,000,000 bytes (16.2
-    MiB)`."""
+    """Bytes exactly, and MiB beside them from 1 MiB on: `17,000,000 bytes (16.2 MiB)`."""
     if size < MIB:
         return f"{size:,} bytes"
     return f"{size:,} bytes ({size / MIB:.1f} MiB)"
@@ -256,6 +253,8 @@ def _open_regular_file(path: str) -> BinaryIO:
         raise InputError(f"media file {path!r} does not exist") from None
     except OSError as exc:
         raise InputError(f"media file {path!r} can't be read: {exc.strerror}") from None
+    except ValueError:  # a NUL byte: no file can have that name
+        raise InputError(f"media file {path!r} is not a valid path") from None
     mode = os.fstat(descriptor).st_mode
     if stat.S_ISREG(mode):
         return os.fdopen(descriptor, "rb")

@@ -23,6 +23,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from scheduler.migrations import LATEST_VERSION
 from scheduler.models import Airing
 from scheduler.store import PostDraft, Store
 from tests.conftest import RunCli, write_config
@@ -712,7 +713,7 @@ def test_check_resolves_every_secret_and_never_prints_one(cli: Cli) -> None:
     assert lines[0] == "config.toml: 4 channel(s)"
     assert "  main: file, Europe/Berlin, every 1h, max gap 1d, quiet hours none" in lines
     assert "  tg: telegram, Asia/Riyadh, every 1h, max gap 1d, quiet hours none" in lines
-    assert lines[-2] == f"database: sqlite:///{cli.db} (schema version 2)"
+    assert lines[-2] == f"database: sqlite:///{cli.db} (schema version {LATEST_VERSION})"
     assert lines[-1] == "ok"
     assert SECRET not in result.stdout
 

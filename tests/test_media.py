@@ -134,6 +134,7 @@ def test_refusals_name_the_file_and_what_it_is(tmp_path: Path, config: Config) -
     assert refusal(config, tmp_path / "pipe.png") == (
         f"media file {str(tmp_path / 'pipe.png')!r} is not a regular file"
     )
+    assert refusal(config, "a\x00.png") == "media file 'a\\x00.png' is not a valid path"
     # Without a bound this would read forever; it is not a file, so nothing is read at all.
     assert refusal(config, "/dev/zero") == "media file '/dev/zero' is not a regular file"
 

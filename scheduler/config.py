@@ -207,7 +207,7 @@ class SchedulerSettings:
     timezone: ZoneInfo = ZoneInfo("UTC")
     horizon: timedelta = timedelta(hours=48)
     misfire_grace: timedelta = timedelta(minutes=15)
-    lease: timedelta = timedelta(minutes=2)
+    lease: timedelta = timedelta(seconds=20)
     reconcile: timedelta = timedelta(seconds=30)
     retry: RetryPolicy = RetryPolicy()
 

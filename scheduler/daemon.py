@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 from .config import Config
+from .dbfile import DatabaseFile, DatabaseFileChanged, sqlite_file
 from .dispatch import Dispatcher, RetrySettings
 from .errors import StoreError
 from .forecast import channel_inputs, match_stored, plan_all
@@ -70,17 +71,32 @@ class Daemon:
             on_idle=self._wake.set,
         )
         self.planner_lock = PlannerLock(store)
+        database = sqlite_file(store.url)
+        self._database_file = DatabaseFile.of(database) if database is not None else None
         self._planned_revision: int | None = None
         self._planned_until: datetime | None = None
         self._last_reconcile: datetime | None = None
+        self._last_lease_check: datetime | None = None
+        # A dead process's leases run out one lease after its last heartbeat; looking this
+        # often hands its airings to a live process within 1.25 leases (§5: 30 s).
+        self._lease_check_every = min(config.scheduler.reconcile, config.scheduler.lease / 4)
         self._reported_gaps: set[tuple[str, datetime]] = set()
 
     # --- one pass --------------------------------------------------------------------------
 
     def tick(self, now: datetime) -> datetime:
-        """Reconcile if due, replan if needed, publish what is due; return the next wake-up."""
+        """Reconcile if due, replan if needed, publish what is due; return the next wake-up.
+
+        Raises DatabaseFileChanged when the SQLite file was removed or replaced meanwhile.
+        """
+        self.check_database_file()
         scheduler = self.config.scheduler
         needs_plan = self._plan_is_stale(now)
+        if self._last_lease_check is None or now - self._last_lease_check >= (
+            self._lease_check_every
+        ):
+            self._last_lease_check = now
+            self.dispatcher.recover_leases(now)
         if self._last_reconcile is None or now - self._last_reconcile >= scheduler.reconcile:
             self._last_reconcile = now
             self.store.beat(
@@ -90,7 +106,6 @@ class Daemon:
                 now=now,
                 state="running",
             )
-            self.dispatcher.recover_leases(now)
             needs_plan |= self.dispatcher.settle_overdue(now)
         if needs_plan:
             if self.planner_lock.held():
@@ -98,7 +113,7 @@ class Daemon:
             else:
                 self._follow_plan(now)
         self.dispatcher.publish_due(now)
-        wake = now + scheduler.reconcile
+        wake = now + self._lease_check_every
         next_due = self.store.next_due()
         if next_due is not None:
             # Something already due is waiting for its channel's worker: look again shortly
@@ -107,6 +122,12 @@ class Daemon:
         if self._planned_until is not None:
             wake = min(wake, self._planned_until)
         return wake
+
+    def check_database_file(self) -> None:
+        """On SQLite, raise DatabaseFileChanged unless the database path still leads to the
+        file this daemon started on (§5): never plan or publish from an unlinked file."""
+        if self._database_file is not None:
+            self._database_file.check()
 
     def _follow_plan(self, now: datetime) -> None:
         """Another replica holds the planner lock: note the changes it will handle (so the
@@ -185,7 +206,8 @@ class Daemon:
     # --- the service -----------------------------------------------------------------------
 
     def run(self) -> int:
-        """Run until SIGTERM/SIGINT; returns the exit status."""
+        """Run until SIGTERM/SIGINT (exit status 0), or until the SQLite database file is
+        removed or replaced (1: systemd's `Restart=on-failure` then starts on the new file)."""
         from apscheduler.schedulers.background import BackgroundScheduler
 
         wake = self._wake
@@ -201,8 +223,11 @@ class Daemon:
 
         def poll() -> None:
             try:
+                self.check_database_file()
                 if self.changed_since_plan():
                     wake.set()
+            except DatabaseFileChanged:
+                wake.set()  # the loop's next tick finds it too, and stops
             except StoreError:
                 pass  # the loop reports an unreachable database; no need to say it every second
 
@@ -225,11 +250,16 @@ class Daemon:
             _database_label(self.store),
         )
         ready = False
+        status = 0
         try:
             outage = 0
             while not stop.is_set():
                 try:
                     next_wake = self.tick(self.clock())
+                except DatabaseFileChanged as exc:
+                    log.error("%s", exc)
+                    status = 1
+                    break
                 except StoreError as exc:
                     # A database restart or a killed connection: keep the process, try again.
                     pause = DB_RETRY_SECONDS[min(outage, len(DB_RETRY_SECONDS) - 1)]
@@ -260,16 +290,17 @@ class Daemon:
             timer.shutdown(wait=False)
             if listener is not None:
                 listener.stop()
-            with contextlib.suppress(StoreError):
-                self.store.beat(
-                    owner=self.owner,
-                    pid=os.getpid(),
-                    host=socket.gethostname(),
-                    now=self.clock(),
-                    state="stopped",
-                )
+            if status == 0:  # a replaced database file must not get our last heartbeat
+                with contextlib.suppress(StoreError):
+                    self.store.beat(
+                        owner=self.owner,
+                        pid=os.getpid(),
+                        host=socket.gethostname(),
+                        now=self.clock(),
+                        state="stopped",
+                    )
             log.info("stopped%s", "" if finished else " (some requests were still in flight)")
-        return 0
+        return status
 
 
 def _database_label(store: Store) -> str:

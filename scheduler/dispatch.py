@@ -17,9 +17,9 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -128,6 +128,10 @@ class Dispatcher:
         self._unrecorded = 0
         self._recorder = threading.Thread(target=self._record_loop, name="record", daemon=True)
         self._recorder.start()
+        self._in_flight: set[int] = set()  # airings whose request (or retry wait) is under way
+        self._closed = threading.Event()
+        self._lease_keeper = threading.Thread(target=self._keep_leases, name="leases", daemon=True)
+        self._lease_keeper.start()
 
     # --- the loop's calls ------------------------------------------------------------------
 
@@ -182,6 +186,8 @@ class Dispatcher:
         self._pool.shutdown(wait=finished, cancel_futures=True)
         self._outcomes.put(None)  # the recorder writes what is left, then ends
         self._recorder.join(timeout=max(timeout, 1.0))
+        self._closed.set()
+        self._lease_keeper.join(timeout=max(timeout, 1.0))
         return finished and not self._recorder.is_alive()
 
     # --- downtime and dead processes -------------------------------------------------------
@@ -290,7 +296,8 @@ class Dispatcher:
                     if not self._wait_until_due(claimed):
                         self._release(claimed)
                     elif self._still_ours(claimed):
-                        self._deliver(claimed)
+                        with self._leased_while_sending(claimed):
+                            self._deliver(claimed)
                 finally:
                     with self._lock:
                         self._active.discard(claimed.id)
@@ -326,6 +333,38 @@ class Dispatcher:
             claimed.channel,
         )
         return False
+
+    # --- the lease heartbeat ---------------------------------------------------------------
+
+    @contextmanager
+    def _leased_while_sending(self, claimed: Claimed) -> Iterator[None]:
+        """Keep the airing's lease alive from its first request to its outcome."""
+        with self._lock:
+            self._in_flight.add(claimed.id)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight.discard(claimed.id)
+
+    def _keep_leases(self) -> None:
+        """Every third of a lease, extend the leases of the airings being sent here (§5).
+
+        Leases stay short, so another replica takes over a dead process's airings within
+        seconds, and yet a request or a retry wait longer than a lease is never taken back
+        while this process lives. Runs until the dispatcher has stopped.
+        """
+        lease = self.config.scheduler.lease
+        while not self._closed.wait(timeout=lease.total_seconds() / 3):
+            with self._lock:
+                sending = sorted(self._in_flight)
+            if not sending:
+                continue
+            try:
+                with self._writing:
+                    self.store.extend_leases(sending, owner=self.owner, until=self.clock() + lease)
+            except StoreError as exc:  # the next beat tries again, well within the lease
+                log.warning("could not extend the leases of %s airings: %s", len(sending), exc)
 
     def _deliver(self, claimed: Claimed) -> None:
         channel = self.config.channels[claimed.channel]

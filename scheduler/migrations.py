@@ -133,6 +133,35 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        4,
+        "one live airing per post, channel and time, whatever the concurrency of planners",
+        (
+            # Two daemons on one SQLite file used to plan a post twice for one slot. Extra
+            # planned copies never aired: they go (a live copy older or further along stays).
+            """DELETE FROM attempt WHERE airing_id IN (
+                SELECT a.id FROM airing a WHERE a.status = 'planned' AND EXISTS (
+                    SELECT 1 FROM airing b WHERE b.post_id = a.post_id
+                    AND b.channel = a.channel AND b.at = a.at AND b.id <> a.id
+                    AND b.status IN ('planned', 'publishing', 'published')
+                    AND (b.status <> 'planned' OR b.id < a.id)))""",
+            """DELETE FROM airing WHERE id IN (
+                SELECT a.id FROM airing a WHERE a.status = 'planned' AND EXISTS (
+                    SELECT 1 FROM airing b WHERE b.post_id = a.post_id
+                    AND b.channel = a.channel AND b.at = a.at AND b.id <> a.id
+                    AND b.status IN ('planned', 'publishing', 'published')
+                    AND (b.status <> 'planned' OR b.id < a.id)))""",
+            # Copies that did go out twice stay in the history, each at the time it was sent.
+            """UPDATE airing SET at = COALESCE(published_at, updated) WHERE id IN (
+                SELECT a.id FROM airing a WHERE a.status IN ('publishing', 'published')
+                AND EXISTS (
+                    SELECT 1 FROM airing b WHERE b.post_id = a.post_id
+                    AND b.channel = a.channel AND b.at = a.at AND b.id < a.id
+                    AND b.status IN ('publishing', 'published')))""",
+            """CREATE UNIQUE INDEX ux_airing_live_slot ON airing (post_id, channel, at)
+                WHERE status IN ('planned', 'publishing', 'published')""",
+        ),
+    ),
+    Migration(
         5,
         "media kept by the scheduler: read at queue time, never opened by the daemon",
         (

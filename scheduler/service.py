@@ -9,6 +9,7 @@ from typing import Any
 
 from .config import Config
 from .daemon import Daemon, utc_now
+from .dbfile import DaemonLock, sqlite_file
 from .store import Store
 from .terminal import escape_controls
 
@@ -48,13 +49,23 @@ def configure_logging() -> None:
 
 
 def run_daemon(config: Config, store: Store) -> int:
+    """Run the daemon until it is stopped; on SQLite only while no other daemon runs there.
+
+    Raises DaemonAlreadyRunning (naming the running daemon) before anything is planned or sent.
+    """
     from .publishers.http import ChannelClients
     from .publishers.registry import build_publishers
 
-    configure_logging()
-    clients = ChannelClients()
+    database = sqlite_file(store.url)
+    lock = DaemonLock.acquire(database, now=utc_now()) if database is not None else None
     try:
-        publishers = build_publishers(config.channels, clients, now=utc_now)
-        return Daemon(config, store, publishers, claim_ahead=CLAIM_AHEAD).run()
+        configure_logging()
+        clients = ChannelClients()
+        try:
+            publishers = build_publishers(config.channels, clients, now=utc_now)
+            return Daemon(config, store, publishers, claim_ahead=CLAIM_AHEAD).run()
+        finally:
+            clients.close()
     finally:
-        clients.close()
+        if lock is not None:
+            lock.release()

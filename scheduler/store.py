@@ -458,6 +458,10 @@ class Store:
         """Replace planned airings in one transaction: delete `remove` (only those still planned
         and floating) and insert `add` as (channel, post_id, kind, at). Returns False, writing
         nothing, when posts changed since the plan was made, so a stale plan never lands.
+
+        A post already live (planned, publishing or published) on that channel at that time is
+        not inserted again: another planner got there first (the unique index of migration 4
+        decides, so it holds on PostgreSQL between concurrent transactions too).
         """
         with self.session(write=True) as session:
             if _revision(session) != expected_revision:
@@ -470,17 +474,19 @@ class Store:
                         col(Airing.pinned).is_(False),
                     )
                 )
-            for channel, post_id, kind, at in add:
-                session.add(
-                    Airing(
-                        post_id=post_id,
-                        channel=channel,
-                        kind=kind,
-                        at=at,
-                        status=AiringStatus.planned,
-                        updated=now,
-                    )
-                )
+            if add:
+                rows = [
+                    {
+                        "post_id": post_id,
+                        "channel": channel,
+                        "kind": kind,
+                        "at": at,
+                        "status": AiringStatus.planned,
+                        "updated": now,
+                    }
+                    for channel, post_id, kind, at in add
+                ]
+                session.execute(_insert_new_airings(self.dialect), rows)
             return True
 
     def claim_due(
@@ -610,6 +616,23 @@ class Store:
                 .values(lease_until=until)
             )
             return _rowcount(result) == 1
+
+    def extend_leases(self, airing_ids: Sequence[int], *, owner: str, until: datetime) -> None:
+        """The lease heartbeat: extend the leases of `owner`'s airings being sent to `until`
+        (a longer one, covering a wait the platform asked for, stays). An airing no longer
+        `owner`'s (taken back, or already recorded) is left alone."""
+        with self.session(write=True) as session:
+            for batch in chunked(airing_ids):
+                session.execute(
+                    update(Airing)
+                    .where(
+                        col(Airing.id).in_(batch),
+                        col(Airing.owner) == owner,
+                        col(Airing.status) == AiringStatus.publishing,
+                        col(Airing.lease_until) < until,
+                    )
+                    .values(lease_until=until)
+                )
 
     def note_sending(self, airing_id: int, *, owner: str) -> None:
         """Mark that a request is about to leave, for platforms that can't deduplicate: after a
@@ -894,6 +917,16 @@ def _cursor(session: Session) -> Any:
 
 def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _insert_new_airings(dialect: str) -> Any:
+    """INSERT INTO airing … ON CONFLICT DO NOTHING, in the dialect's own form."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    table = SQLModel.metadata.tables["airing"]
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 def _delete_airing(session: Session, airing: Airing) -> None:

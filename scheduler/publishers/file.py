@@ -1,16 +1,22 @@
 """`file` publisher: one JSON line per airing, appended to a local file (DESIGN §7).
 
 It is the shipped default channel, so a newcomer sees the daemon publish without any account.
-Exactly-once comes from the airing id in every line: the file is locked, scanned for that id
-and only then appended to, so a retry (or a second replica) never writes a line twice.
+Exactly-once comes from the idempotency key in every line: the file is locked, scanned for
+that key and only then appended to, so a retry (or a second replica) never writes a line
+twice. The key, not the airing id, because the key includes the database's random identity:
+a re-created database or a restored backup numbers its airings from 1 again, and its posts
+must not be skipped as already written. The file is never written through a symbolic link.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from ..config import ChannelSettings
 from ..errors import PermanentPublishError, TransientPublishError
@@ -34,18 +40,19 @@ class FilePublisher:
         return f"FilePublisher({str(self.path)!r})"
 
     def publish(self, delivery: Delivery) -> Receipt:
-        """Append the delivery's line unless a line for its airing is already there.
+        """Append the delivery's line unless a line with its idempotency key is already there.
 
-        Returns the line's number as `remote_id` and a `file://…#L<n>` URL.
+        Returns the line's number as `remote_id` and a `file://…#L<n>` URL. Raises
+        PermanentPublishError when the path is a symbolic link or not a regular file.
         """
         line = json.dumps(delivery.as_json(), ensure_ascii=False) + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a+b") as handle:
+            with self._open() as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
                 handle.seek(0)
                 content = handle.read()
-                number = _line_of(content, delivery.airing_id)
+                number = _line_of(content, delivery.airing_id, delivery.idempotency_key)
                 if number is None:
                     if content and not content.endswith(b"\n"):
                         # A crash mid-write left half a line: end it so ours stays whole.
@@ -67,21 +74,42 @@ class FilePublisher:
             remote_id=str(number), remote_url=f"{self.path.resolve().as_uri()}#L{number}"
         )
 
+    def _open(self) -> BinaryIO:
+        """The output file for reading and appending, refusing a symbolic link (O_NOFOLLOW,
+        so no one can point the daemon's writes at another file) or anything not a file."""
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            descriptor = os.open(self.path, flags | os.O_NONBLOCK, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise PermanentPublishError(
+                    f"file {str(self.path)!r} is a symbolic link; the file publisher writes "
+                    "only to a regular file (set `path` to the file itself)"
+                ) from None
+            raise
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            os.close(descriptor)
+            raise PermanentPublishError(
+                f"file {str(self.path)!r} is not a regular file; the file publisher writes "
+                "only to a regular file"
+            )
+        return os.fdopen(descriptor, "a+b")
+
     def close(self) -> None:
         pass
 
 
-def _line_of(content: bytes, airing_id: int) -> int | None:
-    """The 1-based number of the line holding `airing_id`, if any.
+def _line_of(content: bytes, airing_id: int, key: str) -> int | None:
+    """The 1-based number of the line holding idempotency key `key`, if any.
 
     Lines are written by `json.dumps` with `airing_id` first, so a prefix test finds
-    candidates without parsing the whole file; a candidate is then parsed to be sure.
+    candidates without parsing the whole file; a candidate is then parsed to compare keys.
     """
     prefix = b'{"airing_id": %d,' % airing_id
     for number, raw in enumerate(content.split(b"\n"), start=1):
         if raw.startswith(prefix):
             try:
-                if json.loads(raw).get("airing_id") == airing_id:
+                if json.loads(raw).get("idempotency_key") == key:
                     return number
             except ValueError:
                 continue  # the half line a crash left: that write never completed

@@ -33,6 +33,7 @@ import pytest
 from scheduler.models import Airing, AiringStatus, Heartbeat
 from scheduler.store import PostDraft, Store
 from tests.conftest import REPO
+from tests.fakeplatforms import FakeWebhook
 from tests.test_daemon_process import Service, wait_until
 
 pytestmark = pytest.mark.slow
@@ -112,11 +113,20 @@ def _schema_of(url: str) -> str:
 
 class Cluster:
     """Replica configs (one directory each, as on separate hosts), the shared schema and the
-    receiver; kills whatever it started."""
+    receiver (a FakeWebhook in this process where a test must hold a request); kills whatever
+    it started."""
 
-    def __init__(self, tmp: Path, pg_url: str, receiver: Receiver) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        pg_url: str,
+        receiver: Receiver | FakeWebhook,
+        *,
+        lease: str | None = f"{LEASE:g}s",
+    ) -> None:
         self.tmp = tmp
         self.receiver = receiver
+        self.lease = lease  # None: the default lease
         self.schema = _schema_of(pg_url)
         self.app = f"ha_{self.schema}"
         self.replicas = [self._replica(tmp, pg_url, f"r{n}") for n in range(1, REPLICAS + 1)]
@@ -147,7 +157,7 @@ class Cluster:
                 database = "{pg_url}&application_name={self.app}_{name}"
                 timezone = "UTC"
                 horizon = "2h"
-                lease = "{LEASE:g}s"
+                {f'lease = "{self.lease}"' if self.lease else ""}
                 reconcile = "1s"
                 misfire_grace = "2m"
                 retry = {{ attempts = 6, initial = "1s", maximum = "2s" }}
@@ -468,3 +478,83 @@ def test_a_cli_change_reaches_every_replica_at_once(cluster: Cluster) -> None:
         lateness = datetime.fromisoformat(request["at"]) - due_of[request["body"]["body"]]
         # Never early; late only by scheduling noise, far less than the 10 s it was known ahead.
         assert timedelta(0) <= lateness < timedelta(seconds=5), lateness
+
+
+# --- 6. short leases: a dead replica's work moves on in seconds, a live one's never --------
+
+
+def test_a_killed_replicas_claims_are_published_by_another_under_the_default_lease(
+    tmp_path: Path, pg_url: str, receiver: Receiver
+) -> None:
+    cluster = Cluster(tmp_path, pg_url, receiver, lease=None)  # the shipped 20 s lease
+    try:
+        cluster.start()
+        cluster.pinned(600, soon(3.0), window=4.0)
+        wait_until(lambda: len(receiver.requests()) >= 100, 30, "the batch to be under way")
+        holders = cluster.sql(
+            "SELECT owner, count(*) FROM airing WHERE status = 'publishing' GROUP BY owner "
+            "ORDER BY count(*) DESC"
+        )
+        assert holders, "no replica held a claim mid-batch"
+        victim_owner = holders[0][0]
+        victim = cluster.by_owner(victim_owner)
+        assert victim.service is not None
+        victim.service.kill()
+        killed = time.monotonic()
+
+        def backends_gone() -> bool:  # a COMMIT the victim sent last may still be running
+            return not cluster.sql(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                f"{cluster.app}_{victim.name}",
+            )
+
+        wait_until(backends_gone, 30, "the killed replica's backends to end")
+        held = dict(
+            cluster.sql(
+                "SELECT id, idempotency_key FROM airing WHERE status = 'publishing' AND owner = %s",
+                victim_owner,
+            )
+        )
+        assert held, "the killed replica held no claim"
+
+        # A generous bound for a busy machine; bench/ha.py measures the takeover itself.
+        wait_until(lambda: cluster.published_count() == 600, 120, "every airing published")
+        time.sleep(0.5)  # a second request for any key would arrive now
+        keys = cluster.assert_exactly_once(600, repeats_allowed=True)
+        airings = {a.id: a for a in cluster.airings()}
+        for airing_id in held:
+            assert airings[airing_id].owner not in (None, victim_owner)
+        # Only airings the dead replica may have sent went twice, under their own key.
+        assert {key for key, count in keys.items() if count > 1} <= set(held.values())
+        survivors = [r for r in cluster.replicas if r is not victim]
+        assert "".join(r.log_text() for r in survivors).count("recovered airing") >= len(held)
+        assert time.monotonic() - killed >= 20 - 1.0  # not before the lease ran out
+    finally:
+        cluster.close()
+
+
+def test_a_request_longer_than_the_lease_is_never_taken_over_while_its_sender_lives(
+    tmp_path: Path, pg_url: str
+) -> None:
+    lease = 4.0
+    with FakeWebhook() as hook:
+        cluster = Cluster(tmp_path, pg_url, hook, lease=f"{lease:g}s")
+        try:
+            hold = hook.hold_next()
+            cluster.start()
+            (post,) = cluster.pinned(1, soon(2.0))
+            assert hold.wait_arrived(timeout=30)
+            (sender,) = [a.owner for a in cluster.airings()]
+            # Two leases (within the client's 10 s timeout): without the heartbeat another
+            # replica takes it back after one.
+            time.sleep(2 * lease)
+            (airing,) = cluster.airings()
+            assert (airing.status, airing.owner) == (AiringStatus.publishing, sender)
+            assert airing.lease_until is not None and airing.lease_until > datetime.now(UTC)
+            hold.release()
+            wait_until(lambda: cluster.published_count() == 1, 30, "the slow airing published")
+            assert [r.headers["idempotency-key"] for r in hook.requests] == [airing.idempotency_key]
+            assert "recovered airing" not in "".join(r.log_text() for r in cluster.replicas)
+        finally:
+            hold.release()
+            cluster.close()

@@ -78,8 +78,8 @@ class Daemon:
         self._last_reconcile: datetime | None = None
         self._last_lease_check: datetime | None = None
         # A dead process's leases run out one lease after its last heartbeat; looking this
-        # often hands its airings to a live process within 1.25 leases (§5: 30 s).
-        self._lease_check_every = min(config.scheduler.reconcile, config.scheduler.lease / 4)
+        # often hands its airings to a live process within 1.125 leases (§5: 30 s).
+        self._lease_check_every = min(config.scheduler.reconcile, config.scheduler.lease / 8)
         self._reported_gaps: set[tuple[str, datetime]] = set()
 
     # --- one pass --------------------------------------------------------------------------

@@ -41,6 +41,10 @@ class DaemonAlreadyRunning(SchedulerError):
         )
 
 
+class DaemonLockUnavailable(SchedulerError):
+    """The lock file beside the database can't be opened (rights, a symbolic link)."""
+
+
 class DatabaseFileChanged(SchedulerError):
     """The SQLite file the daemon opened is no longer the one at its path."""
 
@@ -65,9 +69,16 @@ class DaemonLock:
 
     @classmethod
     def acquire(cls, database: Path, *, now: datetime) -> DaemonLock:
-        """Take the lock or raise DaemonAlreadyRunning naming the holder (pid, host, since)."""
+        """Take the lock or raise DaemonAlreadyRunning naming the holder (pid, host, since);
+        DaemonLockUnavailable when the lock file can't be opened."""
         path = lock_file(database)
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise DaemonLockUnavailable(
+                f"can't open the daemon lock file {path} ({exc.strerror}); the daemon needs to "
+                "create and write it beside the database"
+            ) from None
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

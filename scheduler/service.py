@@ -58,14 +58,12 @@ def run_daemon(config: Config, store: Store) -> int:
 
     database = sqlite_file(store.url)
     lock = DaemonLock.acquire(database, now=utc_now()) if database is not None else None
+    configure_logging()
+    clients = ChannelClients()
     try:
-        configure_logging()
-        clients = ChannelClients()
-        try:
-            publishers = build_publishers(config.channels, clients, now=utc_now)
-            return Daemon(config, store, publishers, claim_ahead=CLAIM_AHEAD).run()
-        finally:
-            clients.close()
+        publishers = build_publishers(config.channels, clients, now=utc_now)
+        return Daemon(config, store, publishers, claim_ahead=CLAIM_AHEAD).run()
     finally:
+        clients.close()
         if lock is not None:
             lock.release()

@@ -432,3 +432,17 @@ def test_upgrading_keeps_one_live_airing_per_slot_and_the_history(db_url: str) -
         assert len(store.get_post(1).airings) == 1
     finally:
         store.close()
+
+
+def test_a_lock_file_that_is_a_symlink_is_refused_in_one_line(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    config = write_file_config(tmp_path)
+    (tmp_path / "scheduler.db.lock").symlink_to(tmp_path / "elsewhere")
+    refused = run_cli("run", config=config)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        f"error: can't open the daemon lock file {tmp_path / 'scheduler.db.lock'} (Too many "
+        "levels of symbolic links); the daemon needs to create and write it beside the database"
+    ]
+    assert not (tmp_path / "elsewhere").exists()

@@ -107,7 +107,8 @@ def run(replicas: int, airings: int, window: float, directory: Path, *, kill: bo
         while len(distinct_keys(record)) < airings and time.monotonic() < deadline:
             time.sleep(0.25)
         time.sleep(1.0)  # anything arriving twice would arrive now
-        report(replicas, airings, store, read_record(record), ahead)
+        note = ", one SIGKILLed mid-burst" if killed else ""
+        report(replicas, airings, store, read_record(record), ahead, note)
         if killed is not None:
             report_takeover(killed, store, read_record(record))
         for replica in started:
@@ -171,6 +172,7 @@ def report(
     store: Store,
     requests: list[dict[str, Any]],
     ahead: float,
+    note: str = "",
 ) -> None:
     from sqlalchemy import text
 
@@ -191,7 +193,7 @@ def report(
         if r["headers"]["idempotency-key"] in due_of
     ]
     plural = "s" if replicas > 1 else ""
-    print(f"\n{replicas} replica{plural}: {airings} airings due within the window")
+    print(f"\n{replicas} replica{plural}{note}: {airings} airings due within the window")
     print(f"  replicas ready {ahead:.1f}s before the first due airing")
     print(f"  {'delivered (distinct keys)':<28}{len(keys)} of {airings}")
     print(f"  {'requests':<28}{len(requests)}")
@@ -248,7 +250,7 @@ def report_takeover(killed: Killed, store: Store, requests: list[dict[str, Any]]
         for key in killed.keys
         if key in first_arrival
     ]
-    print(f"  one replica SIGKILLed mid-burst, holding {len(killed.keys)} claimed airings")
+    print(f"  {'killed replica held':<28}{len(killed.keys)} claimed airings")
     print(f"  {'  of them delivered':<28}{len(lateness)}")
     if taken_back:
         after = [(at - killed.at).total_seconds() for at in (taken_back[0], taken_back[-1])]

@@ -35,6 +35,7 @@ CHANGE_POLL_SECONDS = 1.0  # CLI changes are picked up within 2 s (§5)
 SHUTDOWN_BOUND_SECONDS = 20.0  # in-flight requests get this long after SIGTERM
 BUSY_CHANNEL_PAUSE = timedelta(milliseconds=250)
 DB_RETRY_SECONDS = (1.0, 2.0, 5.0)
+LEASE_CHECK_FLOOR = timedelta(seconds=1)
 
 
 def utc_now() -> datetime:
@@ -78,8 +79,11 @@ class Daemon:
         self._last_reconcile: datetime | None = None
         self._last_lease_check: datetime | None = None
         # A dead process's leases run out one lease after its last heartbeat; looking this
-        # often hands its airings to a live process within 1.125 leases (§5: 30 s).
-        self._lease_check_every = min(config.scheduler.reconcile, config.scheduler.lease / 8)
+        # often hands its airings to a live process within 1.125 leases (§5: 30 s), and never
+        # more than once a second.
+        self._lease_check_every = min(
+            config.scheduler.reconcile, max(config.scheduler.lease / 8, LEASE_CHECK_FLOOR)
+        )
         self._reported_gaps: set[tuple[str, datetime]] = set()
 
     # --- one pass --------------------------------------------------------------------------

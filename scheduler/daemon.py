@@ -96,11 +96,6 @@ class Daemon:
         self.check_database_file()
         scheduler = self.config.scheduler
         needs_plan = self._plan_is_stale(now)
-        if self._last_lease_check is None or now - self._last_lease_check >= (
-            self._lease_check_every
-        ):
-            self._last_lease_check = now
-            self.dispatcher.recover_leases(now)
         if self._last_reconcile is None or now - self._last_reconcile >= scheduler.reconcile:
             self._last_reconcile = now
             self.store.beat(
@@ -111,6 +106,11 @@ class Daemon:
                 state="running",
             )
             needs_plan |= self.dispatcher.settle_overdue(now)
+        if self._last_lease_check is None or now - self._last_lease_check >= (
+            self._lease_check_every
+        ):
+            self._last_lease_check = now
+            self.dispatcher.recover_leases(now)
         if needs_plan:
             if self.planner_lock.held():
                 self.replan(now)

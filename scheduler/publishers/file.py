@@ -77,9 +77,10 @@ class FilePublisher:
     def _open(self) -> BinaryIO:
         """The output file for reading and appending, refusing a symbolic link (O_NOFOLLOW,
         so no one can point the daemon's writes at another file) or anything not a file."""
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        # O_NONBLOCK: opening a FIFO would otherwise wait for a reader; a file ignores it.
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
         try:
-            descriptor = os.open(self.path, flags | os.O_NONBLOCK, 0o644)
+            descriptor = os.open(self.path, flags, 0o666)  # the umask decides, as open() does
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise PermanentPublishError(

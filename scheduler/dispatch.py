@@ -129,6 +129,7 @@ class Dispatcher:
         self._recorder = threading.Thread(target=self._record_loop, name="record", daemon=True)
         self._recorder.start()
         self._in_flight: set[int] = set()  # airings whose request (or retry wait) is under way
+        self._recording: set[int] = set()  # airings whose outcome waits for the recorder
         self._closed = threading.Event()
         self._lease_keeper = threading.Thread(target=self._keep_leases, name="leases", daemon=True)
         self._lease_keeper.start()
@@ -348,16 +349,17 @@ class Dispatcher:
                 self._in_flight.discard(claimed.id)
 
     def _keep_leases(self) -> None:
-        """Every third of a lease, extend the leases of the airings being sent here (§5).
+        """Every third of a lease, extend the leases of the airings being sent here, or whose
+        outcome waits to be written (§5).
 
         Leases stay short, so another replica takes over a dead process's airings within
-        seconds, and yet a request or a retry wait longer than a lease is never taken back
-        while this process lives. Runs until the dispatcher has stopped.
+        seconds, and yet a request, a retry wait or a slow write of its outcome longer than a
+        lease is never taken back while this process lives. Runs until the dispatcher stops.
         """
         lease = self.config.scheduler.lease
         while not self._closed.wait(timeout=lease.total_seconds() / 3):
             with self._lock:
-                sending = sorted(self._in_flight)
+                sending = sorted(self._in_flight | self._recording)
             if not sending:
                 continue
             try:
@@ -492,6 +494,7 @@ class Dispatcher:
     def _put(self, outcome: Outcome) -> None:
         with self._lock:
             self._unrecorded += 1
+            self._recording.add(outcome.airing_id)
         self._outcomes.put(outcome)
 
     # --- the recorder ----------------------------------------------------------------------
@@ -521,6 +524,7 @@ class Dispatcher:
             self._write(batch)
             with self._lock:
                 self._unrecorded -= len(batch)
+                self._recording.difference_update(o.airing_id for o in batch)
 
     def _write(self, batch: list[Outcome]) -> None:
         for attempt, pause in enumerate((*RECORD_RETRY_SECONDS, None)):

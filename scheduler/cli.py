@@ -7,6 +7,7 @@ costs a few hundred milliseconds to import, and `--help` or `check` should not p
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -310,7 +311,7 @@ def queue_edit(
     ] = None,
     output: JsonFlag = ShowFormat.text,
 ) -> None:
-    """Change a post; its unpublished airings are planned again."""
+    """Change a post; its airings not yet sent are planned again (sent ones keep their text)."""
     from .queue import edit_changes, spacing_by_channel
 
     app_ctx = context(ctx)
@@ -330,8 +331,13 @@ def queue_edit(
         evergreen=evergreen,
         media=media,
     )
-    app_ctx.store.edit_post(post_id, changes, now=now, spacing=spacing_by_channel(app_ctx.config))
+    record = app_ctx.store.edit_post(
+        post_id, changes, now=now, spacing=spacing_by_channel(app_ctx.config)
+    )
     _print_post(app_ctx, post_id, now, as_json=output is ShowFormat.json)
+    kept = [a.id for a in record.airings if a.body is not None]  # claimed once: text as sent
+    if kept and "body" in changes and output is not ShowFormat.json:
+        print(f"airing {_id_list(kept)} keeps the text it was sent with", file=sys.stderr)
 
 
 @queue_app.command("cancel")
@@ -339,10 +345,19 @@ def queue_cancel(
     ctx: typer.Context,
     post_id: Annotated[int, typer.Argument(metavar="ID", help="The post's id.")],
 ) -> None:
-    """Cancel a post: its planned airings never go out (one being sent finishes)."""
+    """Cancel a post: its airings not yet sent never go out; published ones stay in history."""
     app_ctx = context(ctx)
-    app_ctx.store.cancel_post(post_id, now=app_ctx.now())
-    print(f"post {post_id} cancelled")
+    done = app_ctx.store.cancel_post(post_id, now=app_ctx.now())
+    parts = [
+        f"{len(done.cancelled)} planned airing{'' if len(done.cancelled) == 1 else 's'} cancelled"
+    ]
+    if done.in_flight:
+        parts.append(
+            f"airing {_id_list(done.in_flight)} was already being sent and may still appear"
+        )
+    if done.aired:
+        parts.append(f"airing {_id_list(done.aired)} already aired and stays published")
+    print(f"cancelled post {post_id}: " + "; ".join(parts))
 
 
 @queue_app.command("retry")
@@ -350,10 +365,17 @@ def queue_retry(
     ctx: typer.Context,
     post_id: Annotated[int, typer.Argument(metavar="ID", help="The post's id.")],
 ) -> None:
-    """Put a post's failed, missed or unconfirmed airings back in the plan."""
+    """Send a post's failed, missed or unconfirmed airings again, each as the same airing."""
     app_ctx = context(ctx)
     ids = app_ctx.store.retry_post(post_id, now=app_ctx.now())
-    print(f"post {post_id}: airing {', '.join(map(str, ids))} put back in the plan")
+    print(
+        f"post {post_id}: airing {_id_list(ids)} put back in the plan, "
+        "to be sent again under the same idempotency key"
+    )
+
+
+def _id_list(ids: Sequence[int | None]) -> str:
+    return ", ".join(str(i) for i in ids)
 
 
 def _print_post(app_ctx: AppContext, post_id: int, now: datetime, *, as_json: bool = True) -> None:

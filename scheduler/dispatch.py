@@ -16,12 +16,14 @@ import logging
 import queue
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from tenacity import (
@@ -34,7 +36,6 @@ from tenacity import (
 from .config import Config, RetryPolicy
 from .errors import (
     InterruptedPublishError,
-    PermanentPublishError,
     PublishError,
     StoreError,
     TransientPublishError,
@@ -49,6 +50,9 @@ log = logging.getLogger("scheduler.dispatch")
 
 # How long a platform remembers an idempotency key; past it a re-send could post twice.
 KEY_MEMORY = {"mastodon": timedelta(minutes=55)}
+# An airing taken back this many times from processes that died sending it is not sent
+# again automatically: something in it keeps killing the daemon.
+MAX_RECOVERIES = 3
 RECORD_EVERY_SECONDS = 0.02  # outcomes wait at most this long to be written together
 RECORD_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # while the database is unreachable
 SHARED_BATCH = 200  # most airings one claim takes where other replicas may share the work
@@ -169,7 +173,14 @@ class Dispatcher:
             limit=self.batch,
             key_prefix=self.key_prefix,
             channels=channels,
+            render=self._render,
         )
+
+    def _render(self, claimed: Claimed) -> str:
+        """The text an airing sends, made once at its first claim and kept for life."""
+        channel = self.config.channels[claimed.channel]
+        first_aired = claimed.first_at.astimezone(channel.timezone).date().isoformat()
+        return airing_body(claimed.body, claimed.kind, channel, first_aired=first_aired)
 
     def busy(self) -> bool:
         """Airings are queued or in flight here, or outcomes wait to be recorded."""
@@ -202,25 +213,38 @@ class Dispatcher:
             if airing.id in ours:
                 continue  # still queued or in flight here: this process is alive
             publisher = self.publishers.get(airing.channel)
-            channel = self.config.channels.get(airing.channel)
-            sent_maybe = attempt is not None and (
-                attempt.outcome == "sending" or not _marks_sending(publisher)
+            sent_maybe = airing.maybe_sent or (
+                attempt is not None
+                and (attempt.outcome == "sending" or not _marks_sending(publisher))
             )
-            safe = not sent_maybe or (
-                publisher is not None
-                and publisher.deduplicates
-                and attempt is not None
-                and now - attempt.started
-                < KEY_MEMORY.get(channel.publisher if channel else "", timedelta.max)
-            )
-            status = AiringStatus.planned if safe else AiringStatus.unconfirmed
-            detail = (
-                "interrupted while publishing by a process that stopped; check the platform, "
-                f"then `scheduler queue retry {airing.post_id}` to send it again"
-            )
+            platform = self._platform(airing.channel)
+            if airing.recoveries + 1 >= MAX_RECOVERIES:
+                status = AiringStatus.unconfirmed if sent_maybe else AiringStatus.failed
+                detail = (
+                    f"{MAX_RECOVERIES} processes stopped while sending it, so it is not sent "
+                    "again automatically; "
+                    + (
+                        self._advice(airing.post_id, airing.channel, airing.first_due, now)
+                        if sent_maybe
+                        else f"nothing reached {platform}: `scheduler queue retry "
+                        f"{airing.post_id}` sends it"
+                    )
+                )
+            elif not sent_maybe or self._dedupes(airing.channel, airing.first_due, now):
+                status, detail = AiringStatus.planned, "taken back from a process that stopped"
+            else:
+                status = AiringStatus.unconfirmed
+                detail = "interrupted by a process that stopped while sending it; " + self._advice(
+                    airing.post_id, airing.channel, airing.first_due, now
+                )
             assert airing.id is not None and airing.owner is not None
             if self.store.recover_lease(
-                airing.id, dead_owner=airing.owner, status=status, now=now, detail=detail
+                airing.id,
+                dead_owner=airing.owner,
+                status=status,
+                now=now,
+                detail=detail,
+                maybe_sent=sent_maybe,
             ):
                 recovered += 1
                 log.warning(
@@ -228,9 +252,43 @@ class Dispatcher:
                     airing.id,
                     airing.channel,
                     airing.owner,
-                    "will re-send with the same idempotency key" if safe else "unconfirmed",
+                    "will re-send with the same idempotency key"
+                    if status == AiringStatus.planned
+                    else f"{status}: {detail}",
                 )
         return recovered
+
+    def _platform(self, channel_name: str) -> str:
+        channel = self.config.channels.get(channel_name)
+        return channel.publisher if channel is not None else channel_name
+
+    def _dedupes(self, channel_name: str, first_due: datetime | None, now: datetime) -> bool:
+        """Would the platform recognise a re-send of this airing now, by its key?
+
+        Key memory is counted from the due time it was first sent with, which is never later
+        than its first request: an estimate on the safe side.
+        """
+        publisher = self.publishers.get(channel_name)
+        if publisher is None or not publisher.deduplicates:
+            return False
+        memory = KEY_MEMORY.get(self._platform(channel_name))
+        return memory is None or first_due is None or now - first_due < memory
+
+    def _advice(
+        self, post_id: int, channel_name: str, first_due: datetime | None, now: datetime
+    ) -> str:
+        """What an editor should do about an airing that may be on the platform, truthfully
+        for this platform: a retry is harmless where the platform deduplicates."""
+        platform = self._platform(channel_name)
+        retry = f"`scheduler queue retry {post_id}`"
+        if self._dedupes(channel_name, first_due, now):
+            return f"{platform} recognises its idempotency key, so {retry} can't post it twice"
+        publisher = self.publishers.get(channel_name)
+        if publisher is not None and publisher.deduplicates:
+            why = f"{platform} has forgotten its idempotency key by now"
+        else:
+            why = f"{platform} can't recognise a repeat"
+        return f"{why}: check the channel, and if it isn't there, {retry} sends it"
 
     def settle_overdue(self, now: datetime) -> bool:
         """Apply the downtime policy to planned airings whose time has passed (§5).
@@ -369,41 +427,39 @@ class Dispatcher:
                 log.warning("could not extend the leases of %s airings: %s", len(sending), exc)
 
     def _deliver(self, claimed: Claimed) -> None:
-        channel = self.config.channels[claimed.channel]
-        publisher = self.publishers[claimed.channel]
-        first_aired = claimed.first_at.astimezone(channel.timezone).date().isoformat()
+        """Send one airing and record how it ended, whatever the publisher raises (§5).
+
+        Every attempt goes out under the airing's identity: its key, its text and the due
+        time it was first sent with. Once any attempt may have reached the platform, the
+        airing can only end `published` or `unconfirmed`.
+        """
         delivery = Delivery(
             airing_id=claimed.id,
             channel=claimed.channel,
             post_id=claimed.post_id,
             kind=claimed.kind,
-            body=airing_body(claimed.body, claimed.kind, channel, first_aired=first_aired),
+            body=claimed.body,
             media=claimed.media,
             idempotency_key=claimed.idempotency_key,
-            due=claimed.at,
+            due=claimed.due,
         )
+        sent = _Sent(claimed.maybe_sent)
         try:
-            receipt = self._send_with_retries(publisher, delivery)
-        except PermanentPublishError as exc:
-            self._finish(delivery, AiringStatus.failed, "failed", str(exc))
-            log.error("failed airing %s on %s: %s", delivery.airing_id, delivery.channel, exc)
-        except InterruptedPublishError as exc:
-            detail = (
-                f"interrupted mid-request ({exc}); {channel.publisher} can't deduplicate, so it "
-                f"is not re-sent blindly: check the channel, then `scheduler queue retry "
-                f"{delivery.post_id}`"
-            )
-            self._finish(delivery, AiringStatus.unconfirmed, "interrupted", detail)
-            log.error("unconfirmed airing %s on %s: %s", delivery.airing_id, delivery.channel, exc)
+            receipt = self._send_with_retries(self.publishers[claimed.channel], delivery, sent)
+        except _Cancelled:
+            self._end_cancelled(claimed, sent)
         except TransientPublishError as exc:
             if self._stopping.is_set():
-                self._release(claimed, detail=f"stopped while retrying: {exc}")
+                self._release(claimed, detail=f"stopped while retrying: {exc}", sent=sent)
                 return
-            detail = f"gave up after {self.retry.attempts} attempts: {exc}"
-            self._finish(delivery, AiringStatus.failed, "failed", detail)
-            log.error("failed airing %s on %s: %s", delivery.airing_id, delivery.channel, detail)
-        except PublishError as exc:  # any other publisher refusal is final too
-            self._finish(delivery, AiringStatus.failed, "failed", str(exc))
+            self._end_unsent(claimed, sent, f"gave up after {self.retry.attempts} attempts: {exc}")
+        except InterruptedPublishError as exc:
+            self._end_unsent(claimed, sent, f"interrupted mid-request ({exc})")
+        except PublishError as exc:  # a refusal (4xx) or any other publisher error: final
+            self._end_unsent(claimed, sent, str(exc))
+        except Exception as exc:  # a bug or a value no request can carry: never a lost worker
+            sent.maybe = True  # where it broke is unknown, so the request may have left
+            self._end_unsent(claimed, sent, _unexpected(exc))
         else:
             self._put(
                 Outcome(
@@ -413,6 +469,7 @@ class Dispatcher:
                     self.clock(),
                     remote_id=receipt.remote_id,
                     remote_url=receipt.remote_url,
+                    maybe_sent=True,
                 )
             )
             log.info(
@@ -425,7 +482,38 @@ class Dispatcher:
                 receipt.remote_url or receipt.remote_id or "ok",
             )
 
-    def _send_with_retries(self, publisher: Publisher, delivery: Delivery) -> Receipt:
+    def _end_unsent(self, claimed: Claimed, sent: _Sent, problem: str) -> None:
+        """The last attempt failed: `failed` if no attempt can have reached the platform,
+        else `unconfirmed` with the advice that is true for this platform."""
+        if sent.maybe:
+            advice = self._advice(claimed.post_id, claimed.channel, claimed.due, self.clock())
+            detail = f"{problem}; an attempt may have reached {self._platform(claimed.channel)}: "
+            self._finish(claimed, AiringStatus.unconfirmed, "interrupted", detail + advice, sent)
+            log.error("unconfirmed airing %s on %s: %s", claimed.id, claimed.channel, detail)
+        else:
+            self._finish(claimed, AiringStatus.failed, "failed", problem, sent)
+            log.error("failed airing %s on %s: %s", claimed.id, claimed.channel, problem)
+
+    def _end_cancelled(self, claimed: Claimed, sent: _Sent) -> None:
+        """The post was cancelled before this attempt; an airing that never left is
+        `cancelled`, one an earlier attempt may have delivered is `unconfirmed`."""
+        if sent.maybe:
+            detail = (
+                "cancelled after an attempt that may have reached "
+                f"{self._platform(claimed.channel)}; not sent again: check the channel"
+            )
+            self._finish(claimed, AiringStatus.unconfirmed, "cancelled", detail, sent)
+        else:
+            detail = "cancelled before it was sent"
+            self._finish(claimed, AiringStatus.cancelled, "cancelled", detail, sent)
+        log.warning("airing %s on %s: %s", claimed.id, claimed.channel, detail)
+
+    def _send_with_retries(self, publisher: Publisher, delivery: Delivery, sent: _Sent) -> Receipt:
+        """Send with retries; `sent.maybe` becomes true once an attempt may have left.
+
+        Right before each attempt (the first, after its due time, and every retry) the post
+        is checked for cancellation, so `queue cancel` stops every send not yet started.
+        """
         settings = self.retry
 
         def retryable(exc: BaseException) -> bool:
@@ -463,11 +551,17 @@ class Dispatcher:
                 self.store.extend_lease(delivery.airing_id, owner=self.owner, until=until)
 
         def send() -> Receipt:
+            if self._cancelled(delivery.airing_id):
+                raise _Cancelled
             if not publisher.deduplicates:
                 with self._writing:
                     self.store.note_sending(delivery.airing_id, owner=self.owner)
             with self._sending:
-                return publisher.publish(delivery)
+                try:
+                    return publisher.publish(delivery)
+                except InterruptedPublishError:
+                    sent.maybe = True
+                    raise
 
         retrying = Retrying(
             retry=retry_if_exception(retryable),
@@ -479,17 +573,38 @@ class Dispatcher:
         )
         return retrying(send)
 
+    def _cancelled(self, airing_id: int) -> bool:
+        try:
+            return self.store.is_cancelled(airing_id)
+        except StoreError as exc:  # the send goes ahead, as it would have before the cancel
+            log.warning("could not check airing %s for cancellation: %s", airing_id, exc)
+            return False
+
     def _sleep(self, seconds: float) -> None:
         """Backoff that a stop request cuts short (the next attempt then sees the flag)."""
         if self._stopping.wait(timeout=seconds):
             raise TransientPublishError("stopping")
 
-    def _finish(self, delivery: Delivery, status: str, outcome: str, detail: str) -> None:
-        self._put(Outcome(delivery.airing_id, status, outcome, self.clock(), detail))
+    def _finish(
+        self, claimed: Claimed, status: str, outcome: str, detail: str, sent: _Sent
+    ) -> None:
+        self._put(Outcome(claimed.id, status, outcome, self.clock(), detail, maybe_sent=sent.maybe))
 
-    def _release(self, claimed: Claimed, *, detail: str = "released at shutdown") -> None:
+    def _release(
+        self, claimed: Claimed, *, detail: str = "released at shutdown", sent: _Sent | None = None
+    ) -> None:
         """Give a claimed airing back as planned; its key stays, so a re-send is deduplicated."""
-        self._put(Outcome(claimed.id, AiringStatus.planned, "released", self.clock(), detail))
+        maybe_sent = sent.maybe if sent is not None else claimed.maybe_sent
+        self._put(
+            Outcome(
+                claimed.id,
+                AiringStatus.planned,
+                "released",
+                self.clock(),
+                detail,
+                maybe_sent=maybe_sent,
+            )
+        )
 
     def _put(self, outcome: Outcome) -> None:
         with self._lock:
@@ -545,6 +660,25 @@ class Dispatcher:
                     len(batch),
                 )
             return
+
+
+class _Cancelled(Exception):
+    """The airing's post was cancelled before an attempt started."""
+
+
+class _Sent:
+    """Whether any attempt of one airing may have reached the platform, this run or before."""
+
+    def __init__(self, maybe: bool) -> None:
+        self.maybe = maybe
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line naming an unexpected error and where it was raised. Its message is left out:
+    it may quote a secret (a token's character that a header can't encode)."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+    return f"unexpected {type(exc).__name__}{where} while sending"
 
 
 def _marks_sending(publisher: Publisher | None) -> bool:

@@ -173,6 +173,7 @@ def build_calendar(
         if start < now:
             gaps += _history_gaps(name, settings, item.stored, start=start, end=min(now, end))
     bodies = _Bodies(store, stored_airings, {entry[0].post_id for entry in shown})
+    bodies.note_sent(store, [entry[2] for entry in shown if entry[4] is not None])
     for name, plan in plans.items():
         bodies.note_planned(plan.new, name)
     in_window = [bodies.calendar_airing(*entry) for entry in shown]
@@ -225,6 +226,7 @@ class _Bodies:
 
     def __init__(self, store: Store, airings: Iterable[AiringRow], post_ids: Iterable[int]) -> None:
         self._bodies = store.bodies(post_ids)
+        self._sent: dict[int, str] = {}
         self._first: dict[tuple[int, str], datetime] = {}
         for airing in airings:
             if airing.status in ON_AIR or airing.status == AiringStatus.planned:
@@ -236,6 +238,10 @@ class _Bodies:
         for airing in airings:
             key = (airing.post_id, channel)
             self._first[key] = min(self._first.get(key, airing.at), airing.at)
+
+    def note_sent(self, store: Store, airing_ids: Iterable[int | None]) -> None:
+        """Stored airings already claimed show the text they were sent with."""
+        self._sent = store.sent_bodies(i for i in airing_ids if i is not None)
 
     def body(self, post_id: int, kind: str, channel: ChannelSettings) -> str:
         first = self._first.get((post_id, channel.name))
@@ -259,7 +265,7 @@ class _Bodies:
             at=airing.at,
             timezone=channel.timezone,
             status=status,
-            body=self.body(airing.post_id, airing.kind, channel),
+            body=self._sent.get(airing_id or 0) or self.body(airing.post_id, airing.kind, channel),
             remote_url=stored.remote_url if stored else None,
             error=stored.error if stored else None,
         )

@@ -133,6 +133,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        3,
+        "an airing's identity for life: body and due time as sent, whether it may be out",
+        (
+            "ALTER TABLE airing ADD COLUMN body TEXT NULL",
+            "ALTER TABLE airing ADD COLUMN first_due TIMESTAMP NULL",
+            "ALTER TABLE airing ADD COLUMN maybe_sent BOOLEAN NOT NULL DEFAULT {false}",
+            "ALTER TABLE airing ADD COLUMN recoveries INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
+    Migration(
         4,
         "one live airing per post, channel and time, whatever the concurrency of planners",
         (

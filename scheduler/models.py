@@ -97,6 +97,14 @@ class Airing(SQLModel, table=True):
     error: str | None = None
     published_at: datetime | None = _utc_field(default=None)
     updated: datetime = _utc_field()
+    # An airing's identity for life (DESIGN §5), set when it is first claimed and never
+    # changed: the text it sends (so history shows what aired, whatever edits follow) and
+    # the due time it is sent with (Bluesky's record key is derived from it), however often
+    # `queue retry` moves `at`.
+    body: str | None = None
+    first_due: datetime | None = _utc_field(default=None)
+    maybe_sent: bool = False  # an attempt may have reached the platform; never cleared
+    recoveries: int = 0  # taken back from a dead owner since its last recorded outcome
 
 
 class Attempt(SQLModel, table=True):

@@ -24,7 +24,7 @@ UTC_ZONE = ZoneInfo("UTC")
 
 
 def calendar_airings(record: PostRecord, config: Config) -> list[CalendarAiring]:
-    """The post's airings with local times and the body each one sends.
+    """The post's airings with local times and the body each one sends (or sent).
 
     A repost's `first_aired` is the earliest airing that is (or will be) on air, as the
     calendar and the dispatcher count it; a failed or cancelled one never aired.
@@ -38,7 +38,9 @@ def calendar_airings(record: PostRecord, config: Config) -> list[CalendarAiring]
         channel = config.channels.get(airing.channel)
         tz = channel.timezone if channel else UTC_ZONE
         body = record.post.body
-        if channel is not None:
+        if airing.body is not None:
+            body = airing.body  # the text it was sent with, whatever edits came after
+        elif channel is not None:
             first = first_on_air.get(airing.channel, airing.at)
             first_aired = first.astimezone(tz).date().isoformat()
             body = airing_body(body, airing.kind, channel, first_aired=first_aired)

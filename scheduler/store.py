@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -110,9 +110,15 @@ class Claimed:
     at: datetime
     idempotency_key: str
     lease_until: datetime
-    body: str
+    body: str  # the text to send: rendered at the first claim and kept for life
     media: tuple[Medium, ...]  # the bytes kept at queue time, in order
     first_at: datetime  # when the post first aired (or is planned to) on this channel
+    due: datetime  # the due time it was first sent with, sent on every later attempt
+    maybe_sent: bool  # an earlier attempt may have reached the platform
+
+
+# How a claimed airing's text is made from its post (`Claimed.body` holds the post's body).
+Render = Callable[[Claimed], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +126,23 @@ class Outcome:
     """How one claimed airing ended, for `Store.record_outcomes`."""
 
     airing_id: int
-    status: str  # published | failed | unconfirmed | planned (handed back)
-    outcome: str  # published | failed | interrupted | released
+    status: str  # published | failed | unconfirmed | cancelled | planned (handed back)
+    outcome: str  # published | failed | interrupted | cancelled | released
     at: datetime
     detail: str | None = None
     remote_id: str | None = None
     remote_url: str | None = None
+    maybe_sent: bool = False  # some attempt, this one or an earlier, may have reached it
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """What `Store.cancel_post` did, so the CLI can say it truthfully."""
+
+    record: PostRecord
+    cancelled: tuple[int, ...]  # planned airings that will never go out
+    in_flight: tuple[int, ...]  # claimed by a daemon: stopped before sending, if not begun
+    aired: tuple[int, ...]  # published airings, which stay in history as they are
 
 
 @dataclass(frozen=True)
@@ -143,10 +160,16 @@ class PostRecord:
         return self.post.id
 
     def status(self, now: datetime) -> str:
-        """queued | published | failed | missed | unconfirmed | cancelled | expired."""
-        if self.post.cancelled:
-            return "cancelled"
+        """queued | published | failed | missed | unconfirmed | cancelled | expired.
+
+        A cancelled post that already aired says `published` (cancelling stopped only what
+        had not aired), and `unconfirmed` while one of its airings may be on the platform.
+        """
         statuses = {airing.status for airing in self.airings}
+        if self.post.cancelled:
+            if AiringStatus.unconfirmed in statuses:
+                return "unconfirmed"
+            return "published" if AiringStatus.published in statuses else "cancelled"
         for needing_editor in NEEDS_EDITOR:
             if needing_editor in statuses:
                 return str(needing_editor)
@@ -281,11 +304,14 @@ class Store:
         now: datetime,
         spacing: Mapping[str, timedelta],
     ) -> PostRecord:
-        """Apply `changes` (PostDraft field names); floating planned airings are dropped so the
-        planner places the post again under its new terms.
+        """Apply `changes` (PostDraft field names); planned airings that never left are dropped
+        so the planner places the post again under its new terms.
 
-        Raises PostNotFound, or InputError when the post is cancelled, being published, already
-        aired where the change would rewrite history, or the new pinned time conflicts.
+        What may already be on a platform keeps its identity: a published, unconfirmed or
+        retried (keyed) airing keeps its row, its body as sent and its time, so a new body
+        only reaches airings not yet sent. Raises PostNotFound, or InputError when the post is
+        cancelled, being published, already (maybe) aired where the change would rewrite
+        history, or the new pinned time conflicts.
         """
         with self.session(write=True) as session:
             self._lock_pinned(session)
@@ -295,7 +321,7 @@ class Store:
                 raise InputError(f"post {post_id} is cancelled; queue a new post instead")
             if any(a.status == AiringStatus.publishing for a in record.airings):
                 raise InputError(f"post {post_id} is being published right now; try again shortly")
-            aired = [a for a in record.airings if a.status == AiringStatus.published]
+            aired = [a for a in record.airings if _may_be_out(a)]
             for key in ("at", "kind", "channels"):
                 if key in changes and aired and changes[key] != _current(record, key):
                     raise InputError(
@@ -315,8 +341,8 @@ class Store:
                 insert_media(_cursor(session), self._sql, post_id, changes["media"])
             session.add(post)
             for airing in record.airings:
-                if airing.status == AiringStatus.planned:
-                    _delete_airing(session, airing)  # a retried one has attempts
+                if airing.status == AiringStatus.planned and not _may_be_out(airing):
+                    _delete_airing(session, airing)  # a missed one put back has attempts
             if set(merged.channels) != set(record.channels):
                 for link in session.exec(
                     select(PostChannel).where(col(PostChannel.post_id) == post_id)
@@ -334,26 +360,48 @@ class Store:
             session.flush()
             return _read_record(session, post_id)
 
-    def cancel_post(self, post_id: int, *, now: datetime) -> PostRecord:
-        """Cancel the post and its planned airings; one being published finishes."""
+    def cancel_post(self, post_id: int, *, now: datetime) -> Cancellation:
+        """Cancel what has not aired: planned airings become `cancelled`; one a daemon has
+        claimed is stopped by the daemon's check before each send (`is_cancelled`), unless
+        its request already left. Published airings stay `published`."""
         with self.session(write=True) as session:
             record = _read_record(session, post_id)
             record.post.cancelled = True
             session.add(record.post)
+            cancelled = []
             for airing in record.airings:
                 if airing.status == AiringStatus.planned:
                     airing.status = AiringStatus.cancelled
                     airing.updated = now
                     session.add(airing)
+                    cancelled.append(airing.id)
             _bump_revision(session)
             session.flush()
-            return _read_record(session, post_id)
+            return Cancellation(
+                record=_read_record(session, post_id),
+                cancelled=_ids(cancelled),
+                in_flight=_ids(a.id for a in record.airings if a.status == AiringStatus.publishing),
+                aired=_ids(a.id for a in record.airings if a.status == AiringStatus.published),
+            )
+
+    def is_cancelled(self, airing_id: int) -> bool:
+        """Has the airing's post been cancelled? The daemon asks right before each send."""
+        with self.session() as session:
+            return bool(
+                session.execute(
+                    sa_select(col(Post.cancelled))
+                    .join(Airing, col(Airing.post_id) == col(Post.id))
+                    .where(col(Airing.id) == airing_id)
+                ).scalar()
+            )
 
     def retry_post(self, post_id: int, *, now: datetime) -> list[int]:
         """Put failed, missed and unconfirmed airings back; return their ids.
 
-        A pinned one is planned for `now` (the editor asked for it explicitly); a floating one
-        is removed so the planner gives the post the next free slot.
+        Each is the same airing again (DESIGN §5): its row, idempotency key, body and due time
+        as first sent stay, so a retry after a lost answer is deduplicated by the platform.
+        It goes out at once (at its own time if that is still ahead). Only a floating airing
+        that was never claimed (no key) is removed, so the planner gives it the next free slot.
         """
         with self.session(write=True) as session:
             record = _read_record(session, post_id)
@@ -365,12 +413,13 @@ class Store:
                     f"post {post_id} has no failed, missed or unconfirmed airing to retry"
                 )
             for airing in stuck:
-                if airing.pinned or airing.kind == "repost":
+                if airing.pinned or airing.kind == "repost" or airing.idempotency_key:
                     airing.status = AiringStatus.planned
                     airing.at = max(airing.at, now)
                     airing.error = None
                     airing.owner = None
                     airing.lease_until = None
+                    airing.recoveries = 0
                     airing.updated = now
                     session.add(airing)
                 else:
@@ -437,6 +486,21 @@ class Store:
             ]
             return posts, airings
 
+    def sent_bodies(self, airing_ids: Iterable[int]) -> dict[int, str]:
+        """The text each of these airings was sent with, for those claimed at least once."""
+        wanted = sorted(set(airing_ids))
+        result: dict[int, str] = {}
+        with self.session() as session:
+            for batch in chunked(wanted):
+                result.update(
+                    session.execute(
+                        sa_select(col(Airing.id), col(Airing.body)).where(
+                            col(Airing.id).in_(batch), col(Airing.body).is_not(None)
+                        )
+                    ).all()
+                )
+        return result
+
     def bodies(self, post_ids: Iterable[int]) -> dict[int, str]:
         wanted = sorted(set(post_ids))
         result: dict[int, str] = {}
@@ -498,11 +562,14 @@ class Store:
         limit: int,
         key_prefix: str,
         channels: Sequence[str],
+        render: Render | None = None,
     ) -> list[Claimed]:
         """Move due planned airings to `publishing` for `owner`, in one atomic statement.
 
-        Each claimed airing gets its idempotency key (kept if it already had one) and an
-        attempt row, in the same transaction, so the key is stored before the first request.
+        Each claimed airing gets its identity (kept if it already had one: a retry or a
+        recovered lease): its idempotency key, the due time it is sent with, and its text,
+        `render` of the post (the post's body as it is when `render` is None). With an attempt
+        row, all in the same transaction, so they are stored before the first request.
         On PostgreSQL `FOR UPDATE SKIP LOCKED` lets replicas claim side by side. What sending
         needs (body, media, first airing) is read in the same transaction, a few queries for
         the whole batch.
@@ -527,6 +594,7 @@ class Store:
                     owner=owner,
                     lease_until=now + lease,
                     updated=now,
+                    first_due=func.coalesce(col(Airing.first_due), col(Airing.at)),
                 )
                 .returning(col(Airing.id))
             ).all()
@@ -542,7 +610,7 @@ class Store:
                 insert(Attempt),
                 [{"airing_id": airing_id, "owner": owner, "started": now} for airing_id in ids],
             )
-            return _claimed_rows(session, ids)
+            return _keep_bodies(session, _claimed_rows(session, ids), render)
 
     def record_outcomes(self, outcomes: Sequence[Outcome], *, owner: str) -> int:
         """Record how claimed airings ended, all in one transaction; returns how many were
@@ -561,6 +629,8 @@ class Store:
             .values(
                 status=bindparam("b_status"),
                 owner=bindparam("b_owner"),
+                maybe_sent=bindparam("b_maybe_sent"),
+                recoveries=0,
                 lease_until=None,
                 updated=bindparam("b_at"),
                 error=bindparam("b_error"),
@@ -594,6 +664,7 @@ class Store:
                 "b_remote_id": o.remote_id,
                 "b_remote_url": o.remote_url,
                 "b_outcome": o.outcome,
+                "b_maybe_sent": o.maybe_sent,
             }
             for o in outcomes
         ]
@@ -668,9 +739,17 @@ class Store:
             return result
 
     def recover_lease(
-        self, airing_id: int, *, dead_owner: str, status: str, now: datetime, detail: str
+        self,
+        airing_id: int,
+        *,
+        dead_owner: str,
+        status: str,
+        now: datetime,
+        detail: str,
+        maybe_sent: bool,
     ) -> bool:
-        """Take an expired airing back from a dead owner, as `planned` or `unconfirmed`."""
+        """Take an expired airing back from a dead owner: as `planned` to be sent again, or
+        `unconfirmed`/`failed` for an editor. Counts the recovery (see `Airing.recoveries`)."""
         with self.session(write=True) as session:
             result = session.execute(
                 update(Airing)
@@ -685,6 +764,8 @@ class Store:
                     owner=None,
                     lease_until=None,
                     error=None if status == AiringStatus.planned else detail,
+                    maybe_sent=maybe_sent,
+                    recoveries=col(Airing.recoveries) + 1,
                     updated=now,
                 )
             )
@@ -936,7 +1017,8 @@ def _delete_airing(session: Session, airing: Airing) -> None:
     session.delete(airing)
 
 
-def _claimed_rows(session: Session, ids: Sequence[int]) -> list[Claimed]:
+def _claimed_rows(session: Session, ids: Sequence[int]) -> tuple[list[Claimed], set[int]]:
+    """The claimed airings, and the ids of those claimed for the first time (no text kept)."""
     rows = session.execute(
         sa_select(
             col(Airing.id),
@@ -946,7 +1028,10 @@ def _claimed_rows(session: Session, ids: Sequence[int]) -> list[Claimed]:
             col(Airing.at),
             col(Airing.idempotency_key),
             col(Airing.lease_until),
-            col(Post.body),
+            func.coalesce(col(Airing.body), col(Post.body)),
+            col(Airing.first_due),
+            col(Airing.maybe_sent),
+            col(Airing.body).is_not(None),
         )
         .join(Post, col(Post.id) == col(Airing.post_id))
         .where(col(Airing.id).in_(ids))
@@ -971,7 +1056,7 @@ def _claimed_rows(session: Session, ids: Sequence[int]) -> list[Claimed]:
             .group_by(col(Airing.post_id), col(Airing.channel))
         ).all()
     }
-    return [
+    claimed = [
         Claimed(
             id=row[0],
             post_id=row[1],
@@ -983,9 +1068,42 @@ def _claimed_rows(session: Session, ids: Sequence[int]) -> list[Claimed]:
             body=row[7],
             media=tuple(media_of_post.get(row[1], ())),
             first_at=first_at.get((row[1], row[2]), row[4]),
+            due=row[8],
+            maybe_sent=row[9],
         )
         for row in rows
     ]
+    return claimed, {row[0] for row in rows if not row[10]}
+
+
+def _keep_bodies(
+    session: Session, read: tuple[list[Claimed], set[int]], render: Render | None
+) -> list[Claimed]:
+    """Render the text of airings claimed for the first time and keep it on the airing, so
+    every later attempt sends, and history shows, exactly that text."""
+    claimed, fresh = read
+    if not fresh:
+        return claimed
+    result = [
+        replace(c, body=render(c)) if render is not None and c.id in fresh else c for c in claimed
+    ]
+    airing = SQLModel.metadata.tables["airing"]
+    session.connection().execute(
+        airing.update().where(airing.c.id == bindparam("b_id")).values(body=bindparam("b_body")),
+        [{"b_id": c.id, "b_body": c.body} for c in result if c.id in fresh],
+    )
+    return result
+
+
+def _may_be_out(airing: Airing) -> bool:
+    """Published, or possibly on the platform already: its identity must not change."""
+    if airing.status in (AiringStatus.published, AiringStatus.unconfirmed):
+        return True
+    return airing.status == AiringStatus.planned and airing.idempotency_key is not None
+
+
+def _ids(ids: Iterable[int | None]) -> tuple[int, ...]:
+    return tuple(i for i in ids if i is not None)
 
 
 def _read_record(session: Session, post_id: int) -> PostRecord:

@@ -631,7 +631,7 @@ def test_edit_body_time_and_float(seeded: Cli) -> None:
 
 
 def test_cancel(seeded: Cli) -> None:
-    assert seeded.ok("queue", "cancel", "2") == "post 2 cancelled\n"
+    assert seeded.ok("queue", "cancel", "2") == "cancelled post 2: 1 planned airing cancelled\n"
     posts = seeded.json("queue", "list", "--status", "cancelled")["posts"]
     assert [p["id"] for p in posts] == [2, 3]
     assert [a["status"] for a in posts[0]["airings"]] == ["cancelled"]
@@ -646,7 +646,9 @@ def test_retry_puts_a_failed_airing_back(seeded: Cli) -> None:
         session.add(airing)
     store.close()
     assert seeded.json("queue", "show", "2")["airings"][0]["status"] == "failed"
-    assert seeded.ok("queue", "retry", "2") == "post 2: airing 1 put back in the plan\n"
+    assert seeded.ok("queue", "retry", "2") == (
+        "post 2: airing 1 put back in the plan, to be sent again under the same idempotency key\n"
+    )
     (airing_json,) = seeded.json("queue", "show", "2")["airings"]
     assert (airing_json["status"], airing_json["at"]) == ("planned", z(PINNED))
 

@@ -18,7 +18,7 @@ from scheduler.errors import InputError, PostNotFound, StoreError
 from scheduler.media import Medium
 from scheduler.migrations import LATEST_VERSION, MIGRATIONS
 from scheduler.models import Airing, AiringStatus, Attempt
-from scheduler.store import PostDraft, Store
+from scheduler.store import Claimed, Outcome, PostDraft, Store
 from scheduler.timeutil import iso_utc
 
 SPACING = {"main": timedelta(minutes=30), "other": timedelta(minutes=30)}
@@ -408,16 +408,35 @@ def test_cancel_cancels_planned_airings_only(store: Store, now: datetime) -> Non
     (post_id,) = add(store, now, draft(at=now + timedelta(hours=5)))
     published = add_airing(store, post_id, now - timedelta(hours=1), status="published")
     publishing = add_airing(store, post_id, now, status="publishing", kind="repost")
-    record = store.cancel_post(post_id, now=now)
+    done = store.cancel_post(post_id, now=now)
+    record = done.record
     assert record.post.cancelled is True
-    assert record.status(now) == "cancelled"
+    # History is not relabelled: the post aired, and says so.
+    assert record.status(now) == "published"
     statuses = {a.id: a.status for a in record.airings}
     assert statuses[published] == AiringStatus.published
-    assert statuses[publishing] == AiringStatus.publishing  # one being sent finishes
+    assert statuses[publishing] == AiringStatus.publishing  # the daemon stops it before sending
     (pinned,) = [a for a in record.airings if a.pinned]
     assert pinned.status == AiringStatus.cancelled
     assert pinned.updated == now
+    assert (done.cancelled, done.in_flight, done.aired) == (
+        (pinned.id,),
+        (publishing,),
+        (published,),
+    )
     assert store.get_post(post_id).post.cancelled is True
+    assert store.is_cancelled(publishing) and store.is_cancelled(published)
+
+
+def test_a_cancelled_post_that_never_aired_is_cancelled(store: Store, now: datetime) -> None:
+    (post_id, other) = add(store, now, draft(at=now + timedelta(hours=5)), draft("other"))
+    airing_id = only_airing(store, post_id).id
+    assert airing_id is not None and not store.is_cancelled(airing_id)
+    done = store.cancel_post(post_id, now=now)
+    assert done.record.status(now) == "cancelled"
+    assert (done.cancelled, done.in_flight, done.aired) == ((airing_id,), (), ())
+    assert store.is_cancelled(airing_id)
+    assert store.get_post(other).status(now) == "queued"
 
 
 @pytest.mark.parametrize("stuck", [AiringStatus.failed, AiringStatus.missed, "unconfirmed"])
@@ -587,6 +606,8 @@ def test_upgrade_from_version_1_keeps_every_row(bare: Store) -> None:
     assert first.post.at == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     assert first.channels == ("main",)
     assert [(a.status, a.pinned) for a in first.airings] == [("published", True)]
+    (old,) = first.airings  # aired before bodies were kept: shown with the post's body
+    assert (old.body, old.first_due, old.maybe_sent, old.recoveries) == (None, None, False, 0)
     assert (second.post.body, second.post.kind, second.post.score) == (
         "plain",
         "entertaining",
@@ -646,3 +667,114 @@ def test_a_newer_schema_is_refused(store: Store, now: datetime) -> None:
     with pytest.raises(StoreError, match="is newer than this program knows"):
         store.ensure_schema()
     assert store.schema_version() == 99  # left as it was
+
+
+# --- an airing's identity for life ---------------------------------------------------------------
+
+
+def claim(store: Store, at: datetime, *, owner: str = "d1", render: Any = None) -> list[Claimed]:
+    return store.claim_due(
+        owner=owner,
+        now=at,
+        lease=timedelta(minutes=2),
+        limit=10,
+        key_prefix="db1-",
+        channels=["main"],
+        render=render,
+    )
+
+
+def outcome(claimed: Claimed, status: str, at: datetime, *, maybe_sent: bool = False) -> Outcome:
+    return Outcome(claimed.id, status, status, at, detail=f"{status} here", maybe_sent=maybe_sent)
+
+
+def test_a_claim_keeps_the_rendered_body_and_due_time_for_life(store: Store, now: datetime) -> None:
+    (post_id,) = add(store, now, draft(ARABIC))
+    due = now + timedelta(hours=1)
+    airing_id = add_airing(store, post_id, due)
+    (first,) = claim(store, due, render=lambda c: f"{c.body} #{c.kind}")
+    assert (first.body, first.due, first.maybe_sent) == (f"{ARABIC} #core", due, False)
+    airing = only_airing(store, post_id)
+    assert (airing.body, airing.first_due) == (f"{ARABIC} #core", due)
+
+    # Lost answer, budget spent: unconfirmed. Then the editor edits the text and retries.
+    later = due + timedelta(minutes=10)
+    assert store.record_outcomes(
+        [outcome(first, "unconfirmed", later, maybe_sent=True)], owner="d1"
+    )
+    store.edit_post(post_id, {"body": "edited"}, now=later, spacing=SPACING)
+    assert store.retry_post(post_id, now=later) == [airing_id]
+    retried = only_airing(store, post_id)
+    assert (retried.id, retried.status, retried.at) == (airing_id, AiringStatus.planned, later)
+    assert retried.idempotency_key == first.idempotency_key == f"db1-{airing_id}"
+    (again,) = claim(store, later, owner="d2", render=lambda c: "rendered again")
+    # The same airing again: same key, same text, the due time it was first sent with.
+    assert (again.id, again.idempotency_key) == (first.id, first.idempotency_key)
+    assert (again.body, again.due, again.maybe_sent) == (f"{ARABIC} #core", due, True)
+    assert store.get_post(post_id).post.body == "edited"
+
+
+def test_retry_of_a_claimed_floating_airing_keeps_the_row(store: Store, now: datetime) -> None:
+    """A floating airing with a key may be on the platform: it is never deleted or replaced."""
+    (post_id,) = add(store, now, draft())
+    due = now + timedelta(hours=1)
+    add_airing(store, post_id, due)
+    (claimed,) = claim(store, due)
+    store.record_outcomes([outcome(claimed, "failed", due)], owner="d1")
+    assert store.retry_post(post_id, now=due + timedelta(hours=2)) == [claimed.id]
+    (airing,) = store.get_post(post_id).airings
+    assert (airing.id, airing.idempotency_key) == (claimed.id, claimed.idempotency_key)
+    assert (airing.at, airing.first_due) == (due + timedelta(hours=2), due)
+    _, rows = store.planning_rows()
+    assert [(row.id, row.keyed) for row in rows] == [(claimed.id, True)]
+
+
+def test_editing_the_body_of_an_aired_post_leaves_what_aired(store: Store, now: datetime) -> None:
+    at = now + timedelta(hours=1)
+    (post_id,) = add(store, now, draft("typo", at=at))
+    (aired,) = claim(store, at)
+    store.record_outcomes([outcome(aired, "published", at)], owner="d1")
+    repost = add_airing(store, post_id, at + timedelta(days=3), kind="repost")
+    later = at + timedelta(hours=1)
+    record = store.edit_post(post_id, {"body": "fixed"}, now=later, spacing=SPACING)
+    assert [(a.id, a.body) for a in record.airings] == [(aired.id, "typo")]  # repost replanned
+    new_repost = add_airing(store, post_id, at + timedelta(days=3), kind="repost")
+    (claimed,) = claim(store, at + timedelta(days=3))
+    assert (claimed.id, claimed.body) == (new_repost, "fixed")
+    assert repost != aired.id
+
+
+def test_edit_keeps_a_retried_airing_that_may_be_out(store: Store, now: datetime) -> None:
+    at = now + timedelta(hours=1)
+    (post_id,) = add(store, now, draft("first text", at=at))
+    (claimed,) = claim(store, at)
+    store.record_outcomes([outcome(claimed, "unconfirmed", at, maybe_sent=True)], owner="d1")
+    store.retry_post(post_id, now=at)
+    record = store.edit_post(post_id, {"body": "second text"}, now=at, spacing=SPACING)
+    assert [(a.id, a.status, a.body) for a in record.airings] == [
+        (claimed.id, AiringStatus.planned, "first text")
+    ]
+    with pytest.raises(InputError, match="has already aired, so its at can't change"):
+        store.edit_post(post_id, {"at": at + timedelta(hours=3)}, now=at, spacing=SPACING)
+
+
+def test_recoveries_are_counted_and_an_outcome_resets_them(store: Store, now: datetime) -> None:
+    (post_id,) = add(store, now, draft())
+    add_airing(store, post_id, now)
+    for count in (1, 2):
+        (claimed,) = claim(store, now, owner=f"dead{count}")
+        late = now + timedelta(minutes=3 * count)
+        assert store.recover_lease(
+            claimed.id,
+            dead_owner=f"dead{count}",
+            status=AiringStatus.planned,
+            now=late,
+            detail="taken back",
+            maybe_sent=True,
+        )
+        airing = only_airing(store, post_id)
+        assert (airing.status, airing.recoveries, airing.maybe_sent) == ("planned", count, True)
+    (claimed,) = claim(store, now + timedelta(minutes=7), owner="alive")
+    assert claimed.maybe_sent is True
+    store.record_outcomes([outcome(claimed, "published", now, maybe_sent=True)], owner="alive")
+    assert only_airing(store, post_id).recoveries == 0

@@ -98,12 +98,16 @@ class Hold:
     def __init__(self) -> None:
         self._arrived = threading.Event()
         self._released = threading.Event()
+        self._drop = False
 
     def wait_arrived(self, timeout: float = 10.0) -> bool:
         """True once the held request has reached the server (and taken effect if `apply`)."""
         return self._arrived.wait(timeout)
 
-    def release(self) -> None:
+    def release(self, *, drop: bool = False) -> None:
+        """Let the held request go: answered, or with `drop` its connection closed unanswered
+        (the client then can't know whether the post was made)."""
+        self._drop = drop
         self._released.set()
 
 
@@ -115,6 +119,7 @@ class _Fault:
     reply: Reply | None = None
     hold: Hold | None = None
     apply: bool = True
+    after: int = 0  # matching requests let through before the fault starts
 
 
 class FakeServer:
@@ -195,11 +200,13 @@ class FakeServer:
         message: str | None = None,
         headers: dict[str, str] | None = None,
         path: str | None = None,
+        after: int = 0,
     ) -> None:
-        """Answer the next `times` requests with `status`, in the platform's error shape."""
+        """Answer the next `times` requests with `status`, in the platform's error shape;
+        `after` lets that many matching requests through first."""
         reply = self.error_reply(status, message or HTTPStatus(status).phrase)
         reply.headers.update(headers or {})
-        self._add(_Fault("reply", times, path, reply=reply))
+        self._add(_Fault("reply", times, path, reply=reply, after=after))
 
     def rate_limit_next(
         self,
@@ -238,6 +245,11 @@ class FakeServer:
         """Close the connection after reading the next request, without answering."""
         self._add(_Fault("drop", times, path, apply=apply))
 
+    def clear_faults(self) -> None:
+        """Forget the faults not yet used up: the platform is reachable and healthy again."""
+        with self.lock:
+            self._faults.clear()
+
     def _add(self, fault: _Fault) -> None:
         with self.lock:
             self._faults.append(fault)
@@ -246,6 +258,9 @@ class FakeServer:
         with self.lock:
             for fault in self._faults:
                 if fault.path is None or fault.path == path:
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.times -= 1
                     if fault.times <= 0:
                         self._faults.remove(fault)
@@ -281,13 +296,14 @@ class FakeServer:
             reply = self._apply(request) if fault.apply else None
             fault.hold._arrived.set()
             fault.hold._released.wait()
-            _write_reply(handler, reply or self._apply(request))
+            if fault.hold._drop:
+                _drop_connection(handler)
+            else:
+                _write_reply(handler, reply or self._apply(request))
         else:  # drop
             if fault.apply:
                 self._apply(request)
-            handler.close_connection = True
-            with contextlib.suppress(OSError):
-                handler.connection.shutdown(socket.SHUT_RDWR)
+            _drop_connection(handler)
 
     def _apply(self, request: Request) -> Reply:
         with self.lock:
@@ -434,6 +450,12 @@ def _write_reply(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         handler.wfile.write(data)
 
 
+def _drop_connection(handler: BaseHTTPRequestHandler) -> None:
+    handler.close_connection = True
+    with contextlib.suppress(OSError):
+        handler.connection.shutdown(socket.SHUT_RDWR)
+
+
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
@@ -466,7 +488,8 @@ def _params(request: Request) -> dict[str, Any]:
 class FakeWebhook(FakeServer):
     """Accepts any request and answers `reply` (default: 200 "ok", as Slack does).
 
-    Verifies nothing; tests check `requests` (raw body, headers) themselves.
+    Verifies nothing; tests check `requests` (raw body, headers) themselves. `posts` is what
+    a receiver honouring `Idempotency-Key` keeps: one body per key, a repeat taking no effect.
     """
 
     name = "webhook"
@@ -474,12 +497,15 @@ class FakeWebhook(FakeServer):
     def __init__(self, *, port: int = 0, record_to: Path | None = None) -> None:
         super().__init__(port=port, record_to=record_to)
         self.reply = Reply(200, "ok")
+        self.posts: dict[str, Any] = {}  # idempotency key -> the body first received with it
 
     @property
     def url(self) -> str:
         return self.base_url + "/hook"
 
     def respond(self, request: Request) -> Reply:
+        key = request.headers.get("idempotency-key", "")
+        self.posts.setdefault(key, request.body)
         return Reply(self.reply.status, self.reply.body, dict(self.reply.headers))
 
     def idempotency_keys(self) -> list[str]:

@@ -24,6 +24,7 @@ from scheduler.daemon import Daemon
 from scheduler.dispatch import RetrySettings
 from scheduler.models import Airing, AiringStatus, Attempt
 from scheduler.publishers import ChannelClients, build_publishers
+from scheduler.publishers.base import Delivery, Receipt
 from scheduler.store import PostDraft, Store
 from tests.conftest import RunCli, write_config
 from tests.fakeplatforms import FakeTelegram, FakeWebhook, Reply
@@ -397,7 +398,10 @@ def test_interrupted_telegram_request_becomes_unconfirmed(harness: Harness) -> N
     h.tick(h.daemon(), at)
     airing = h.first(post, "tg")
     assert airing.status == AiringStatus.unconfirmed
-    assert "retry" in (airing.error or "")
+    assert (airing.error or "").endswith(
+        "telegram can't recognise a repeat: check the channel, and if it isn't there, "
+        f"`scheduler queue retry {post}` sends it"
+    )
     assert len(h.telegram.requests) == 1
     assert len(h.telegram.messages) == 1
     assert h.listed(post)["status"] == "unconfirmed"
@@ -525,3 +529,124 @@ def test_a_request_outlasting_the_lease_is_not_taken_back_by_its_own_daemon(
     wait_until(lambda: not daemon.dispatcher.busy())
     assert h.first(post).status == AiringStatus.published
     assert len(h.hook.requests) == 1
+
+
+def test_a_dead_owner_again_and_again_ends_for_an_editor_not_in_a_loop(harness: Harness) -> None:
+    """Each recovery re-sends; an airing whose sends keep killing the daemon stops after 3."""
+    h = harness
+    at = T0 + timedelta(minutes=25)
+    hooked = h.add("kills the daemon each time", "hook", at=at)
+    never = h.add("kills it before any request", "tg", at=at)
+    dispatcher = h.daemon().dispatcher
+    when = at
+    for recovery in (1, 2, 3):
+        for post, channel in ((hooked, "hook"), (never, "tg")):
+            _claimed_by_dead_process(h, post, channel, when)
+        when += timedelta(minutes=3)
+        assert dispatcher.recover_leases(when) == 2
+        expected = AiringStatus.planned if recovery < 3 else None
+        if expected is not None:
+            assert h.first(hooked).status == h.first(never, "tg").status == expected
+    given_up = h.first(hooked)
+    assert given_up.status == AiringStatus.unconfirmed  # a request may have left each time
+    assert given_up.error == (
+        "3 processes stopped while sending it, so it is not sent again automatically; "
+        f"webhook recognises its idempotency key, so `scheduler queue retry {hooked}` can't "
+        "post it twice"
+    )
+    nothing_left = h.first(never, "tg")
+    assert nothing_left.status == AiringStatus.failed  # no "sending" mark: nothing left
+    assert f"nothing reached telegram: `scheduler queue retry {never}` sends it" in (
+        nothing_left.error or ""
+    )
+    assert h.hook.requests == [] and h.telegram.requests == []
+    assert dispatcher.recover_leases(when + timedelta(minutes=3)) == 0
+
+
+class ExplodingPublisher:
+    """A publisher with a bug: what a token with a non-ASCII character did inside httpx."""
+
+    deduplicates = True
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def publish(self, delivery: Delivery) -> Receipt:
+        self.calls += 1
+        "Bearer tök-secret".encode("ascii")  # raises UnicodeEncodeError
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_unexpected_exception_in_a_send_ends_in_an_outcome(harness: Harness) -> None:
+    h = harness
+    at = T0 + timedelta(minutes=25)
+    first = h.add("first", "hook", at=at)
+    second = h.add("second", "hook", at=at + SPACING)
+    exploding = ExplodingPublisher()
+    publishers = {
+        **build_publishers(h.config.channels, h.clients, now=h.clock),
+        "hook": exploding,
+    }
+    daemon = Daemon(h.config, h.store, publishers, clock=h.clock, retry=NO_WAIT)
+    h.daemons.append(daemon)
+    h.tick(daemon, at)
+    h.tick(daemon, at + SPACING)  # the channel's worker is still there
+    assert exploding.calls == 2  # a bug is not retried
+    for post in (first, second):
+        airing = h.first(post)
+        assert airing.status == AiringStatus.unconfirmed
+        assert airing.lease_until is None
+        error = airing.error or ""
+        assert error.startswith("unexpected UnicodeEncodeError at test_daemon.py:")
+        assert "\n" not in error and "tök" not in error and "ö" not in error
+        assert f"`scheduler queue retry {post}` can't post it twice" in error
+
+
+def test_a_cancel_in_the_early_claim_window_sends_nothing(harness: Harness) -> None:
+    h = harness
+    at = T0 + timedelta(minutes=25)
+    post = h.add("cancelled at the last moment", "hook", at=at, evergreen=False)
+    publishers = build_publishers(h.config.channels, h.clients, now=h.clock)
+    daemon = Daemon(
+        h.config,
+        h.store,
+        publishers,
+        clock=h.clock,
+        retry=NO_WAIT,
+        claim_ahead=timedelta(seconds=2),
+    )
+    h.daemons.append(daemon)
+    h.clock.now = at - timedelta(seconds=1)
+    daemon.tick(h.clock.now)
+    wait_until(lambda: h.first(post).status == AiringStatus.publishing)  # claimed early
+    done = h.store.cancel_post(post, now=h.clock.now)
+    assert done.in_flight == (h.first(post).id,) and done.cancelled == ()
+    h.clock.now = at  # its time comes: the worker checks before sending
+    wait_until(lambda: not daemon.dispatcher.busy())
+    airing = h.first(post)
+    assert (airing.status, airing.error) == (AiringStatus.cancelled, "cancelled before it was sent")
+    assert h.hook.requests == []
+    assert h.listed(post)["status"] == "cancelled"
+
+
+def test_an_interrupted_attempt_then_connect_errors_is_unconfirmed(harness: Harness) -> None:
+    """Only the last error used to count: the first attempt may have made the post."""
+    h = harness
+    h.hook.drop_next()  # the receiver takes it, the answer is lost
+    h.hook.fail_next(503, times=10)
+    at = T0 + timedelta(minutes=25)
+    post = h.add("made, then unreachable", "hook", at=at)
+    h.tick(h.daemon(), at)
+    airing = h.first(post)
+    assert airing.status == AiringStatus.unconfirmed
+    assert airing.maybe_sent
+    assert (airing.error or "").startswith("gave up after 4 attempts: webhook (json) answered 503")
+    assert (airing.error or "").endswith(
+        f"an attempt may have reached webhook: webhook recognises its idempotency key, so "
+        f"`scheduler queue retry {post}` can't post it twice"
+    )
+    assert len(h.hook.posts) == 1 and len(h.hook.requests) == 4
+    assert h.listed(post)["status"] == "unconfirmed"

@@ -650,3 +650,35 @@ def test_an_interrupted_attempt_then_connect_errors_is_unconfirmed(harness: Harn
     )
     assert len(h.hook.posts) == 1 and len(h.hook.requests) == 4
     assert h.listed(post)["status"] == "unconfirmed"
+
+
+def test_history_shows_the_text_that_aired_after_an_edit_and_a_cancel(harness: Harness) -> None:
+    h = harness
+    at = T0 + timedelta(minutes=25)
+    post = h.add("typo in the launch post", "hook", at=at)
+    daemon = h.daemon()
+    h.tick(daemon, at)
+    aired = h.first(post)
+    assert aired.status == AiringStatus.published
+    assert h.hook.requests[0].body["body"] == "typo in the launch post"
+
+    edited = h.run_cli("queue", "edit", str(post), "fixed launch post", config=h.config_path)
+    assert edited.returncode == 0, edited.stderr
+    assert f"airing {aired.id} keeps the text it was sent with" in edited.stderr
+    shown = h.cli_json("queue", "show", str(post))
+    assert shown["body"] == "fixed launch post"
+    (history,) = [a for a in shown["airings"] if a["id"] == aired.id]
+    assert (history["status"], history["body"]) == ("published", "typo in the launch post")
+    calendar = h.cli_json("calendar", "--from", "2026-11-23T12:00Z", "--days", "1")
+    (in_calendar,) = [a for a in calendar["airings"] if a["id"] == aired.id]
+    assert in_calendar["body"] == "typo in the launch post"
+
+    cancelled = h.run_cli("queue", "cancel", str(post), config=h.config_path)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert cancelled.stdout.startswith(f"cancelled post {post}: ")
+    assert cancelled.stdout.endswith(f"airing {aired.id} already aired and stays published\n")
+    listed = h.listed(post)
+    assert listed["status"] == "published"
+    (history,) = [a for a in listed["airings"] if a["id"] == aired.id]
+    assert (history["status"], history["body"]) == ("published", "typo in the launch post")
+    assert {a["status"] for a in listed["airings"]} <= {"published", "cancelled"}

@@ -354,6 +354,8 @@ class Dispatcher:
                 try:
                     if not self._wait_until_due(claimed):
                         self._release(claimed)
+                    elif self._cancelled(claimed.id):  # checked before the lease: it may wait
+                        self._end_cancelled(claimed, _Sent(claimed.maybe_sent))
                     elif self._still_ours(claimed):
                         with self._leased_while_sending(claimed):
                             self._deliver(claimed)
@@ -511,8 +513,9 @@ class Dispatcher:
     def _send_with_retries(self, publisher: Publisher, delivery: Delivery, sent: _Sent) -> Receipt:
         """Send with retries; `sent.maybe` becomes true once an attempt may have left.
 
-        Right before each attempt (the first, after its due time, and every retry) the post
-        is checked for cancellation, so `queue cancel` stops every send not yet started.
+        Before each retry the post is checked for cancellation (the first attempt was
+        checked by the worker, after the due time), so `queue cancel` stops every send not
+        yet started.
         """
         settings = self.retry
 
@@ -550,8 +553,12 @@ class Dispatcher:
             with self._writing:
                 self.store.extend_lease(delivery.airing_id, owner=self.owner, until=until)
 
+        tries = 0
+
         def send() -> Receipt:
-            if self._cancelled(delivery.airing_id):
+            nonlocal tries
+            tries += 1
+            if tries > 1 and self._cancelled(delivery.airing_id):
                 raise _Cancelled
             if not publisher.deduplicates:
                 with self._writing:

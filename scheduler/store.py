@@ -27,6 +27,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     text,
     true,
     update,
@@ -629,7 +630,7 @@ class Store:
             .values(
                 status=bindparam("b_status"),
                 owner=bindparam("b_owner"),
-                maybe_sent=bindparam("b_maybe_sent"),
+                maybe_sent=or_(airing.c.maybe_sent, bindparam("b_maybe_sent")),  # never cleared
                 recoveries=0,
                 lease_until=None,
                 updated=bindparam("b_at"),

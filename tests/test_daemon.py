@@ -26,6 +26,7 @@ from scheduler.models import Airing, AiringStatus, Attempt
 from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.publishers.base import Delivery, Receipt
 from scheduler.store import PostDraft, Store
+from scheduler.timeutil import iso_utc
 from tests.conftest import RunCli, write_config
 from tests.fakeplatforms import FakeTelegram, FakeWebhook, Reply
 
@@ -682,3 +683,25 @@ def test_history_shows_the_text_that_aired_after_an_edit_and_a_cancel(harness: H
     (history,) = [a for a in listed["airings"] if a["id"] == aired.id]
     assert (history["status"], history["body"]) == ("published", "typo in the launch post")
     assert {a["status"] for a in listed["airings"]} <= {"published", "cancelled"}
+
+
+def test_a_retried_floating_airing_is_sent_again_as_itself(harness: Harness) -> None:
+    """The planner must not replace or move a floating airing that was claimed once."""
+    h = harness
+    h.hook.fail_next(422, message="try again later")
+    post = h.add("floating, refused once", "hook", evergreen=False)
+    daemon = h.daemon()
+    h.tick(daemon, T0)
+    planned = h.first(post)
+    h.tick(daemon, planned.at)
+    failed = h.first(post)
+    assert failed.status == AiringStatus.failed and not failed.maybe_sent  # a 4xx: nothing left
+
+    later = planned.at + timedelta(hours=5)
+    assert h.store.retry_post(post, now=later) == [failed.id]  # `queue retry`, at `later`
+    h.tick(daemon, later)
+    (sent,) = h.airings(post)
+    assert (sent.id, sent.status, sent.first_due) == (failed.id, AiringStatus.published, planned.at)
+    first, second = h.hook.requests
+    assert first.body["idempotency_key"] == second.body["idempotency_key"]
+    assert first.body["due"] == second.body["due"] == iso_utc(planned.at)

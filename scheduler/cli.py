@@ -355,6 +355,11 @@ def queue_cancel(
         parts.append(
             f"airing {_id_list(done.in_flight)} was already being sent and may still appear"
         )
+    if done.maybe_out:
+        parts.append(
+            f"airing {_id_list(done.maybe_out)} may be out from an earlier attempt "
+            "and is now unconfirmed"
+        )
     if done.aired:
         parts.append(f"airing {_id_list(done.aired)} already aired and stays published")
     print(f"cancelled post {post_id}: " + "; ".join(parts))

@@ -433,7 +433,7 @@ class Dispatcher:
 
         Every attempt goes out under the airing's identity: its key, its text and the due
         time it was first sent with. Once any attempt may have reached the platform, the
-        airing can only end `published` or `unconfirmed`.
+        airing can no longer end `failed` or `cancelled`: it is `unconfirmed` unless published.
         """
         delivery = Delivery(
             airing_id=claimed.id,

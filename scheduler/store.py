@@ -144,6 +144,7 @@ class Cancellation:
     cancelled: tuple[int, ...]  # planned airings that will never go out
     in_flight: tuple[int, ...]  # claimed by a daemon: stopped before sending, if not begun
     aired: tuple[int, ...]  # published airings, which stay in history as they are
+    maybe_out: tuple[int, ...] = ()  # put back by `retry`, may be out from an earlier attempt
 
 
 @dataclass(frozen=True)
@@ -364,18 +365,28 @@ class Store:
     def cancel_post(self, post_id: int, *, now: datetime) -> Cancellation:
         """Cancel what has not aired: planned airings become `cancelled`; one a daemon has
         claimed is stopped by the daemon's check before each send (`is_cancelled`), unless
-        its request already left. Published airings stay `published`."""
+        its request already left. Published airings stay `published`, and a planned one an
+        earlier attempt may have delivered becomes `unconfirmed`, not `cancelled`."""
         with self.session(write=True) as session:
             record = _read_record(session, post_id)
             record.post.cancelled = True
             session.add(record.post)
-            cancelled = []
+            cancelled, maybe_out = [], []
             for airing in record.airings:
-                if airing.status == AiringStatus.planned:
+                if airing.status == AiringStatus.planned and airing.maybe_sent:
+                    airing.status = AiringStatus.unconfirmed
+                    airing.error = (
+                        "cancelled after an attempt that may have reached the platform; "
+                        "not sent again: check the channel"
+                    )
+                    maybe_out.append(airing.id)
+                elif airing.status == AiringStatus.planned:
                     airing.status = AiringStatus.cancelled
-                    airing.updated = now
-                    session.add(airing)
                     cancelled.append(airing.id)
+                else:
+                    continue
+                airing.updated = now
+                session.add(airing)
             _bump_revision(session)
             session.flush()
             return Cancellation(
@@ -383,6 +394,7 @@ class Store:
                 cancelled=_ids(cancelled),
                 in_flight=_ids(a.id for a in record.airings if a.status == AiringStatus.publishing),
                 aired=_ids(a.id for a in record.airings if a.status == AiringStatus.published),
+                maybe_out=_ids(maybe_out),
             )
 
     def is_cancelled(self, airing_id: int) -> bool:

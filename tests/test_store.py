@@ -778,3 +778,27 @@ def test_recoveries_are_counted_and_an_outcome_resets_them(store: Store, now: da
     assert claimed.maybe_sent is True
     store.record_outcomes([outcome(claimed, "published", now, maybe_sent=True)], owner="alive")
     assert only_airing(store, post_id).recoveries == 0
+
+
+def test_cancel_of_a_retried_airing_that_may_be_out_is_unconfirmed(
+    store: Store, now: datetime
+) -> None:
+    at = now + timedelta(hours=1)
+    (post_id,) = add(store, now, draft(at=at))
+    (claimed,) = claim(store, at)
+    store.record_outcomes([outcome(claimed, "unconfirmed", at, maybe_sent=True)], owner="d1")
+    store.retry_post(post_id, now=at)
+    done = store.cancel_post(post_id, now=at)
+    assert (done.cancelled, done.in_flight, done.aired, done.maybe_out) == (
+        (),
+        (),
+        (),
+        (claimed.id,),
+    )
+    airing = only_airing(store, post_id)
+    assert airing.status == AiringStatus.unconfirmed
+    assert airing.error == (
+        "cancelled after an attempt that may have reached the platform; "
+        "not sent again: check the channel"
+    )
+    assert done.record.status(at) == "unconfirmed"

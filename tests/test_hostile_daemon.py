@@ -260,3 +260,25 @@ def test_cancel_while_a_request_hangs_sends_no_further_attempt(deploy: Deploymen
     assert "cancelled after an attempt that may have reached webhook" in (airing.error or "")
     assert len(deploy.server.requests) == 1
     assert deploy.store.get_post(post).status(datetime.now(UTC)) == "unconfirmed"
+
+
+# --- a send that kills the daemon every time ------------------------------------------------------
+
+
+def test_an_airing_that_kills_the_daemon_each_time_stops_after_three(deploy: Deployment) -> None:
+    holds = [deploy.server.hold_next() for _ in range(3)]
+    post = deploy.pinned("the daemon dies sending this", soon(0.5))
+    for hold in holds:
+        service = deploy.start()
+        assert hold.wait_arrived(timeout=WAIT)
+        service.kill()  # mid-request, every time
+    deploy.start()
+    wait_until(lambda: deploy.status_is(post, AiringStatus.unconfirmed), WAIT, "giving up")
+    airing = deploy.airing(post)
+    assert (airing.recoveries, airing.maybe_sent) == (3, True)
+    assert (airing.error or "").startswith(
+        "3 processes stopped while sending it, so it is not sent again automatically; "
+    )
+    assert len(deploy.server.requests) == 3  # and no fourth
+    for hold in holds:
+        hold.release()

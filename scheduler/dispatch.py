@@ -53,6 +53,9 @@ KEY_MEMORY = {"mastodon": timedelta(minutes=55)}
 # An airing taken back this many times from processes that died sending it is not sent
 # again automatically: something in it keeps killing the daemon.
 MAX_RECOVERIES = 3
+# Workers about to send share one read of the change counter for this long; only when it
+# moved since an airing was claimed is that airing's post read for a cancellation.
+CHANGES_READ_EVERY_SECONDS = 0.05
 RECORD_EVERY_SECONDS = 0.02  # outcomes wait at most this long to be written together
 RECORD_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # while the database is unreachable
 SHARED_BATCH = 200  # most airings one claim takes where other replicas may share the work
@@ -126,6 +129,8 @@ class Dispatcher:
             threading.Lock() if store.dialect == "sqlite" else nullcontext()
         )
         self._lock = threading.Lock()
+        self._changes_lock = threading.Lock()
+        self._changes: tuple[float, int] | None = None  # (monotonic time read, revision)
         self._stopping = threading.Event()
         self._idle = threading.Condition(self._lock)
         self._outcomes: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
@@ -354,7 +359,7 @@ class Dispatcher:
                 try:
                     if not self._wait_until_due(claimed):
                         self._release(claimed)
-                    elif self._cancelled(claimed.id):  # checked before the lease: it may wait
+                    elif self._cancelled(claimed):  # checked before the lease: it may wait
                         self._end_cancelled(claimed, _Sent(claimed.maybe_sent))
                     elif self._still_ours(claimed):
                         with self._leased_while_sending(claimed):
@@ -447,7 +452,12 @@ class Dispatcher:
         )
         sent = _Sent(claimed.maybe_sent)
         try:
-            receipt = self._send_with_retries(self.publishers[claimed.channel], delivery, sent)
+            receipt = self._send_with_retries(
+                self.publishers[claimed.channel],
+                delivery,
+                sent,
+                cancelled=lambda: self._cancelled(claimed),
+            )
         except _Cancelled:
             self._end_cancelled(claimed, sent)
         except TransientPublishError as exc:
@@ -510,12 +520,18 @@ class Dispatcher:
             self._finish(claimed, AiringStatus.cancelled, "cancelled", detail, sent)
         log.warning("airing %s on %s: %s", claimed.id, claimed.channel, detail)
 
-    def _send_with_retries(self, publisher: Publisher, delivery: Delivery, sent: _Sent) -> Receipt:
+    def _send_with_retries(
+        self,
+        publisher: Publisher,
+        delivery: Delivery,
+        sent: _Sent,
+        *,
+        cancelled: Callable[[], bool],
+    ) -> Receipt:
         """Send with retries; `sent.maybe` becomes true once an attempt may have left.
 
-        Before each retry the post is checked for cancellation (the first attempt was
-        checked by the worker, after the due time), so `queue cancel` stops every send not
-        yet started.
+        Before each retry `cancelled` is asked (the first attempt was checked by the worker,
+        after the due time), so `queue cancel` stops every send not yet started.
         """
         settings = self.retry
 
@@ -558,7 +574,7 @@ class Dispatcher:
         def send() -> Receipt:
             nonlocal tries
             tries += 1
-            if tries > 1 and self._cancelled(delivery.airing_id):
+            if tries > 1 and cancelled():
                 raise _Cancelled
             if not publisher.deduplicates:
                 with self._writing:
@@ -580,12 +596,27 @@ class Dispatcher:
         )
         return retrying(send)
 
-    def _cancelled(self, airing_id: int) -> bool:
+    def _cancelled(self, claimed: Claimed) -> bool:
+        """Has the airing's post been cancelled since it was claimed?
+
+        Every cancel moves the change counter, so while it stands where it stood at the
+        claim (a burst with no editor at work) no airing needs a read of its own.
+        """
         try:
-            return self.store.is_cancelled(airing_id)
+            if self._revision() == claimed.revision:
+                return False
+            return self.store.is_cancelled(claimed.id)
         except StoreError as exc:  # the send goes ahead, as it would have before the cancel
-            log.warning("could not check airing %s for cancellation: %s", airing_id, exc)
+            log.warning("could not check airing %s for cancellation: %s", claimed.id, exc)
             return False
+
+    def _revision(self) -> int:
+        with self._changes_lock:
+            if self._changes is None or (
+                time.monotonic() - self._changes[0] > CHANGES_READ_EVERY_SECONDS
+            ):
+                self._changes = (time.monotonic(), self.store.revision())
+            return self._changes[1]
 
     def _sleep(self, seconds: float) -> None:
         """Backoff that a stop request cuts short (the next attempt then sees the flag)."""

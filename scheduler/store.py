@@ -116,6 +116,7 @@ class Claimed:
     first_at: datetime  # when the post first aired (or is planned to) on this channel
     due: datetime  # the due time it was first sent with, sent on every later attempt
     maybe_sent: bool  # an earlier attempt may have reached the platform
+    revision: int  # the change counter when claimed: unchanged means not cancelled since
 
 
 # How a claimed airing's text is made from its post (`Claimed.body` holds the post's body).
@@ -1058,6 +1059,7 @@ def _claimed_rows(session: Session, ids: Sequence[int]) -> tuple[list[Claimed], 
         .order_by(col(Media.post_id), col(Media.position))
     ).all():
         media_of_post[post_id].append(Medium(name=name, mime=mime, data=bytes(data)))
+    revision = _revision(session)
     first_at = {
         (post_id, channel): at
         for post_id, channel, at in session.execute(
@@ -1083,6 +1085,7 @@ def _claimed_rows(session: Session, ids: Sequence[int]) -> tuple[list[Claimed], 
             first_at=first_at.get((row[1], row[2]), row[4]),
             due=row[8],
             maybe_sent=row[9],
+            revision=revision,
         )
         for row in rows
     ]

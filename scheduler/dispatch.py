@@ -53,9 +53,6 @@ KEY_MEMORY = {"mastodon": timedelta(minutes=55)}
 # An airing taken back this many times from processes that died sending it is not sent
 # again automatically: something in it keeps killing the daemon.
 MAX_RECOVERIES = 3
-# Workers about to send share one read of the change counter for this long; only when it
-# moved since an airing was claimed is that airing's post read for a cancellation.
-CHANGES_READ_EVERY_SECONDS = 0.05
 RECORD_EVERY_SECONDS = 0.02  # outcomes wait at most this long to be written together
 RECORD_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # while the database is unreachable
 SHARED_BATCH = 200  # most airings one claim takes where other replicas may share the work
@@ -130,7 +127,7 @@ class Dispatcher:
         )
         self._lock = threading.Lock()
         self._changes_lock = threading.Lock()
-        self._changes: tuple[float, int] | None = None  # (monotonic time read, revision)
+        self._changes: tuple[float, int] | None = None  # (monotonic read start, revision)
         self._stopping = threading.Event()
         self._idle = threading.Condition(self._lock)
         self._outcomes: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
@@ -600,7 +597,8 @@ class Dispatcher:
         """Has the airing's post been cancelled since it was claimed?
 
         Every cancel moves the change counter, so while it stands where it stood at the
-        claim (a burst with no editor at work) no airing needs a read of its own.
+        claim (a burst with no editor at work) no airing needs a read of its own, and
+        workers asking at the same moment share one read of the counter.
         """
         try:
             if self._revision() == claimed.revision:
@@ -611,10 +609,12 @@ class Dispatcher:
             return False
 
     def _revision(self) -> int:
+        """The change counter as read after this call began, never an older reading: a
+        worker that waited here while another read may use a read that started after it
+        asked."""
+        asked = time.monotonic()
         with self._changes_lock:
-            if self._changes is None or (
-                time.monotonic() - self._changes[0] > CHANGES_READ_EVERY_SECONDS
-            ):
+            if self._changes is None or self._changes[0] < asked:
                 self._changes = (time.monotonic(), self.store.revision())
             return self._changes[1]
 

@@ -1,0 +1,160 @@
+"""How long editors wait for the commands they run every day, at agency scale.
+
+Builds a throwaway config of 100 hourly webhook channels (UTC, no spacing) and an SQLite
+database of 20,000 queued posts (one in fifty pinned into the next month), then times each
+command as a real process (the venv's `scheduler` console script): the median wall time of
+a few runs and the largest peak RSS among them (`os.wait4`), next to `scheduler --help`.
+`--large` adds a second row of 100,000 posts. It prints figures and never fails on them;
+the targets (issue 13) are for people to read: at 20,000 posts each under 1 s except
+`simulate --days 30` under 5 s; at 100,000 posts each under 3 s; memory under 300 MB.
+
+A run longer than `--timeout` is stopped and shown as `>N s`; `--simulate-days` shortens the
+simulated window when the full month would take minutes (the label says which was run).
+
+    .venv/bin/python bench/editor_commands.py [--runs 3] [--large] [--simulate-days 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from _webhook import write_webhook_config  # noqa: E402
+
+from scheduler.config import load_config  # noqa: E402
+from scheduler.queue import spacing_by_channel  # noqa: E402
+from scheduler.store import PostDraft, Store  # noqa: E402
+
+CHANNELS = 100
+BATCH = 1_000
+BODY = "A post of ordinary length for the benchmark, with a link https://example.org/a and "
+
+
+def fill(config_path: Path, posts: int) -> float:
+    """Queue `posts` posts spread over the channels; one in fifty pinned (an airing each)."""
+    config = load_config(config_path)
+    store = Store(config.scheduler.database)
+    store.migrate()
+    now = datetime.now(UTC)
+    first_pin = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+    started = time.perf_counter()
+    for start in range(0, posts, BATCH):
+        drafts = [
+            PostDraft(
+                body=f"{BODY}number {n}.",
+                kind="core" if n % 3 else "entertaining",
+                channels=(f"ch{n % CHANNELS:03d}",),
+                editor="bench",
+                at=first_pin + timedelta(minutes=17 + n // 50) if n % 50 == 0 else None,
+            )
+            for n in range(start, min(start + BATCH, posts))
+        ]
+        store.add_posts(drafts, now=now, spacing=spacing_by_channel(config))
+    store.close()
+    return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    rss_mb: float
+    finished: bool
+
+
+def run_measured(command: Sequence[str], cwd: Path, timeout: float) -> Run:
+    """One process, reaped with os.wait4 so its own peak RSS is known."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = started + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            process.kill()
+            os.wait4(process.pid, 0)
+            process.returncode = -9
+            return Run(time.perf_counter() - started, float("nan"), finished=False)
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command[3:7])}… exited {process.returncode}")
+    return Run(elapsed, usage.ru_maxrss / 1024, finished=True)
+
+
+def commands(base: list[str], simulate_days: int) -> list[tuple[str, list[str]]]:
+    return [
+        ("scheduler --help", [*base, "--help"]),
+        ("status", [*base, "status"]),
+        ("calendar --days 7", [*base, "calendar", "--days", "7"]),
+        ("calendar --days 7 --format json", [*base, "calendar", "--days", "7", "--format", "json"]),
+        ("queue list --format json", [*base, "queue", "list", "--format", "json"]),
+        (
+            f"simulate --days {simulate_days} --format json",
+            [*base, "simulate", "--days", str(simulate_days), "--format", "json"],
+        ),
+    ]
+
+
+def bench(posts: int, runs: int, timeout: float, simulate_days: int, script: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="scheduler-bench-") as directory:
+        cwd = Path(directory)
+        scheduler = 'database = "sqlite:///scheduler.db"\ntimezone = "UTC"'
+        config = write_webhook_config(
+            cwd / "config.toml", scheduler, "http://127.0.0.1:9", CHANNELS
+        )
+        seconds = fill(config, posts)
+        print(f"\n{posts:,} posts on {CHANNELS} hourly channels, queued in {seconds:.1f}s")
+        print(f"{'command':<36} {'median':>9} {'min':>9} {'max':>9} {'peak RSS':>9}")
+        base = [str(script), "--config", str(config)]
+        for label, command in commands(base, simulate_days):
+            results = []
+            for _ in range(runs):
+                result = run_measured(command, cwd, timeout)
+                results.append(result)
+                if not result.finished:
+                    break  # one stopped run says enough
+            if not all(r.finished for r in results):
+                print(f"{label:<36} {'>' + format(timeout, '.0f') + 's':>9}")
+                continue
+            times = [r.seconds for r in results]
+            print(
+                f"{label:<36} {statistics.median(times):>8.2f}s {min(times):>8.2f}s "
+                f"{max(times):>8.2f}s {max(r.rss_mb for r in results):>6.0f} MB"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=20_000)
+    parser.add_argument("--large", action="store_true", help="add a row of 100,000 posts")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
+    parser.add_argument("--simulate-days", type=int, default=30)
+    options = parser.parse_args()
+    script = Path(sys.executable).with_name("scheduler")
+    if not script.exists():
+        raise SystemExit(f"{script} not found: install the project first (make install)")
+    print(f"editor commands: median of {options.runs} runs each, real processes")
+    sizes = [options.posts, 100_000] if options.large else [options.posts]
+    for posts in sizes:
+        bench(posts, options.runs, options.timeout, options.simulate_days, script)
+
+
+if __name__ == "__main__":
+    main()

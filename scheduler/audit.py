@@ -2,9 +2,17 @@
 
 It shares nothing with the planner but the data classes it reads. The slot grid is re-derived
 by stepping through every local day by the cadence and asking the timezone which instants
-show that wall time; eligibility is recomputed from scratch, for every post, at every slot.
-That is slow on purpose: obviously right beats fast here. `simulate` prints what it finds as
-`violations`, and the property tests require it to find nothing.
+show that wall time. Whether a post may air at a moment is decided by one plain function per
+rule (`fresh_obstacle`, `repost_obstacle`), written from §3 and not from the planner.
+
+Who comes first at each slot is found by one sweep through time rather than by asking every
+post at every slot (which made `simulate` quadratic in slots × posts): a fresh post, once it
+can't air fresh, never can again, so each kind keeps a first-in-first-out heap whose top is
+dropped while it is out; reposts keep a heap by repost order, re-entered whenever a post's
+airings change, and an entry out only for now (spacing, hour shift, the day's count) is put
+back after the slot. The rule functions still judge every entry that is looked at.
+`simulate` prints what the audit finds as `violations`, and the property tests require it to
+find nothing.
 
 Airings with an `airing_id` are the store's (history, pinned, frozen): they are the context
 the plan had to respect. Airings without one are the planner's additions, and those are the
@@ -13,6 +21,8 @@ ones judged.
 
 from __future__ import annotations
 
+import heapq
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -51,18 +61,19 @@ def audit_channel(
 
 @dataclass(frozen=True)
 class _Candidates:
-    """Who could take a slot: fresh posts per kind (FIFO order) and eligible reposts (best
-    first), only for kinds the mix lets air."""
+    """Who comes first for a slot: the first fresh post of each kind (FIFO order) and the
+    best eligible repost, only for kinds the mix lets air; None where there is none."""
 
-    core: tuple[PlanPost, ...]
-    entertaining: tuple[PlanPost, ...]
-    repost: tuple[PlanPost, ...]
+    core: PlanPost | None
+    entertaining: PlanPost | None
+    repost: PlanPost | None
 
-    def of(self, kind: str) -> tuple[PlanPost, ...]:
-        return tuple(getattr(self, kind))
+    def first(self, kind: str) -> PlanPost | None:
+        post: PlanPost | None = getattr(self, kind)
+        return post
 
     def kinds(self) -> list[str]:
-        return [kind for kind in KIND_ORDER if self.of(kind)]
+        return [kind for kind in KIND_ORDER if self.first(kind) is not None]
 
 
 class _Audit:
@@ -82,11 +93,19 @@ class _Audit:
         unique = list(dict.fromkeys(airings))
         self.airings = sorted(unique, key=lambda a: (a.at, a.post_id))
         self.new = [a for a in self.airings if a.airing_id is None]
+        self.times = [a.at for a in self.airings]
+        self.at_times = set(self.times)
+        self._dates: dict[datetime, date] = {}
         self.by_post: dict[int, list[PlanAiring]] = {}
+        self.by_day: dict[date, list[PlanAiring]] = {}
         for airing in self.airings:
             self.by_post.setdefault(airing.post_id, []).append(airing)
+            self.by_day.setdefault(self.local_date(airing.at), []).append(airing)
         self.grid = _grid(channel, self.start, self.end)
-        self._candidates: dict[datetime, _Candidates] = {}
+        mix = channel.mix
+        total = mix.core + mix.entertaining + mix.repost
+        self.shares = {kind: Fraction(getattr(mix, kind), total) for kind in KIND_ORDER}
+        self._candidates = self.sweep_candidates(sorted({*self.grid, *(a.at for a in self.new)}))
 
     # --- where airings are ---------------------------------------------------------------
 
@@ -150,10 +169,10 @@ class _Audit:
                 problems.append(f"{where}: the mix gives {airing.kind} no weight")
                 continue
             candidates = self.candidates(airing.at)
-            first = candidates.of(airing.kind)
-            if first and first[0].id != post.id:
+            first = candidates.first(airing.kind)
+            if first is not None and first.id != post.id:
                 rule = "repost order" if airing.kind == "repost" else "first in, first out"
-                problems.append(f"{where}: post #{first[0].id} comes first by {rule}")
+                problems.append(f"{where}: post #{first.id} comes first by {rule}")
             expected = self.expected_kind(airing.at, candidates)
             if expected is not None and expected != airing.kind:
                 problems.append(
@@ -173,16 +192,15 @@ class _Audit:
         return None if best is None else best[1]
 
     def share(self, kind: str) -> Fraction:
-        mix = self.channel.mix
-        return Fraction(getattr(mix, kind), mix.core + mix.entertaining + mix.repost)
+        return self.shares[kind]
 
     def day_counts(self, at: datetime) -> dict[str, int]:
         """Airings of each kind earlier on the same local day (any source)."""
-        day = self.local_date(at)
         counts = dict.fromkeys(KIND_ORDER, 0)
-        for airing in self.airings:
-            if airing.at < at and self.local_date(airing.at) == day:
-                counts[airing.kind] = counts.get(airing.kind, 0) + 1
+        for airing in self.by_day.get(self.local_date(at), []):
+            if airing.at >= at:
+                break  # the day's airings are in time order
+            counts[airing.kind] = counts.get(airing.kind, 0) + 1
         return counts
 
     # --- empty slots and gaps (rules 3, 4) ---------------------------------------------------
@@ -193,14 +211,13 @@ class _Audit:
         problems = []
         gaps = self.expected_gaps()
         for slot in self.grid:
-            if any(
-                abs(a.at - slot) < self.channel.min_spacing or a.at == slot for a in self.airings
-            ):
+            if self.taken(slot):
                 continue
             candidates = self.candidates(slot)
             kinds = candidates.kinds()
             if kinds:
-                post = candidates.of(kinds[0])[0]
+                post = candidates.first(kinds[0])
+                assert post is not None
                 inside = [gap for gap in gaps if gap.start < slot < gap.end]
                 note = f", inside a {inside[0].minutes}-minute gap" if inside else ""
                 problems.append(
@@ -208,6 +225,13 @@ class _Audit:
                     f"could air as {kinds[0]}{note}"
                 )
         return problems
+
+    def taken(self, slot: datetime) -> bool:
+        """Is an airing at `slot` or closer to it than min_spacing?"""
+        if slot in self.at_times:
+            return True
+        after = bisect_right(self.times, slot - self.channel.min_spacing)
+        return after < len(self.times) and self.times[after] - slot < self.channel.min_spacing
 
     def expected_gaps(self) -> list[Gap]:
         before = [a.at for a in self.airings if a.at < self.start]
@@ -242,9 +266,12 @@ class _Audit:
         """On a whole local day planned from scratch, with every slot filled and every kind
         available at each one, each kind stays within 1 of share × airings at every point."""
         problems = []
-        for day in sorted({self.local_date(slot) for slot in self.grid}):
-            day_slots = [slot for slot in self.grid if self.local_date(slot) == day]
-            day_airings = [a for a in self.airings if self.local_date(a.at) == day]
+        grid_by_day: dict[date, list[datetime]] = {}
+        for slot in self.grid:
+            grid_by_day.setdefault(self.local_date(slot), []).append(slot)
+        for day in sorted(grid_by_day):
+            day_slots = grid_by_day[day]
+            day_airings = self.by_day.get(day, [])
             if not self.day_inside_window(day) or [a.at for a in day_airings] != day_slots:
                 continue
             if any(a.airing_id is not None for a in day_airings):
@@ -276,28 +303,93 @@ class _Audit:
         return [a for a in self.by_post.get(post_id, []) if a.airing_id is not None or a.at < at]
 
     def candidates(self, at: datetime) -> _Candidates:
-        cached = self._candidates.get(at)
-        if cached is not None:
-            return cached
-        fresh = sorted(
-            (post for post in self.posts.values() if self.fresh_obstacle(post, at) is None),
-            key=lambda post: (post.created, post.id),
-        )
-        reposts = sorted(
-            (post for post in self.posts.values() if self.repost_obstacle(post, at) is None),
-            key=lambda post: self.repost_rank(post, at),
-        )
+        """Who comes first at `at`, one of the moments swept in `__init__` (slots and new
+        airings)."""
+        return self._candidates[at]
 
-        def allowed(kind: str, chosen: list[PlanPost]) -> tuple[PlanPost, ...]:
-            return tuple(chosen) if self.share(kind) > 0 else ()
+    def sweep_candidates(self, moments: Sequence[datetime]) -> dict[datetime, _Candidates]:
+        """`_Candidates` for each of `moments` (ascending), in one pass through time."""
+        fresh: dict[str, list[tuple[datetime, int]]] = {"core": [], "entertaining": []}
+        for post in self.posts.values():
+            if post.kind in fresh:
+                fresh[post.kind].append((post.created, post.id))
+        for heap in fresh.values():
+            heapq.heapify(heap)
+        # Reposts: (rank, post id, version); an entry is stale once the post's airings changed.
+        reposts: list[tuple[tuple[int, float, int, datetime, int], int, int]] = []
+        version: dict[int, int] = {}
 
-        result = _Candidates(
-            core=allowed("core", [post for post in fresh if post.kind == "core"]),
-            entertaining=allowed("entertaining", [p for p in fresh if p.kind == "entertaining"]),
-            repost=allowed("repost", reposts),
-        )
-        self._candidates[at] = result
+        def enter(post: PlanPost, at: datetime) -> None:
+            version[post.id] = version.get(post.id, 0) + 1
+            heapq.heappush(reposts, (self.repost_rank(post, at), post.id, version[post.id]))
+
+        first_moment = moments[0] if moments else self.start
+        for post in self.posts.values():
+            if post.evergreen and self.known(post.id, first_moment):
+                enter(post, first_moment)
+        pending = [a for a in self.new if a.post_id in self.posts]  # in time order
+        next_new = 0
+        result = {}
+        for at in moments:
+            while next_new < len(pending) and pending[next_new].at < at:
+                post = self.posts[pending[next_new].post_id]
+                if post.evergreen:
+                    enter(post, at)  # one more known airing: a new rank
+                next_new += 1
+            result[at] = _Candidates(
+                core=self.first_fresh(fresh["core"], at) if self.share("core") > 0 else None,
+                entertaining=(
+                    self.first_fresh(fresh["entertaining"], at)
+                    if self.share("entertaining") > 0
+                    else None
+                ),
+                repost=(
+                    self.first_repost(reposts, version, at) if self.share("repost") > 0 else None
+                ),
+            )
         return result
+
+    def first_fresh(self, heap: list[tuple[datetime, int]], at: datetime) -> PlanPost | None:
+        """The oldest post of the heap that may air fresh at `at`. One that can't never can
+        again later (it aired, or it expired), so it leaves the heap."""
+        while heap:
+            post = self.posts[heap[0][1]]
+            if self.fresh_obstacle(post, at) is None:
+                return post
+            heapq.heappop(heap)
+        return None
+
+    def first_repost(
+        self,
+        heap: list[tuple[tuple[int, float, int, datetime, int], int, int]],
+        version: dict[int, int],
+        at: datetime,
+    ) -> PlanPost | None:
+        """The best post of the heap that may be re-aired at `at`. Entries out for good
+        (expired, max_airings reached, stale) leave; those out only for now go back."""
+        later = []
+        found = None
+        while heap:
+            entry = heapq.heappop(heap)
+            if version[entry[1]] != entry[2]:
+                continue
+            post = self.posts[entry[1]]
+            if self.repost_obstacle(post, at) is None:
+                found = post
+                later.append(entry)
+                break
+            if not self.repost_out_for_good(post, at):
+                later.append(entry)
+        for entry in later:
+            heapq.heappush(heap, entry)
+        return found
+
+    def repost_out_for_good(self, post: PlanPost, at: datetime) -> bool:
+        """Can't be re-aired at `at` nor later, until it airs again (which re-enters it)."""
+        if post.expires is not None and at >= post.expires:
+            return True
+        reposts = [a for a in self.known(post.id, at) if a.kind == "repost"]
+        return len(reposts) >= self.channel.repost.max_airings
 
     def fresh_obstacle(self, post: PlanPost, at: datetime, kind: str | None = None) -> str | None:
         """Why `post` can't air fresh at `at`, or None if it can."""
@@ -350,7 +442,10 @@ class _Audit:
     # --- local time ----------------------------------------------------------------------
 
     def local_date(self, at: datetime) -> date:
-        return at.astimezone(self.tz).date()
+        day = self._dates.get(at)
+        if day is None:
+            day = self._dates[at] = at.astimezone(self.tz).date()
+        return day
 
     def time_of_day(self, at: datetime) -> timedelta:
         """Wall-clock time since local midnight (what 'time of day' means to a reader)."""

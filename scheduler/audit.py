@@ -95,16 +95,16 @@ class _Audit:
         self.new = [a for a in self.airings if a.airing_id is None]
         self.times = [a.at for a in self.airings]
         self.at_times = set(self.times)
-        self._dates: dict[datetime, date] = {}
+        self._local: dict[datetime, tuple[date, timedelta]] = {}
         self.by_post: dict[int, list[PlanAiring]] = {}
         self.by_day: dict[date, list[PlanAiring]] = {}
         for airing in self.airings:
             self.by_post.setdefault(airing.post_id, []).append(airing)
             self.by_day.setdefault(self.local_date(airing.at), []).append(airing)
         self.grid = _grid(channel, self.start, self.end)
-        mix = channel.mix
-        total = mix.core + mix.entertaining + mix.repost
-        self.shares = {kind: Fraction(getattr(mix, kind), total) for kind in KIND_ORDER}
+        # Shares as whole-number weights over their total: exact and quick to compare.
+        self.weights: dict[str, int] = {kind: getattr(channel.mix, kind) for kind in KIND_ORDER}
+        self.total = sum(self.weights.values())
         self._candidates = self.sweep_candidates(sorted({*self.grid, *(a.at for a in self.new)}))
 
     # --- where airings are ---------------------------------------------------------------
@@ -114,13 +114,16 @@ class _Audit:
         problems = []
         on_grid = set(self.grid)
         for airing in self.new:
-            where = self.describe(airing)
             if not self.start <= airing.at < self.end:
-                problems.append(f"{where}: outside the planned window")
+                problems.append(f"{self.describe(airing)}: outside the planned window")
             elif airing.at not in on_grid:
-                problems.append(f"{where}: not on the slot grid ({self.grid_reason(airing.at)})")
+                problems.append(
+                    f"{self.describe(airing)}: not on the slot grid ({self.grid_reason(airing.at)})"
+                )
             if airing.pinned:
-                problems.append(f"{where}: the planner marked a new airing as pinned")
+                problems.append(
+                    f"{self.describe(airing)}: the planner marked a new airing as pinned"
+                )
         spacing = self.channel.min_spacing
         for before, after in zip(self.airings, self.airings[1:], strict=False):
             if before.airing_id is not None and after.airing_id is not None:
@@ -151,10 +154,11 @@ class _Audit:
         kind is the largest deficit among kinds with a candidate (rule 4)."""
         problems = []
         for airing in self.new:
-            where = self.describe(airing)
             post = self.posts.get(airing.post_id)
             if post is None:
-                problems.append(f"{where}: post #{airing.post_id} is not among the given posts")
+                problems.append(
+                    f"{self.describe(airing)}: post #{airing.post_id} is not among the given posts"
+                )
                 continue
             if airing.kind == "repost":
                 obstacle = self.repost_obstacle(post, airing.at)
@@ -163,20 +167,20 @@ class _Audit:
             else:
                 obstacle = f"unknown kind {airing.kind!r}"
             if obstacle is not None:
-                problems.append(f"{where}: not allowed: {obstacle}")
+                problems.append(f"{self.describe(airing)}: not allowed: {obstacle}")
                 continue
             if self.share(airing.kind) == 0:
-                problems.append(f"{where}: the mix gives {airing.kind} no weight")
+                problems.append(f"{self.describe(airing)}: the mix gives {airing.kind} no weight")
                 continue
             candidates = self.candidates(airing.at)
             first = candidates.first(airing.kind)
             if first is not None and first.id != post.id:
                 rule = "repost order" if airing.kind == "repost" else "first in, first out"
-                problems.append(f"{where}: post #{first.id} comes first by {rule}")
+                problems.append(f"{self.describe(airing)}: post #{first.id} comes first by {rule}")
             expected = self.expected_kind(airing.at, candidates)
             if expected is not None and expected != airing.kind:
                 problems.append(
-                    f"{where}: the mix calls for {expected} here "
+                    f"{self.describe(airing)}: the mix calls for {expected} here "
                     f"(counts that day: {self.day_counts(airing.at)})"
                 )
         return problems
@@ -184,15 +188,16 @@ class _Audit:
     def expected_kind(self, at: datetime, candidates: _Candidates) -> str | None:
         counts = self.day_counts(at)
         airings_so_far = sum(counts.values())
-        best: tuple[Fraction, str] | None = None
+        best: tuple[int, str] | None = None
         for kind in candidates.kinds():  # already in tie order: core, entertaining, repost
-            deficit = self.share(kind) * (airings_so_far + 1) - counts[kind]
+            # (share × (n + 1) − count) × total
+            deficit = self.weights[kind] * (airings_so_far + 1) - counts[kind] * self.total
             if best is None or deficit > best[0]:
                 best = (deficit, kind)
         return None if best is None else best[1]
 
     def share(self, kind: str) -> Fraction:
-        return self.shares[kind]
+        return Fraction(self.weights[kind], self.total)
 
     def day_counts(self, at: datetime) -> dict[str, int]:
         """Airings of each kind earlier on the same local day (any source)."""
@@ -283,7 +288,8 @@ class _Audit:
             for number, airing in enumerate(day_airings, start=1):
                 counts[airing.kind] += 1
                 for kind in KIND_ORDER:
-                    if abs(counts[kind] - self.share(kind) * number) > 1:
+                    # |count − share × number| > 1, times the mix's total
+                    if abs(counts[kind] * self.total - self.weights[kind] * number) > self.total:
                         problems.append(
                             f"{day}: after {number} airings {kind} has {counts[kind]}, more "
                             f"than 1 away from its share {float(self.share(kind)):.2f}"
@@ -442,20 +448,25 @@ class _Audit:
     # --- local time ----------------------------------------------------------------------
 
     def local_date(self, at: datetime) -> date:
-        day = self._dates.get(at)
-        if day is None:
-            day = self._dates[at] = at.astimezone(self.tz).date()
-        return day
+        return self.local(at)[0]
 
     def time_of_day(self, at: datetime) -> timedelta:
         """Wall-clock time since local midnight (what 'time of day' means to a reader)."""
-        local = at.astimezone(self.tz)
-        return timedelta(
-            hours=local.hour,
-            minutes=local.minute,
-            seconds=local.second,
-            microseconds=local.microsecond,
-        )
+        return self.local(at)[1]
+
+    def local(self, at: datetime) -> tuple[date, timedelta]:
+        """The local date and time of day of `at`, remembered: the sweep asks often."""
+        known = self._local.get(at)
+        if known is None:
+            local = at.astimezone(self.tz)
+            since_midnight = timedelta(
+                hours=local.hour,
+                minutes=local.minute,
+                seconds=local.second,
+                microseconds=local.microsecond,
+            )
+            known = self._local[at] = (local.date(), since_midnight)
+        return known
 
     def describe_time(self, at: datetime) -> str:
         return f"{at.astimezone(self.tz):%a %Y-%m-%d %H:%M} local ({_iso(at)})"

@@ -414,6 +414,13 @@ def simulate(
     output: Annotated[
         SimulateFormat, typer.Option("--format", help="text or json.")
     ] = SimulateFormat.text,
+    audit: Annotated[
+        bool,
+        typer.Option(
+            "--audit",
+            help="Also judge the plan by the independent rule audit and list its violations.",
+        ),
+    ] = False,
 ) -> None:
     """Project the plan forward N days, counting simulated airings as history, and report the
     rules: airings per kind, worst gap, gaps over max_gap, when fresh content runs out."""
@@ -423,7 +430,9 @@ def simulate(
     app_ctx = context(ctx)
     now = app_ctx.now()
     begin = _when(app_ctx, start, "--from", channel) if start else now
-    result = project(app_ctx.config, app_ctx.store, start=begin, days=days, channel=channel)
+    result = project(
+        app_ctx.config, app_ctx.store, start=begin, days=days, channel=channel, audit=audit
+    )
     if output is SimulateFormat.json:
         print_json(result)
     else:

@@ -275,11 +275,21 @@ class _Bodies:
 
 
 def simulate(
-    config: Config, store: Store, *, start: datetime, days: int, channel: str | None
+    config: Config,
+    store: Store,
+    *,
+    start: datetime,
+    days: int,
+    channel: str | None,
+    audit: bool = False,
 ) -> dict[str, Any]:
-    """The plan of the next `days` days from `start` with per-channel rule reports (§4)."""
-    from .audit import audit_channel
+    """The plan of the next `days` days from `start` with per-channel rule reports (§4).
 
+    Gaps, the mix and when fresh content runs out come from the plan itself. With `audit`
+    the independent rule audit also judges the plan and `violations` lists what it finds;
+    without it `violations` is None (not checked): the audit is the planner's judge, costs
+    more than planning, and has nothing to say to an editor unless the planner is wrong.
+    """
     if channel is not None:
         config.channel(channel)
     end = start + timedelta(days=days)
@@ -308,9 +318,7 @@ def simulate(
                 {"from": iso_utc(g.start), "to": iso_utc(g.end), "minutes": g.minutes}
                 for g in plan.gaps
             ],
-            "violations": audit_channel(
-                item.channel, item.posts, [*item.fixed, *plan.new], start, end, gaps=plan.gaps
-            ),
+            "violations": _violations(item, plan, start=start, end=end) if audit else None,
             "fresh_runs_out": iso_utc(plan.fresh_runs_out) if plan.fresh_runs_out else None,
         }
     airings.sort(key=lambda a: (a.at, a.channel, a.post_id))
@@ -320,6 +328,16 @@ def simulate(
         "airings": [a.to_json() for a in airings],
         "channels": report,
     }
+
+
+def _violations(
+    item: ChannelInput, plan: ChannelPlan, *, start: datetime, end: datetime
+) -> list[str]:
+    from .audit import audit_channel
+
+    return audit_channel(
+        item.channel, item.posts, [*item.fixed, *plan.new], start, end, gaps=plan.gaps
+    )
 
 
 def _worst_gap_minutes(

@@ -51,8 +51,9 @@ def simulate_text(result: dict[str, Any], config: Config) -> str:
             + (_local(runs_out, config, name) if runs_out else "not within the window")
         )
         violations = channel["violations"]
-        lines.append(f"  rule violations: {len(violations) or 'none'}")
-        lines += [f"    {v}" for v in violations]
+        if violations is not None:  # the audit ran (simulate --audit)
+            lines.append(f"  rule violations: {len(violations) or 'none'}")
+            lines += [f"    {v}" for v in violations]
     return "\n".join(lines)
 
 

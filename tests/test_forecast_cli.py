@@ -55,7 +55,7 @@ def test_simulate_json_has_the_design_shape_and_reports_the_rules(
 ) -> None:
     config = write_config(tmp_path, BERLIN_EXTRA)
     ids = _library(run_cli, config)
-    result = _json(run_cli, config, "simulate", "--from", START, "--days", "2")
+    result = _json(run_cli, config, "simulate", "--from", START, "--days", "2", "--audit")
 
     assert result["from"] == START
     assert result["to"] == "2030-01-09T00:00:00Z"
@@ -97,13 +97,27 @@ def test_simulate_json_is_byte_identical_for_the_same_inputs(
 def test_simulate_text_is_a_readable_report(tmp_path: Path, run_cli: RunCli) -> None:
     config = write_config(tmp_path, 'max_gap = "3h"\n')
     _library(run_cli, config)
-    done = run_cli("simulate", "--from", START, "--days", "2", config=config)
+    done = run_cli("simulate", "--from", START, "--days", "2", "--audit", config=config)
     assert done.returncode == 0, done.stderr
     text = done.stdout
     assert "main: " in text and "airings (core 2, entertaining 1, repost" in text
     assert "gaps over max_gap 3h:" in text
     assert "fresh content runs out: Mon 2030-01-07" in text
     assert "rule violations: none" in text
+
+
+def test_simulate_runs_the_audit_only_when_asked(tmp_path: Path, run_cli: RunCli) -> None:
+    """Without --audit the plan's own gaps and mix are reported and violations are null (not
+    checked), never an empty list that would claim the rules were judged."""
+    config = write_config(tmp_path, 'max_gap = "3h"\n')
+    _library(run_cli, config)
+    channel = _json(run_cli, config, "simulate", "--from", START, "--days", "2")["channels"]["main"]
+    assert channel["violations"] is None
+    assert channel["gaps"] and channel["by_kind"]["core"] == 2
+    done = run_cli("simulate", "--from", START, "--days", "2", config=config)
+    assert done.returncode == 0, done.stderr
+    assert "gaps over max_gap 3h:" in done.stdout
+    assert "rule violations" not in done.stdout
 
 
 def test_calendar_shows_the_plan_before_the_daemon_ever_ran(

@@ -18,7 +18,7 @@ from typing import Any
 from .calendar import CalendarAiring, CalendarChannel, CalendarData, CalendarGap
 from .config import ChannelSettings, Config
 from .models import NEEDS_EDITOR, AiringStatus
-from .planner import ChannelPlan, PlanAiring, PlanPost, plan_channel
+from .planner import ChannelPlan, Gap, PlanAiring, PlanPost, plan_channel
 from .store import ON_AIR, AiringRow, PostRow, Store
 from .text import airing_body
 from .timeutil import iso_utc
@@ -314,10 +314,7 @@ def simulate(
             "airings": len(window),
             "by_kind": {kind: kinds.get(kind, 0) for kind in ("core", "entertaining", "repost")},
             "worst_gap_minutes": _worst_gap_minutes(plan, item, start=start, end=end),
-            "gaps": [
-                {"from": iso_utc(g.start), "to": iso_utc(g.end), "minutes": g.minutes}
-                for g in plan.gaps
-            ],
+            "gaps": [gap_json(g) for g in plan.gaps],
             "violations": _violations(item, plan, start=start, end=end) if audit else None,
             "fresh_runs_out": iso_utc(plan.fresh_runs_out) if plan.fresh_runs_out else None,
         }
@@ -328,6 +325,10 @@ def simulate(
         "airings": [a.to_json() for a in airings],
         "channels": report,
     }
+
+
+def gap_json(gap: Gap) -> dict[str, Any]:
+    return {"from": iso_utc(gap.start), "to": iso_utc(gap.end), "minutes": gap.minutes}
 
 
 def _violations(

@@ -58,11 +58,13 @@ def simulate_text(result: dict[str, Any], config: Config) -> str:
 
 
 def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, Any]:
-    from .forecast import simulate
+    from .forecast import channel_inputs, gap_json, plan_all
 
     days = max(FORECAST_DAYS, int(config.scheduler.horizon / timedelta(days=1)) + 1)
-    projection = simulate(config, store, start=now, days=days, channel=None)
+    end = now + timedelta(days=days)
     posts, airings = store.planning_rows()
+    # The forecast is the plan itself: no bodies, no audit, one read of the rows.
+    plans = plan_all(channel_inputs(posts, airings, config, now=now), start=now, end=end)
     aired_on: dict[str, set[int]] = {name: set() for name in config.channels}
     waiting: dict[str, list[int]] = {name: [] for name in config.channels}
     for airing in airings:
@@ -72,26 +74,23 @@ def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, A
             waiting[airing.channel].append(airing.id)
         elif airing.status in ON_AIR:
             aired_on[airing.channel].add(airing.post_id)
-    next_by_channel: dict[str, str] = {}
-    for airing in projection["airings"]:
-        next_by_channel.setdefault(airing["channel"], airing["at"])
+    queued = dict.fromkeys(config.channels, 0)
+    for post in posts:  # one pass, not one per channel
+        if post.cancelled or (post.expires is not None and post.expires <= now):
+            continue
+        for name in post.channels:
+            if name in queued and post.id not in aired_on[name]:
+                queued[name] += 1
     channels = {}
     for name in config.channels:
-        queued = sum(
-            1
-            for post in posts
-            if name in post.channels
-            and not post.cancelled
-            and post.id not in aired_on[name]
-            and (post.expires is None or post.expires > now)
-        )
-        forecast = projection["channels"][name]
+        plan = plans[name]
+        upcoming = [a.at for a in plan.airings if now <= a.at < end]
         channels[name] = {
-            "next_airing": next_by_channel.get(name),
-            "queued_posts": queued,
+            "next_airing": iso_utc(min(upcoming)) if upcoming else None,
+            "queued_posts": queued[name],
             "needs_editor": sorted(waiting[name]),
-            "first_gap": forecast["gaps"][0] if forecast["gaps"] else None,
-            "fresh_runs_out": forecast["fresh_runs_out"],
+            "first_gap": gap_json(plan.gaps[0]) if plan.gaps else None,
+            "fresh_runs_out": iso_utc(plan.fresh_runs_out) if plan.fresh_runs_out else None,
         }
     return {"now": iso_utc(now), "daemon": _daemon_state(config, store, now), "channels": channels}
 

@@ -11,6 +11,7 @@ The output is byte for byte what `json.dumps(..., indent=2)` gives (a property t
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 INDENT = "  "
@@ -30,20 +31,20 @@ def _write(value: Any, depth: int, parts: list[str]) -> None:
     elif isinstance(value, list | tuple):
         items = value
     else:
-        parts.append(json.dumps(value, ensure_ascii=False))
+        parts.append(_encoder(depth).encode(value))
         return
     if not value:
         parts.append("{}" if isinstance(value, dict) else "[]")
         return
     inner = "\n" + INDENT * (depth + 1)
     if all(isinstance(item, _SCALARS) for item in items):
-        flat = json.dumps(value, ensure_ascii=False, separators=("," + inner, ": "))
+        flat = _encoder(depth).encode(value)
         parts += [flat[0], inner, flat[1:-1], "\n", INDENT * depth, flat[-1]]
         return
     if isinstance(value, dict):
         parts.append("{")
         for number, (key, item) in enumerate(value.items()):
-            parts += ["," if number else "", inner, json.dumps(_key(key), ensure_ascii=False)]
+            parts += ["," if number else "", inner, _encoder(depth).encode(_key(key))]
             parts.append(": ")
             _write(item, depth + 1, parts)
         parts += ["\n", INDENT * depth, "}"]
@@ -53,6 +54,13 @@ def _write(value: Any, depth: int, parts: list[str]) -> None:
             parts += ["," if number else "", inner]
             _write(item, depth + 1, parts)
         parts += ["\n", INDENT * depth, "]"]
+
+
+@cache
+def _encoder(depth: int) -> json.JSONEncoder:
+    """The C encoder for a container of scalars at `depth` (json.dumps makes one per call)."""
+    inner = "\n" + INDENT * (depth + 1)
+    return json.JSONEncoder(ensure_ascii=False, separators=("," + inner, ": "))
 
 
 def _key(key: Any) -> str:

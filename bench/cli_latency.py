@@ -17,14 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from scheduler.config import load_config
-from scheduler.queue import spacing_by_channel
-from scheduler.store import PostDraft, Store
+from _library import fill as fill_library
 
-BATCH = 1_000
 CONFIG = """\
 [scheduler]
 database = "sqlite:///scheduler.db"
@@ -38,31 +35,16 @@ timezone = "Europe/Berlin"
 publisher = "file"
 path = "other.jsonl"
 """
-BODY = "A post of ordinary length for the benchmark, with a link https://example.org/a and "
 
 
 def fill(config_path: Path, posts: int) -> float:
     """Queue `posts` posts through the library; one in ten pinned (an airing each)."""
-    config = load_config(config_path)
-    store = Store(config.scheduler.database)
-    store.migrate()
-    now = datetime.now(UTC)
-    first_pin = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
-    started = time.perf_counter()
-    for start in range(0, posts, BATCH):
-        drafts = [
-            PostDraft(
-                body=f"{BODY}number {n}.",
-                kind="core" if n % 3 else "entertaining",
-                channels=("main",) if n % 4 else ("main", "other"),
-                editor="bench",
-                at=first_pin + timedelta(hours=n // 10) if n % 10 == 0 else None,
-            )
-            for n in range(start, min(start + BATCH, posts))
-        ]
-        store.add_posts(drafts, now=now, spacing=spacing_by_channel(config))
-    store.close()
-    return time.perf_counter() - started
+    return fill_library(
+        config_path,
+        posts,
+        channels_of=lambda n: ("main",) if n % 4 else ("main", "other"),
+        pinned_at=lambda n, first: first + timedelta(hours=n // 10) if n % 10 == 0 else None,
+    )
 
 
 def timed(command: list[str], cwd: Path) -> float:

@@ -25,45 +25,26 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from _library import fill as fill_library  # noqa: E402
 from _webhook import write_webhook_config  # noqa: E402
 
-from scheduler.config import load_config  # noqa: E402
-from scheduler.queue import spacing_by_channel  # noqa: E402
-from scheduler.store import PostDraft, Store  # noqa: E402
-
 CHANNELS = 100
-BATCH = 1_000
-BODY = "A post of ordinary length for the benchmark, with a link https://example.org/a and "
 
 
 def fill(config_path: Path, posts: int) -> float:
     """Queue `posts` posts spread over the channels; one in fifty pinned (an airing each)."""
-    config = load_config(config_path)
-    store = Store(config.scheduler.database)
-    store.migrate()
-    now = datetime.now(UTC)
-    first_pin = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
-    started = time.perf_counter()
-    for start in range(0, posts, BATCH):
-        drafts = [
-            PostDraft(
-                body=f"{BODY}number {n}.",
-                kind="core" if n % 3 else "entertaining",
-                channels=(f"ch{n % CHANNELS:03d}",),
-                editor="bench",
-                at=first_pin + timedelta(minutes=17 + n // 50) if n % 50 == 0 else None,
-            )
-            for n in range(start, min(start + BATCH, posts))
-        ]
-        store.add_posts(drafts, now=now, spacing=spacing_by_channel(config))
-    store.close()
-    return time.perf_counter() - started
+    return fill_library(
+        config_path,
+        posts,
+        channels_of=lambda n: (f"ch{n % CHANNELS:03d}",),
+        pinned_at=lambda n, first: first + timedelta(minutes=17 + n // 50) if n % 50 == 0 else None,
+    )
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ class Hold:
         self._released = threading.Event()
         self._drop = False
 
-    def wait_arrived(self, timeout: float = 10.0) -> bool:
+    def wait_arrived(self, timeout: float = 60.0) -> bool:
         """True once the held request has reached the server (and taken effect if `apply`)."""
         return self._arrived.wait(timeout)
 

@@ -47,7 +47,7 @@ class Clock:
         return self.now
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
     """Real-time wait for worker threads (HTTP round trips), never for schedule time."""
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -270,7 +270,7 @@ def publish_pinned(config: Path, clients: ChannelClients, body: str) -> int:
         (post,) = daemon.store.add_posts([pinned(body, due)], now=T0, spacing=SPACING)
         clock[0] = due
         daemon.tick(due)
-        wait_until(lambda: not daemon.dispatcher.busy(), 10, "the airing to be recorded")
+        wait_until(lambda: not daemon.dispatcher.busy(), 60, "the airing to be recorded")
         (airing,) = daemon.store.get_post(post).airings
         assert airing.status == AiringStatus.published
         assert airing.id is not None

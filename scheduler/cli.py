@@ -170,7 +170,28 @@ def default_editor() -> str:
 
 
 def _stdin_if(file: str | None) -> str | None:
-    return sys.stdin.read() if file == "-" else None
+    from .queue import read_stdin_body
+
+    return read_stdin_body(sys.stdin.buffer) if file == "-" else None
+
+
+def _post_id(text: str) -> int:
+    """A post id as typed. Ids are positive 64-bit integers on every backend, so a number
+    outside that range names no post (and must not reach a driver that can't bind it)."""
+    from .errors import PostNotFound
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a post id; give a whole number") from None
+    if not 0 < value < 2**63:
+        raise PostNotFound(value)
+    return value
+
+
+PostIdArgument = Annotated[
+    int, typer.Argument(metavar="ID", help="The post's id.", parser=_post_id)
+]
 
 
 @queue_app.command("add")
@@ -277,7 +298,7 @@ def queue_list(
 @queue_app.command("show")
 def queue_show(
     ctx: typer.Context,
-    post_id: Annotated[int, typer.Argument(metavar="ID", help="The post's id.")],
+    post_id: PostIdArgument,
     output: JsonFlag = ShowFormat.text,
 ) -> None:
     """Show one post with its airings."""
@@ -288,7 +309,7 @@ def queue_show(
 @queue_app.command("edit")
 def queue_edit(
     ctx: typer.Context,
-    post_id: Annotated[int, typer.Argument(metavar="ID", help="The post's id.")],
+    post_id: PostIdArgument,
     text: Annotated[str | None, typer.Argument(help="New body.", show_default=False)] = None,
     channel: ChannelOption = None,
     kind: KindOption = None,
@@ -343,7 +364,7 @@ def queue_edit(
 @queue_app.command("cancel")
 def queue_cancel(
     ctx: typer.Context,
-    post_id: Annotated[int, typer.Argument(metavar="ID", help="The post's id.")],
+    post_id: PostIdArgument,
 ) -> None:
     """Cancel a post: its airings not yet sent never go out; published ones stay in history."""
     app_ctx = context(ctx)
@@ -368,7 +389,7 @@ def queue_cancel(
 @queue_app.command("retry")
 def queue_retry(
     ctx: typer.Context,
-    post_id: Annotated[int, typer.Argument(metavar="ID", help="The post's id.")],
+    post_id: PostIdArgument,
 ) -> None:
     """Send a post's failed, missed or unconfirmed airings again, each as the same airing."""
     app_ctx = context(ctx)

@@ -110,7 +110,9 @@ def register(
         ] = None,
         days: Annotated[
             int | None,
-            typer.Option("--days", min=1, help="Length of the window in days (default 7)."),
+            typer.Option(
+                "--days", min=1, max=366, help="Length of the window in days (default 7)."
+            ),
         ] = None,
         format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
         view: Annotated[

@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .errors import ConfigError, SecretError
+from .inputfile import MB, UnreadableInput, read_text_file
 from .timeutil import DURATION_HINT, format_duration, parse_duration, zone
 
 DAY = timedelta(days=1)
@@ -301,18 +302,25 @@ def default_config_path() -> Path:
     return Path(os.environ.get("SCHEDULER_CONFIG") or "config.toml")
 
 
+CONFIG_FILE_LIMIT = 1 * MB
+
+
 def load_config(path: Path | str | None = None) -> Config:
-    """Read and validate the config; raise ConfigError listing every problem."""
+    """Read and validate the config; raise ConfigError listing every problem.
+
+    The file is read as `inputfile` reads every named input: a regular UTF-8 file of at
+    most `CONFIG_FILE_LIMIT`, so `--config /dev/zero` is refused instead of read forever.
+    """
     config_path = Path(path) if path is not None else default_config_path()
     source = str(config_path)
     try:
-        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            [f"{source}: file not found (give --config PATH or set SCHEDULER_CONFIG)"]
-        ) from None
-    except OSError as exc:
-        raise ConfigError([f"{source}: can't be read: {exc.strerror}"]) from None
+        raw = tomllib.loads(read_text_file(config_path, limit=CONFIG_FILE_LIMIT))
+    except UnreadableInput as exc:
+        if exc.missing:
+            raise ConfigError(
+                [f"{source}: file not found (give --config PATH or set SCHEDULER_CONFIG)"]
+            ) from None
+        raise ConfigError([f"{source}: {exc.reason}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: not valid TOML: {exc}"]) from None
     return parse_config(raw, config_path)

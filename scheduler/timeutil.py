@@ -14,19 +14,29 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RELATIVE = re.compile(r"^\+(\d+)([smhd])$")
 
 DURATION_HINT = "a duration such as 90s, 15m, 2h, 1h30m or 3d"
+# No rule, window or wait of the product is longer than a year; anything longer is a typo
+# (and a few more digits would overflow `timedelta`).
+MAX_DURATION = timedelta(days=365)
+# Every time the product reads or plans lies here: outside it is a typo, and near year 1 or
+# 9999 date arithmetic overflows.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+TIME_RANGE_HINT = "a time between 2000-01-01 and 2100-01-01"
 WHEN_HINT = (
     "an ISO 8601 time (e.g. 2026-11-24T09:00 or 2026-11-24T08:00:00Z), now, or +90s/+15m/+2h/+3d"
 )
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse `90s`, `15m`, `2h`, `1h30m`, `3d`; raise ValueError naming the text otherwise."""
+    """Parse `90s`, `15m`, `2h`, `1h30m`, `3d`, at most `MAX_DURATION`; raise ValueError
+    naming the text otherwise."""
     cleaned = str(text).strip().lower()
     if not cleaned or _DURATION_PART.sub("", cleaned) != "":
         raise ValueError(f"{text!r} is not {DURATION_HINT}")
-    return timedelta(
-        seconds=sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(cleaned))
-    )
+    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(cleaned))
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{text!r} is longer than {format_duration(MAX_DURATION)}")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(delta: timedelta) -> str:
@@ -56,7 +66,8 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     """Parse a `WHEN` (§4) into an aware UTC datetime. A time without offset is in `tz`.
 
     A local time that does not exist (skipped by a daylight-saving change) is refused rather
-    than silently shifted, because a pinned post must air when the editor meant.
+    than silently shifted, because a pinned post must air when the editor meant. A time
+    outside `EARLIEST`..`LATEST` is refused too (ValueError, naming the text).
     """
     value = text.strip()
     if value.lower() == "now":
@@ -64,17 +75,26 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     relative = _RELATIVE.match(value.lower())
     if relative:
         amount, unit = relative.groups()
-        return now.astimezone(UTC) + timedelta(seconds=int(amount) * _UNIT_SECONDS[unit])
+        seconds = int(amount) * _UNIT_SECONDS[unit]
+        if seconds > (LATEST - now).total_seconds():
+            raise ValueError(f"{text!r} lands after 2100-01-01; give {TIME_RANGE_HINT}")
+        return now.astimezone(UTC) + timedelta(seconds=seconds)
     try:
         parsed = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError:
         raise ValueError(f"{text!r} is not {WHEN_HINT}") from None
+    # Checked before any zone arithmetic, which overflows near year 1 and 9999.
+    if not EARLIEST.year - 1 <= parsed.year <= LATEST.year:
+        raise ValueError(f"{text!r} is not {TIME_RANGE_HINT}")
     if parsed.tzinfo is None:
         local = localize(parsed, tz)
         if local is None:
             raise ValueError(f"{text!r} does not exist in {tz.key} (skipped by a clock change)")
         parsed = local
-    return parsed.astimezone(UTC)
+    moment = parsed.astimezone(UTC)
+    if not EARLIEST <= moment <= LATEST:
+        raise ValueError(f"{text!r} is not {TIME_RANGE_HINT}")
+    return moment
 
 
 def localize(naive: datetime, tz: ZoneInfo) -> datetime | None:

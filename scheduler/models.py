@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
@@ -60,8 +60,14 @@ def _utc_field(**kwargs: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kwargs)
 
 
+def _id_field(**kwargs: Any) -> Any:
+    """Ids are BIGINT in the schema; mapped as plain integers, PostgreSQL binds them as
+    32-bit and every id past 2^31 fails."""
+    return Field(sa_type=BigInteger, **kwargs)
+
+
 class Post(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = _id_field(default=None, primary_key=True)
     body: str
     kind: str
     at: datetime | None = _utc_field(default=None)  # pinned time, or None when floating
@@ -77,13 +83,13 @@ class Post(SQLModel, table=True):
 class PostChannel(SQLModel, table=True):
     __tablename__ = "post_channel"
 
-    post_id: int = Field(foreign_key="post.id", primary_key=True)
+    post_id: int = _id_field(foreign_key="post.id", primary_key=True)
     channel: str = Field(primary_key=True)
 
 
 class Airing(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
-    post_id: int = Field(foreign_key="post.id", index=True)
+    id: int | None = _id_field(default=None, primary_key=True)
+    post_id: int = _id_field(foreign_key="post.id", index=True)
     channel: str
     kind: str
     pinned: bool = False
@@ -110,8 +116,8 @@ class Airing(SQLModel, table=True):
 class Attempt(SQLModel, table=True):
     """One try at publishing an airing: the audit trail behind `failed` and `unconfirmed`."""
 
-    id: int | None = Field(default=None, primary_key=True)
-    airing_id: int = Field(foreign_key="airing.id", index=True)
+    id: int | None = _id_field(default=None, primary_key=True)
+    airing_id: int = _id_field(foreign_key="airing.id", index=True)
     owner: str
     started: datetime = _utc_field()
     finished: datetime | None = _utc_field(default=None)

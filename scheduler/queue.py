@@ -8,15 +8,19 @@ as a whole with the bad rows named.
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .config import Config
 from .errors import InputError, SchedulerError
+from .inputfile import MB, UnreadableInput, read_text_file, read_text_stream
 from .media import IMPORT_MEDIA_LIMIT, MediaBudget, check_kept_media, read_media
 from .post_sql import PostDraft
 from .text import length_problem
@@ -40,6 +44,10 @@ IMPORT_COLUMNS = (
 _TRUE = {"true", "yes", "1", "y"}
 _FALSE = {"false", "no", "0", "n", ""}
 MAX_LISTED_ROW_ERRORS = 20
+BODY_FILE_LIMIT = 1 * MB
+IMPORT_FILE_LIMIT = 50 * MB
+EDITOR_MAX_CHARS = 200  # the width of post.editor
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,15 @@ def draft_post(
     body = (raw.body or "").strip()
     if not body:
         raise refuse("the body is empty; give TEXT, --file PATH or --file - (standard input)")
+    for what, value in (("the body", body), ("the editor name", raw.editor)):
+        problem = unstorable_text_problem(value, what)
+        if problem:
+            raise refuse(problem)
+    if len(raw.editor) > EDITOR_MAX_CHARS:
+        raise refuse(
+            f"the editor name is {len(raw.editor)} characters long; "
+            f"at most {EDITOR_MAX_CHARS} are accepted"
+        )
     for channel in settings:
         problem = length_problem(body, channel)
         if problem:
@@ -149,6 +166,22 @@ def draft_post(
     )
 
 
+def unstorable_text_problem(text: str, what: str) -> str | None:
+    """Why `text` can't be stored exactly, or None. PostgreSQL can't hold NUL, and no UTF-8
+    database can hold a lone surrogate (how Python carries bytes that are not UTF-8), so both
+    are refused on every backend before anything is written."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    position = found.start() + 1
+    if found.group() == "\0":
+        return f"{what} contains a NUL character (U+0000) at character {position}; remove it"
+    return (
+        f"{what} contains U+{ord(found.group()):04X} at character {position}, which is not "
+        "text (a lone surrogate, or bytes that are not UTF-8); remove it"
+    )
+
+
 def read_body(text: str | None, file: str | None, stdin_text: str | None) -> str | None:
     """The body from TEXT or --file (`-` is standard input); giving both is refused."""
     if text is not None and file is not None:
@@ -158,13 +191,22 @@ def read_body(text: str | None, file: str | None, stdin_text: str | None) -> str
     if file == "-":
         return stdin_text
     try:
-        return Path(file).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"--file {file!r} does not exist") from None
-    except UnicodeDecodeError:
-        raise InputError(f"--file {file!r} is not UTF-8 text") from None
-    except OSError as exc:
-        raise InputError(f"--file {file!r} can't be read: {exc.strerror}") from None
+        return _text_file_newlines(read_text_file(file, limit=BODY_FILE_LIMIT))
+    except UnreadableInput as exc:
+        raise InputError(f"--file {file!r} {exc.reason}") from None
+
+
+def read_stdin_body(stream: BinaryIO) -> str:
+    """The body piped to `--file -`, bounded like a body file."""
+    try:
+        return _text_file_newlines(read_text_stream(stream, limit=BODY_FILE_LIMIT))
+    except UnreadableInput as exc:
+        raise InputError(f"standard input (--file -) {exc.reason}") from None
+
+
+def _text_file_newlines(text: str) -> str:
+    """A body file's line ends as `\n`, whatever editor saved it (as text files are read)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def edit_changes(
@@ -239,16 +281,18 @@ def edit_changes(
 
 
 def read_import(path: Path, config: Config, *, now: datetime, editor: str) -> list[PostDraft]:
-    """Every row of a .csv or .jsonl file as a draft; InputError listing each bad row."""
+    """Every row of a .csv or .jsonl file as a draft; InputError listing each bad row.
+
+    Bodies come through exactly as written (every line end and separator kept); a file that
+    could be read two ways (a column twice, `text` and `body` both) is refused, not guessed.
+    """
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
         raise InputError(f"{str(path)!r} must be a .csv or .jsonl file")
     try:
-        content = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"{str(path)!r} does not exist") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{str(path)!r} is not UTF-8 text") from None
+        content = read_text_file(path, limit=IMPORT_FILE_LIMIT, encoding="utf-8-sig")
+    except UnreadableInput as exc:
+        raise InputError(f"{str(path)!r} {exc.reason}") from None
     rows = _csv_rows(content) if suffix == ".csv" else _jsonl_rows(content)
     drafts: list[PostDraft] = []
     problems: list[str] = []
@@ -275,28 +319,67 @@ def read_import(path: Path, config: Config, *, now: datetime, editor: str) -> li
     return drafts
 
 
-def _csv_rows(content: str) -> Iterable[tuple[str, Mapping[str, Any] | str]]:
-    reader = csv.DictReader(content.splitlines())
-    header = [name.strip() for name in reader.fieldnames or []]
-    unknown = [name for name in header if name not in IMPORT_COLUMNS and name != "body"]
-    if unknown:
-        yield "header", f"unknown column {unknown[0]!r}; accepted: {', '.join(IMPORT_COLUMNS)}"
-        return
-    for number, row in enumerate(reader, start=1):
-        if None in row:
-            yield f"row {number}", "has more fields than the header"
-            continue
-        yield f"row {number}", {key.strip(): value for key, value in row.items()}
+# Two names for one field: a row that gives both could mean either, so it is refused.
+_ALIASES = (("text", "body"), ("channel", "channels"))
 
 
-def _jsonl_rows(content: str) -> Iterable[tuple[str, Mapping[str, Any] | str]]:
-    for number, line in enumerate(content.splitlines(), start=1):
-        if not line.strip():
+def _ambiguity(names: Sequence[str], what: str) -> str | None:
+    """Why these column or key names can't be read one way only, or None."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return f"{what} {name!r} appears twice; keep one"
+        seen.add(name)
+    for first, second in _ALIASES:
+        if first in seen and second in seen:
+            return f"{what}s {first!r} and {second!r} both give the {first}; keep one"
+    return None
+
+
+def _csv_rows(content: str) -> Iterator[tuple[str, Mapping[str, Any] | str]]:
+    # newline="": line ends inside quoted cells belong to the cell; only \r and \n end a
+    # record, never U+2028, NEL or a form feed.
+    reader = csv.reader(io.StringIO(content, newline=""))
+    number = 0
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        unknown = [name for name in header if name not in IMPORT_COLUMNS and name != "body"]
+        if unknown:
+            accepted = ", ".join(IMPORT_COLUMNS)
+            yield "header", f"unknown column {unknown[0]!r}; accepted: {accepted}"
+            return
+        problem = _ambiguity(header, "column")
+        if problem:
+            yield "header", problem
+            return
+        for cells in reader:
+            if not cells:  # a blank line between records
+                continue
+            number += 1
+            if len(cells) > len(header):
+                yield f"row {number}", "has more fields than the header"
+                continue
+            yield f"row {number}", dict(zip(header, cells, strict=False))
+    except csv.Error as exc:  # the reader can't go on past a broken record
+        yield f"row {number + 1}", f"not valid CSV ({exc})"
+
+
+def _jsonl_rows(content: str) -> Iterator[tuple[str, Mapping[str, Any] | str]]:
+    # Only \n ends a line: U+2028 and NEL are valid inside a JSON string (str.splitlines
+    # would cut the row there), and json.loads accepts the \r of a CRLF file as whitespace.
+    for number, line in enumerate(content.split("\n"), start=1):
+        if not line.strip(" \t\r"):
             continue
         try:
-            value = json.loads(line)
+            value = json.loads(line, object_pairs_hook=_object_without_repeats)
         except json.JSONDecodeError as exc:
             yield f"line {number}", f"not valid JSON ({exc.msg})"
+            continue
+        except _RepeatedKey as exc:
+            yield f"line {number}", f"key {exc.key!r} appears twice; keep one"
+            continue
+        except RecursionError:
+            yield f"line {number}", "is nested too deeply to be a post"
             continue
         if not isinstance(value, dict):
             yield f"line {number}", "must be a JSON object"
@@ -310,28 +393,48 @@ def _jsonl_rows(content: str) -> Iterable[tuple[str, Mapping[str, Any] | str]]:
                 f"unknown field {unknown[0]!r}; accepted: {', '.join(IMPORT_COLUMNS)}",
             )
             continue
+        problem = _ambiguity(list(value), "key")
+        if problem:
+            yield f"line {number}", problem
+            continue
         yield f"line {number}", value
+
+
+class _RepeatedKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(key)
+
+
+def _object_without_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (json.loads would keep the last silently)."""
+    value: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in value:
+            raise _RepeatedKey(key)
+        value[key] = item
+    return value
 
 
 def _raw_from_row(row: Mapping[str, Any], default_editor: str) -> RawPost:
     return RawPost(
-        body=_text(row.get("text", row.get("body"))),
+        body=_text(row.get("text", row.get("body")), "text"),
         channels=_names(row.get("channel", row.get("channels"))),
-        kind=_text(row.get("kind")),
-        at=_text(row.get("at")) or None,
-        expires=_text(row.get("expires")) or None,
+        kind=_text(row.get("kind"), "kind"),
+        at=_text(row.get("at"), "at") or None,
+        expires=_text(row.get("expires"), "expires") or None,
         evergreen=_flag(row.get("evergreen"), "evergreen"),
         media=_names(row.get("media")),
-        editor=_text(row.get("editor")) or default_editor,
+        editor=_text(row.get("editor"), "editor") or default_editor,
         score=_score(row.get("score")),
     )
 
 
-def _text(value: Any) -> str | None:
+def _text(value: Any, name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InputError(f"{value!r} must be text")
+        raise InputError(f"{name} must be text, not {type(value).__name__}")
     return value
 
 
@@ -355,12 +458,18 @@ def _flag(value: Any, name: str) -> bool:
 
 
 def _score(value: Any) -> float | None:
+    """A finite number: `inf` or `nan` would be stored and then printed as invalid JSON."""
     if value is None or value == "":
         return None
     try:
-        return float(value)
+        if isinstance(value, bool):
+            raise TypeError("a flag is not a score")
+        score = float(value)
     except (TypeError, ValueError):
         raise InputError(f"score {value!r} must be a number") from None
+    if not math.isfinite(score):
+        raise InputError(f"score {value!r} must be a finite number")
+    return score
 
 
 __all__ = ["IMPORT_COLUMNS", "WHEN_HINT", "RawPost", "draft_post", "read_body", "read_import"]

@@ -491,3 +491,47 @@ def test_ids_past_32_bits_work_on_both_databases(
     (after,) = listing(run_cli)["posts"]
     assert (after["id"], after["body"]) == (big, "new body")
     assert [a["status"] for a in after["airings"]] == ["cancelled"]
+
+
+# --- the edges of what is accepted ----------------------------------------------------------
+
+
+def test_the_last_accepted_time_keeps_every_view_working(tmp_path: Path, run_cli: RunCli) -> None:
+    """A post pinned at the very end of the range: before, `--at 9999-12-31T23:59` was
+    accepted and then every `status` and `simulate` crashed on it."""
+    seed(tmp_path)
+    config = Path("config.toml")
+    added = run_cli(*ADD, "--at", "2100-01-01T00:00Z", config=config)
+    assert (added.returncode, added.stderr) == (0, ""), added.stderr
+    for args in (
+        ("status", "--format", "json"),
+        ("simulate", "--from", "2099-12-31T00:00Z", "--days", "366", "--format", "json"),
+        ("simulate", "--from", "2000-01-01T00:00Z", "--days", "1", "--format", "json"),
+        ("calendar", "--from", "2099-12-31T12:00Z", "--days", "366", "--format", "json"),
+    ):
+        result = run_cli(*args, config=config)
+        assert (result.returncode, result.stderr) == (0, ""), (args, result.stderr)
+        json.loads(result.stdout)
+    result = run_cli(
+        "calendar", "--from", "2099-12-31T12:00Z", "--days", "2", "--format", "json", config=config
+    )
+    pinned = [a for a in json.loads(result.stdout)["airings"] if a["pinned"]]
+    assert [(a["at"], a["body"]) for a in pinned] == [("2100-01-01T00:00:00Z", "hello")]
+
+
+def test_durations_and_times_are_bounded_inclusively() -> None:
+    from scheduler.timeutil import parse_duration, parse_when, zone
+
+    assert parse_duration("365d") == timedelta(days=365)
+    with pytest.raises(ValueError, match="'366d' is longer than 365d"):
+        parse_duration("366d")
+    berlin, now = zone("Europe/Berlin"), datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    assert parse_when("2000-01-01T00:00Z", now=now, tz=berlin) == datetime(2000, 1, 1, tzinfo=UTC)
+    assert parse_when("2100-01-01T01:00", now=now, tz=berlin) == datetime(2100, 1, 1, tzinfo=UTC)
+    until_2100 = datetime(2100, 1, 1, tzinfo=UTC) - now
+    assert parse_when(f"+{int(until_2100.total_seconds())}s", now=now, tz=berlin) == datetime(
+        2100, 1, 1, tzinfo=UTC
+    )
+    for text in ("1999-12-31T23:59:59Z", "2000-01-01T00:59", f"+{until_2100.days + 1}d"):
+        with pytest.raises(ValueError, match="2000-01-01 and 2100-01-01"):
+            parse_when(text, now=now, tz=berlin)

@@ -381,6 +381,9 @@ def _jsonl_rows(content: str) -> Iterator[tuple[str, Mapping[str, Any] | str]]:
         except RecursionError:
             yield f"line {number}", "is nested too deeply to be a post"
             continue
+        except ValueError:  # an integer of more digits than Python converts
+            yield f"line {number}", "holds a number too long to read"
+            continue
         if not isinstance(value, dict):
             yield f"line {number}", "must be a JSON object"
             continue
@@ -465,7 +468,7 @@ def _score(value: Any) -> float | None:
         if isinstance(value, bool):
             raise TypeError("a flag is not a score")
         score = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"score {value!r} must be a number") from None
     if not math.isfinite(score):
         raise InputError(f"score {value!r} must be a finite number")

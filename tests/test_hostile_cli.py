@@ -281,6 +281,12 @@ CASES: dict[str, Case] = {
         "(U+0000) at character 2; remove it",
         write_text("posts.csv", CSV_HEAD + "a\x00b,main,core\n"),
     ),
+    "import-csv-cell-past-csv-limit": Case(
+        ("queue", "import", "posts.csv"),
+        "error: nothing was imported: posts.csv: row 1: not valid CSV (field larger than "
+        "field limit (131072))",
+        write_text("posts.csv", CSV_HEAD + "x" * 131_073 + ",main,core\n"),
+    ),
     "import-csv-column-twice": Case(
         ("queue", "import", "posts.csv"),
         "error: nothing was imported: posts.csv: header: column 'text' appears twice; keep one",
@@ -328,6 +334,22 @@ CASES: dict[str, Case] = {
         "error: nothing was imported: posts.jsonl: line 1: score nan must be a finite number",
         write_text(
             "posts.jsonl", '{"text": "hi", "channel": "main", "kind": "core", "score": NaN}\n'
+        ),
+    ),
+    "import-jsonl-number-too-long": Case(
+        ("queue", "import", "posts.jsonl"),
+        "error: nothing was imported: posts.jsonl: line 1: holds a number too long to read",
+        write_text(
+            "posts.jsonl",
+            '{"text": "hi", "channel": "main", "kind": "core", "score": ' + "9" * 5000 + "}\n",
+        ),
+    ),
+    "import-jsonl-score-past-float": Case(
+        ("queue", "import", "posts.jsonl"),
+        f"error: nothing was imported: posts.jsonl: line 1: score {10**400} must be a number",
+        write_text(
+            "posts.jsonl",
+            '{"text": "hi", "channel": "main", "kind": "core", "score": ' + str(10**400) + "}\n",
         ),
     ),
     "import-jsonl-score-infinity": Case(

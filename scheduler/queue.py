@@ -340,7 +340,7 @@ def _csv_rows(content: str) -> Iterator[tuple[str, Mapping[str, Any] | str]]:
     # newline="": line ends inside quoted cells belong to the cell; only \r and \n end a
     # record, never U+2028, NEL or a form feed.
     reader = csv.reader(io.StringIO(content, newline=""))
-    number = 0
+    number, where = 0, "header"
     try:
         header = [name.strip() for name in next(reader, [])]
         unknown = [name for name in header if name not in IMPORT_COLUMNS and name != "body"]
@@ -352,16 +352,18 @@ def _csv_rows(content: str) -> Iterator[tuple[str, Mapping[str, Any] | str]]:
         if problem:
             yield "header", problem
             return
+        where = "row 1"
         for cells in reader:
             if not cells:  # a blank line between records
                 continue
             number += 1
+            where = f"row {number + 1}"  # the next record, should reading it fail
             if len(cells) > len(header):
                 yield f"row {number}", "has more fields than the header"
                 continue
             yield f"row {number}", dict(zip(header, cells, strict=False))
     except csv.Error as exc:  # the reader can't go on past a broken record
-        yield f"row {number + 1}", f"not valid CSV ({exc})"
+        yield where, f"not valid CSV ({exc})"
 
 
 def _jsonl_rows(content: str) -> Iterator[tuple[str, Mapping[str, Any] | str]]:
@@ -464,12 +466,13 @@ def _score(value: Any) -> float | None:
     """A finite number: `inf` or `nan` would be stored and then printed as invalid JSON."""
     if value is None or value == "":
         return None
+    not_a_number = InputError(f"score {value!r} must be a number")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise not_a_number
     try:
-        if isinstance(value, bool):
-            raise TypeError("a flag is not a score")
         score = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise InputError(f"score {value!r} must be a number") from None
+    except (ValueError, OverflowError):
+        raise not_a_number from None
     if not math.isfinite(score):
         raise InputError(f"score {value!r} must be a finite number")
     return score

@@ -24,6 +24,8 @@ from .inputfile import MB, UnreadableInput, read_text_file
 from .timeutil import DURATION_HINT, format_duration, parse_duration, zone
 
 DAY = timedelta(days=1)
+CONFIG_FILE_LIMIT = 1 * MB
+SECRET_FILE_LIMIT = 1 * MB  # a `{ file = "/dev/zero" }` must not be read forever either
 KINDS = ("core", "entertaining", "repost")
 PUBLISHERS = ("file", "webhook", "mastodon", "bluesky", "telegram")
 WEBHOOK_FORMATS = ("json", "slack", "discord")
@@ -70,11 +72,9 @@ class SecretRef:
             return value
         path = _credential_path(self.name) if self.source == "credential" else Path(self.name)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SecretError(f"secret file {str(path)!r} can't be read: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise SecretError(f"secret file {str(path)!r} is not UTF-8 text") from None
+            text = read_text_file(path, limit=SECRET_FILE_LIMIT)
+        except UnreadableInput as exc:
+            raise SecretError(f"secret file {str(path)!r} {exc.reason}") from None
         return text.removesuffix("\n").removesuffix("\r")
 
     def __str__(self) -> str:
@@ -300,9 +300,6 @@ class _Problems:
 
 def default_config_path() -> Path:
     return Path(os.environ.get("SCHEDULER_CONFIG") or "config.toml")
-
-
-CONFIG_FILE_LIMIT = 1 * MB
 
 
 def load_config(path: Path | str | None = None) -> Config:

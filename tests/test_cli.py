@@ -726,7 +726,7 @@ def test_check_names_each_unresolved_secret(cli: Cli) -> None:
     assert result.stderr.splitlines() == [
         "config.toml: channels.masto.token: environment variable TEST_MASTO_TOKEN is not set",
         f"config.toml: channels.sky.app_password: secret file "
-        f"'{cli.directory.resolve() / 'secrets' / 'sky'}' can't be read: No such file or directory",
+        f"'{cli.directory.resolve() / 'secrets' / 'sky'}' does not exist",
         "config.toml: channels.tg.bot_token: credential 'tg-token' needs $CREDENTIALS_DIRECTORY "
         "(set by systemd LoadCredential=)",
     ]

@@ -675,7 +675,7 @@ def test_secrets_resolve_from_env_file_and_credential(
         (
             SecretRef("file", "/nonexistent/token"),
             {},
-            "secret file '/nonexistent/token' can't be read: No such file or directory",
+            "secret file '/nonexistent/token' does not exist",
         ),
     ],
 )

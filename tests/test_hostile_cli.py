@@ -83,6 +83,10 @@ def secret_file_not_utf8(directory: Path) -> None:
     (directory / "token.txt").write_bytes(b"tok\xffen")
 
 
+def secret_file_dev_zero(directory: Path) -> None:
+    config_with(SECRET_CHANNEL.replace("token.txt", "/dev/zero"))(directory)
+
+
 @dataclass(frozen=True)
 class Case:
     args: tuple[str, ...]
@@ -177,6 +181,15 @@ CASES: dict[str, Case] = {
         ("--config", "other.toml", "check"),
         re.compile(r"^\S*other\.toml: channels\.masto\.token: .*UTF-8.*$"),
         secret_file_not_utf8,
+        reports=True,
+    ),
+    "secret-file-dev-zero": Case(
+        ("--config", "other.toml", "check"),
+        re.compile(
+            r"^\S*other\.toml: channels\.masto\.token: secret file '/dev/zero' is not a regular "
+            r"file \(but a device, FIFO or directory\)$"
+        ),
+        secret_file_dev_zero,
         reports=True,
     ),
     **{

@@ -128,7 +128,7 @@ class Attempt(SQLModel, table=True):
 class Media(SQLModel, table=True):
     """One medium of a post, bytes and all: read at queue time, never opened by the daemon."""
 
-    post_id: int = Field(foreign_key="post.id", primary_key=True)
+    post_id: int = _id_field(foreign_key="post.id", primary_key=True)
     position: int = Field(primary_key=True)  # order of attachment, from 0
     name: str  # the file's own name, no directory
     mime: str  # sniffed from the content at queue time

@@ -143,10 +143,14 @@ def post_details(record: PostRecord, config: Config, *, now: datetime) -> str:
     airings = calendar_airings(record, config)
     if not airings:
         lines.append("no airings yet")
+    sent = {a.id: a.body for a in record.airings if a.body is not None}
     for airing in airings:
         extra = cell(airing.remote_url or airing.error or "")
         lines.append(
             f"  #{airing.id} {airing.channel} {airing.local.isoformat(timespec='minutes')} "
             f"{airing.kind} {airing.status} {extra}".rstrip()
         )
+        # History keeps the text that went out: after an edit it differs from the body above.
+        if airing.id in sent and sent[airing.id] != post.body:
+            lines.append(f"    sent: {cell(sent[airing.id])}")
     return "\n".join(lines)

@@ -673,6 +673,13 @@ def test_history_shows_the_text_that_aired_after_an_edit_and_a_cancel(harness: H
     calendar = h.cli_json("calendar", "--from", "2026-11-23T12:00Z", "--days", "1")
     (in_calendar,) = [a for a in calendar["airings"] if a["id"] == aired.id]
     assert in_calendar["body"] == "typo in the launch post"
+    as_text = h.run_cli("queue", "show", str(post), config=h.config_path)
+    assert as_text.returncode == 0, as_text.stderr
+    aired_line, sent_line = [
+        line for line in as_text.stdout.splitlines() if f"#{aired.id} " in line or "sent:" in line
+    ]
+    assert "published" in aired_line
+    assert sent_line.strip() == "sent: typo in the launch post"
 
     cancelled = h.run_cli("queue", "cancel", str(post), config=h.config_path)
     assert cancelled.returncode == 0, cancelled.stderr

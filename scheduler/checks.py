@@ -2,25 +2,40 @@
 
 Secrets are resolved to prove they can be read, and then dropped: only their reference
 (`{ env = "MAIN_TOKEN" }`) ever appears in the report.
+
+`--online` also proves each channel's credentials with one read-only call to its platform
+(each publisher's `verify`: Mastodon `verify_credentials`, Bluesky `createSession`,
+Telegram `getMe`); webhooks and files have no such call and are "not checked". What a
+platform answers is redacted by the publisher before it is shown.
 """
 
 from __future__ import annotations
 
+from collections.abc import Set
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .config import SecretRef, load_config
+from .config import ChannelSettings, Config, SecretRef, load_config
 from .errors import ConfigError, SchedulerError
 from .timeutil import format_duration
 
+if TYPE_CHECKING:
+    import httpx
 
-def run_checks(config_path: Path | None) -> tuple[list[str], list[str]]:
-    """(report lines for stdout, problems for stderr); no problems means all is well."""
+
+def run_checks(config_path: Path | None, *, online: bool = False) -> tuple[list[str], list[str]]:
+    """(report lines for stdout, problems for stderr); no problems means all is well.
+
+    `online`: also one read-only call per channel to prove its credentials.
+    """
     try:
         config = load_config(config_path)
     except ConfigError as exc:
         return [], exc.problems
     source = str(config.path)
     problems: list[str] = []
+    unreadable: set[str] = set()
     for name, channel in config.channels.items():
         for key, value in channel.options.items():
             if isinstance(value, SecretRef):
@@ -28,6 +43,7 @@ def run_checks(config_path: Path | None) -> tuple[list[str], list[str]]:
                     value.reveal()
                 except SchedulerError as exc:
                     problems.append(f"{source}: channels.{name}.{key}: {exc}")
+                    unreadable.add(name)
 
     from .store import Store, redact_url
 
@@ -51,6 +67,49 @@ def run_checks(config_path: Path | None) -> tuple[list[str], list[str]]:
         )
     if version is not None:
         report.append(f"database: {database} (schema version {version})")
+    if online:
+        lines, failures = check_online(config, skip=unreadable)
+        report += lines
+        problems += [f"{source}: {failure}" for failure in failures]
     if not problems:
         report.append("ok")
     return report, problems
+
+
+def check_online(config: Config, *, skip: Set[str] = frozenset()) -> tuple[list[str], list[str]]:
+    """(one report line per channel, one problem per channel whose platform refused).
+
+    Channels in `skip` (a secret that can't be read) are not called.
+    """
+    from .publishers.http import make_http_client
+
+    lines = ["credentials (one read-only call per channel):"]
+    failures: list[str] = []
+    with make_http_client() as client:
+        for name, channel in sorted(config.channels.items()):
+            if name in skip:
+                lines.append(f"  {name}: not checked (a secret can't be read)")
+                continue
+            try:
+                account = _verify(channel, client)
+            except SchedulerError as exc:
+                lines.append(f"  {name}: failed: {exc}")
+                failures.append(f"channels.{name}: credentials refused: {exc}")
+                continue
+            if account is None:
+                lines.append(f"  {name}: not checked ({channel.publisher} has no read-only call)")
+            else:
+                lines.append(f"  {name}: ok ({account})")
+    return lines, failures
+
+
+def _verify(channel: ChannelSettings, client: httpx.Client) -> str | None:
+    """The account `channel`'s credentials belong to, or None when there is nothing to ask."""
+    from .publishers.base import Verifiable
+    from .publishers.registry import build_publisher
+
+    publisher = build_publisher(channel, client, now=lambda: datetime.now(UTC))
+    try:
+        return publisher.verify() if isinstance(publisher, Verifiable) else None
+    finally:
+        publisher.close()

@@ -121,12 +121,21 @@ def main_options(
 
 
 @app.command()
-def check(ctx: typer.Context) -> None:
+def check(
+    ctx: typer.Context,
+    online: Annotated[
+        bool,
+        typer.Option(
+            "--online",
+            help="Also prove each channel's credentials with one read-only call to its platform.",
+        ),
+    ] = False,
+) -> None:
     """Validate the config, reach the database and resolve every secret reference."""
     from .checks import run_checks
 
     app_ctx = context(ctx)
-    report, problems = run_checks(app_ctx.config_path)
+    report, problems = run_checks(app_ctx.config_path, online=online)
     for line in report:
         print(line)
     if problems:
@@ -154,6 +163,14 @@ FileOption = Annotated[
 ]
 MediaOption = Annotated[
     list[str] | None, typer.Option("--media", help="Attach a file; repeat for several.")
+]
+AltOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--alt",
+        help="Alt text of the --media given in the same position; repeat for several.",
+        show_default=False,
+    ),
 ]
 EditorOption = Annotated[
     str | None,
@@ -207,6 +224,7 @@ def queue_add(
     ] = True,
     file: FileOption = None,
     media: MediaOption = None,
+    alt: AltOption = None,
     editor: EditorOption = None,
     output: JsonFlag = ShowFormat.text,
 ) -> None:
@@ -224,6 +242,7 @@ def queue_add(
         evergreen=evergreen,
         media=media or [],
         editor=editor or default_editor(),
+        alt=alt or [],
     )
     draft = draft_post(raw, app_ctx.config, now=now)
     (post_id,) = app_ctx.add_posts([draft], now)
@@ -330,6 +349,14 @@ def queue_edit(
         list[str] | None,
         typer.Option("--media", help="Replace the media (repeat for several), or 'none'."),
     ] = None,
+    alt: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--alt",
+            help="Alt text of the new --media in order, or without --media of the kept ones.",
+            show_default=False,
+        ),
+    ] = None,
     output: JsonFlag = ShowFormat.text,
 ) -> None:
     """Change a post; its airings not yet sent are planned again (sent ones keep their text)."""
@@ -351,6 +378,7 @@ def queue_edit(
         expires=expires,
         evergreen=evergreen,
         media=media,
+        alt=alt,
     )
     record = app_ctx.store.edit_post(
         post_id, changes, now=now, spacing=spacing_by_channel(app_ctx.config)

@@ -12,7 +12,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -725,6 +725,14 @@ def _publisher_options(
         checked = reader(value, key_path, problems, base_dir)
         if checked is not None:
             options[key] = checked
+    webhook_format = options.get("format") if publisher == "webhook" else None
+    if webhook_format in ("slack", "discord") and isinstance(options.get("url"), str):
+        # The URL is the credential: inline, anyone who can read the config could post.
+        problems.add(
+            f"{path}.url",
+            f"a {webhook_format} webhook URL is a secret; give it as "
+            '{ env = "NAME" }, { file = "path" } or { credential = "name" }',
+        )
     return options
 
 
@@ -752,6 +760,17 @@ def _read_secret(value: Any, path: str, problems: _Problems, base_dir: Path) -> 
     if source == "file":
         name = str(base_dir / name)
     return SecretRef(source, name, carries=_SECRET_CARRIES.get(path.rsplit(".", 1)[-1], "text"))
+
+
+def _read_webhook_url(
+    value: Any, path: str, problems: _Problems, base_dir: Path
+) -> str | SecretRef | None:
+    """A webhook's URL: a secret reference (any format), or a plain URL (JSON only: the
+    format is checked once the channel is read, in `_publisher_options`)."""
+    if isinstance(value, Mapping):
+        reference = _read_secret(value, path, problems, base_dir)
+        return replace(reference, carries="header") if reference is not None else None
+    return _read_url(value, path, problems, base_dir)
 
 
 def _read_string(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
@@ -844,5 +863,6 @@ _OPTION_READERS: dict[str, Callable[[Any, str, _Problems, Path], Any]] = {
     "chat_id": _read_chat_id,
     "visibility": _read_visibility,
     "bluesky.language": _read_bcp47,
+    "webhook.url": _read_webhook_url,
     "mastodon.language": _read_iso639,
 }

@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import InputError
@@ -45,21 +46,40 @@ class MediaRule:
     max_files: int
     max_bytes: int
     types: tuple[str, ...] = tuple(IMAGE_TYPES)
+    # Alt text: at most `max_alt` of `alt_unit` as `alt_measure` counts; None: not sent.
+    max_alt: int | None = None
+    alt_unit: str = "characters"
 
 
 # Mastodon's defaults: 4 attachments a status, images up to 16 MiB (the `image_size_limit`
 # that `GET /api/v2/instance` reports on mastodon.social; servers before 4.x said 10 MiB).
-MASTODON_MEDIA = MediaRule(max_files=4, max_bytes=16 * MIB)
+# The description (alt text) is at most 1,500 characters (`MediaAttachment`'s
+# MAX_DESCRIPTION_LENGTH, counted as Ruby counts a string: code points).
+MASTODON_MEDIA = MediaRule(max_files=4, max_bytes=16 * MIB, max_alt=1500)
+# The `app.bsky.embed.images` lexicon: at most 4 images, each a blob of `image/*` of at most
+# 1,000,000 bytes (`maxSize`, decimal). The lexicon sets no limit on `alt`; 2,000 graphemes
+# is the Bluesky app's own (`MAX_ALT_TEXT`), kept so a post reads the same in every client.
+BLUESKY_MEDIA = MediaRule(max_files=4, max_bytes=1_000_000, max_alt=2000, alt_unit="graphemes")
+# Bot API `sendPhoto`: one photo of at most 10 MB uploaded as multipart/form-data (a GIF is
+# `sendAnimation`'s and is turned into a still by `sendPhoto`, so it is refused). A photo
+# carries no alt text: what it shows belongs in the caption.
+TELEGRAM_MEDIA = MediaRule(
+    max_files=1, max_bytes=10_000_000, types=("image/jpeg", "image/png", "image/webp")
+)
 # The file publisher writes only each medium's description, but the bytes are kept in the
 # database all the same, so the same bound keeps an import from filling it.
-FILE_MEDIA = MediaRule(max_files=4, max_bytes=16 * MIB)
+FILE_MEDIA = MediaRule(max_files=4, max_bytes=16 * MIB, max_alt=1500)
 # All the media of one import: every row's are held in memory until the rows are stored in
 # one transaction (all or none), so their sum is bounded as well as each file.
 IMPORT_MEDIA_LIMIT = 256 * MIB
 _NO_MEDIA_YET = {
-    "bluesky": "images on Bluesky are not supported yet",
-    "telegram": "photos on Telegram are not supported yet",
     "webhook": "webhooks don't carry media",
+}
+_RULES = {
+    "mastodon": MASTODON_MEDIA,
+    "bluesky": BLUESKY_MEDIA,
+    "telegram": TELEGRAM_MEDIA,
+    "file": FILE_MEDIA,
 }
 
 
@@ -71,9 +91,16 @@ class MediumInfo:
     mime: str
     size: int
     sha256: str
+    alt: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "mime": self.mime, "size": self.size, "sha256": self.sha256}
+        return {
+            "name": self.name,
+            "mime": self.mime,
+            "size": self.size,
+            "sha256": self.sha256,
+            "alt": self.alt,
+        }
 
 
 @dataclass(frozen=True)
@@ -83,11 +110,12 @@ class Medium:
     name: str
     mime: str
     data: bytes = field(repr=False)
+    alt: str | None = None  # the description a screen reader reads, checked at queue time
 
     @property
     def info(self) -> MediumInfo:
         return MediumInfo(
-            self.name, self.mime, len(self.data), hashlib.sha256(self.data).hexdigest()
+            self.name, self.mime, len(self.data), hashlib.sha256(self.data).hexdigest(), self.alt
         )
 
 
@@ -110,10 +138,8 @@ class MediaBudget:
 
 def media_rule(channel: ChannelSettings) -> MediaRule:
     """The channel's media rule; InputError when its platform takes no media (yet)."""
-    if channel.publisher == "mastodon":
-        return MASTODON_MEDIA
-    if channel.publisher == "file":
-        return FILE_MEDIA
+    if channel.publisher in _RULES:
+        return _RULES[channel.publisher]
     reason = _NO_MEDIA_YET.get(channel.publisher, f"{channel.publisher} takes no media")
     raise InputError(
         f"channel {channel.name!r} ({channel.publisher}) can't take media: {reason}; "
@@ -126,18 +152,80 @@ def read_media(
     channels: Sequence[ChannelSettings],
     *,
     budget: MediaBudget | None = None,
+    alts: Sequence[str | None] = (),
 ) -> tuple[Medium, ...]:
     """Read and check the files an editor attached, with the editor's own rights.
 
+    `alts` are the media's alt texts in order (one per file at most; an empty one is none).
     Raises InputError naming the file, the rule it breaks and what the file is. No file is
     read beyond the smallest size limit of the target channels plus one byte, nor beyond
     what is left of `budget`.
     """
+    checked_alts = check_alts(alts, len(paths), channels)
     if not paths:
         return ()
     rules = [(channel, media_rule(channel)) for channel in channels]
     _check_count(len(paths), rules)
-    return tuple(_read_checked(path, rules, budget) for path in paths)
+    return tuple(
+        replace(_read_checked(path, rules, budget), alt=alt)
+        for path, alt in zip(paths, checked_alts, strict=True)
+    )
+
+
+def check_alts(
+    alts: Sequence[str | None], count: int, channels: Sequence[ChannelSettings]
+) -> tuple[str | None, ...]:
+    """The alt texts of `count` media, one per medium (None where none is given).
+
+    Raises InputError for more alt texts than media, a control character (a line break
+    included: alt text is read aloud as one paragraph), or an alt text longer than a target
+    platform accepts, naming the medium, the limit and the actual length.
+    """
+    if len(alts) > count:
+        raise InputError(
+            f"{len(alts)} alt texts given for {count} media file(s); give at most one "
+            "--alt per --media, in the same order"
+        )
+    checked: list[str | None] = []
+    for number, alt in enumerate(alts, start=1):
+        text = (alt or "").strip()
+        if not text:
+            checked.append(None)
+            continue
+        if any(_is_control(char) for char in text):
+            raise InputError(
+                f"alt text {number} holds a line break or another control character; "
+                "write it as one line of plain text"
+            )
+        for channel in channels:
+            rule = media_rule(channel)
+            if rule.max_alt is None:
+                continue
+            length = alt_length(text, rule)
+            if length > rule.max_alt:
+                raise InputError(
+                    f"alt text {number} is {length} {rule.alt_unit} long; channel "
+                    f"{channel.name!r} ({channel.publisher}) accepts at most {rule.max_alt}"
+                )
+        checked.append(text)
+    return (*checked, *([None] * (count - len(checked))))
+
+
+def alt_length(text: str, rule: MediaRule) -> int:
+    """`text`'s length as the platform of `rule` counts alt text."""
+    if rule.alt_unit == "graphemes":
+        from .text import graphemes
+
+        return graphemes(text)
+    return len(text)
+
+
+def _is_control(char: str) -> bool:
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI_CONTROLS
+
+
+# Bidi overrides and isolates would reorder what a screen or screen reader shows.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def check_kept_media(media: Sequence[MediumInfo], channels: Sequence[ChannelSettings]) -> None:
@@ -148,6 +236,7 @@ def check_kept_media(media: Sequence[MediumInfo], channels: Sequence[ChannelSett
     _check_count(len(media), rules)
     for medium in media:
         check_medium(medium.name, medium.mime, medium.size, rules)
+    check_alts([medium.alt for medium in media], len(media), channels)
 
 
 def check_medium(

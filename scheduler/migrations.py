@@ -207,6 +207,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "UPDATE post SET media = '[]' WHERE media <> '[]'",
         ),
     ),
+    Migration(
+        6,
+        "alt text kept with each medium (`queue add --alt`)",
+        ("ALTER TABLE media ADD COLUMN alt TEXT NULL",),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -135,6 +135,7 @@ class Media(SQLModel, table=True):
     size: int
     sha256: str
     data: bytes
+    alt: str | None = None  # alt text, checked against every target platform at queue time
 
 
 class Heartbeat(SQLModel, table=True):

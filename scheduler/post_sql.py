@@ -129,10 +129,19 @@ def insert_media(cursor: Any, dialect: SqlDialect, post_id: int, media: Sequence
         info = medium.info
         cursor.execute(
             dialect.sql(
-                "INSERT INTO media (post_id, position, name, mime, size, sha256, data) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO media (post_id, position, name, mime, size, sha256, data, alt) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             ),
-            (post_id, position, info.name, info.mime, info.size, info.sha256, medium.data),
+            (
+                post_id,
+                position,
+                info.name,
+                info.mime,
+                info.size,
+                info.sha256,
+                medium.data,
+                medium.alt,
+            ),
         )
 
 

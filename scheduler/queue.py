@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -38,6 +38,7 @@ IMPORT_COLUMNS = (
     "expires",
     "evergreen",
     "media",
+    "alt",
     "editor",
     "score",
 )
@@ -62,6 +63,7 @@ class RawPost:
     evergreen: bool = True
     media: Sequence[str] = ()
     editor: str = ""
+    alt: Sequence[str] = ()  # one alt text per medium, in order
     score: float | None = None
 
 
@@ -120,7 +122,7 @@ def draft_post(
             f"at most {EDITOR_MAX_CHARS} are accepted"
         )
     for channel in settings:
-        problem = length_problem(body, channel)
+        problem = length_problem(body, channel, media=bool(raw.media))
         if problem:
             raise refuse(problem)
     try:
@@ -149,7 +151,7 @@ def draft_post(
     if at is not None and expires is not None and expires <= at:
         raise refuse(f"expiry {iso_utc(expires)} is not after the pinned time {iso_utc(at)}")
     try:
-        media = read_media(raw.media, settings, budget=media_budget)  # last: the slowest
+        media = read_media(raw.media, settings, budget=media_budget, alts=raw.alt)  # slowest
     except InputError as exc:
         raise refuse(str(exc)) from None
     return PostDraft(
@@ -223,8 +225,12 @@ def edit_changes(
     expires: str | None,
     evergreen: bool | None,
     media: Sequence[str] | None,
+    alt: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The fields an edit changes, validated as a whole post would be.
+
+    `alt` with `media`: the new media's alt texts. `alt` alone: new alt texts for the kept
+    media, from the first on (an empty one removes that medium's); the others keep theirs.
 
     `--at none` makes a pinned post floating; `--expires none` removes the expiry. A time the
     edit leaves alone is not checked against `now` again (it may rightly be in the past).
@@ -250,10 +256,29 @@ def edit_changes(
         evergreen=post.evergreen if evergreen is None else evergreen,
         media=media or (),
         editor=post.editor,
+        alt=alt if media is not None and alt else (),
     )
+    if media is None and alt and not current.media:
+        raise InputError(f"post {post.id} has no media to describe; give --media with --alt")
     draft = draft_post(raw, config, now=now)
+    kept = tuple(current.media)
+    if media is None and alt:
+        if len(alt) > len(kept):
+            raise InputError(
+                f"{len(alt)} alt texts given for the {len(kept)} media file(s) of post "
+                f"{post.id}; give at most one --alt per medium, in order"
+            )
+        kept = tuple(
+            replace(medium, alt=(alt[i].strip() or None) if i < len(alt) else medium.alt)
+            for i, medium in enumerate(kept)
+        )
     if media is None:
-        check_kept_media(current.media, [config.channel(name) for name in draft.channels])
+        targets = [config.channel(name) for name in draft.channels]
+        check_kept_media(kept, targets)
+        for channel in targets if kept else ():
+            problem = length_problem(draft.body, channel, media=True)
+            if problem:
+                raise InputError(problem)
     changes: dict[str, Any] = {}
     if body is not None:
         changes["body"] = draft.body
@@ -269,10 +294,12 @@ def edit_changes(
         changes["evergreen"] = evergreen
     if media is not None:
         changes["media"] = draft.media
+    elif alt:
+        changes["alt"] = tuple(medium.alt for medium in kept)
     if not changes:
         raise InputError(
             "nothing to change; give a new TEXT, --file, --channel, --kind, --at, --expires, "
-            "--media or --evergreen/--no-evergreen"
+            "--media, --alt or --evergreen/--no-evergreen"
         )
     return changes
 
@@ -430,6 +457,7 @@ def _raw_from_row(row: Mapping[str, Any], default_editor: str) -> RawPost:
         expires=_text(row.get("expires"), "expires") or None,
         evergreen=_flag(row.get("evergreen"), "evergreen"),
         media=_names(row.get("media")),
+        alt=_alts(row.get("alt")),
         editor=_text(row.get("editor"), "editor") or default_editor,
         score=_score(row.get("score")),
     )
@@ -452,6 +480,18 @@ def _names(value: Any) -> list[str]:
     if isinstance(value, str):
         return [part for part in value.replace(",", " ").replace(";", " ").split() if part]
     raise InputError(f"{value!r} must be a name or a list of names")
+
+
+def _alts(value: Any) -> list[str]:
+    """Alt texts, one per medium in order: a JSON list, or a CSV cell separated by `|` (alt
+    texts hold the spaces and commas that separate media names)."""
+    if value is None:
+        return []
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    if isinstance(value, str):
+        return value.split("|") if value.strip() else []
+    raise InputError(f"alt {value!r} must be a text or a list of texts, one per medium")
 
 
 def _flag(value: Any, name: str) -> bool:

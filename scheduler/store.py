@@ -342,6 +342,13 @@ class Store:
                 post.media = media_names(changes["media"])
                 session.execute(delete(Media).where(col(Media.post_id) == post_id))
                 insert_media(_cursor(session), self._sql, post_id, changes["media"])
+            elif "alt" in changes:  # new alt texts for the media kept, by position
+                for position, alt in enumerate(changes["alt"]):
+                    session.execute(
+                        update(Media)
+                        .where(col(Media.post_id) == post_id, col(Media.position) == position)
+                        .values(alt=alt)
+                    )
             session.add(post)
             for airing in record.airings:
                 if airing.status == AiringStatus.planned and not _may_be_out(airing):
@@ -1053,12 +1060,14 @@ def _claimed_rows(session: Session, ids: Sequence[int]) -> tuple[list[Claimed], 
     ).all()
     post_ids = sorted({row[1] for row in rows})
     media_of_post: dict[int, list[Medium]] = defaultdict(list)
-    for post_id, name, mime, data in session.execute(
-        sa_select(col(Media.post_id), col(Media.name), col(Media.mime), col(Media.data))
+    for post_id, name, mime, data, alt in session.execute(
+        sa_select(
+            col(Media.post_id), col(Media.name), col(Media.mime), col(Media.data), col(Media.alt)
+        )
         .where(col(Media.post_id).in_(post_ids))
         .order_by(col(Media.post_id), col(Media.position))
     ).all():
-        media_of_post[post_id].append(Medium(name=name, mime=mime, data=bytes(data)))
+        media_of_post[post_id].append(Medium(name=name, mime=mime, data=bytes(data), alt=alt))
     revision = _revision(session)
     first_at = {
         (post_id, channel): at
@@ -1174,18 +1183,19 @@ def _read_records(session: Session, *, channel: str | None) -> list[PostRecord]:
 def _media_infos(session: Session, *, where: Any) -> dict[int, list[MediumInfo]]:
     """The kept media of the posts `where` picks, by post and in order, no bytes."""
     media: dict[int, list[MediumInfo]] = defaultdict(list)
-    for post_id, name, mime, size, sha256 in session.execute(
+    for post_id, name, mime, size, sha256, alt in session.execute(
         sa_select(
             col(Media.post_id),
             col(Media.name),
             col(Media.mime),
             col(Media.size),
             col(Media.sha256),
+            col(Media.alt),
         )
         .where(where)
         .order_by(col(Media.post_id), col(Media.position))
     ).all():
-        media[post_id].append(MediumInfo(name=name, mime=mime, size=size, sha256=sha256))
+        media[post_id].append(MediumInfo(name=name, mime=mime, size=size, sha256=sha256, alt=alt))
     return media
 
 

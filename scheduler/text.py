@@ -32,6 +32,7 @@ MASTODON_LIMIT = 500
 BLUESKY_GRAPHEMES = 300
 BLUESKY_BYTES = 3000
 TELEGRAM_UTF16_UNITS = 4096
+TELEGRAM_CAPTION_UTF16_UNITS = 1024  # a photo's caption (`sendPhoto`)
 
 
 @lru_cache(maxsize=1)
@@ -124,8 +125,11 @@ _MASTODON_HOW = (
 )
 
 
-def length_rules(channel: ChannelSettings) -> tuple[LengthRule, ...]:
-    """The queue-time limits of DESIGN §7 for a channel; empty where there are none."""
+def length_rules(channel: ChannelSettings, *, media: bool = False) -> tuple[LengthRule, ...]:
+    """The queue-time limits of DESIGN §7 for a channel; empty where there are none.
+
+    `media`: the post carries media, which on Telegram makes the body a photo's caption.
+    """
     publisher = channel.publisher
     max_chars = channel.option("max_chars")
     if publisher == "mastodon":
@@ -138,19 +142,22 @@ def length_rules(channel: ChannelSettings) -> tuple[LengthRule, ...]:
         )
     if publisher == "telegram":
         units = "UTF-16 code units"
+        if media:
+            how = " (a photo's caption, as Telegram counts)"
+            return (LengthRule(TELEGRAM_CAPTION_UTF16_UNITS, units, utf16_units, how),)
         return (LengthRule(TELEGRAM_UTF16_UNITS, units, utf16_units, " (as Telegram counts)"),)
     if publisher == "webhook" and max_chars:
         return (LengthRule(max_chars, "characters", graphemes),)
     return ()
 
 
-def length_problem(body: str, channel: ChannelSettings) -> str | None:
+def length_problem(body: str, channel: ChannelSettings, *, media: bool = False) -> str | None:
     """Why `body` is too long for `channel` (the first limit it breaks), or None when it fits.
 
     The message names the size, the unit and the limit, e.g. "the body is 7188 bytes long in
     UTF-8; channel 'sky' (bluesky) accepts at most 3000".
     """
-    for rule in length_rules(channel):
+    for rule in length_rules(channel, media=media):
         length = rule.measure(body)
         if length > rule.limit:
             return (

@@ -6,7 +6,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..media import Medium
 from ..terminal import UNSAFE
@@ -114,3 +114,14 @@ class Publisher(Protocol):
     def close(self) -> None:
         """Forget what the publisher holds (sessions); the HTTP client is the caller's."""
         ...
+
+
+@runtime_checkable
+class Verifiable(Protocol):
+    """A publisher whose credentials one read-only call can prove (`scheduler check --online`).
+
+    `verify` returns the account as the platform names it (`@brand`) and raises
+    `PublishError` with the platform's answer, already redacted, when it refuses them.
+    """
+
+    def verify(self) -> str: ...

@@ -16,6 +16,13 @@ Rich text: links, mentions and hashtags become facets (`facets.py`, the Bluesky 
 rules). A mention needs the account's DID: `com.atproto.identity.resolveHandle` is asked once
 per handle and publisher (a read, so `posting=False`); a handle it refuses stays plain text.
 `langs` carries the channel's `language`, so feeds and translation know what the post is in.
+
+Images: each kept medium is sent with `com.atproto.repo.uploadBlob` (the raw bytes, with the
+type sniffed at queue time as Content-Type), and the blob references it answers go in an
+`app.bsky.embed.images` embed with each image's alt text (`""` when none was given, since
+the lexicon requires `alt`). Uploads count as reads for exactly-once (`posting=False`): a
+repeated upload leaves at worst an unreferenced blob, which the PDS garbage-collects, never
+a second post; they are made only once the record is known not to exist yet.
 """
 
 from __future__ import annotations
@@ -29,11 +36,13 @@ import httpx
 
 from ..config import ChannelSettings
 from ..errors import PermanentPublishError, PublishError
+from ..media import Medium
 from .base import Delivery, Receipt
 from .facets import record_facets
 from .http import Api, json_body
 
 COLLECTION = "app.bsky.feed.post"
+IMAGES_EMBED = "app.bsky.embed.images"
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 
 
@@ -97,12 +106,18 @@ class BlueskyPublisher:
         return f"BlueskyPublisher({self.service!r}, handle={self.handle!r})"
 
     def publish(self, delivery: Delivery) -> Receipt:
-        if delivery.media:
-            raise PermanentPublishError("media isn't supported by the bluesky publisher yet")
         rkey = record_key(delivery)
         if self._existing(rkey):
             return self._receipt(rkey)
         record = self._record(delivery.body)
+        if delivery.media:
+            record["embed"] = {
+                "$type": IMAGES_EMBED,
+                "images": [
+                    {"alt": medium.alt or "", "image": self._upload(medium)}
+                    for medium in delivery.media
+                ],
+            }
         try:
             self._xrpc(
                 "POST",
@@ -124,6 +139,22 @@ class BlueskyPublisher:
                 return self._receipt(rkey)
             raise
         return self._receipt(rkey)
+
+    def verify(self) -> str:
+        """Prove the handle and app password with `createSession` (a read: it posts nothing);
+        the account's handle as the PDS answers it. Raises PublishError with its answer."""
+        response = self.api.call(
+            "POST",
+            f"{self.service}/xrpc/com.atproto.server.createSession",
+            posting=False,
+            json={"identifier": self.handle, "password": self._password},
+        )
+        session = self._keep_secret(_session_from(response))
+        with self._lock:
+            self._session = session
+        body = json_body(response)
+        handle = body.get("handle") if isinstance(body, dict) else None
+        return f"@{handle if isinstance(handle, str) and handle else self.handle}"
 
     def close(self) -> None:
         with self._lock:
@@ -148,6 +179,23 @@ class BlueskyPublisher:
         if self.language:
             record["langs"] = [self.language]
         return record
+
+    def _upload(self, medium: Medium) -> dict[str, Any]:
+        """Upload one kept medium's bytes; the blob reference the PDS answered."""
+        response = self._xrpc(
+            "POST",
+            "com.atproto.repo.uploadBlob",
+            posting=False,
+            content=medium.data,
+            headers={"Content-Type": medium.mime},
+        )
+        body = json_body(response)
+        blob = body.get("blob") if isinstance(body, dict) else None
+        if not (isinstance(blob, dict) and blob.get("$type") == "blob" and "ref" in blob):
+            raise PermanentPublishError(
+                f"bluesky answered the upload of media file {medium.name!r} without a blob"
+            )
+        return blob
 
     def _resolve_handle(self, handle: str) -> str | None:
         """The DID behind `handle`, or None when the PDS answers that it can't resolve it.
@@ -187,7 +235,14 @@ class BlueskyPublisher:
     # --- session -------------------------------------------------------------------------
 
     def _xrpc(
-        self, method: str, nsid: str, *, posting: bool, allow_error: str | None = None, **kw: Any
+        self,
+        method: str,
+        nsid: str,
+        *,
+        posting: bool,
+        allow_error: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kw: Any,
     ) -> httpx.Response:
         """Call an authenticated XRPC method, refreshing the session once on `ExpiredToken`.
 
@@ -196,9 +251,8 @@ class BlueskyPublisher:
         url = f"{self.service}/xrpc/{nsid}"
         for attempt in range(2):
             token = self._access_token()
-            response = self.api.send(
-                method, url, posting=posting, headers={"Authorization": f"Bearer {token}"}, **kw
-            )
+            sent = {**(headers or {}), "Authorization": f"Bearer {token}"}
+            response = self.api.send(method, url, posting=posting, headers=sent, **kw)
             error = _error_name(response)
             if error == "ExpiredToken" and attempt == 0:
                 self._refresh(token)

@@ -3,8 +3,9 @@
 Exactly-once: every status request carries `Idempotency-Key`; Mastodon keeps keys for one
 hour and answers a repeat with the status it already made. Media are uploaded first with
 `POST /api/v2/media` (multipart `file`); an upload answered 202 is still being processed, so
-`GET /api/v1/media/:id` is polled until it answers 200, since a status can't attach
-unprocessed media. Uploads carry no key: a retry may upload again, which leaves at worst an
+`GET /api/v1/media/:id` is polled until it answers 200 (206 while processing), since a
+status can't attach unprocessed media. Each upload carries the medium's alt text as
+`description`. Uploads carry no key: a retry may upload again, which leaves at worst an
 unattached file that the server cleans up, never a second post.
 
 Each status carries the channel's `visibility` (default `public`) and, when set, its
@@ -85,13 +86,32 @@ class MastodonPublisher:
             form["language"] = self.language
         return form
 
+    def verify(self) -> str:
+        """Prove the token with `GET /api/v1/accounts/verify_credentials` (a read); the
+        account as `@username`. Raises PublishError with the server's answer."""
+        response = self.api.call(
+            "GET",
+            f"{self.base_url}/api/v1/accounts/verify_credentials",
+            posting=False,
+            headers=self._auth,
+        )
+        account = json_body(response)
+        name = None
+        if isinstance(account, dict):
+            name = account.get("acct") or account.get("username")
+        if not isinstance(name, str) or not name:
+            raise PermanentPublishError("mastodon answered verify_credentials without an account")
+        return f"@{name}"
+
     def _upload(self, medium: Medium) -> str:
-        """Upload the bytes kept at queue time, with the type sniffed from them then."""
+        """Upload the bytes kept at queue time, with the type sniffed from them then, and the
+        alt text as `description`."""
         response = self.api.call(
             "POST",
             f"{self.base_url}/api/v2/media",
             posting=False,
             files={"file": (medium.name, medium.data, medium.mime)},
+            data={"description": medium.alt} if medium.alt else None,
             headers=self._auth,
         )
         media_id = str(_object(response, "media attachment")["id"])

@@ -1,4 +1,8 @@
-"""`telegram` publisher: Bot API `sendMessage` (DESIGN §7).
+"""`telegram` publisher: Bot API `sendMessage`, or `sendPhoto` with a caption (DESIGN §7).
+
+A post with its one photo (queue time refuses more) goes as `sendPhoto`: the kept bytes
+uploaded as multipart/form-data, the body as `caption` (at most 1024 UTF-16 code units,
+checked at queue time; a text alone may have 4096).
 
 The Bot API has no idempotency key, so `deduplicates` is False: an airing interrupted
 mid-request becomes `unconfirmed` for an editor to check, never re-sent blindly (DESIGN §5).
@@ -53,16 +57,28 @@ class TelegramPublisher:
         return f"TelegramPublisher({self.base_url!r}, chat_id={self.chat_id!r})"
 
     def publish(self, delivery: Delivery) -> Receipt:
+        if len(delivery.media) > 1:
+            raise PermanentPublishError(
+                f"telegram takes one photo a message; this post has {len(delivery.media)}"
+            )
         if delivery.media:
-            raise PermanentPublishError("media isn't supported by the telegram publisher yet")
-        # A numeric chat id goes as a number, a public channel as its @username.
-        chat: int | str = int(self.chat_id) if _is_int(self.chat_id) else self.chat_id
-        response = self.api.call(
-            "POST",
-            f"{self.base_url}/bot{self._token}/sendMessage",
-            posting=True,
-            json={"chat_id": chat, "text": delivery.body},
-        )
+            photo = delivery.media[0]
+            response = self.api.call(
+                "POST",
+                f"{self.base_url}/bot{self._token}/sendPhoto",
+                posting=True,
+                data={"chat_id": self.chat_id, "caption": delivery.body},
+                files={"photo": (photo.name, photo.data, photo.mime)},
+            )
+        else:
+            # A numeric chat id goes as a number, a public channel as its @username.
+            chat: int | str = int(self.chat_id) if _is_int(self.chat_id) else self.chat_id
+            response = self.api.call(
+                "POST",
+                f"{self.base_url}/bot{self._token}/sendMessage",
+                posting=True,
+                json={"chat_id": chat, "text": delivery.body},
+            )
         body = json_body(response)
         result = body.get("result") if isinstance(body, dict) else None
         if not (isinstance(body, dict) and body.get("ok") and isinstance(result, dict)):
@@ -75,6 +91,17 @@ class TelegramPublisher:
         if self.chat_id.startswith("@"):
             url = f"https://t.me/{self.chat_id[1:]}/{message_id}"
         return Receipt(remote_id=message_id, remote_url=url)
+
+    def verify(self) -> str:
+        """Prove the bot token with `getMe` (a read); the bot as `@username`. Raises
+        PublishError with the Bot API's answer."""
+        response = self.api.call("GET", f"{self.base_url}/bot{self._token}/getMe", posting=False)
+        body = json_body(response)
+        result = body.get("result") if isinstance(body, dict) else None
+        name = result.get("username") if isinstance(result, dict) else None
+        if not (isinstance(body, dict) and body.get("ok") and isinstance(name, str) and name):
+            raise PermanentPublishError("telegram answered getMe without a bot")
+        return f"@{name}"
 
     def close(self) -> None:
         pass

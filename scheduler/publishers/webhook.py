@@ -5,6 +5,10 @@ also carries `X-Signature-256: sha256=<hex>`, the HMAC-SHA256 of the exact raw b
 keyed with the secret (the scheme GitHub webhooks use), so a receiver can check the request
 came from us: compute `hmac.new(secret, raw_body, sha256).hexdigest()` and compare with
 `hmac.compare_digest`. `max_chars` is a queue-time limit only; it is not enforced here.
+
+The URL of a Slack or Discord webhook is its credential: config gives it as a secret
+reference (`url = { env = … }`), and it is kept out of every message, as is any URL given
+that way for a JSON webhook.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -19,10 +24,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..config import ChannelSettings
-from ..errors import PermanentPublishError
+from ..config import ChannelSettings, SecretRef
+from ..errors import PermanentPublishError, SecretError
 from .base import Delivery, Receipt
 from .http import Api, json_body
+
+_HTTP_URL = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
 
 
 class WebhookPublisher:
@@ -34,12 +41,15 @@ class WebhookPublisher:
         now: Callable[[], datetime],
         format: str = "json",
         secret: str | None = None,
+        url_is_secret: bool | None = None,
     ) -> None:
         self.url = url
         self.format = format
         self._secret = secret
         secrets: tuple[str, ...] = (secret,) if secret else ()
-        if format in ("slack", "discord"):  # the URL's path is the credential (DESIGN §7)
+        if url_is_secret is None:
+            url_is_secret = format in ("slack", "discord")
+        if url_is_secret:  # the URL's path is the credential (DESIGN §7)
             secrets += (url, urlsplit(url).path)
         self.api = Api(client, f"webhook ({format})", now, secrets=secrets)
         # Our own receivers honour Idempotency-Key; Slack and Discord ignore it, so a request
@@ -50,12 +60,22 @@ class WebhookPublisher:
     def from_channel(
         cls, channel: ChannelSettings, client: httpx.Client, *, now: Callable[[], datetime]
     ) -> WebhookPublisher:
+        reference = channel.option("url")
+        url = reference
+        if isinstance(reference, SecretRef):
+            url = channel.secret("url")
+            if not _HTTP_URL.match(url):
+                raise SecretError(
+                    f"channels.{channel.name}.url: the secret in {reference.describe()} is not "
+                    "an http:// or https:// URL (its value is not shown)"
+                )
         return cls(
-            channel.option("url"),
+            url,
             client,
             now=now,
             format=channel.option("format", "json"),
             secret=channel.secret("secret") if "secret" in channel.options else None,
+            url_is_secret=isinstance(reference, SecretRef) or None,
         )
 
     def __repr__(self) -> str:

@@ -94,13 +94,11 @@ class MediumInfo:
     alt: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "mime": self.mime,
-            "size": self.size,
-            "sha256": self.sha256,
-            "alt": self.alt,
-        }
+        """Name, type, size, sha256, and `alt` when the medium has alt text."""
+        described = {"name": self.name, "mime": self.mime, "size": self.size, "sha256": self.sha256}
+        if self.alt is not None:
+            described["alt"] = self.alt
+        return described
 
 
 @dataclass(frozen=True)

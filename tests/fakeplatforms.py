@@ -525,6 +525,15 @@ MASTODON_IMAGE_SIGNATURES = {
     "image/webp": (b"RIFF",),
 }
 MASTODON_IMAGE_SIZE_LIMIT = 16 * 1024 * 1024
+MASTODON_DESCRIPTION_LIMIT = 1500  # MediaAttachment::MAX_DESCRIPTION_LENGTH, in code points
+
+
+def _image_type(data: bytes) -> str | None:
+    """The image type the bytes start like, written apart from the scheduler's `sniff`."""
+    for mime, signatures in MASTODON_IMAGE_SIGNATURES.items():
+        if data.startswith(signatures) and (mime != "image/webp" or data[8:12] == b"WEBP"):
+            return mime
+    return None
 
 
 class FakeMastodon(FakeServer):
@@ -532,8 +541,10 @@ class FakeMastodon(FakeServer):
     `GET /api/v1/media/:id`, bearer auth, `X-RateLimit-*` headers on every answer.
 
     `media_processing_polls = N` makes uploads answer 202 and the next N polls 206.
-    Uploads are refused as Mastodon refuses them (type, content, size); `uploaded` keeps the
-    bytes of each accepted one by media id.
+    Uploads are refused as Mastodon refuses them (type, content, size, a `description` over
+    1500 characters); `uploaded` keeps the bytes of each accepted one by media id, and the
+    attachment its `description` (the alt text). `GET /api/v1/accounts/verify_credentials`
+    answers the account for the token, 401 for any other.
 
     Statuses are checked as Mastodon checks them: `visibility` must be one of its four
     values (422 otherwise); a `language` Mastodon doesn't know is not refused but replaced
@@ -567,6 +578,8 @@ class FakeMastodon(FakeServer):
     def respond(self, request: Request) -> Reply:
         if _bearer(request) != self.token:
             return self._ok(Reply(401, {"error": "The access token is invalid"}))
+        if request.method == "GET" and request.path == "/api/v1/accounts/verify_credentials":
+            return self._ok(Reply(200, self._account()))
         if request.method == "POST" and request.path == "/api/v1/statuses":
             return self._ok(self._post_status(request))
         if request.method == "POST" and request.path == "/api/v2/media":
@@ -634,10 +647,30 @@ class FakeMastodon(FakeServer):
             self._by_key[key] = status
         return Reply(200, status)
 
+    def _account(self) -> dict[str, Any]:
+        return {
+            "id": "1",
+            "username": self.account,
+            "acct": self.account,
+            "display_name": self.account.title(),
+            "url": f"{self.base_url}/@{self.account}",
+        }
+
     def _upload(self, request: Request) -> Reply:
         part = request.body.get("file") if isinstance(request.body, dict) else None
         if not isinstance(part, Part):
             return Reply(422, {"error": "Validation failed: File can't be blank"})
+        description = request.body.get("description")
+        if not isinstance(description, str) or not description:
+            description = None
+        elif len(description) > MASTODON_DESCRIPTION_LIMIT:
+            return Reply(
+                422,
+                {
+                    "error": "Validation failed: Description is too long (maximum is "
+                    f"{MASTODON_DESCRIPTION_LIMIT} characters)"
+                },
+            )
         signatures = MASTODON_IMAGE_SIGNATURES.get(part.content_type)
         if signatures is None:
             return Reply(422, {"error": "Validation failed: File content type is invalid"})
@@ -664,7 +697,7 @@ class FakeMastodon(FakeServer):
             "type": kind if kind in ("image", "video", "audio") else "unknown",
             "url": url,
             "preview_url": url,
-            "description": None,
+            "description": description,
             "size": len(part.data),
             "filename": part.filename,
         }
@@ -706,6 +739,12 @@ class FakeBluesky(FakeServer):
     `com.atproto.identity.resolveHandle` answers for the handles in `known_handles` (the
     account's own, plus any a test adds) and 400 "Unable to resolve handle" for others.
 
+    `com.atproto.repo.uploadBlob` takes raw bytes whose content must be the image type the
+    Content-Type names (as the PDS sniffs them) and answers a blob reference; `blobs` keeps
+    (type, bytes) by CID. A post's `app.bsky.embed.images` is checked as the lexicon says:
+    at most 4 images, each with `alt` and a blob this PDS received, of `image/*` and at most
+    1,000,000 bytes. `com.atproto.server.createSession` is also what proves credentials.
+
     A post record is checked against the `app.bsky.feed.post` lexicon as a PDS does: text at
     most 3000 UTF-8 bytes and 300 graphemes, `langs` at most 3 well-formed BCP 47 tags, each
     facet a known feature (a mention with a DID, a link with a URI, a tag of at most 64
@@ -734,6 +773,7 @@ class FakeBluesky(FakeServer):
         self.records: dict[str, dict[str, Any]] = {}  # rkey -> {uri, cid, value}
         self.known_handles: dict[str, str] = {handle: did}  # handle -> DID
         self.sessions_created = 0
+        self.blobs: dict[str, tuple[str, bytes]] = {}  # CID -> (mime type, bytes)
         self._access: dict[str, bool] = {}  # token -> still valid
         self._refresh: set[str] = set()
         self._tokens = itertools.count(1)
@@ -760,6 +800,9 @@ class FakeBluesky(FakeServer):
         if method == "com.atproto.repo.createRecord" and request.method == "POST":
             refused = self._check_access(request)
             return refused or self._create_record(request)
+        if method == "com.atproto.repo.uploadBlob" and request.method == "POST":
+            refused = self._check_access(request)
+            return refused or self._upload_blob(request)
         return Reply(501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"})
 
     def _session(self) -> dict[str, Any]:
@@ -839,7 +882,7 @@ class FakeBluesky(FakeServer):
         elif rkey in self.records:
             problem = f"Record already exists: {self._uri(str(collection), rkey)}"
         elif collection == "app.bsky.feed.post":
-            problem = _post_problem(record)
+            problem = _post_problem(record) or self._embed_problem(record)
         if problem:
             return Reply(400, {"error": "InvalidRequest", "message": problem})
         uri = self._uri(str(collection), rkey)
@@ -854,6 +897,61 @@ class FakeBluesky(FakeServer):
                 "validationStatus": "valid",
             },
         )
+
+    def _upload_blob(self, request: Request) -> Reply:
+        declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        data = request.raw
+        if not data:
+            return Reply(400, {"error": "InvalidRequest", "message": "request body is empty"})
+        sniffed = _image_type(data)
+        if sniffed is not None and declared != sniffed:
+            return Reply(
+                400,
+                {
+                    "error": "InvalidRequest",
+                    "message": f"Content-Type {declared} does not match the bytes ({sniffed})",
+                },
+            )
+        mime = sniffed or declared or "application/octet-stream"
+        cid = "bafkrei" + hashlib.sha256(data).hexdigest()[:52]
+        with self.lock:
+            self.blobs[cid] = (mime, data)
+        return Reply(
+            200,
+            {"blob": {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": len(data)}},
+        )
+
+    def _embed_problem(self, record: dict[str, Any]) -> str | None:
+        """Why the record's embed can't be stored: images over the lexicon or unknown blobs."""
+        embed = record.get("embed")
+        if embed is None:
+            return None
+        where = "Invalid app.bsky.feed.post record: Record/embed"
+        if not isinstance(embed, dict) or embed.get("$type") != "app.bsky.embed.images":
+            return f"{where} must be an app.bsky.embed.images (the only embed this fake knows)"
+        images = embed.get("images")
+        if not isinstance(images, list) or not images:
+            return f"{where}/images must be a non-empty array"
+        if len(images) > 4:
+            return f"{where}/images must not have more than 4 elements"
+        for i, image in enumerate(images):
+            if not isinstance(image, dict) or not isinstance(image.get("alt"), str):
+                return f'{where}/images/{i} must have the property "alt"'
+            blob = image.get("image")
+            ref = blob.get("ref") if isinstance(blob, dict) else None
+            cid = ref.get("$link") if isinstance(ref, dict) else None
+            if not isinstance(blob, dict) or blob.get("$type") != "blob" or cid is None:
+                return f"{where}/images/{i}/image should be a blob ref"
+            if cid not in self.blobs:
+                return f"Could not find blob: {cid}"
+            mime, data = self.blobs[cid]
+            if blob.get("mimeType") != mime or blob.get("size") != len(data):
+                return f"{where}/images/{i}/image: mimeType or size does not match the blob"
+            if not mime.startswith("image/"):
+                return f"{where}/images/{i}/image has an unaccepted mime type: {mime}"
+            if len(data) > 1_000_000:
+                return f"{where}/images/{i}/image file too large ({len(data)} > 1000000)"
+        return None
 
     def _resolve_handle(self, request: Request) -> Reply:
         handle = str(_params(request).get("handle", "")).lower()
@@ -944,8 +1042,14 @@ def _facet_problem(facet: Any, raw: bytes) -> str | None:
 # --- Telegram Bot API --------------------------------------------------------------------
 
 
+TELEGRAM_PHOTO_LIMIT = 10 * 1000 * 1000  # "The photo must be at most 10 MB in size."
+
+
 class FakeTelegram(FakeServer):
-    """Bot API `sendMessage` at `/bot<token>/sendMessage` (JSON, form or query parameters)."""
+    """Bot API `sendMessage` at `/bot<token>/sendMessage` (JSON, form or query parameters),
+    `sendPhoto` (a multipart upload: `photo` must be JPEG, PNG or WebP bytes of at most
+    10 MB, `caption` at most 1024 UTF-16 code units; `photos` keeps the bytes by message
+    id) and `getMe` (the bot, `@username`)."""
 
     name = "telegram"
     retry_after_header = False  # the Bot API says it in `parameters.retry_after`
@@ -954,12 +1058,15 @@ class FakeTelegram(FakeServer):
         self,
         *,
         token: str = "123456:TEST-bot-token_abc",
+        username: str = "brand_bot",
         port: int = 0,
         record_to: Path | None = None,
     ) -> None:
         super().__init__(port=port, record_to=record_to)
         self.token = token
+        self.username = username
         self.messages: list[dict[str, Any]] = []
+        self.photos: dict[int, bytes] = {}
         self._ids = itertools.count(1)
 
     def error_reply(self, status: int, message: str, retry_after: float | None = None) -> Reply:
@@ -976,6 +1083,11 @@ class FakeTelegram(FakeServer):
             return self.error_reply(404, "Not Found")
         if match.group(1) != self.token:
             return self.error_reply(401, "Unauthorized")
+        if match.group(2) == "getMe":
+            bot = {"id": 123456, "is_bot": True, "first_name": "Brand", "username": self.username}
+            return Reply(200, {"ok": True, "result": bot})
+        if match.group(2) == "sendPhoto":
+            return self._send_photo(request)
         if match.group(2) != "sendMessage":
             return self.error_reply(404, "Not Found: method not found")
         params = _params(request)
@@ -986,17 +1098,52 @@ class FakeTelegram(FakeServer):
             return self.error_reply(400, "Bad Request: message text is empty")
         if len(str(text).encode("utf-16-le")) // 2 > 4096:  # the Bot API counts UTF-16 units
             return self.error_reply(400, "Bad Request: message is too long")
-        chat: dict[str, Any] = {"id": chat_id, "type": "channel"}
-        if isinstance(chat_id, str) and chat_id.startswith("@"):
-            chat = {"id": -1001000000000, "type": "channel", "username": chat_id[1:]}
         message = {
             "message_id": next(self._ids),
             "date": int(datetime.now(UTC).timestamp()),
-            "chat": chat,
+            "chat": _telegram_chat(chat_id),
             "text": text,
         }
         self.messages.append(message)
         return Reply(200, {"ok": True, "result": message})
+
+    def _send_photo(self, request: Request) -> Reply:
+        params = _params(request)
+        chat_id, caption, photo = params.get("chat_id"), params.get("caption"), params.get("photo")
+        if chat_id in (None, ""):
+            return self.error_reply(400, "Bad Request: chat_id is empty")
+        if not isinstance(photo, Part):
+            return self.error_reply(400, "Bad Request: there is no photo in the request")
+        if len(photo.data) > TELEGRAM_PHOTO_LIMIT:
+            return self.error_reply(400, "Bad Request: file is too big")
+        if _image_type(photo.data) not in ("image/jpeg", "image/png", "image/webp"):
+            return self.error_reply(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        if caption is not None and len(str(caption).encode("utf-16-le")) // 2 > 1024:
+            return self.error_reply(400, "Bad Request: message caption is too long")
+        message: dict[str, Any] = {
+            "message_id": next(self._ids),
+            "date": int(datetime.now(UTC).timestamp()),
+            "chat": _telegram_chat(chat_id),
+            "photo": [
+                {
+                    "file_id": "AgAC" + hashlib.sha256(photo.data).hexdigest()[:24],
+                    "file_size": len(photo.data),
+                    "width": 1,
+                    "height": 1,
+                }
+            ],
+        }
+        if caption:
+            message["caption"] = caption
+        self.photos[message["message_id"]] = photo.data
+        self.messages.append(message)
+        return Reply(200, {"ok": True, "result": message})
+
+
+def _telegram_chat(chat_id: Any) -> dict[str, Any]:
+    if isinstance(chat_id, str) and chat_id.startswith("@"):
+        return {"id": -1001000000000, "type": "channel", "username": chat_id[1:]}
+    return {"id": chat_id, "type": "channel"}
 
 
 SERVERS: dict[str, Callable[..., FakeServer]] = {

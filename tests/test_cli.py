@@ -487,7 +487,7 @@ REFUSALS: list[Any] = [
         ("queue", "edit", "1"),
         None,
         "error: nothing to change; give a new TEXT, --file, --channel, --kind, --at, "
-        "--expires, --media or --evergreen/--no-evergreen",
+        "--expires, --media, --alt or --evergreen/--no-evergreen",
         id="edit-without-changes",
     ),
     pytest.param(

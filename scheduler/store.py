@@ -1217,7 +1217,7 @@ def _draft_of(record: PostRecord, changes: Mapping[str, Any]) -> PostDraft:
         "evergreen": post.evergreen,
         "score": post.score,
     }
-    values.update(changes)
+    values.update((key, value) for key, value in changes.items() if key != "alt")  # media's
     values["channels"] = tuple(sorted(values["channels"]))
     return PostDraft(**values)
 

@@ -11,6 +11,7 @@ platform answers is redacted by the publisher before it is shown.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Set
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,8 @@ from .timeutil import format_duration
 
 if TYPE_CHECKING:
     import httpx
+
+_HTTP_URL = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
 
 
 def run_checks(config_path: Path | None, *, online: bool = False) -> tuple[list[str], list[str]]:
@@ -40,9 +43,16 @@ def run_checks(config_path: Path | None, *, online: bool = False) -> tuple[list[
         for key, value in channel.options.items():
             if isinstance(value, SecretRef):
                 try:
-                    value.reveal()
+                    revealed = value.reveal()
                 except SchedulerError as exc:
                     problems.append(f"{source}: channels.{name}.{key}: {exc}")
+                    unreadable.add(name)
+                    continue
+                if key == "url" and not _HTTP_URL.match(revealed):  # a webhook's
+                    problems.append(
+                        f"{source}: channels.{name}.url: the secret in {value.describe()} is "
+                        "not an http:// or https:// URL (its value is not shown)"
+                    )
                     unreadable.add(name)
 
     from .store import Store, redact_url

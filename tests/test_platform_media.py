@@ -11,20 +11,26 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from scheduler.config import load_config
+from scheduler.daemon import Daemon
+from scheduler.dispatch import RetrySettings
 from scheduler.errors import PermanentPublishError
 from scheduler.media import Medium
-from scheduler.publishers import Delivery, make_http_client
+from scheduler.models import AiringStatus
+from scheduler.publishers import ChannelClients, Delivery, build_publishers, make_http_client
 from scheduler.publishers.bluesky import BlueskyPublisher
 from scheduler.publishers.mastodon import MastodonPublisher
 from scheduler.publishers.telegram import TelegramPublisher
+from scheduler.store import Store
 from tests.conftest import RunCli, write_config
 from tests.fakeplatforms import FakeBluesky, FakeMastodon, FakeTelegram
 
@@ -464,3 +470,74 @@ def test_telegram_sends_one_photo_with_its_caption(client: httpx.Client) -> None
             publisher.publish(delivery(Medium("a.jpg", "image/jpeg", JPEG), body="👋" * 512 + "x"))
         with pytest.raises(PermanentPublishError, match="IMAGE_PROCESS_FAILED"):
             publisher.publish(delivery(Medium("a.gif", "image/jpeg", GIF)))
+
+
+def test_the_daemon_sends_the_kept_images_and_alt_text_to_bluesky_and_telegram(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Queued through the CLI, kept in the database, sent by the daemon: the bytes and alt
+    texts that reach the platforms are the ones queued, whatever the paths hold later."""
+    with FakeBluesky(password=TOKEN) as pds, FakeTelegram(token="1:" + TOKEN) as telegram:
+        config_path = write_config(
+            tmp_path,
+            f"""
+            [channels.sky]
+            publisher = "bluesky"
+            service = "{pds.base_url}"
+            handle = "{pds.handle}"
+            app_password = {{ env = "TEST_MEDIA_TOKEN" }}
+            language = "ar"
+
+            [channels.tg]
+            publisher = "telegram"
+            base_url = "{telegram.base_url}"
+            bot_token = {{ env = "TEST_BOT_TOKEN" }}
+            chat_id = "@brand"
+            """,
+        )
+        env = {**ENV, "TEST_BOT_TOKEN": "1:" + TOKEN}
+        write(tmp_path / "sunrise.jpg", JPEG)
+        at = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+        body = "شروق اليوم 🌅 #صباح"
+        result = run_cli(
+            "queue", "add", body, "-c", "sky", "-c", "tg", "--kind", "core",
+            "--at", at.isoformat(), "--media", "sunrise.jpg", "--alt", ALT_AR,
+            config=config_path, env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        write(tmp_path / "sunrise.jpg", PNG)  # changed after queueing: the daemon won't look
+
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        config = load_config(config_path)
+        store = Store(config.scheduler.database)
+        clients = ChannelClients(timeout=5.0)
+        publishers = build_publishers(config.channels, clients, now=lambda: at)
+        daemon = Daemon(
+            config,
+            store,
+            publishers,
+            clock=lambda: at,
+            retry=RetrySettings(attempts=2, initial=0.0, maximum=0.0),
+        )
+        try:
+            daemon.tick(at)
+            deadline = time.monotonic() + 60
+            while daemon.dispatcher.busy() or any(
+                a.status != AiringStatus.published for a in store.get_post(1).airings if a.pinned
+            ):
+                assert time.monotonic() < deadline, store.get_post(1).airings
+                time.sleep(0.05)
+        finally:
+            daemon.close(timeout=5)
+            clients.close()
+            store.close()
+
+        (record,) = (r["value"] for r in pds.records.values())
+        assert record["text"] == body and record["langs"] == ["ar"]
+        (image,) = record["embed"]["images"]
+        assert image["alt"] == ALT_AR
+        assert pds.blobs[image["image"]["ref"]["$link"]] == ("image/jpeg", JPEG)
+        (message,) = telegram.messages
+        assert message["caption"] == body
+        assert telegram.photos[message["message_id"]] == JPEG

@@ -150,3 +150,36 @@ def run_cli(tmp_path: Path) -> RunCli:
         )
 
     return run
+
+
+def send_pinned_in_process(config_path: Path, at: datetime, post_id: int) -> None:
+    """Run a daemon in this process, its clock stopped at `at`, until every pinned airing of
+    post `post_id` is published and nothing is left in flight (up to 60 s of real time for
+    the workers' round trips). Secrets come from the environment, as for `scheduler run`."""
+    import time
+
+    from scheduler.config import load_config
+    from scheduler.daemon import Daemon
+    from scheduler.dispatch import RetrySettings
+    from scheduler.models import AiringStatus
+    from scheduler.publishers import ChannelClients, build_publishers
+    from scheduler.store import Store
+
+    config = load_config(config_path)
+    store = Store(config.scheduler.database)
+    clients = ChannelClients(timeout=5.0)
+    publishers = build_publishers(config.channels, clients, now=lambda: at)
+    no_wait = RetrySettings(attempts=2, initial=0.0, maximum=0.0)
+    daemon = Daemon(config, store, publishers, clock=lambda: at, retry=no_wait)
+    try:
+        daemon.tick(at)
+        deadline = time.monotonic() + 60
+        while daemon.dispatcher.busy() or any(
+            a.status != AiringStatus.published for a in store.get_post(post_id).airings if a.pinned
+        ):
+            assert time.monotonic() < deadline, store.get_post(post_id).airings
+            time.sleep(0.05)
+    finally:
+        daemon.close(timeout=5)
+        clients.close()
+        store.close()

@@ -14,7 +14,6 @@ import os
 import shutil
 import sqlite3
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,15 +23,13 @@ from sqlalchemy import text
 
 from scheduler.config import Config, load_config
 from scheduler.daemon import Daemon
-from scheduler.dispatch import RetrySettings
 from scheduler.errors import InputError
 from scheduler.media import IMPORT_MEDIA_LIMIT, MASTODON_MEDIA, MediaBudget, Medium
 from scheduler.migrations import MIGRATIONS
 from scheduler.models import AiringStatus
-from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.queue import RawPost, draft_post, edit_changes
 from scheduler.store import PostDraft, Store
-from tests.conftest import NOW, RunCli, write_config
+from tests.conftest import NOW, RunCli, send_pinned_in_process, write_config
 from tests.fakeplatforms import FakeMastodon
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # every byte value: nothing may change one
@@ -431,29 +428,7 @@ def test_the_daemon_uploads_the_bytes_queued_not_what_the_path_holds_now(
     (tmp_path / "photo.png").unlink()
     write(tmp_path / "other.jpg", b"%PDF-1.7 replaced after queueing")
 
-    config = load_config(config_path)
-    store = Store(config.scheduler.database)
-    clients = ChannelClients(timeout=5.0)
-    publishers = build_publishers(config.channels, clients, now=lambda: at)
-    daemon = Daemon(
-        config,
-        store,
-        publishers,
-        clock=lambda: at,
-        retry=RetrySettings(attempts=2, initial=0.0, maximum=0.0),
-    )
-    try:
-        daemon.tick(at)
-        deadline = time.monotonic() + 60
-        while daemon.dispatcher.busy() or any(
-            a.status != AiringStatus.published for a in store.get_post(1).airings if a.pinned
-        ):
-            assert time.monotonic() < deadline, store.get_post(1).airings
-            time.sleep(0.05)
-    finally:
-        daemon.close(timeout=5)
-        clients.close()
-        store.close()
+    send_pinned_in_process(config_path, at, 1)
 
     (status,) = mastodon.statuses
     uploads = [r.body["file"] for r in mastodon.requests_to("/api/v2/media", "POST")]

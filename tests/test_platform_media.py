@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,18 +19,13 @@ from typing import Any
 import httpx
 import pytest
 
-from scheduler.config import load_config
-from scheduler.daemon import Daemon
-from scheduler.dispatch import RetrySettings
 from scheduler.errors import PermanentPublishError
 from scheduler.media import Medium
-from scheduler.models import AiringStatus
-from scheduler.publishers import ChannelClients, Delivery, build_publishers, make_http_client
+from scheduler.publishers import Delivery, make_http_client
 from scheduler.publishers.bluesky import BlueskyPublisher
 from scheduler.publishers.mastodon import MastodonPublisher
 from scheduler.publishers.telegram import TelegramPublisher
-from scheduler.store import Store
-from tests.conftest import RunCli, write_config
+from tests.conftest import RunCli, send_pinned_in_process, write_config
 from tests.fakeplatforms import FakeBluesky, FakeMastodon, FakeTelegram
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2  # every byte value: nothing may change one
@@ -509,29 +503,7 @@ def test_the_daemon_sends_the_kept_images_and_alt_text_to_bluesky_and_telegram(
 
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        config = load_config(config_path)
-        store = Store(config.scheduler.database)
-        clients = ChannelClients(timeout=5.0)
-        publishers = build_publishers(config.channels, clients, now=lambda: at)
-        daemon = Daemon(
-            config,
-            store,
-            publishers,
-            clock=lambda: at,
-            retry=RetrySettings(attempts=2, initial=0.0, maximum=0.0),
-        )
-        try:
-            daemon.tick(at)
-            deadline = time.monotonic() + 60
-            while daemon.dispatcher.busy() or any(
-                a.status != AiringStatus.published for a in store.get_post(1).airings if a.pinned
-            ):
-                assert time.monotonic() < deadline, store.get_post(1).airings
-                time.sleep(0.05)
-        finally:
-            daemon.close(timeout=5)
-            clients.close()
-            store.close()
+        send_pinned_in_process(config_path, at, 1)
 
         (record,) = (r["value"] for r in pds.records.values())
         assert record["text"] == body and record["langs"] == ["ar"]

@@ -81,6 +81,7 @@ class SecretRef:
         return self.describe()
 
 
+SHORTEST_SECRET = 8
 # A character of these ends a bot token's place in `/bot<token>/sendMessage` or changes it.
 _PATH_ENDING = set("/?#%")
 
@@ -89,6 +90,10 @@ def secret_value_problem(value: str, carries: str) -> str | None:
     """Why `value` can't be a valid secret sent as `carries`, or None; never quotes it."""
     if not value:
         return "is empty"
+    if len(value) < SHORTEST_SECRET:
+        # No platform issues such tokens, and text this short can't be told apart from
+        # ordinary words: redacting it would garble messages and hint at the value.
+        return f"is shorter than {SHORTEST_SECRET} characters, too short for a real secret"
     if any(_is_control(char) for char in value):
         return "holds a line break or another control character, which no platform accepts"
     if carries in ("header", "path") and not all("!" <= char <= "~" for char in value):

@@ -704,6 +704,7 @@ def test_secrets_are_not_needed_to_load_the_config(
 CONTROL = "holds a line break or another control character, which no platform accepts"
 NOT_ASCII = "holds a space or a character that is not ASCII, which HTTP can't carry in a token"
 IN_PATH = "holds one of / ? # %, which would change the request's path"
+SHORT = "is shorter than 8 characters, too short for a real secret"
 
 
 @pytest.mark.parametrize(
@@ -718,9 +719,11 @@ IN_PATH = "holds one of / ? # %, which would change the request's path"
         ("bot_token", f"123:{SECRET}/../getUpdates", IN_PATH),
         ("bot_token", f"123:{SECRET}é", NOT_ASCII),
         ("secret", f"{SECRET}\x00", CONTROL),
+        ("token", "a", SHORT),
+        ("secret", "1234567", SHORT),
     ],
     ids=["newline", "escape", "non-ascii-header", "space-in-header", "crlf", "line-separator",
-         "slash-in-path", "non-ascii-path", "nul"],
+         "slash-in-path", "non-ascii-path", "nul", "one-character", "seven-characters"],
 )  # fmt: skip
 def test_a_secret_that_cant_be_valid_is_refused_naming_the_key(
     in_tmp: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: str, reason: str

@@ -251,7 +251,9 @@ def test_mastodon_language_is_an_iso_639_code(tmp_path: Path) -> None:
 
 def test_check_names_a_bad_language_key(run_cli: RunCli, tmp_path: Path) -> None:
     config = write_config(tmp_path, CHANNELS.replace('language = "ar"', 'language = "arabic"'))
-    result = run_cli("check", config=config, env={"MASTO_TOKEN": "t", "SKY_PASSWORD": "p"})
+    result = run_cli(
+        "check", config=config, env={"MASTO_TOKEN": "token-1234", "SKY_PASSWORD": "pass-1234"}
+    )
     assert result.returncode == 1
     assert "channels.sky.language: 'arabic' is not a BCP 47 language tag" in result.stderr
     assert "Traceback" not in result.stderr

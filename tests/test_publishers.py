@@ -517,7 +517,7 @@ def _channel(tmp_path: Path, publisher: str, **options: Any) -> Any:
 def test_registry_builds_each_publisher_from_config(
     client: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TOKEN", "t")
+    monkeypatch.setenv("TOKEN", "token-1234")
     secret = {"env": "TOKEN"}
     built = {
         "file": _channel(tmp_path, "file", path="out.jsonl"),

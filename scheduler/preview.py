@@ -27,7 +27,17 @@ from .calendar import CalendarAiring, CalendarData, CalendarGap
 from .terminal import UNSAFE, clean, clip, display_width, isolate
 from .timeutil import localize
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+def _templates_dir() -> Path:
+    """Where the Jinja2 templates are: inside the package once installed from a wheel
+    (pyproject maps the project's top-level `templates/` to `scheduler/templates`), beside
+    the package in a checkout or an editable install."""
+    package = Path(__file__).resolve().parent
+    installed = package / "templates"
+    return installed if installed.is_dir() else package.parent / "templates"
+
+
+TEMPLATES_DIR = _templates_dir()
 VIEWS = ("week", "month")
 KINDS = ("core", "entertaining", "repost")
 ALERT_STATUSES = frozenset({"failed", "missed", "unconfirmed"})

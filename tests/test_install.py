@@ -1,0 +1,109 @@
+"""A normal install works away from the checkout: the wheel carries the templates.
+
+Builds the project's wheel, installs it into a fresh virtual environment (its dependencies
+come from pip's cache or the package index, as for a user), and from another directory runs
+`scheduler --version`, `check`, renders the HTML calendar and serves it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, write_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `scheduler` console script of a fresh venv holding only the built wheel."""
+    work = tmp_path_factory.mktemp("install")
+    wheels = work / "wheels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(wheels),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    (wheel,) = wheels.glob("content_scheduler-*.whl")
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=600)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    return venv / "bin" / "scheduler"
+
+
+def run(scheduler: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SCHEDULER_EDITOR": "tester"}
+    env.pop("PYTHONPATH", None)
+    return subprocess.run(
+        [str(scheduler), *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_the_installed_wheel_renders_and_serves_the_calendar(
+    installed: Path, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    version = run(installed, elsewhere, "--version")
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith("content-scheduler ")
+
+    checked = run(installed, elsewhere, "--config", str(config), "check")
+    assert checked.returncode == 0, checked.stderr
+    added = run(
+        installed, elsewhere, "--config", str(config), "queue", "add", "مرحبا <b>bold</b>",
+        "--channel", "main", "--kind", "core",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+
+    page = elsewhere / "week.html"
+    rendered = run(
+        installed, elsewhere, "--config", str(config), "calendar", "--format", "html",
+        "--output", str(page),
+    )  # fmt: skip
+    assert rendered.returncode == 0, rendered.stderr
+    html = page.read_text(encoding="utf-8")
+    assert "<html" in html and "مرحبا &lt;b&gt;bold&lt;/b&gt;" in html
+
+    with subprocess.Popen(
+        [str(installed), "--config", str(config), "calendar", "--serve", "--port", "0"],
+        cwd=elsewhere,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as server:
+        try:
+            assert server.stdout is not None
+            line = server.stdout.readline()  # "Serving the calendar on http://127.0.0.1:N/ …"
+            url = line.split(" on ", 1)[1].split()[0]
+            with urllib.request.urlopen(url, timeout=60) as response:
+                assert response.status == 200
+                served = response.read().decode("utf-8")
+            assert "مرحبا &lt;b&gt;bold&lt;/b&gt;" in served
+        finally:
+            server.terminate()
+            server.wait(timeout=60)

@@ -107,6 +107,8 @@ def draft_post(
         settings = [config.channel(name) for name in channels]
     except InputError as exc:
         raise refuse(str(exc)) from None
+    if not raw.kind:
+        raise refuse("no kind given; use --kind core or --kind entertaining")
     if raw.kind not in POST_KINDS:
         raise refuse(f"kind {raw.kind!r} is not accepted; use core or entertaining")
     body = (raw.body or "").strip()

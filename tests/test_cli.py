@@ -393,6 +393,12 @@ REFUSALS: list[Any] = [
         id="unknown-kind",
     ),
     pytest.param(
+        (*ADD, "hi", "-c", "main"),
+        None,
+        "error: no kind given; use --kind core or --kind entertaining",
+        id="no-kind",
+    ),
+    pytest.param(
         (*ADD, "hi", "-c", "main", *CORE, "--at", "2020-01-01T00:00:00Z"),
         None,
         re.compile(rf"^error: pinned time 2020-01-01T00:00:00Z {PAST}; give a later --at$"),

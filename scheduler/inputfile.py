@@ -40,9 +40,12 @@ def read_text_file(path: Path | str, *, limit: int, encoding: str = "utf-8") -> 
         raise UnreadableInput("does not exist", missing=True) from None
     except OSError as exc:
         raise UnreadableInput(f"can't be read: {exc.strerror}") from None
+    # Checked before the descriptor becomes a file object: `fdopen` itself refuses a
+    # directory with an exception of its own.
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise UnreadableInput("is not a regular file (but a device, FIFO or directory)")
     with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise UnreadableInput("is not a regular file (but a device, FIFO or directory)")
         try:
             data = _read_bounded(handle, limit)
         except OSError as exc:

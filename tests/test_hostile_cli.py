@@ -55,6 +55,13 @@ def make_fifo(name: str) -> Callable[[Path], None]:
     return setup
 
 
+def make_directory(name: str) -> Callable[[Path], None]:
+    def setup(directory: Path) -> None:
+        (directory / name).mkdir()
+
+    return setup
+
+
 def sparse_file(name: str, size: int) -> Callable[[Path], None]:
     """A file of `size` bytes that takes no disk space: reading it all would still cost."""
 
@@ -172,6 +179,11 @@ CASES: dict[str, Case] = {
         "other.toml: is not a regular file (but a device, FIFO or directory)",
         make_fifo("other.toml"),
     ),
+    "config-directory": Case(
+        ("--config", "other.toml", "status"),
+        "other.toml: is not a regular file (but a device, FIFO or directory)",
+        make_directory("other.toml"),
+    ),
     "config-over-1-mb": Case(
         ("--config", "other.toml", "status"),
         "other.toml: is larger than 1 MB",
@@ -221,6 +233,11 @@ CASES: dict[str, Case] = {
         ("queue", "add", "--file", "body.txt", "-c", "main", "--kind", "core"),
         "error: --file 'body.txt' is not a regular file (but a device, FIFO or directory)",
         make_fifo("body.txt"),
+    ),
+    "file-directory": Case(
+        ("queue", "add", "--file", "body.txt", "-c", "main", "--kind", "core"),
+        "error: --file 'body.txt' is not a regular file (but a device, FIFO or directory)",
+        make_directory("body.txt"),
     ),
     "file-over-1-mb": Case(
         ("queue", "add", "--file", "body.txt", "-c", "main", "--kind", "core"),
@@ -272,6 +289,11 @@ CASES: dict[str, Case] = {
         ("queue", "import", "posts.jsonl"),
         "error: 'posts.jsonl' is not a regular file (but a device, FIFO or directory)",
         make_fifo("posts.jsonl"),
+    ),
+    "import-directory": Case(
+        ("queue", "import", "posts.csv"),
+        "error: 'posts.csv' is not a regular file (but a device, FIFO or directory)",
+        make_directory("posts.csv"),
     ),
     "import-over-50-mb": Case(
         ("queue", "import", "posts.csv"),

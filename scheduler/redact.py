@@ -3,10 +3,15 @@
 A platform that echoes a token rarely echoes it byte for byte: it may answer JSON
 (`"tok\\"en"`), percent-encode it in a URL, or quote it in a Python `repr` (h11 names an
 illegal header as `b'Bearer abc\\n'`), and it may cut its message short. So a `Redactor`
-looks for every encoded form of every secret (and of each line of a multi-line one), and
-for a prefix of at least `PIECE` characters of one of those forms where a text was cut: at
-its end or before an ellipsis. Redaction must run before our own truncation, since a cut
-there could leave a piece of a secret that no longer looks like one.
+looks for every encoded form of every secret (and of each line of a multi-line one), for
+any run of at least `RUN` characters of a token's form wherever it stands (a platform
+may quote part of a token), and for a prefix of at least `PIECE` characters of any form
+where a text was cut: at its end or before an ellipsis. Redaction must run before our own
+truncation, since a cut there could leave a piece of a secret that no longer looks like one.
+
+A URL that is a secret (a Slack or Discord webhook) shares its scheme, host and words such
+as `services` with every other URL, so runs of it are not looked for; its path segments
+that look like ids or tokens (a digit, or 16 characters and more) are, as tokens.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from urllib.parse import quote, quote_plus
 
 MARK = "<redacted>"
 PIECE = 8  # shorter prefixes occur in ordinary text by chance
+# A run found anywhere must be longer: a token made of words (`mastodon-test-token`) shares
+# eight characters with ordinary text far more often than twelve.
+RUN = 12
 _ELLIPSIS = re.compile(r"…|\.\.\.")
 
 
@@ -50,16 +58,24 @@ class Redactor:
         parts = {s for s in secrets if s} | {
             line for s in secrets for line in s.split() if len(line) >= PIECE
         }
-        forms = {form for part in parts for form in encoded_forms(part)}
+        tokens = {p for p in parts if "://" not in p} | {
+            segment for p in parts if "://" in p for segment in _secret_segments(p)
+        }
+        forms = {form for part in parts | tokens for form in encoded_forms(part)}
         self._forms = sorted(forms, key=len, reverse=True)
         # Every prefix a cut can leave, found by its last PIECE characters.
         self._prefixes: dict[str, list[str]] = {}
         for form in forms:
             for end in range(PIECE, len(form)):
                 self._prefixes.setdefault(form[end - PIECE : end], []).append(form[:end])
+        # Every run of RUN characters of a token's forms, with where it starts in the form.
+        self._runs: dict[str, list[tuple[str, int]]] = {}
+        for form in {form for token in tokens for form in encoded_forms(token)}:
+            for start in range(len(form) - RUN + 1):
+                self._runs.setdefault(form[start : start + RUN], []).append((form, start))
 
     def __call__(self, text: str) -> str:
-        spans = self._whole_spans(text) + self._cut_spans(text)
+        spans = self._whole_spans(text) + self._cut_spans(text) + self._run_spans(text)
         if not spans:
             return text
         out, position = [], 0
@@ -78,6 +94,21 @@ class Redactor:
                 start = text.find(form, start + len(form))
         return spans
 
+    def _run_spans(self, text: str) -> list[tuple[int, int]]:
+        """Each stretch of `text` that is a run of RUN or more characters of a token."""
+        spans = []
+        for start in range(len(text) - RUN + 1):
+            for form, offset in self._runs.get(text[start : start + RUN], ()):
+                length = RUN
+                while (
+                    offset + length < len(form)
+                    and start + length < len(text)
+                    and text[start + length] == form[offset + length]
+                ):
+                    length += 1
+                spans.append((start, start + length))
+        return spans
+
     def _cut_spans(self, text: str) -> list[tuple[int, int]]:
         """The longest prefix of a form that ends where `text` was cut short."""
         cuts = {len(text.rstrip()), *(m.start() for m in _ELLIPSIS.finditer(text))}
@@ -88,6 +119,16 @@ class Redactor:
             if matching:
                 spans.append((cut - max(map(len, matching)), cut))
         return spans
+
+
+def _secret_segments(url: str) -> set[str]:
+    """The path segments of a secret URL that look like ids or tokens."""
+    path = url.split("://", 1)[1].partition("/")[2]
+    return {
+        segment
+        for segment in path.split("/")
+        if len(segment) >= PIECE and (len(segment) >= 16 or any(c.isdigit() for c in segment))
+    }
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

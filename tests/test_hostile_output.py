@@ -384,6 +384,8 @@ MULTI_LINE = "first-line-of-a-key\nsecond-line-of-it"
         f"percent {quote(MULTI_LINE, safe='')} end",
         f"cut at the end {MULTI_LINE[:11]}",
         f"cut by an ellipsis {MULTI_LINE[:9]}... end",
+        f"a piece quoted mid-message {MULTI_LINE[:12]} end",
+        f"a piece from inside {MULTI_LINE[3:15]} end",
     ],
 )
 def test_the_redactor_removes_every_form_and_piece(text: str) -> None:
@@ -397,3 +399,12 @@ def test_the_redactor_removes_every_form_and_piece(text: str) -> None:
 def test_the_redactor_leaves_ordinary_text_alone() -> None:
     text = "mastodon answered 422: Validation failed: Text can't be blank"
     assert Redactor(["mastodon-test-token"])(text) == text
+
+
+def test_a_secret_webhook_url_hides_its_tokens_not_every_url() -> None:
+    url = "https://hooks.slack.com/services/T0A1B2C3D/B0A1B2C3D/abcdefghijklmnopqrstuvwx"
+    redact = Redactor([url])
+    other = "slack: can't connect to https://hooks.slack.com/services/: refused"
+    assert redact(other) == other
+    quoted = "slack answered 404: no_service for B0A1B2C3D/abcdefghijklmno"
+    assert redact(quoted) == "slack answered 404: no_service for <redacted>/<redacted>"

@@ -150,11 +150,12 @@ def check(
 ) -> None:
     """Validate the config, reach the database and resolve every secret reference."""
     from .checks import run_checks
+    from .terminal import clean
 
     app_ctx = context(ctx)
     report, problems = run_checks(app_ctx.config_path, online=online)
     for line in report:
-        print(line)
+        print(clean(line))  # may quote what a platform answered
     if problems:
         raise ConfigError(problems)
 
@@ -554,10 +555,12 @@ def main() -> None:
     """Run the CLI; a project error becomes its message on stderr and exit status 1."""
     try:
         app(prog_name="scheduler")
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        sys.exit(1)
     except SchedulerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # Messages may quote outside text (a platform's answer, a name from a file); the
+        # renderer is imported only here, off the fast path of a `queue add` that succeeds.
+        from .terminal import clean
+
+        problems = exc.problems if isinstance(exc, ConfigError) else [f"error: {exc}"]
+        for problem in problems:
+            print(clean(problem, keep_newlines=True), file=sys.stderr)
         sys.exit(1)

@@ -190,6 +190,19 @@ def test_a_platform_that_echoes_the_credential_is_shown_redacted(
     assert MASTODON_TOKEN not in result.stdout + result.stderr
 
 
+def test_a_platforms_control_characters_never_reach_the_terminal(
+    tmp_path: Path, run_cli: RunCli, fakes: Fakes
+) -> None:
+    fakes.mastodon.fail_next(401, message="\x1b]0;owned\x07 bad \x1b[31mtoken\u202e")
+    result = run_cli("check", "--online", config=fakes.config(tmp_path), env=env(fakes))
+    assert result.returncode == 1
+    assert "  masto: failed: mastodon answered 401: ]0;owned bad [31mtoken" in (
+        result.stdout.splitlines()
+    )
+    shown = result.stdout + result.stderr
+    assert not any(c in shown for c in ("\x1b", "\x07", "\u202e")), shown
+
+
 def test_an_unreachable_platform_is_named_and_a_missing_secret_is_not_called(
     tmp_path: Path, run_cli: RunCli, fakes: Fakes
 ) -> None:

@@ -10,8 +10,10 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -692,3 +694,51 @@ def test_a_slack_webhook_url_is_a_secret_in_messages(client: httpx.Client) -> No
         with pytest.raises(PermanentPublishError) as caught:
             publisher.publish(delivery(1))
     assert str(caught.value) == "webhook (slack) answered 404: no_service: <redacted> (<redacted>)"
+
+
+class _EndlessAnswer(ThreadingHTTPServer):
+    """Answers every POST with a 500 that claims 200 MB and keeps writing until the client
+    goes away; counts what it managed to write."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.written = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(500)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(200_000_000))
+                self.end_headers()
+                chunk = b"x" * 65536
+                try:
+                    while server.written < 200_000_000:
+                        self.wfile.write(chunk)
+                        server.written += len(chunk)
+                except OSError:
+                    pass  # the client closed the connection: what we are testing
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_an_endless_answer_is_read_only_up_to_the_limit(client: httpx.Client) -> None:
+    server = _EndlessAnswer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        with pytest.raises(TransientPublishError) as caught:
+            WebhookPublisher(url, client, now=now).publish(delivery(1))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert str(caught.value).startswith("webhook (json) answered 500: xxx")
+    assert len(str(caught.value)) <= 300
+    # The publisher hung up once it had read its limit; the socket buffers hold a few MB.
+    assert server.written < 50_000_000

@@ -33,6 +33,7 @@ USER_AGENT = "content-scheduler/0.1"
 # Telegram puts the bot token in the path (`/bot123:ABC/sendMessage`); httpx logs request URLs.
 _BOT_TOKEN_IN_PATH = re.compile(r"/bot[^/\s\"']+")
 MESSAGE_LIMIT = 300  # characters of an error message kept for logs and editors
+ANSWER_LIMIT = 1_000_000  # bytes of an answer read; the platforms' own are a few kilobytes
 # A channel's requests go one at a time (its worker sends them in order); one spare.
 CONNECTIONS_PER_CHANNEL = 2
 
@@ -134,7 +135,13 @@ class Api:
     def send(self, method: str, url: str, *, posting: bool, **kwargs: Any) -> httpx.Response:
         """Send one request; transport failures become publish errors, any status is returned."""
         try:
-            return self.client.request(method, url, **kwargs)
+            request = self.client.build_request(method, url, **kwargs)
+            response = self.client.send(request, stream=True)
+            try:
+                body = _read_at_most(response, ANSWER_LIMIT)
+            finally:
+                response.close()  # past the limit this drops the connection, unread
+            return _with_body(response, body)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TransientPublishError(self._describe("can't connect", exc)) from None
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
@@ -170,6 +177,36 @@ class Api:
     def _describe(self, what: str, exc: Exception) -> str:
         detail = str(exc) or type(exc).__name__
         return self.message(f"{self.platform}: {what}: {detail}")
+
+
+def _read_at_most(response: httpx.Response, limit: int) -> bytes:
+    """The answer's (decoded) body, cut at `limit` bytes: a receiver that answers with
+    hundreds of megabytes must not take the daemon's memory with it."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+def _with_body(streamed: httpx.Response, body: bytes) -> httpx.Response:
+    """A complete response holding `body`, already decoded, in place of a streamed one."""
+    headers = [
+        (name, value)
+        for name, value in streamed.headers.multi_items()
+        if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    extensions = {k: v for k, v in streamed.extensions.items() if k != "network_stream"}
+    return httpx.Response(
+        streamed.status_code,
+        headers=headers,
+        content=body,
+        request=streamed.request,
+        extensions=extensions,
+    )
 
 
 def json_body(response: httpx.Response) -> Any:

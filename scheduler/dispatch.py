@@ -562,9 +562,7 @@ class Dispatcher:
                 settings.attempts,
                 exc,
             )
-            until = self.clock() + timedelta(seconds=pause) + self.config.scheduler.lease
-            with self._writing:
-                self.store.extend_lease(delivery.airing_id, owner=self.owner, until=until)
+            # No lease write here: the airing is in flight, so `_keep_leases` keeps it alive.
 
         tries = 0
 

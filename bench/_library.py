@@ -7,9 +7,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from scheduler.cli.queue_commands import spacing_by_channel
 from scheduler.config import load_config
-from scheduler.queue import spacing_by_channel
-from scheduler.store import PostDraft, Store
+from scheduler.store.store import PostDraft, Store
 
 BATCH = 1_000
 BODY = "A post of ordinary length for the benchmark, with a link https://example.org/a and "

@@ -36,7 +36,7 @@ from _webhook import (  # noqa: E402
 )
 
 from scheduler.config import load_config  # noqa: E402
-from scheduler.store import PostDraft, Store  # noqa: E402
+from scheduler.store.store import PostDraft, Store  # noqa: E402
 
 CHANNELS = 100
 AIRINGS = 1_000

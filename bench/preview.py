@@ -10,8 +10,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduler import preview
-from scheduler.calendar import CalendarAiring, CalendarChannel, CalendarData, CalendarGap
+from scheduler.planning.calendar_data import (
+    CalendarAiring,
+    CalendarChannel,
+    CalendarData,
+    CalendarGap,
+)
+from scheduler.render import preview
 
 CHANNELS = 50
 DAYS = 30

@@ -75,7 +75,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[object]:
-    from scheduler.store import Store
+    from scheduler.store.store import Store
 
     instance = Store(db_url)
     instance.migrate()
@@ -159,11 +159,11 @@ def send_pinned_in_process(config_path: Path, at: datetime, post_id: int) -> Non
     import time
 
     from scheduler.config import load_config
-    from scheduler.daemon import Daemon
-    from scheduler.dispatch import RetrySettings
-    from scheduler.models import AiringStatus
     from scheduler.publishers import ChannelClients, build_publishers
-    from scheduler.store import Store
+    from scheduler.runtime.daemon import Daemon
+    from scheduler.runtime.dispatch import RetrySettings
+    from scheduler.store.models import AiringStatus
+    from scheduler.store.store import Store
 
     config = load_config(config_path)
     store = Store(config.scheduler.database)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from scheduler.audit import audit_channel
-from scheduler.planner import Gap, PlanAiring, plan_channel
+from scheduler.planning.audit import audit_channel
+from scheduler.planning.planner import Gap, PlanAiring, plan_channel
 from tests.test_planner_examples import BERLIN, DAY, MINUTE, MONDAY, WEEK, WEEK_POSTS, local
 
 END = MONDAY + 7 * DAY

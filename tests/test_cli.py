@@ -23,9 +23,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from scheduler.migrations import LATEST_VERSION
-from scheduler.models import Airing
-from scheduler.store import PostDraft, Store
+from scheduler.store.migrations import LATEST_VERSION
+from scheduler.store.models import Airing
+from scheduler.store.store import PostDraft, Store
 from tests.conftest import RunCli, write_config
 
 BERLIN, RIYADH = ZoneInfo("Europe/Berlin"), ZoneInfo("Asia/Riyadh")
@@ -818,7 +818,7 @@ def test_console_script_runs(tmp_path: Path) -> None:
 
 def all_commands() -> list[tuple[str, Any]]:
     """Every (sub)command Typer builds, by its full name ("scheduler queue add")."""
-    from scheduler.cli import app
+    from scheduler.cli.app import app
 
     found: list[tuple[str, Any]] = []
 
@@ -847,7 +847,7 @@ def test_every_command_and_option_has_help_text() -> None:
     assert {f"scheduler {' '.join(c)}".rstrip() for c in COMMANDS} <= names
 
     runner = CliRunner()
-    from scheduler.cli import app
+    from scheduler.cli.app import app
 
     for name, _ in commands:
         result = runner.invoke(app, [*name.split()[1:], "--help"])

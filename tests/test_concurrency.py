@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scheduler.store import Store
+from scheduler.store.store import Store
 from tests.conftest import REPO, write_config
 
 WORKERS = 4
@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from scheduler.config import load_config
-from scheduler.queue import RawPost, draft_post, spacing_by_channel
-from scheduler.store import Store
+from scheduler.cli.queue_commands import RawPost, draft_post, spacing_by_channel
+from scheduler.store.store import Store
 from scheduler.timeutil import iso_utc
 
 worker, directory, count, cli_every = int(sys.argv[1]), Path(sys.argv[2]), *map(int, sys.argv[3:])

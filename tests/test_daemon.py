@@ -20,12 +20,12 @@ import pytest
 from sqlmodel import col, select
 
 from scheduler.config import Config, load_config
-from scheduler.daemon import Daemon
-from scheduler.dispatch import RetrySettings
-from scheduler.models import Airing, AiringStatus, Attempt
 from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.publishers.base import Delivery, Receipt
-from scheduler.store import PostDraft, Store
+from scheduler.runtime.daemon import Daemon
+from scheduler.runtime.dispatch import RetrySettings
+from scheduler.store.models import Airing, AiringStatus, Attempt
+from scheduler.store.store import PostDraft, Store
 from scheduler.timeutil import iso_utc
 from tests.conftest import RunCli, write_config
 from tests.fakeplatforms import FakeMastodon, FakeTelegram, FakeWebhook, Reply

@@ -24,16 +24,16 @@ import pytest
 from sqlalchemy import bindparam, text
 
 from scheduler.config import load_config
-from scheduler.daemon import Daemon
-from scheduler.dbfile import DatabaseFileChanged
-from scheduler.dispatch import RetrySettings
 from scheduler.errors import PermanentPublishError
-from scheduler.migrations import MIGRATIONS
-from scheduler.models import AiringStatus, UTCDateTime
 from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.publishers.base import Delivery
 from scheduler.publishers.file import FilePublisher
-from scheduler.store import PostDraft, Store
+from scheduler.runtime.daemon import Daemon
+from scheduler.runtime.dispatch import RetrySettings
+from scheduler.store.dbfile import DatabaseFileChanged
+from scheduler.store.migrations import MIGRATIONS
+from scheduler.store.models import AiringStatus, UTCDateTime
+from scheduler.store.store import PostDraft, Store
 from tests.conftest import RunCli
 from tests.test_daemon_process import Service, wait_until
 

@@ -30,8 +30,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from scheduler.models import Airing, AiringStatus, Heartbeat
-from scheduler.store import PostDraft, Store
+from scheduler.store.models import Airing, AiringStatus, Heartbeat
+from scheduler.store.store import PostDraft, Store
 from tests.conftest import REPO
 from tests.fakeplatforms import FakeWebhook
 from tests.test_daemon_process import Service, wait_until
@@ -202,7 +202,7 @@ class Cluster:
         """A query on a fresh connection outside every replica's application_name."""
         import psycopg
 
-        from scheduler.listen import libpq_url
+        from scheduler.store.changes import libpq_url
 
         with psycopg.connect(libpq_url(self.store.url), autocommit=True) as conn:
             return list(conn.execute(query, params).fetchall())

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from scheduler.store import PostDraft, Store
+from scheduler.store.store import PostDraft, Store
 from tests.conftest import RunCli, write_config
 
 HUGE_ID = "99999999999999999999"  # past 2^64

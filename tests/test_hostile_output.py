@@ -34,7 +34,7 @@ import markupsafe
 import pytest
 
 from scheduler.redact import Redactor
-from scheduler.store import PostDraft, Store
+from scheduler.store.store import PostDraft, Store
 from tests.conftest import REPO, RunCli, write_config
 from tests.fakeplatforms import FakeMastodon, FakeWebhook, Reply
 
@@ -340,7 +340,7 @@ def test_the_daemon_log_escapes_control_characters_in_any_record(tmp_path: Path)
     script = textwrap.dedent(
         """
         import logging
-        from scheduler.service import configure_logging
+        from scheduler.runtime.service import configure_logging
 
         configure_logging()
         log = logging.getLogger("scheduler.test")

@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from scheduler.cli import app
-from scheduler.store import Store
+from scheduler.cli.app import app
+from scheduler.store.store import Store
 from tests.conftest import RunCli, write_config
 
 # What broke imports before: line ends and separators that str.splitlines and csv reading

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.jsonout import dumps
+from scheduler.render.jsonout import dumps
 
 SCALARS = (
     st.none()

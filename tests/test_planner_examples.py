@@ -11,9 +11,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduler.audit import audit_channel
 from scheduler.config import ChannelSettings, Mix, QuietWindow, RepostRules
-from scheduler.planner import ChannelPlan, Gap, PlanAiring, PlanPost, plan_channel, slots
+from scheduler.planning.audit import audit_channel
+from scheduler.planning.planner import ChannelPlan, Gap, PlanAiring, PlanPost, plan_channel, slots
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -1,6 +1,6 @@
 """Property tests: for random channels and content, the plan obeys every rule of DESIGN §3.
 
-The judge is `scheduler.audit`, written apart from the planner. Windows are placed around
+The judge is `scheduler.planning.audit`, written apart from the planner. Windows are placed around
 daylight-saving changes on purpose, and content ranges from none to more than the slots.
 """
 
@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler.audit import audit_channel
 from scheduler.config import ChannelSettings, Mix, QuietWindow, RepostRules
-from scheduler.planner import PlanAiring, PlanPost, plan_channel, slots
+from scheduler.planning.audit import audit_channel
+from scheduler.planning.planner import PlanAiring, PlanPost, plan_channel, slots
 
 # Cadences from 15 minutes to 4 hours that divide a day into whole slots.
 CADENCES = [m for m in range(15, 241) if 1440 % m == 0]

@@ -22,10 +22,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from scheduler import i18n, preview, terminal
-from scheduler.calendar import CalendarAiring, CalendarChannel, CalendarData, CalendarGap
-from scheduler.cli_calendar import register
+from scheduler.cli.calendar_commands import register
 from scheduler.errors import InputError
+from scheduler.planning.calendar_data import (
+    CalendarAiring,
+    CalendarChannel,
+    CalendarData,
+    CalendarGap,
+)
+from scheduler.render import i18n, preview, terminal
 
 RIYADH = ZoneInfo("Asia/Riyadh")
 BERLIN = ZoneInfo("Europe/Berlin")

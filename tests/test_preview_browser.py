@@ -27,8 +27,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler import preview
-from scheduler.calendar import CalendarAiring, CalendarChannel, CalendarData, CalendarGap
+from scheduler.planning.calendar_data import (
+    CalendarAiring,
+    CalendarChannel,
+    CalendarData,
+    CalendarGap,
+)
+from scheduler.render import preview
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(

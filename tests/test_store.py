@@ -16,9 +16,9 @@ from sqlmodel import SQLModel
 
 from scheduler.errors import InputError, PostNotFound, StoreError
 from scheduler.media import Medium
-from scheduler.migrations import LATEST_VERSION, MIGRATIONS
-from scheduler.models import Airing, AiringStatus, Attempt
-from scheduler.store import Claimed, Outcome, PostDraft, Store
+from scheduler.store.migrations import LATEST_VERSION, MIGRATIONS
+from scheduler.store.models import Airing, AiringStatus, Attempt
+from scheduler.store.store import Claimed, Outcome, PostDraft, Store
 from scheduler.timeutil import iso_utc
 
 SPACING = {"main": timedelta(minutes=30), "other": timedelta(minutes=30)}

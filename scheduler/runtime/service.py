@@ -7,11 +7,11 @@ import sys
 from datetime import timedelta
 from typing import Any
 
-from .config import Config
+from ..config import Config
+from ..render.terminal import escape_controls
+from ..store.dbfile import DaemonLock, sqlite_file
+from ..store.store import Store
 from .daemon import Daemon, utc_now
-from .dbfile import DaemonLock, sqlite_file
-from .store import Store
-from .terminal import escape_controls
 
 # Due airings are claimed this long before their time and sent exactly at it, so a burst of
 # 1,000 due at once is not first held up by its own claim.
@@ -53,8 +53,8 @@ def run_daemon(config: Config, store: Store) -> int:
 
     Raises DaemonAlreadyRunning (naming the running daemon) before anything is planned or sent.
     """
-    from .publishers.http import ChannelClients
-    from .publishers.registry import build_publishers
+    from ..publishers.http import ChannelClients
+    from ..publishers.registry import build_publishers
 
     database = sqlite_file(store.url)
     lock = DaemonLock.acquire(database, now=utc_now()) if database is not None else None

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import ChannelSettings, Config, SecretRef, load_config
-from .errors import ConfigError, SchedulerError
-from .timeutil import format_duration
+from ..config import ChannelSettings, Config, SecretRef, load_config
+from ..errors import ConfigError, SchedulerError
+from ..timeutil import format_duration
 
 if TYPE_CHECKING:
     import httpx
@@ -55,7 +55,7 @@ def run_checks(config_path: Path | None, *, online: bool = False) -> tuple[list[
                     )
                     unreadable.add(name)
 
-    from .store import Store, redact_url
+    from ..store.store import Store, redact_url
 
     database = redact_url(config.scheduler.database)
     try:
@@ -91,7 +91,7 @@ def check_online(config: Config, *, skip: Set[str] = frozenset()) -> tuple[list[
 
     Channels in `skip` (a secret that can't be read) are not called.
     """
-    from .publishers.http import make_http_client
+    from ..publishers.http import make_http_client
 
     lines = ["credentials (one read-only call per channel):"]
     failures: list[str] = []
@@ -115,8 +115,8 @@ def check_online(config: Config, *, skip: Set[str] = frozenset()) -> tuple[list[
 
 def _verify(channel: ChannelSettings, client: httpx.Client) -> str | None:
     """The account `channel`'s credentials belong to, or None when there is nothing to ask."""
-    from .publishers.base import Verifiable
-    from .publishers.registry import build_publisher
+    from ..publishers.base import Verifiable
+    from ..publishers.registry import build_publisher
 
     publisher = build_publisher(channel, client, now=lambda: datetime.now(UTC))
     try:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .errors import InputError, StoreError
-from .media import Medium
+from ..errors import InputError, StoreError
+from ..media import Medium
+from ..timeutil import format_duration, iso_utc
 from .migrations import LATEST_VERSION
-from .timeutil import format_duration, iso_utc
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 LIVE_STATUSES = ("planned", "publishing", "published")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from fractions import Fraction
 
-from .config import ChannelSettings
+from ..config import ChannelSettings
 from .planner import Gap, PlanAiring, PlanPost
 
 KIND_ORDER = ("core", "entertaining", "repost")

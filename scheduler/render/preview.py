@@ -22,17 +22,17 @@ import icalendar
 import jinja2
 import wcwidth
 
+from ..planning.calendar_data import CalendarAiring, CalendarData, CalendarGap
+from ..timeutil import localize
 from . import i18n
-from .calendar import CalendarAiring, CalendarData, CalendarGap
 from .terminal import UNSAFE, clean, clip, display_width, isolate
-from .timeutil import localize
 
 
 def _templates_dir() -> Path:
     """Where the Jinja2 templates are: inside the package once installed from a wheel
     (pyproject maps the project's top-level `templates/` to `scheduler/templates`), beside
     the package in a checkout or an editable install."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     installed = package / "templates"
     return installed if installed.is_dir() else package.parent / "templates"
 

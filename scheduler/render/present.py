@@ -12,13 +12,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .calendar import CalendarAiring
-from .config import Config
-from .models import Airing
-from .store import LIVE_STATUSES, PostRecord, media_of
+from ..config import Config
+from ..planning.calendar_data import CalendarAiring
+from ..store.models import Airing
+from ..store.store import LIVE_STATUSES, PostRecord, media_of
+from ..text import airing_body
+from ..timeutil import iso_utc
 from .terminal import cell, clean, display_width, isolate
-from .text import airing_body
-from .timeutil import iso_utc
 
 UTC_ZONE = ZoneInfo("UTC")
 

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .errors import ConfigError, SchedulerError
+from ..errors import ConfigError, SchedulerError
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .post_sql import PostDraft
-    from .store import Store
+    from ..config import Config
+    from ..store.post_sql import PostDraft
+    from ..store.store import Store
 
 app = typer.Typer(
     name="scheduler",
@@ -58,7 +58,7 @@ class AppContext:
     @property
     def config(self) -> Config:
         if self._config is None:
-            from .config import load_config
+            from ..config import load_config
 
             self._config = load_config(self.config_path)
         return self._config
@@ -66,7 +66,7 @@ class AppContext:
     @property
     def store(self) -> Store:
         if self._store is None:
-            from .store import Store
+            from ..store.store import Store
 
             self._store = Store(self.config.scheduler.database)
             self._store.ensure_schema()
@@ -78,8 +78,8 @@ class AppContext:
 
     def add_posts(self, drafts: list[PostDraft], now: datetime) -> list[int]:
         """Store drafts; on SQLite without loading the database layer (see post_sql)."""
-        from .post_sql import add_posts_sqlite
-        from .queue import spacing_by_channel
+        from ..store.post_sql import add_posts_sqlite
+        from .queue_commands import spacing_by_channel
 
         spacing = spacing_by_channel(self.config)
         url = self.config.scheduler.database
@@ -97,7 +97,7 @@ def context(ctx: typer.Context) -> AppContext:
 
 
 def print_json(value: Any) -> None:
-    from .terminal import json_text
+    from ..render.terminal import json_text
 
     sys.stdout.write(json_text(value) + "\n")
 
@@ -149,8 +149,8 @@ def check(
     ] = False,
 ) -> None:
     """Validate the config, reach the database and resolve every secret reference."""
-    from .checks import run_checks
-    from .terminal import clean
+    from ..render.terminal import clean
+    from ..runtime.checks import run_checks
 
     app_ctx = context(ctx)
     report, problems = run_checks(app_ctx.config_path, online=online)
@@ -205,7 +205,7 @@ def default_editor() -> str:
 
 
 def _stdin_if(file: str | None) -> str | None:
-    from .queue import read_stdin_body
+    from .queue_commands import read_stdin_body
 
     return read_stdin_body(sys.stdin.buffer) if file == "-" else None
 
@@ -213,7 +213,7 @@ def _stdin_if(file: str | None) -> str | None:
 def _post_id(text: str) -> int:
     """A post id as typed. Ids are positive 64-bit integers on every backend, so a number
     outside that range names no post (and must not reach a driver that can't bind it)."""
-    from .errors import PostNotFound
+    from ..errors import PostNotFound
 
     try:
         value = int(text)
@@ -247,7 +247,7 @@ def queue_add(
     output: JsonFlag = ShowFormat.text,
 ) -> None:
     """Queue a post: validated against every target channel, stored, its id printed."""
-    from .queue import RawPost, draft_post, read_body
+    from .queue_commands import RawPost, draft_post, read_body
 
     app_ctx = context(ctx)
     now = app_ctx.now()
@@ -278,14 +278,14 @@ def queue_import(
     output: JsonFlag = ShowFormat.text,
 ) -> None:
     """Queue every row of a .csv or .jsonl file (columns as the add flags): all or none."""
-    from .queue import read_import
+    from .queue_commands import read_import
 
     app_ctx = context(ctx)
     now = app_ctx.now()
     drafts = read_import(file, app_ctx.config, now=now, editor=editor or default_editor())
     ids = app_ctx.add_posts(drafts, now)
     if output is ShowFormat.json:
-        from .present import post_json
+        from ..render.present import post_json
 
         records = [app_ctx.store.get_post(post_id) for post_id in ids]
         print_json({"posts": [post_json(r, app_ctx.config, now=now) for r in records]})
@@ -311,9 +311,9 @@ def queue_list(
     ] = ListFormat.table,
 ) -> None:
     """List posts with their airings, oldest first."""
-    from .errors import InputError
-    from .present import post_json, posts_table
-    from .store import POST_STATUSES
+    from ..errors import InputError
+    from ..render.present import post_json, posts_table
+    from ..store.store import POST_STATUSES
 
     app_ctx = context(ctx)
     now = app_ctx.now()
@@ -378,7 +378,7 @@ def queue_edit(
     output: JsonFlag = ShowFormat.text,
 ) -> None:
     """Change a post; its airings not yet sent are planned again (sent ones keep their text)."""
-    from .queue import edit_changes, spacing_by_channel
+    from .queue_commands import edit_changes, spacing_by_channel
 
     app_ctx = context(ctx)
     now = app_ctx.now()
@@ -451,7 +451,7 @@ def _id_list(ids: Sequence[int | None]) -> str:
 
 
 def _print_post(app_ctx: AppContext, post_id: int, now: datetime, *, as_json: bool = True) -> None:
-    from .present import post_details, post_json
+    from ..render.present import post_details, post_json
 
     record = app_ctx.store.get_post(post_id)
     if as_json:
@@ -491,8 +491,8 @@ def simulate(
 ) -> None:
     """Project the plan forward N days, counting simulated airings as history, and report the
     rules: airings per kind, worst gap, gaps over max_gap, when fresh content runs out."""
-    from .forecast import simulate as project
-    from .report import simulate_text
+    from ..planning.forecast import simulate as project
+    from ..render.status import simulate_text
 
     app_ctx = context(ctx)
     now = app_ctx.now()
@@ -513,7 +513,7 @@ def status(
 ) -> None:
     """Daemon heartbeat and, per channel: next airing, queued posts, failures, the first
     forecast breach of max_gap and when fresh content runs out."""
-    from .report import status_report, status_text
+    from ..render.status import status_report, status_text
 
     app_ctx = context(ctx)
     report = status_report(app_ctx.config, app_ctx.store, now=app_ctx.now())
@@ -526,21 +526,21 @@ def status(
 @app.command()
 def run(ctx: typer.Context) -> None:
     """Run the daemon in the foreground (what systemd starts); SIGTERM stops it cleanly."""
-    from .service import run_daemon
+    from ..runtime.service import run_daemon
 
     app_ctx = context(ctx)
     raise typer.Exit(run_daemon(app_ctx.config, app_ctx.store))
 
 
 def _when(app_ctx: AppContext, text: str, what: str, channel: str | None) -> datetime:
-    from .queue import parse_time
+    from .queue_commands import parse_time
 
     channels = [channel] if channel else list(app_ctx.config.channels)
     return parse_time(text, what=what, config=app_ctx.config, channels=channels, now=app_ctx.now())
 
 
 def _register_calendar() -> None:
-    from .cli_calendar import register
+    from .calendar_commands import register
 
     register(app)
 
@@ -558,7 +558,7 @@ def main() -> None:
     except SchedulerError as exc:
         # Messages may quote outside text (a platform's answer, a name from a file); the
         # renderer is imported only here, off the fast path of a `queue add` that succeeds.
-        from .terminal import clean
+        from ..render.terminal import clean
 
         problems = exc.problems if isinstance(exc, ConfigError) else [f"error: {exc}"]
         for problem in problems:

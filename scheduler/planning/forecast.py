@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .calendar import CalendarAiring, CalendarChannel, CalendarData, CalendarGap
-from .config import ChannelSettings, Config
-from .models import NEEDS_EDITOR, AiringStatus
+from ..config import ChannelSettings, Config
+from ..store.models import NEEDS_EDITOR, AiringStatus
+from ..store.store import ON_AIR, AiringRow, PostRow, Store
+from ..text import airing_body
+from ..timeutil import iso_utc
+from .calendar_data import CalendarAiring, CalendarChannel, CalendarData, CalendarGap
 from .planner import ChannelPlan, Gap, PlanAiring, PlanPost, plan_channel
-from .store import ON_AIR, AiringRow, PostRow, Store
-from .text import airing_body
-from .timeutil import iso_utc
 
 
 @dataclass(frozen=True)

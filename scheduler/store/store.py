@@ -36,8 +36,8 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, col, select
 
-from .errors import InputError, PostNotFound, StoreError
-from .media import Medium, MediumInfo
+from ..errors import InputError, PostNotFound, StoreError
+from ..media import Medium, MediumInfo
 from .migrations import LATEST_VERSION, MIGRATIONS
 from .models import (
     NEEDS_EDITOR,

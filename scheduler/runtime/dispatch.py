@@ -33,18 +33,18 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from .config import Config, RetryPolicy
-from .errors import (
+from ..config import Config, RetryPolicy
+from ..errors import (
     InterruptedPublishError,
     PublishError,
     StoreError,
     TransientPublishError,
 )
-from .models import AiringStatus
-from .publishers.base import Delivery, Publisher, Receipt
-from .store import Claimed, Outcome, Store
-from .text import airing_body
-from .timeutil import format_duration, iso_utc
+from ..publishers.base import Delivery, Publisher, Receipt
+from ..store.models import AiringStatus
+from ..store.store import Claimed, Outcome, Store
+from ..text import airing_body
+from ..timeutil import format_duration, iso_utc
 
 log = logging.getLogger("scheduler.dispatch")
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from .config import Config
-from .models import NEEDS_EDITOR
-from .store import ON_AIR, Store
-from .timeutil import format_duration, iso_utc
+from ..config import Config
+from ..store.models import NEEDS_EDITOR
+from ..store.store import ON_AIR, Store
+from ..timeutil import format_duration, iso_utc
 
 FORECAST_DAYS = 7
 
@@ -58,7 +58,7 @@ def simulate_text(result: dict[str, Any], config: Config) -> str:
 
 
 def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, Any]:
-    from .forecast import channel_inputs, gap_json, plan_all
+    from ..planning.forecast import channel_inputs, gap_json, plan_all
 
     days = max(FORECAST_DAYS, int(config.scheduler.horizon / timedelta(days=1)) + 1)
     end = now + timedelta(days=days)

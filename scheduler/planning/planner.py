@@ -22,8 +22,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from .config import ChannelSettings
-from .timeutil import localize
+from ..config import ChannelSettings
+from ..timeutil import localize
 
 KINDS = ("core", "entertaining", "repost")
 CORE, ENTERTAINING, REPOST = range(3)

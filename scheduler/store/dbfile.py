@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .errors import SchedulerError
-from .timeutil import iso_utc
+from ..errors import SchedulerError
+from ..timeutil import iso_utc
 
 SQLITE_PREFIX = "sqlite:///"
 

@@ -19,15 +19,15 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
-from .config import Config
-from .dbfile import DatabaseFile, DatabaseFileChanged, sqlite_file
+from ..config import Config
+from ..errors import StoreError
+from ..planning.forecast import channel_inputs, match_stored, plan_all
+from ..planning.planner import Gap
+from ..publishers.base import Publisher
+from ..store.dbfile import DatabaseFile, DatabaseFileChanged, sqlite_file
+from ..store.store import PlannerLock, Store
+from ..timeutil import format_duration, iso_utc
 from .dispatch import Dispatcher, RetrySettings
-from .errors import StoreError
-from .forecast import channel_inputs, match_stored, plan_all
-from .planner import Gap
-from .publishers.base import Publisher
-from .store import PlannerLock, Store
-from .timeutil import format_duration, iso_utc
 
 log = logging.getLogger("scheduler.daemon")
 
@@ -243,7 +243,7 @@ class Daemon:
         timer.start()
         listener = None
         if self.store.dialect == "postgresql":
-            from .listen import ChangeListener
+            from ..store.changes import ChangeListener
 
             listener = ChangeListener(self.store.url, on_change=wake.set)
             listener.start()
@@ -308,7 +308,7 @@ class Daemon:
 
 
 def _database_label(store: Store) -> str:
-    from .store import redact_url
+    from ..store.store import redact_url
 
     return redact_url(store.url)
 

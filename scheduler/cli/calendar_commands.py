@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from .calendar import CalendarData
-from .config import Config
-from .errors import InputError
-from .timeutil import parse_when
+from ..config import Config
+from ..errors import InputError
+from ..planning.calendar_data import CalendarData
+from ..timeutil import parse_when
 
 
 class CalendarSource(Protocol):
@@ -53,7 +53,7 @@ class ForecastSource:
     def calendar(
         self, *, start: datetime, end: datetime, channel: str | None, now: datetime
     ) -> CalendarData:
-        from .forecast import build_calendar
+        from ..planning.forecast import build_calendar
 
         return build_calendar(
             self.config, self.store, start=start, end=end, channel=channel, now=now
@@ -62,7 +62,7 @@ class ForecastSource:
 
 def default_source(ctx: typer.Context) -> CalendarSource:
     """The source of the real CLI: config and store from the global `--config`."""
-    from .cli import context  # imported late: cli.py imports this module to register it
+    from .app import context  # imported late: cli.py imports this module to register it
 
     app_ctx = context(ctx)
     return ForecastSource(app_ctx.config, app_ctx.store)
@@ -139,7 +139,7 @@ def register(
         zone = src.zone(channel)
 
         def build(chosen_view: str) -> CalendarData:
-            from . import preview  # Jinja2 and icalendar load only when a calendar is made
+            from ..render import preview  # Jinja2 and icalendar load only when a calendar is made
 
             now = clock()
             try:
@@ -172,8 +172,8 @@ def register(
 
 
 def _render(data: CalendarData, format: Format, *, view: str, lang: str, zone: ZoneInfo) -> str:
-    from . import preview
-    from .terminal import json_text
+    from ..render import preview
+    from ..render.terminal import json_text
 
     if format is Format.html:
         return preview.render_html(data, view=view, lang=lang, tz=zone)
@@ -187,7 +187,7 @@ def _render(data: CalendarData, format: Format, *, view: str, lang: str, zone: Z
 def _serve(
     build: Callable[[str], CalendarData], zone: ZoneInfo, *, port: int, view: str, lang: str
 ) -> None:
-    from . import preview
+    from ..render import preview
 
     def render(chosen_view: str, chosen_lang: str) -> str:
         data = build(chosen_view)

@@ -1,0 +1,1 @@
+"""The `scheduler` command: Typer commands that parse, call the library and print."""

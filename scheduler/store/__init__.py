@@ -1,0 +1,1 @@
+"""The only code with a database connection: the store, schema, migrations, fast SQL path."""

@@ -183,6 +183,7 @@ class ChannelSettings:
     mix: Mix = Mix()
     repost: RepostRules = RepostRules()
     freeze: timedelta = timedelta(minutes=10)
+    response_time: timedelta = timedelta(hours=4)  # how long an inbox item may wait (§10)
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def option(self, key: str, default: Any = None) -> Any:
@@ -215,6 +216,7 @@ class SchedulerSettings:
     misfire_grace: timedelta = timedelta(minutes=15)
     lease: timedelta = timedelta(seconds=20)
     reconcile: timedelta = timedelta(seconds=30)
+    listen: timedelta = timedelta(minutes=2)  # how often readable channels are polled (§10)
     retry: RetryPolicy = RetryPolicy()
 
 
@@ -243,6 +245,7 @@ _SCHEDULER_KEYS = {
     "misfire_grace",
     "lease",
     "reconcile",
+    "listen",
     "retry",
 }
 _RETRY_KEYS = {"attempts", "initial", "maximum"}
@@ -255,6 +258,7 @@ _RULE_KEYS = {
     "mix",
     "repost",
     "freeze",
+    "response_time",
     "timezone",
 }
 _REPOST_KEYS = {"max_per_day", "min_interval", "hour_shift", "max_airings", "template"}
@@ -388,6 +392,7 @@ def _read_scheduler(
         ),
         lease=duration("lease", defaults.lease),
         reconcile=duration("reconcile", defaults.reconcile),
+        listen=duration("listen", defaults.listen),
         retry=_retry_policy(table.get("retry"), problems),
     )
 
@@ -515,6 +520,7 @@ def _read_channel(
     min_spacing = rule_duration("min_spacing", plain.min_spacing)
     max_gap = rule_duration("max_gap", plain.max_gap, positive=True)
     freeze = rule_duration("freeze", plain.freeze)
+    response_time = rule_duration("response_time", plain.response_time, positive=True)
     quiet = _quiet_hours(_merged(defaults, table, "quiet_hours")[0], where("quiet_hours"), problems)
     rules_readable = len(problems.lines) == errors_before_rules
     mix = _mix(_merged(defaults, table, "mix")[0], where("mix"), problems)
@@ -538,6 +544,7 @@ def _read_channel(
         mix=mix,
         repost=repost,
         freeze=freeze,
+        response_time=response_time,
         options=MappingProxyType(options),
     )
 

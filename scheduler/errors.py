@@ -27,6 +27,12 @@ class PostNotFound(SchedulerError):
         super().__init__(f"no post with id {post_id}")
 
 
+class InboxItemNotFound(SchedulerError):
+    def __init__(self, item_id: int) -> None:
+        self.item_id = item_id
+        super().__init__(f"no inbox item with id {item_id}; `scheduler inbox --all` lists them")
+
+
 class AiringNotFound(SchedulerError):
     def __init__(self, airing_id: int) -> None:
         self.airing_id = airing_id

@@ -574,10 +574,55 @@ class FakeMastodon(FakeServer):
         self._by_key: dict[str, dict[str, Any]] = {}
         self._pending_polls: dict[str, int] = {}
         self._ids = itertools.count(109_000_000_000_000_001)
+        self.notifications: list[dict[str, Any]] = []  # oldest first
+        self.page_size = 40  # the most one notifications page holds (Mastodon: 40, max 80)
+        self._notification_ids = itertools.count(1)
+
+    def mention(
+        self,
+        text: str,
+        *,
+        author: str = "ali@example.social",
+        in_reply_to_id: str | None = None,
+        content: str | None = None,
+    ) -> dict[str, Any]:
+        """Another account's status mentioning us (a reply when `in_reply_to_id` is given),
+        and its `mention` notification. `content` is the status HTML as sent (default: the
+        text escaped, after a mention link as Mastodon renders one)."""
+        with self.lock:
+            status_id = str(next(self._ids))
+            user, _, domain = author.partition("@")
+            profile = f"https://{domain or 'local.test'}/@{user}"
+            mention = (
+                f'<span class="h-card"><a href="{self.base_url}/@{self.account}" '
+                f'class="u-url mention">@<span>{self.account}</span></a></span> '
+            )
+            status = {
+                "id": status_id,
+                "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "in_reply_to_id": in_reply_to_id,
+                "content": content
+                if content is not None
+                else f"<p>{mention}{html.escape(text)}</p>",
+                "url": f"{profile}/{status_id}",
+                "account": {"id": str(hash(author) & 0xFFFF), "username": user, "acct": author},
+            }
+            self.notifications.append(
+                {
+                    "id": str(next(self._notification_ids)),
+                    "type": "mention",
+                    "created_at": status["created_at"],
+                    "account": status["account"],
+                    "status": status,
+                }
+            )
+            return status
 
     def respond(self, request: Request) -> Reply:
         if _bearer(request) != self.token:
             return self._ok(Reply(401, {"error": "The access token is invalid"}))
+        if request.method == "GET" and request.path == "/api/v1/notifications":
+            return self._ok(self._notifications(request))
         if request.method == "GET" and request.path == "/api/v1/accounts/verify_credentials":
             return self._ok(Reply(200, self._account()))
         if request.method == "POST" and request.path == "/api/v1/statuses":
@@ -591,6 +636,40 @@ class FakeMastodon(FakeServer):
 
     def error_reply(self, status: int, message: str, retry_after: float | None = None) -> Reply:
         return self._ok(Reply(status, {"error": message}))
+
+    def _notifications(self, request: Request) -> Reply:
+        """Newest first, as Mastodon pages them: `max_id` (older than), `since_id` (the
+        newest ones newer than), `min_id` (the ones just newer than), `limit`, `types[]`,
+        with the `Link` header's `next` (older) and `prev` (newer) pages."""
+        query = request.query
+        types = query.get("types[]") or []
+        limit = min(int((query.get("limit") or ["40"])[-1]), self.page_size, 80)
+
+        def bound(name: str) -> int | None:
+            value = (query.get(name) or [None])[-1]
+            return int(value) if value else None
+
+        max_id, since_id, min_id = bound("max_id"), bound("since_id"), bound("min_id")
+        with self.lock:
+            chosen = [
+                n
+                for n in self.notifications
+                if (not types or n["type"] in types)
+                and (max_id is None or int(n["id"]) < max_id)
+                and (since_id is None or int(n["id"]) > since_id)
+                and (min_id is None or int(n["id"]) > min_id)
+            ]
+        # min_id pages forward (the oldest newer ones), the others back from the newest.
+        page = chosen[:limit] if min_id is not None else chosen[-limit:]
+        page = list(reversed(page))
+        reply = Reply(200, page)
+        if page:
+            path = f"{self.base_url}/api/v1/notifications"
+            reply.headers["Link"] = (
+                f'<{path}?max_id={page[-1]["id"]}>; rel="next", '
+                f'<{path}?min_id={page[0]["id"]}>; rel="prev"'
+            )
+        return reply
 
     def _ok(self, reply: Reply) -> Reply:
         reset = (datetime.now(UTC) + timedelta(minutes=5)).replace(second=0, microsecond=0)
@@ -640,6 +719,7 @@ class FakeMastodon(FakeServer):
             "uri": f"{self.base_url}/users/{self.account}/statuses/{status_id}",
             "url": f"{self.base_url}/@{self.account}/{status_id}",
             "media_attachments": attachments,
+            "in_reply_to_id": params.get("in_reply_to_id"),
             "account": {"id": "1", "username": self.account, "acct": self.account},
         }
         self.statuses.append(status)
@@ -777,6 +857,56 @@ class FakeBluesky(FakeServer):
         self._access: dict[str, bool] = {}  # token -> still valid
         self._refresh: set[str] = set()
         self._tokens = itertools.count(1)
+        self.notifications: list[dict[str, Any]] = []  # oldest first
+        self.page_size = 50  # listNotifications' default limit (at most 100)
+        self._others = itertools.count(1)
+
+    def notify(
+        self,
+        reason: str,
+        text: str,
+        *,
+        author: str = "ali.example.com",
+        parent: dict[str, str] | None = None,
+        root: dict[str, str] | None = None,
+        quoted: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Another account's post that replies to `parent` (with `root`, default the
+        parent), mentions us or quotes `quoted`, and our notification of it (`reason`:
+        reply, mention, quote). Returns its strong ref {uri, cid}."""
+        with self.lock:
+            number = next(self._others)
+            now = datetime.now(UTC)
+            record: dict[str, Any] = {
+                "$type": "app.bsky.feed.post",
+                "text": text,
+                "createdAt": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            }
+            if parent is not None:
+                record["reply"] = {"root": root or parent, "parent": parent}
+            if quoted is not None:
+                record["embed"] = {"$type": "app.bsky.embed.record", "record": quoted}
+            did = f"did:plc:other{abs(hash(author)) % 10**12:012d}"
+            uri = f"at://{did}/app.bsky.feed.post/{self._new_tid()[:-3]}{number % 32768:03d}"
+            cid = "bafyrei" + hashlib.sha256(uri.encode()).hexdigest()[:52]
+            self.notifications.append(
+                {
+                    "uri": uri,
+                    "cid": cid,
+                    "author": {"did": did, "handle": author},
+                    "reason": reason,
+                    "record": record,
+                    "isRead": False,
+                    # Microseconds keep the order strict even for notices a moment apart.
+                    "indexedAt": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+                }
+            )
+            return {"uri": uri, "cid": cid}
+
+    def record_ref(self, rkey: str) -> dict[str, str]:
+        """The strong ref {uri, cid} of one of our records."""
+        record = self.records[rkey]
+        return {"uri": record["uri"], "cid": record["cid"]}
 
     def expire_access_tokens(self) -> None:
         with self.lock:
@@ -803,6 +933,9 @@ class FakeBluesky(FakeServer):
         if method == "com.atproto.repo.uploadBlob" and request.method == "POST":
             refused = self._check_access(request)
             return refused or self._upload_blob(request)
+        if method == "app.bsky.notification.listNotifications" and request.method == "GET":
+            refused = self._check_access(request)
+            return refused or self._list_notifications(request)
         return Reply(501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"})
 
     def _session(self) -> dict[str, Any]:
@@ -897,6 +1030,22 @@ class FakeBluesky(FakeServer):
                 "validationStatus": "valid",
             },
         )
+
+    def _list_notifications(self, request: Request) -> Reply:
+        """Newest first; `cursor` is the `indexedAt` the previous page ended at, as the
+        AppView's is (so notices arriving meanwhile don't shift the pages)."""
+        params = _params(request)
+        limit = min(int(params.get("limit") or 50), self.page_size, 100)
+        cursor = params.get("cursor")
+        with self.lock:
+            older = [
+                n for n in reversed(self.notifications) if cursor is None or n["indexedAt"] < cursor
+            ]
+        page = older[:limit]
+        body: dict[str, Any] = {"notifications": page}
+        if len(older) > limit:
+            body["cursor"] = page[-1]["indexedAt"]
+        return Reply(200, body)
 
     def _upload_blob(self, request: Request) -> Reply:
         declared = request.headers.get("content-type", "").split(";")[0].strip().lower()

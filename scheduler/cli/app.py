@@ -548,6 +548,15 @@ def _register_calendar() -> None:
 _register_calendar()
 
 
+def _register_inbox() -> None:
+    from .cli_inbox import register
+
+    register(app)
+
+
+_register_inbox()
+
+
 # --- entry point ---------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -26,11 +27,14 @@ class Delivery:
     airing_id: int
     channel: str
     post_id: int
-    kind: str  # core | entertaining | repost
+    kind: str  # core | entertaining | repost | reply
     body: str  # already rendered (the repost template is applied by the caller)
     media: tuple[Medium, ...]  # the bytes kept at queue time; no publisher opens a path
     idempotency_key: str
     due: datetime  # aware UTC
+    # A reply's target, as the listener stored it with the inbox item: Mastodon
+    # {"status_id", "author"}, Bluesky {"uri", "cid", "root_uri", "root_cid"}.
+    reply_to: Mapping[str, str] | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The delivery as a JSON object: the line a file gets and the body a JSON webhook gets.

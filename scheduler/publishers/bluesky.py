@@ -23,12 +23,18 @@ type sniffed at queue time as Content-Type), and the blob references it answers 
 the lexicon requires `alt`). Uploads count as reads for exactly-once (`posting=False`): a
 repeated upload leaves at worst an unreferenced blob, which the PDS garbage-collects, never
 a second post; they are made only once the record is known not to exist yet.
+
+Reading (DESIGN §10): `app.bsky.notification.listNotifications` pages from the newest back
+with its `cursor`; a pass reads back to the stored cursor (the newest `indexedAt` already
+stored) and only the pass's last page moves it, so a crash mid-pass reads again rather than
+skipping (items are unique by URI). Reasons `reply`, `mention` and `quote` become notices;
+each notification carries its post's record, so the text and reply refs come with it.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,10 +46,13 @@ from ..media import Medium
 from .base import Delivery, Receipt
 from .facets import record_facets
 from .http import Api, json_body
+from .notices import MAX_AUTHOR, MAX_PLATFORM_ID, Notice, NoticePage, parse_time, short
 
 COLLECTION = "app.bsky.feed.post"
 IMAGES_EMBED = "app.bsky.embed.images"
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+READ_REASONS = ("reply", "mention", "quote")
+PAGE_LIMIT = 100  # listNotifications' largest page
 
 
 def record_key(delivery: Delivery) -> str:
@@ -68,6 +77,7 @@ def encode_tid(micros: int, clock_id: int) -> str:
 
 class BlueskyPublisher:
     deduplicates = True
+    page_limit = PAGE_LIMIT
 
     def __init__(
         self,
@@ -110,6 +120,12 @@ class BlueskyPublisher:
         if self._existing(rkey):
             return self._receipt(rkey)
         record = self._record(delivery.body)
+        if delivery.reply_to is not None:
+            target = delivery.reply_to
+            record["reply"] = {
+                "root": {"uri": target["root_uri"], "cid": target["root_cid"]},
+                "parent": {"uri": target["uri"], "cid": target["cid"]},
+            }
         if delivery.media:
             record["embed"] = {
                 "$type": IMAGES_EMBED,
@@ -155,6 +171,45 @@ class BlueskyPublisher:
         body = json_body(response)
         handle = body.get("handle") if isinstance(body, dict) else None
         return f"@{handle if isinstance(handle, str) and handle else self.handle}"
+
+    def notices(self, cursor: str | None) -> Iterator[NoticePage]:
+        """Replies, mentions and quotes indexed after `cursor` (an `indexedAt`), newest first.
+
+        Notifications indexed at the stored time itself are read again (two can share it);
+        storing them twice is harmless, missing one is not.
+        """
+        stored = parse_time(cursor)
+        newest: tuple[datetime, str] | None = None  # the newest indexedAt of this pass
+        page: str | None = None
+        while True:
+            params = {"limit": str(self.page_limit), **({"cursor": page} if page else {})}
+            body = json_body(
+                self._xrpc(
+                    "GET", "app.bsky.notification.listNotifications", posting=False, params=params
+                )
+            )
+            listed = body.get("notifications") if isinstance(body, dict) else None
+            if not isinstance(listed, list):
+                raise PermanentPublishError("bluesky answered listNotifications without a list")
+            fresh = []
+            reached = False
+            for notification in listed:
+                indexed = notification.get("indexedAt") if isinstance(notification, dict) else None
+                moment = parse_time(indexed)
+                if moment is None:
+                    continue
+                if stored is not None and moment < stored:
+                    reached = True
+                    continue
+                if newest is None or moment > newest[0]:
+                    newest = (moment, str(indexed))
+                fresh.append(notification)
+            notices = tuple(n for n in map(_notice, fresh) if n is not None)
+            page = body.get("cursor") if isinstance(body.get("cursor"), str) else None
+            last = reached or not page or not listed
+            yield NoticePage(notices, (newest[1] if newest else cursor) if last else None)
+            if last:
+                return
 
     def close(self) -> None:
         with self._lock:
@@ -302,6 +357,52 @@ class BlueskyPublisher:
         """The session's tokens are secrets too: keep them out of every message."""
         self.api.session_secrets(session["accessJwt"], session["refreshJwt"])
         return session
+
+
+def _notice(notification: dict) -> Notice | None:
+    """A reply, mention or quote notification as a notice; None for any other or a malformed
+    one. The record's `reply.root` is the thread's root; a post starting a thread is its own."""
+    reason = notification.get("reason")
+    record = notification.get("record")
+    author = notification.get("author")
+    handle = short(author.get("handle"), MAX_AUTHOR) if isinstance(author, dict) else None
+    uri = short(notification.get("uri"), MAX_PLATFORM_ID)
+    cid = short(notification.get("cid"), MAX_PLATFORM_ID)
+    if reason not in READ_REASONS or not isinstance(record, dict) or not (handle and uri and cid):
+        return None
+    text = record.get("text")
+    at = parse_time(record.get("createdAt")) or parse_time(notification.get("indexedAt"))
+    if not isinstance(text, str) or at is None:
+        return None
+    parent, root = _strong_ref(record, "parent"), _strong_ref(record, "root")
+    answers = parent[0] if parent else None
+    embed = record.get("embed")
+    if reason == "quote" and isinstance(embed, dict):
+        quoted = embed.get("record")
+        if isinstance(quoted, dict) and isinstance(quoted.get("record"), dict):
+            quoted = quoted["record"]  # app.bsky.embed.recordWithMedia
+        answers = short(quoted.get("uri"), MAX_PLATFORM_ID) if isinstance(quoted, dict) else None
+    root_uri, root_cid = root or (uri, cid)
+    return Notice(
+        platform_id=uri,
+        kind=str(reason),
+        author=f"@{handle}",
+        text=text,
+        at=at,
+        url=f"https://bsky.app/profile/{handle}/post/{uri.rsplit('/', 1)[-1]}",
+        answers=answers,
+        target={"uri": uri, "cid": cid, "root_uri": root_uri, "root_cid": root_cid},
+    )
+
+
+def _strong_ref(record: dict, which: str) -> tuple[str, str] | None:
+    """The (uri, cid) of a record's `reply.parent` or `reply.root`, when well formed."""
+    reply = record.get("reply")
+    ref = reply.get(which) if isinstance(reply, dict) else None
+    if not isinstance(ref, dict):
+        return None
+    uri, cid = short(ref.get("uri"), MAX_PLATFORM_ID), short(ref.get("cid"), MAX_PLATFORM_ID)
+    return (uri, cid) if uri and cid else None
 
 
 def _error_name(response: httpx.Response) -> str | None:

@@ -10,13 +10,19 @@ unattached file that the server cleans up, never a second post.
 
 Each status carries the channel's `visibility` (default `public`) and, when set, its
 `language` (ISO 639), which Mastodon uses for filtering and translation instead of guessing.
+
+Reading (DESIGN §10): `GET /api/v1/notifications?types[]=mention`, paged forward with
+`min_id` (each page is the notifications just newer than the cursor; the cursor becomes the
+newest id of the page), so nothing is fetched twice and a crash between pages resumes where
+the last stored page ended. A mention whose status has `in_reply_to_id` is a reply.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -25,12 +31,36 @@ from ..errors import PermanentPublishError, TransientPublishError
 from ..media import Medium
 from .base import Delivery, Receipt
 from .http import Api, json_body
+from .notices import (
+    MAX_AUTHOR,
+    MAX_PLATFORM_ID,
+    Notice,
+    NoticePage,
+    html_to_text,
+    parse_time,
+    short,
+)
+
+PAGE_LIMIT = 40  # Mastodon's largest page of notifications
+
+
+def addressed(text: str, author: str) -> str:
+    """A reply's text starting with the author's handle, as Mastodon's own apps write it."""
+    stripped = text.lstrip()
+    if stripped.lower().startswith(author.lower()) and stripped[len(author) : len(author) + 1] in (
+        "",
+        " ",
+        "\n",
+    ):
+        return text
+    return f"{author} {text}"
 
 
 class MastodonPublisher:
     deduplicates = True
     media_poll_interval = 1.0
     media_poll_limit = 30  # polls before giving up on one upload (then a retry starts over)
+    page_limit = PAGE_LIMIT
 
     def __init__(
         self,
@@ -67,6 +97,8 @@ class MastodonPublisher:
     def publish(self, delivery: Delivery) -> Receipt:
         media_ids = [self._upload(medium) for medium in delivery.media]
         form = self._status_form(delivery.body)
+        if delivery.reply_to is not None:
+            form["in_reply_to_id"] = delivery.reply_to["status_id"]
         if media_ids:
             form["media_ids[]"] = media_ids
         response = self.api.call(
@@ -103,6 +135,59 @@ class MastodonPublisher:
             raise PermanentPublishError("mastodon answered verify_credentials without an account")
         return f"@{name}"
 
+    def notices(self, cursor: str | None) -> Iterator[NoticePage]:
+        """Mentions newer than `cursor` (a notification id), oldest page first."""
+        newest = cursor or "0"
+        while True:
+            response = self.api.call(
+                "GET",
+                f"{self.base_url}/api/v1/notifications",
+                posting=False,
+                params={"types[]": "mention", "min_id": newest, "limit": str(self.page_limit)},
+                headers=self._auth,
+            )
+            body = json_body(response)
+            if not isinstance(body, list):
+                raise PermanentPublishError("mastodon answered notifications without a list")
+            ids = [n["id"] for n in body if isinstance(n, dict) and _numeric(n.get("id"))]
+            if not ids:
+                return
+            newest = max(ids, key=int)
+            ordered = sorted(
+                (n for n in body if isinstance(n, dict) and _numeric(n.get("id"))),
+                key=lambda n: int(n["id"]),
+            )
+            notices = (self._notice(n) for n in ordered)  # oldest first, as they are listed
+            yield NoticePage(tuple(n for n in notices if n is not None), newest)
+
+    def _notice(self, notification: dict) -> Notice | None:
+        """A mention notification as a notice; None when it lacks what one needs."""
+        status = notification.get("status")
+        if notification.get("type") != "mention" or not isinstance(status, dict):
+            return None
+        account = status.get("account")
+        acct = short(account.get("acct"), MAX_AUTHOR) if isinstance(account, dict) else None
+        status_id = short(status.get("id"), MAX_PLATFORM_ID)
+        at = parse_time(status.get("created_at"))
+        content = status.get("content")
+        if acct is None or status_id is None or at is None or not isinstance(content, str):
+            return None
+        if "@" not in acct:  # a local account: its handle names this instance
+            acct = f"{acct}@{urlsplit(self.base_url).hostname}"
+        parent = status.get("in_reply_to_id")
+        parent_id = parent if isinstance(parent, str) and parent else None
+        url = status.get("url")
+        return Notice(
+            platform_id=status_id,
+            kind="reply" if parent_id else "mention",
+            author=f"@{acct}",
+            text=html_to_text(content),
+            at=at,
+            url=url if isinstance(url, str) else None,
+            answers=parent_id,
+            target={"status_id": status_id, "author": f"@{acct}"},
+        )
+
     def _upload(self, medium: Medium) -> str:
         """Upload the bytes kept at queue time, with the type sniffed from them then, and the
         alt text as `description`."""
@@ -130,6 +215,10 @@ class MastodonPublisher:
 
     def close(self) -> None:
         pass
+
+
+def _numeric(value: object) -> bool:
+    return isinstance(value, str) and value.isdigit() and len(value) <= 30
 
 
 def _object(response: httpx.Response, what: str) -> dict:

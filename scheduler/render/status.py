@@ -2,7 +2,8 @@
 
 Status answers "do I need to queue more, and is anything broken?": per channel the next
 airing, queued posts, airings waiting for an editor, the first forecast breach of max_gap
-and when fresh content runs out, plus whether a daemon is alive.
+and when fresh content runs out, open inbox items and how long the oldest has waited, plus
+whether a daemon is alive.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def simulate_text(result: dict[str, Any], config: Config) -> str:
 
 def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, Any]:
     from ..planning.forecast import channel_inputs, gap_json, plan_all
+    from ..store.inbox import InboxStore
 
     days = max(FORECAST_DAYS, int(config.scheduler.horizon / timedelta(days=1)) + 1)
     end = now + timedelta(days=days)
@@ -81,9 +83,12 @@ def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, A
         for name in post.channels:
             if name in queued and post.id not in aired_on[name]:
                 queued[name] += 1
+    inbox = InboxStore(store).waiting()
     channels = {}
     for name in config.channels:
         plan = plans[name]
+        waits = inbox.get(name)
+        oldest = waits.oldest if waits else None
         upcoming = [a.at for a in plan.airings if now <= a.at < end]
         channels[name] = {
             "next_airing": iso_utc(min(upcoming)) if upcoming else None,
@@ -91,6 +96,10 @@ def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, A
             "needs_editor": sorted(waiting[name]),
             "first_gap": gap_json(plan.gaps[0]) if plan.gaps else None,
             "fresh_runs_out": iso_utc(plan.fresh_runs_out) if plan.fresh_runs_out else None,
+            "inbox_open": waits.open if waits else 0,
+            "inbox_oldest": iso_utc(oldest) if oldest else None,
+            "inbox_oldest_minutes": int((now - oldest).total_seconds() // 60) if oldest else None,
+            "inbox_late": bool(oldest and now - oldest > config.channels[name].response_time),
         }
     return {"now": iso_utc(now), "daemon": _daemon_state(config, store, now), "channels": channels}
 
@@ -141,5 +150,14 @@ def status_text(report: dict[str, Any]) -> str:
             "  first gap:        "
             + (f"{gap['from']} → {gap['to']} ({gap['minutes']} min)" if gap else "none forecast"),
             f"  fresh runs out:   {channel['fresh_runs_out'] or 'not this week'}",
+            f"  inbox:            {_inbox_line(channel)}",
         ]
     return "\n".join(lines)
+
+
+def _inbox_line(channel: dict[str, Any]) -> str:
+    if not channel["inbox_open"]:
+        return "nothing open"
+    age = format_duration(timedelta(minutes=channel["inbox_oldest_minutes"]))
+    late = ", over response_time: `scheduler inbox`" if channel["inbox_late"] else ""
+    return f"{channel['inbox_open']} open, oldest waiting {age}{late}"

@@ -247,6 +247,7 @@ class Daemon:
 
             listener = ChangeListener(self.store.url, on_change=wake.set)
             listener.start()
+        listening = self._start_listening(stop)
         log.info(
             "daemon %s started: %s channels, database %s",
             self.owner,
@@ -294,6 +295,8 @@ class Daemon:
             timer.shutdown(wait=False)
             if listener is not None:
                 listener.stop()
+            if listening is not None:
+                listening.join(timeout=SHUTDOWN_BOUND_SECONDS)
             if status == 0:  # a replaced database file must not get our last heartbeat
                 with contextlib.suppress(StoreError):
                     self.store.beat(
@@ -305,6 +308,19 @@ class Daemon:
                     )
             log.info("stopped%s", "" if finished else " (some requests were still in flight)")
         return status
+
+    def _start_listening(self, stop: threading.Event) -> threading.Thread | None:
+        """The inbox listener's thread (§10), when some channel's platform can be read."""
+        from .inbox_store import InboxStore
+        from .listener import Listener, readers_of
+
+        readers = readers_of(self.dispatcher.publishers)
+        if not readers:
+            return None
+        listener = Listener(self.config, InboxStore(self.store), readers, clock=self.clock)
+        thread = threading.Thread(target=listener.run, args=(stop,), name="listen", daemon=True)
+        thread.start()
+        return thread
 
 
 def _database_label(store: Store) -> str:

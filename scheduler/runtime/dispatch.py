@@ -446,6 +446,7 @@ class Dispatcher:
             media=claimed.media,
             idempotency_key=claimed.idempotency_key,
             due=claimed.due,
+            reply_to=claimed.reply_to,
         )
         sent = _Sent(claimed.maybe_sent)
         try:

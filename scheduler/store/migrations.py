@@ -212,6 +212,37 @@ MIGRATIONS: tuple[Migration, ...] = (
         "alt text kept with each medium (`queue add --alt`)",
         ("ALTER TABLE media ADD COLUMN alt TEXT NULL",),
     ),
+    Migration(
+        7,
+        "the inbox: replies, mentions and quotes read from platforms, and how far each was read",
+        (
+            """CREATE TABLE inbox_item (
+                id {pk},
+                channel VARCHAR(100) NOT NULL,
+                platform_id VARCHAR(500) NOT NULL,
+                kind VARCHAR(16) NOT NULL,
+                author VARCHAR(500) NOT NULL,
+                text TEXT NOT NULL,
+                at TIMESTAMP NOT NULL,
+                url VARCHAR(2000) NULL,
+                airing_id BIGINT NULL REFERENCES airing(id),
+                post_id BIGINT NULL REFERENCES post(id),
+                status VARCHAR(16) NOT NULL,
+                reply_airing_id BIGINT NULL REFERENCES airing(id),
+                target TEXT NOT NULL,
+                warned BOOLEAN NOT NULL DEFAULT {false},
+                received TIMESTAMP NOT NULL,
+                UNIQUE (channel, platform_id)
+            )""",
+            "CREATE INDEX ix_inbox_item_status_at ON inbox_item (status, at)",
+            "CREATE INDEX ix_inbox_item_reply_airing ON inbox_item (reply_airing_id)",
+            """CREATE TABLE listen_cursor (
+                channel VARCHAR(100) PRIMARY KEY,
+                cursor VARCHAR(500) NOT NULL,
+                updated TIMESTAMP NOT NULL
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -23,6 +23,7 @@ class AiringKind(StrEnum):
     core = "core"
     entertaining = "entertaining"
     repost = "repost"
+    reply = "reply"  # an answer to an inbox item (§10): conversation, never planned
 
 
 class AiringStatus(StrEnum):
@@ -136,6 +137,51 @@ class Media(SQLModel, table=True):
     sha256: str
     data: bytes
     alt: str | None = None  # alt text, checked against every target platform at queue time
+
+
+class InboxStatus(StrEnum):
+    open = "open"
+    answered = "answered"
+    done = "done"
+
+
+class InboxKind(StrEnum):
+    reply = "reply"
+    mention = "mention"
+    quote = "quote"
+
+
+class InboxItem(SQLModel, table=True):
+    """A reply, mention or quote read from a platform (§10). Its text comes from outside and
+    is stored as received; every output removes control characters and escapes it."""
+
+    __tablename__ = "inbox_item"
+
+    id: int | None = _id_field(default=None, primary_key=True)
+    channel: str
+    platform_id: str  # the platform's id of the answering post, unique per channel
+    kind: str
+    author: str
+    text: str
+    at: datetime = _utc_field()
+    url: str | None = None
+    airing_id: int | None = _id_field(default=None)  # our airing it answers, if any
+    post_id: int | None = _id_field(default=None)
+    status: str = InboxStatus.open
+    reply_airing_id: int | None = _id_field(default=None)  # the airing that answers it
+    target: str = "{}"  # JSON: what a reply needs (status id, or the uri/cid strong refs)
+    warned: bool = False  # the "waits longer than response_time" warning was logged
+    received: datetime = _utc_field()
+
+
+class ListenCursor(SQLModel, table=True):
+    """Per channel, how far the platform's notifications have been read."""
+
+    __tablename__ = "listen_cursor"
+
+    channel: str = Field(primary_key=True)
+    cursor: str
+    updated: datetime = _utc_field()
 
 
 class Heartbeat(SQLModel, table=True):

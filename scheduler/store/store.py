@@ -42,9 +42,12 @@ from .migrations import LATEST_VERSION, MIGRATIONS
 from .models import (
     NEEDS_EDITOR,
     Airing,
+    AiringKind,
     AiringStatus,
     Attempt,
     Heartbeat,
+    InboxItem,
+    InboxStatus,
     Media,
     Meta,
     Post,
@@ -67,6 +70,9 @@ from .post_sql import (
 # Airings that really are (or will be) on air; a cancelled or failed one takes no time slot.
 LIVE_STATUSES = (AiringStatus.planned, AiringStatus.publishing, AiringStatus.published)
 ON_AIR = (AiringStatus.publishing, AiringStatus.published)
+# Replies (§10) are conversation: planning, the audit, spacing and `queue list` leave them out.
+_BROADCAST_POST = col(Post.kind) != AiringKind.reply
+_BROADCAST_AIRING = col(Airing.kind) != AiringKind.reply
 _MIGRATION_LOCK = 7_345_001
 _PLANNER_LOCK = 7_345_003
 
@@ -117,6 +123,7 @@ class Claimed:
     due: datetime  # the due time it was first sent with, sent on every later attempt
     maybe_sent: bool  # an earlier attempt may have reached the platform
     revision: int  # the change counter when claimed: unchanged means not cancelled since
+    reply_to: Mapping[str, str] | None = None  # a reply airing's target (inbox item `target`)
 
 
 # How a claimed airing's text is made from its post (`Claimed.body` holds the post's body).
@@ -366,7 +373,7 @@ class Store:
                     insert_pinned_airing(
                         _cursor(session), self._sql, post_id, channel, merged, now=now
                     )
-            _bump_revision(session)
+            note_change(session)
             session.flush()
             return _read_record(session, post_id)
 
@@ -395,7 +402,7 @@ class Store:
                     continue
                 airing.updated = now
                 session.add(airing)
-            _bump_revision(session)
+            note_change(session)
             session.flush()
             return Cancellation(
                 record=_read_record(session, post_id),
@@ -445,7 +452,7 @@ class Store:
                     session.add(airing)
                 else:
                     _delete_airing(session, airing)
-            _bump_revision(session)
+            note_change(session)
             return [a.id for a in stuck if a.id is not None]
 
     # --- the daemon's side: plan, claims, leases --------------------------------------------
@@ -483,7 +490,9 @@ class Store:
                         col(Post.at).is_not(None),
                         col(Post.score),
                         col(Post.cancelled),
-                    ).order_by(col(Post.id))
+                    )
+                    .where(_BROADCAST_POST)
+                    .order_by(col(Post.id))
                 ).all()
             ]
             airings = [
@@ -501,7 +510,7 @@ class Store:
                         col(Airing.error),
                         col(Airing.idempotency_key).is_not(None),
                     )
-                    .where(col(Airing.status) != AiringStatus.cancelled)
+                    .where(col(Airing.status) != AiringStatus.cancelled, _BROADCAST_AIRING)
                     .order_by(col(Airing.at), col(Airing.id))
                 ).all()
             ]
@@ -689,10 +698,17 @@ class Store:
             }
             for o in outcomes
         ]
+        published = [o.airing_id for o in outcomes if o.status == AiringStatus.published]
         with self.session(write=True) as session:
             connection = session.connection()
             updated = _rowcount(connection.execute(set_airing, rows))
             connection.execute(close_attempt, rows)
+            for batch in chunked(published):  # an item is answered once its reply is out
+                connection.execute(
+                    update(InboxItem)
+                    .where(col(InboxItem.reply_airing_id).in_(batch))
+                    .values(status=InboxStatus.answered)
+                )
             return updated
 
     def extend_lease(self, airing_id: int, *, owner: str, until: datetime) -> bool:
@@ -805,7 +821,11 @@ class Store:
             return list(
                 session.exec(
                     select(Airing)
-                    .where(col(Airing.status) == AiringStatus.planned, col(Airing.at) < now)
+                    .where(
+                        col(Airing.status) == AiringStatus.planned,
+                        col(Airing.at) < now,
+                        _BROADCAST_AIRING,  # a late reply is still sent, never replanned
+                    )
                     .order_by(col(Airing.at), col(Airing.id))
                 ).all()
             )
@@ -851,7 +871,7 @@ class Store:
         with self.session() as session:
             rows = session.execute(
                 select(Airing.channel, func.max(when))
-                .where(col(Airing.status).in_([str(s) for s in ON_AIR]))
+                .where(col(Airing.status).in_([str(s) for s in ON_AIR]), _BROADCAST_AIRING)
                 .group_by(col(Airing.channel))
             ).all()
             return {channel: at for channel, at in rows if at is not None}
@@ -1007,7 +1027,8 @@ def _revision(session: Session) -> int:
     return int(row.value) if row else 0
 
 
-def _bump_revision(session: Session) -> None:
+def note_change(session: Session) -> None:
+    """Move the change counter in `session`'s transaction: the daemon notices and replans."""
     session.flush()
     bump_revision(_cursor(session), SqlDialect(session.get_bind().dialect.name))
 
@@ -1053,8 +1074,10 @@ def _claimed_rows(session: Session, ids: Sequence[int]) -> tuple[list[Claimed], 
             col(Airing.first_due),
             col(Airing.maybe_sent),
             col(Airing.body).is_not(None),
+            col(InboxItem.target),
         )
         .join(Post, col(Post.id) == col(Airing.post_id))
+        .outerjoin(InboxItem, col(InboxItem.reply_airing_id) == col(Airing.id))
         .where(col(Airing.id).in_(ids))
         .order_by(col(Airing.at), col(Airing.id))
     ).all()
@@ -1095,6 +1118,7 @@ def _claimed_rows(session: Session, ids: Sequence[int]) -> tuple[list[Claimed], 
             due=row[8],
             maybe_sent=row[9],
             revision=revision,
+            reply_to=json.loads(row[11]) if row[11] is not None else None,
         )
         for row in rows
     ]
@@ -1152,9 +1176,9 @@ def _read_record(session: Session, post_id: int) -> PostRecord:
 
 
 def _read_records(session: Session, *, channel: str | None) -> list[PostRecord]:
-    posts_query = select(Post).order_by(col(Post.id))
+    posts_query = select(Post).where(_BROADCAST_POST).order_by(col(Post.id))
     links_query = select(PostChannel)
-    airings_query = select(Airing).order_by(col(Airing.at), col(Airing.id))
+    airings_query = select(Airing).where(_BROADCAST_AIRING).order_by(col(Airing.at), col(Airing.id))
     media_posts: Any = true()
     if channel is not None:
         wanted = select(PostChannel.post_id).where(col(PostChannel.channel) == channel)

@@ -1,0 +1,30 @@
+"""Answering an inbox item (DESIGN §10): the reply's text, checked like a post's."""
+
+from __future__ import annotations
+
+import json
+
+from .config import Config
+from .errors import InputError
+from .models import InboxItem
+from .publishers.mastodon import addressed
+from .queue import unstorable_text_problem
+from .text import length_problem
+
+
+def reply_text(config: Config, item: InboxItem, text: str | None) -> str:
+    """The text a reply to `item` sends: on Mastodon it starts with the author's @handle
+    (added when missing), and it must fit the channel's limits. Raises InputError naming
+    what is wrong."""
+    if text is None or not text.strip():
+        raise InputError("give the reply's text as TEXT, --file PATH or --file - (it is empty)")
+    problem = unstorable_text_problem(text, "the reply")
+    if problem:
+        raise InputError(problem)
+    channel = config.channel(item.channel)
+    if channel.publisher == "mastodon":
+        text = addressed(text, json.loads(item.target)["author"])
+    problem = length_problem(text, channel)
+    if problem:
+        raise InputError(f"reply to inbox item {item.id}: {problem.replace('body', 'reply', 1)}")
+    return text

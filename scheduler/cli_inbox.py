@@ -70,9 +70,10 @@ def _entry_text(entry: InboxEntry, now: datetime) -> str:
     from .timeutil import format_duration
 
     item = entry.item
-    age = format_duration(max(now - item.at, timedelta(0)))
+    minutes = max(int((now - item.at).total_seconds() // 60), 0)
+    age = f"{format_duration(timedelta(minutes=minutes))} ago" if minutes else "just now"
     lines = [
-        f"#{item.id}  {item.channel}  {item.kind}  {item.status}  {age} ago  {cell(item.author)}"
+        f"#{item.id}  {item.channel}  {item.kind}  {item.status}  {age}  {cell(item.author)}"
     ]
     lines += [f"    {isolate(line)}" for line in clean(item.text, keep_newlines=True).split("\n")]
     if item.airing_id is not None:

@@ -757,7 +757,8 @@ def test_check_prints_every_config_problem_and_no_secret(cli: Cli) -> None:
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         "config.toml: channels.main.colour: unknown key; accepted keys: cadence, freeze, "
-        "max_gap, min_spacing, mix, path, publisher, quiet_hours, repost, slot_offset, timezone",
+        "max_gap, min_spacing, mix, path, publisher, quiet_hours, repost, response_time, "
+        "slot_offset, timezone",
         "config.toml: channels.main.cadence: 7m does not divide 24h into whole slots; "
         "use e.g. 15m, 20m, 30m, 1h, 2h, 3h, 4h, 6h, 8h, 12h or 24h",
         "config.toml: channels.masto.base_url: 'social.example' is not an http:// or https:// URL",

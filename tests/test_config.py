@@ -20,7 +20,10 @@ MAIN = '[channels.main]\npublisher = "file"\npath = "published.jsonl"\n'
 SECRET = "hunter2-s3cr3t"
 DURATION = "is not a duration such as 90s, 15m, 2h, 1h30m or 3d"
 CADENCES = "use e.g. 15m, 20m, 30m, 1h, 2h, 3h, 4h, 6h, 8h, 12h or 24h"
-RULE_KEYS = "cadence, freeze, max_gap, min_spacing, mix, quiet_hours, repost, slot_offset, timezone"
+RULE_KEYS = (
+    "cadence, freeze, max_gap, min_spacing, mix, quiet_hours, repost, response_time, slot_offset, "
+    "timezone"
+)
 REPOST_KEYS = "hour_shift, max_airings, max_per_day, min_interval, template"
 SECRET_FORMS = '{ env = "NAME" }, { file = "path" } or { credential = "name" }'
 PUBLISHERS = "file, webhook, mastodon, bluesky, telegram"
@@ -74,7 +77,7 @@ BAD_CONFIGS = [
         in_scheduler('databse = "sqlite:///x.db"'),
         [
             "config.toml: scheduler.databse: unknown key; accepted keys: "
-            "database, horizon, lease, misfire_grace, reconcile, retry, timezone"
+            "database, horizon, lease, listen, misfire_grace, reconcile, retry, timezone"
         ],
         id="unknown-scheduler-key",
     ),
@@ -87,8 +90,8 @@ BAD_CONFIGS = [
         in_main('colour = "red"'),
         [
             "config.toml: channels.main.colour: unknown key; accepted keys: cadence, freeze, "
-            "max_gap, min_spacing, mix, path, publisher, quiet_hours, repost, slot_offset, "
-            "timezone"
+            "max_gap, min_spacing, mix, path, publisher, quiet_hours, repost, response_time, "
+            "slot_offset, timezone"
         ],
         id="unknown-channel-key",
     ),
@@ -96,8 +99,8 @@ BAD_CONFIGS = [
         in_main("token = { env = 'X' }"),
         [
             "config.toml: channels.main.token: unknown key; accepted keys: cadence, freeze, "
-            "max_gap, min_spacing, mix, path, publisher, quiet_hours, repost, slot_offset, "
-            "timezone"
+            "max_gap, min_spacing, mix, path, publisher, quiet_hours, repost, response_time, "
+            "slot_offset, timezone"
         ],
         id="option-of-another-publisher",
     ),

@@ -19,7 +19,7 @@ import pytest
 from scheduler.config import Config, load_config
 from scheduler.daemon import Daemon
 from scheduler.dispatch import RetrySettings
-from scheduler.errors import InboxItemNotFound, InputError
+from scheduler.errors import ConfigError, InboxItemNotFound, InputError
 from scheduler.inbox_store import InboxStore
 from scheduler.listener import Listener, readers_of
 from scheduler.models import Airing, AiringKind, AiringStatus, InboxStatus
@@ -27,7 +27,7 @@ from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.publishers.notices import Notice, html_to_text
 from scheduler.replies import reply_text
 from scheduler.store import Outcome, PostDraft, Store
-from tests.conftest import write_config
+from tests.conftest import RunCli, write_config
 from tests.fakeplatforms import FakeBluesky, FakeMastodon
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -386,3 +386,88 @@ def test_bluesky_replies_mentions_and_quotes_arrive_once_and_replies_thread(worl
         ("thanks", {"root": ours, "parent": deeper})
     ]
     assert json.loads(last.target)["root_uri"] == ours["uri"]
+
+
+# --- editors' views: CLI, status, calendar, log ----------------------------------------------
+
+
+def test_inbox_cli_status_and_calendar_name_what_waits(tmp_path: Path, run_cli: RunCli) -> None:
+    config_path = write_config(tmp_path)
+    config_path.write_text(
+        config_path.read_text().replace('max_gap = "24h"', 'max_gap = "24h"\nresponse_time = "1h"'),
+        encoding="utf-8",
+    )
+    store = Store(f"sqlite:///{tmp_path / 'scheduler.db'}")
+    store.migrate()
+    long_ago = datetime.now(UTC) - timedelta(hours=3)
+    hostile = Notice(
+        platform_id="1",
+        kind="mention",
+        author="@mal\x1b[31m@evil.test",
+        text=HOSTILE,
+        at=long_ago,
+        url="javascript:alert(1)",
+        answers=None,
+        target={"uri": "at://x", "cid": "c", "root_uri": "at://x", "root_cid": "c"},
+    )
+    InboxStore(store).ingest("main", [hostile, notice("2", at=datetime.now(UTC))], "2", now=T0)
+    store.close()
+
+    listed = run_cli("inbox", config=config_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "\x1b" not in listed.stdout and "\u202e" not in listed.stdout
+    assert listed.stdout.startswith("#1  main  mention  open  3h ago  @mal[31m@evil.test")
+    shown = json.loads(run_cli("inbox", "--format", "json", config=config_path).stdout)
+    assert [item["text"] for item in shown["items"]] == [HOSTILE, "text of 2"]  # as received
+
+    status = run_cli("status", config=config_path)
+    assert "inbox:            2 open, oldest waiting 3h, over response_time" in status.stdout
+
+    out = tmp_path / "calendar.html"
+    done = run_cli("calendar", "--format", "html", "--output", str(out), config=config_path)
+    assert done.returncode == 0, done.stderr
+    page = out.read_text(encoding="utf-8")
+    assert "Unanswered" in page and "javascript:" not in page
+    assert "&lt;script&gt;" in page and "<script>alert" not in page and "\x1b" not in page
+
+    unknown = run_cli("inbox", "done", "99", config=config_path)
+    assert unknown.returncode == 1
+    assert "no inbox item with id 99" in unknown.stderr
+    bad = run_cli("reply", "x", "hi", config=config_path)
+    assert bad.returncode == 2 and "'x' is not an inbox item id" in bad.stderr
+    empty = run_cli("reply", "2", "", config=config_path)
+    assert empty.returncode == 1 and "it is empty" in empty.stderr
+
+
+def test_the_listener_warns_once_per_item_past_response_time(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.mastodon.mention("anyone?")  # made at the fake's real time
+    world.clock.now = datetime.now(UTC)
+    listener = world.listener()
+    listener.poll(world.clock())
+    world.clock.now += timedelta(hours=5)  # the default response_time is 4h
+    with caplog.at_level("WARNING", logger="scheduler.listen"):
+        listener.poll(world.clock())
+        listener.poll(world.clock() + timedelta(hours=1))
+    late = [r.getMessage() for r in caplog.records if "over response_time" in r.getMessage()]
+    assert len(late) == 1 and "from @ali@example.social" in late[0]
+
+
+def test_listen_and_response_time_are_read_with_defaults_and_checked(tmp_path: Path) -> None:
+    plain = load_config(write_config(tmp_path))
+    assert plain.scheduler.listen == timedelta(minutes=2)
+    assert plain.channels["main"].response_time == timedelta(hours=4)
+    path = write_config(tmp_path, '\n[channels.other]\npublisher = "file"\npath = "o.jsonl"\n')
+    text = path.read_text().replace('timezone = "UTC"\n', 'timezone = "UTC"\nlisten = "30s"\n', 1)
+    text = text.replace('max_gap = "24h"\n', 'max_gap = "24h"\nresponse_time = "2h"\n', 1)
+    text = text.replace('path = "o.jsonl"\n', 'path = "o.jsonl"\nresponse_time = "15m"\n')
+    path.write_text(text, encoding="utf-8")
+    config = load_config(path)
+    assert config.scheduler.listen == timedelta(seconds=30)
+    assert config.channels["main"].response_time == timedelta(hours=2)
+    assert config.channels["other"].response_time == timedelta(minutes=15)
+    path.write_text(text.replace('listen = "30s"', 'listen = "0s"'), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert [p.split(":")[1].strip() for p in caught.value.problems] == ["scheduler.listen"]

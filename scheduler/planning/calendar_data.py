@@ -76,6 +76,19 @@ class CalendarChannel:
 
 
 @dataclass(frozen=True)
+class LateItem:
+    """An inbox item waiting longer than its channel's `response_time` (DESIGN §10); its
+    author, text and URL come from outside."""
+
+    id: int
+    channel: str
+    author: str
+    text: str
+    at: datetime
+    url: str | None
+
+
+@dataclass(frozen=True)
 class CalendarData:
     start: datetime  # aware UTC, inclusive
     end: datetime  # aware UTC, exclusive
@@ -83,6 +96,7 @@ class CalendarData:
     channels: tuple[CalendarChannel, ...]
     airings: tuple[CalendarAiring, ...]  # sorted by (at, channel, post_id)
     gaps: tuple[CalendarGap, ...]  # silences longer than the channel's max_gap
+    late: tuple[LateItem, ...] = ()  # unanswered past response_time, oldest first
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -20,7 +20,7 @@ from ..store.models import NEEDS_EDITOR, AiringStatus
 from ..store.store import ON_AIR, AiringRow, PostRow, Store
 from ..text import airing_body
 from ..timeutil import iso_utc
-from .calendar_data import CalendarAiring, CalendarChannel, CalendarData, CalendarGap
+from .calendar_data import CalendarAiring, CalendarChannel, CalendarData, CalendarGap, LateItem
 from .planner import ChannelPlan, Gap, PlanAiring, PlanPost, plan_channel
 
 
@@ -195,6 +195,21 @@ def build_calendar(
                 key=lambda g: (g.start, g.channel),
             )
         ),
+        late=_late_items(config, store, channels=set(inputs), now=now),
+    )
+
+
+def _late_items(
+    config: Config, store: Store, *, channels: set[str], now: datetime
+) -> tuple[LateItem, ...]:
+    """Open inbox items of `channels` waiting longer than their channel's response time."""
+    from .inbox_store import InboxStore
+
+    return tuple(
+        LateItem(e.item.id or 0, e.item.channel, e.item.author, e.item.text, e.item.at, e.item.url)
+        for e in InboxStore(store).entries()
+        if e.item.channel in channels
+        and now - e.item.at > config.channels[e.item.channel].response_time
     )
 
 

@@ -25,7 +25,7 @@ import wcwidth
 from ..planning.calendar_data import CalendarAiring, CalendarData, CalendarGap
 from ..timeutil import localize
 from . import i18n
-from .terminal import UNSAFE, clean, clip, display_width, isolate
+from .terminal import UNSAFE, clean, clip, display_width, first_line, isolate
 
 
 def _templates_dir() -> Path:
@@ -249,6 +249,15 @@ def _page(
                         _when(day, entry.time, lang), entry.channel, detail,
                     )
                 )  # fmt: skip
+    for late in data.late:  # inbox items waiting past response_time (§10)
+        local = late.at.astimezone(zone)
+        attention.append(
+            AttentionItem(
+                _safe_url(late.url) or "#", "inbox",
+                t["inbox_late"], _when(local.date(), f"{local:%H:%M}", lang), late.channel,
+                _cut(clean(f"{late.author}: {first_line(late.text)}"), 80),
+            )
+        )  # fmt: skip
     links: tuple[Link, ...] = ()
     if switch:
         other = "ar" if lang == "en" else "en"

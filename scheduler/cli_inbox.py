@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .cli import FileOption, ShowFormat, _stdin_if, context, default_editor, print_json
+from .cli import (
+    FileOption,
+    ShowFormat,
+    _stdin_if,
+    context,
+    default_editor,
+    parse_id,
+    print_json,
+)
 
 if TYPE_CHECKING:
     from .inbox_store import InboxEntry
@@ -18,13 +26,7 @@ SNIPPET = 60  # terminal cells of the answered post's text shown
 def _item_id(text: str) -> int:
     from .errors import InboxItemNotFound
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an inbox item id; give a whole number") from None
-    if not 0 < value < 2**63:
-        raise InboxItemNotFound(value)
-    return value
+    return parse_id(text, "an inbox item id", InboxItemNotFound)
 
 
 ItemArgument = Annotated[
@@ -72,9 +74,7 @@ def _entry_text(entry: InboxEntry, now: datetime) -> str:
     item = entry.item
     minutes = max(int((now - item.at).total_seconds() // 60), 0)
     age = f"{format_duration(timedelta(minutes=minutes))} ago" if minutes else "just now"
-    lines = [
-        f"#{item.id}  {item.channel}  {item.kind}  {item.status}  {age}  {cell(item.author)}"
-    ]
+    lines = [f"#{item.id}  {item.channel}  {item.kind}  {item.status}  {age}  {cell(item.author)}"]
     lines += [f"    {isolate(line)}" for line in clean(item.text, keep_newlines=True).split("\n")]
     if item.airing_id is not None:
         snippet = cell(entry.answers_body or "", SNIPPET)

@@ -576,6 +576,7 @@ class FakeMastodon(FakeServer):
         self._ids = itertools.count(109_000_000_000_000_001)
         self.notifications: list[dict[str, Any]] = []  # oldest first
         self.page_size = 40  # the most one notifications page holds (Mastodon: 40, max 80)
+        self.rate_remaining = 299  # X-RateLimit-Remaining on every answer
         self._notification_ids = itertools.count(1)
 
     def mention(
@@ -674,7 +675,7 @@ class FakeMastodon(FakeServer):
     def _ok(self, reply: Reply) -> Reply:
         reset = (datetime.now(UTC) + timedelta(minutes=5)).replace(second=0, microsecond=0)
         reply.headers.setdefault("X-RateLimit-Limit", "300")
-        reply.headers.setdefault("X-RateLimit-Remaining", "299")
+        reply.headers.setdefault("X-RateLimit-Remaining", str(self.rate_remaining))
         reply.headers.setdefault("X-RateLimit-Reset", reset.isoformat().replace("+00:00", "Z"))
         return reply
 

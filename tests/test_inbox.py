@@ -332,6 +332,26 @@ def test_a_429_from_notifications_delays_listening_only(world: World) -> None:
     assert world.texts("masto") == ["@brand one"]
 
 
+def test_a_used_up_rate_limit_stops_reading_after_the_page_until_its_reset(world: World) -> None:
+    world.mastodon.page_size = 1
+    world.mastodon.mention("one")
+    world.mastodon.mention("two")
+    world.mastodon.rate_remaining = 0
+    world.clock.now = datetime.now(UTC)  # the fake's reset is 5 minutes from the real time
+    listener = world.listener()
+    wake = listener.poll(world.clock())
+    assert world.texts("masto") == ["@brand one"]  # the page read is kept
+    assert len(world.mastodon.requests_to("/api/v1/notifications")) == 1
+    assert wake == world.clock() + world.config.scheduler.listen  # the other channel's turn
+    world.mastodon.rate_remaining = 299
+    world.clock.now += timedelta(minutes=2, seconds=30)  # a listen interval, not the reset
+    listener.poll(world.clock())
+    assert len(world.mastodon.requests_to("/api/v1/notifications")) == 1
+    world.clock.now += timedelta(minutes=4)
+    listener.poll(world.clock())
+    assert world.texts("masto") == ["@brand one", "@brand two"]
+
+
 def test_a_mastodon_reply_is_sent_once_threaded_and_answers_the_item(world: World) -> None:
     world.add("launch", "masto")
     world.send_due()

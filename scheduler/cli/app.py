@@ -7,7 +7,7 @@ costs a few hundred milliseconds to import, and `--help` or `check` should not p
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -210,18 +210,22 @@ def _stdin_if(file: str | None) -> str | None:
     return read_stdin_body(sys.stdin.buffer) if file == "-" else None
 
 
-def _post_id(text: str) -> int:
-    """A post id as typed. Ids are positive 64-bit integers on every backend, so a number
-    outside that range names no post (and must not reach a driver that can't bind it)."""
-    from ..errors import PostNotFound
-
+def parse_id(text: str, what: str, not_found: Callable[[int], Exception]) -> int:
+    """An id as typed. Ids are positive 64-bit integers on every backend, so a number
+    outside that range names nothing (and must not reach a driver that can't bind it)."""
     try:
         value = int(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a post id; give a whole number") from None
+        raise typer.BadParameter(f"{text!r} is not {what}; give a whole number") from None
     if not 0 < value < 2**63:
-        raise PostNotFound(value)
+        raise not_found(value)
     return value
+
+
+def _post_id(text: str) -> int:
+    from ..errors import PostNotFound
+
+    return parse_id(text, "a post id", PostNotFound)
 
 
 PostIdArgument = Annotated[

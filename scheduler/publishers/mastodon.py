@@ -14,7 +14,8 @@ Each status carries the channel's `visibility` (default `public`) and, when set,
 Reading (DESIGN §10): `GET /api/v1/notifications?types[]=mention`, paged forward with
 `min_id` (each page is the notifications just newer than the cursor; the cursor becomes the
 newest id of the page), so nothing is fetched twice and a crash between pages resumes where
-the last stored page ended. A mention whose status has `in_reply_to_id` is a reply.
+the last stored page ended. A mention whose status has `in_reply_to_id` is a reply. When
+`X-RateLimit-Remaining` reaches 0, reading stops until `X-RateLimit-Reset`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ..config import ChannelSettings
 from ..errors import PermanentPublishError, TransientPublishError
 from ..media import Medium
 from .base import Delivery, Receipt
-from .http import Api, json_body
+from .http import Api, json_body, retry_after
 from .notices import (
     MAX_AUTHOR,
     MAX_PLATFORM_ID,
@@ -159,6 +160,13 @@ class MastodonPublisher:
             )
             notices = (self._notice(n) for n in ordered)  # oldest first, as they are listed
             yield NoticePage(tuple(n for n in notices if n is not None), newest)
+            if response.headers.get("X-RateLimit-Remaining", "").strip() == "0":
+                # The budget (300 requests / 5 min) is shared with posting: stop reading
+                # before a 429 could hold up a post, and go on after the reset.
+                raise TransientPublishError(
+                    "mastodon: rate limit used up; reading again after its reset",
+                    retry_after=retry_after(response, self.api.now()),
+                )
 
     def _notice(self, notification: dict) -> Notice | None:
         """A mention notification as a notice; None when it lacks what one needs."""

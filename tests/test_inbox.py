@@ -450,6 +450,18 @@ def test_inbox_cli_status_and_calendar_name_what_waits(tmp_path: Path, run_cli: 
     assert "Unanswered" in page and "javascript:" not in page
     assert "&lt;script&gt;" in page and "<script>alert" not in page and "\x1b" not in page
 
+    inbox_page = tmp_path / "inbox.html"
+    done = run_cli(
+        "calendar", "--format", "html", "--view", "inbox", "--lang", "ar",
+        "--output", str(inbox_page), config=config_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    page = inbox_page.read_text(encoding="utf-8")
+    assert '<p class="text" dir="auto">&lt;script&gt;alert(1)&lt;/script&gt;' in page
+    assert "<bdi>@mal[31m@evil.test</bdi>" in page and "javascript:" not in page
+    assert 'href="https://example.social/@ali/2"' in page and "\x1b" not in page
+    assert page.count('<li class="mention') == 2 and page.count(' late"') == 1
+
     unknown = run_cli("inbox", "done", "99", config=config_path)
     assert unknown.returncode == 1
     assert "no inbox item with id 99" in unknown.stderr

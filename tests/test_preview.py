@@ -225,7 +225,7 @@ def test_templates_fail_loudly_on_a_missing_variable(data: CalendarData) -> None
     assert preview.environment().autoescape is True
 
 
-@pytest.mark.parametrize("view", preview.VIEWS)
+@pytest.mark.parametrize("view", preview.CALENDAR_VIEWS)
 def test_bodies_are_text_never_markup(data: CalendarData, view: str) -> None:
     html = preview.render_html(data, view=view)
     page = Page(html)
@@ -237,7 +237,7 @@ def test_bodies_are_text_never_markup(data: CalendarData, view: str) -> None:
     assert "&lt;script&gt;" in html
 
 
-@pytest.mark.parametrize("view", preview.VIEWS)
+@pytest.mark.parametrize("view", preview.CALENDAR_VIEWS)
 def test_every_body_is_dir_auto(data: CalendarData, view: str) -> None:
     page = Page(preview.render_html(data, view=view))
     bodies = page.with_class("body")

@@ -78,6 +78,7 @@ class Format(StrEnum):
 class View(StrEnum):
     week = "week"
     month = "month"
+    inbox = "inbox"
 
 
 class Lang(StrEnum):
@@ -117,7 +118,10 @@ def register(
         format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
         view: Annotated[
             View,
-            typer.Option("--view", help="HTML layout; month shows the month containing --from."),
+            typer.Option(
+                "--view",
+                help="HTML layout; month shows the month containing --from, inbox the open items.",
+            ),
         ] = View.week,
         lang: Annotated[Lang, typer.Option("--lang", help="Language of the labels.")] = Lang.en,
         output: Annotated[

@@ -76,16 +76,17 @@ class CalendarChannel:
 
 
 @dataclass(frozen=True)
-class LateItem:
-    """An inbox item waiting longer than its channel's `response_time` (DESIGN §10); its
-    author, text and URL come from outside."""
+class InboxNote:
+    """An open inbox item (DESIGN §10); its author, text and URL come from outside."""
 
     id: int
     channel: str
+    kind: str
     author: str
     text: str
     at: datetime
     url: str | None
+    late: bool  # waiting longer than the channel's response_time
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class CalendarData:
     channels: tuple[CalendarChannel, ...]
     airings: tuple[CalendarAiring, ...]  # sorted by (at, channel, post_id)
     gaps: tuple[CalendarGap, ...]  # silences longer than the channel's max_gap
-    late: tuple[LateItem, ...] = ()  # unanswered past response_time, oldest first
+    inbox: tuple[InboxNote, ...] = ()  # open inbox items, oldest first
 
     def to_json(self) -> dict[str, Any]:
         return {

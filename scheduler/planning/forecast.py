@@ -20,7 +20,7 @@ from ..store.models import NEEDS_EDITOR, AiringStatus
 from ..store.store import ON_AIR, AiringRow, PostRow, Store
 from ..text import airing_body
 from ..timeutil import iso_utc
-from .calendar_data import CalendarAiring, CalendarChannel, CalendarData, CalendarGap, LateItem
+from .calendar_data import CalendarAiring, CalendarChannel, CalendarData, CalendarGap, InboxNote
 from .planner import ChannelPlan, Gap, PlanAiring, PlanPost, plan_channel
 
 
@@ -195,21 +195,29 @@ def build_calendar(
                 key=lambda g: (g.start, g.channel),
             )
         ),
-        late=_late_items(config, store, channels=set(inputs), now=now),
+        inbox=_inbox_notes(config, store, channels=set(inputs), now=now),
     )
 
 
-def _late_items(
+def _inbox_notes(
     config: Config, store: Store, *, channels: set[str], now: datetime
-) -> tuple[LateItem, ...]:
-    """Open inbox items of `channels` waiting longer than their channel's response time."""
+) -> tuple[InboxNote, ...]:
+    """Open inbox items of `channels`, each marked when it waits past its response time."""
     from .inbox_store import InboxStore
 
     return tuple(
-        LateItem(e.item.id or 0, e.item.channel, e.item.author, e.item.text, e.item.at, e.item.url)
-        for e in InboxStore(store).entries()
-        if e.item.channel in channels
-        and now - e.item.at > config.channels[e.item.channel].response_time
+        InboxNote(
+            id=item.id or 0,
+            channel=item.channel,
+            kind=item.kind,
+            author=item.author,
+            text=item.text,
+            at=item.at,
+            url=item.url,
+            late=now - item.at > config.channels[item.channel].response_time,
+        )
+        for item in (entry.item for entry in InboxStore(store).entries())
+        if item.channel in channels
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -38,7 +38,8 @@ def _templates_dir() -> Path:
 
 
 TEMPLATES_DIR = _templates_dir()
-VIEWS = ("week", "month")
+CALENDAR_VIEWS = ("week", "month")
+VIEWS = (*CALENDAR_VIEWS, "inbox")
 KINDS = ("core", "entertaining", "repost")
 ALERT_STATUSES = frozenset({"failed", "missed", "unconfirmed"})
 BODY_LINES = 3  # lines of a body shown in the HTML views
@@ -104,7 +105,7 @@ class DayView:
 
 @dataclass(frozen=True)
 class AttentionItem:
-    href: str
+    href: str | None  # None: not on this page (the inbox view of a saved file)
     css: str  # the status, or "gap"
     label: str
     when: str
@@ -195,6 +196,52 @@ def build_week(
     return WeekView(page=_page(data, zone, lang, "week", by_day, switch), days=days)
 
 
+@dataclass(frozen=True)
+class InboxRow:
+    when: str
+    channel: str
+    kind: str
+    author: str
+    text: str
+    url: str | None  # only an http(s) URL
+    late: bool
+
+
+@dataclass(frozen=True)
+class InboxView:
+    page: PageView
+    items: tuple[InboxRow, ...]
+
+
+def build_inbox(
+    data: CalendarData, *, lang: str = "en", tz: ZoneInfo | None = None, switch: bool = False
+) -> InboxView:
+    """The open inbox items, oldest first, with the calendar's needs-attention list."""
+    zone = page_zone(data, tz)
+    by_day = _entries_by_day(data, zone, lang)
+    items = tuple(
+        InboxRow(
+            when=_when(note.at.astimezone(zone).date(), f"{note.at.astimezone(zone):%H:%M}", lang),
+            channel=note.channel,
+            kind=note.kind,
+            author=clean(note.author),
+            text=clean(note.text, keep_newlines=True),
+            url=_safe_url(note.url),
+            late=note.late,
+        )
+        for note in data.inbox
+    )
+    page = _page(data, zone, lang, "inbox", by_day, switch)
+    # Gaps and airings are anchors of the week view: served, link there; saved, no link.
+    attention = tuple(
+        replace(a, href=f"?view=week&lang={lang}{a.href}" if switch else None)
+        if a.href and a.href.startswith("#")
+        else a
+        for a in page.attention
+    )
+    return InboxView(page=replace(page, attention=attention), items=items)
+
+
 def build_month(
     data: CalendarData, *, lang: str = "en", tz: ZoneInfo | None = None, switch: bool = False
 ) -> MonthView:
@@ -249,7 +296,7 @@ def _page(
                         _when(day, entry.time, lang), entry.channel, detail,
                     )
                 )  # fmt: skip
-    for late in data.late:  # inbox items waiting past response_time (§10)
+    for late in (note for note in data.inbox if note.late):  # past response_time (§10)
         local = late.at.astimezone(zone)
         attention.append(
             AttentionItem(
@@ -502,9 +549,9 @@ def environment() -> jinja2.Environment:
     )
 
 
-def render_view(context: WeekView | MonthView) -> str:
-    template = "week.html.j2" if isinstance(context, WeekView) else "month.html.j2"
-    return environment().get_template(template).render(v=context, page=context.page)
+def render_view(context: WeekView | MonthView | InboxView) -> str:
+    template = {WeekView: "week.html.j2", MonthView: "month.html.j2", InboxView: "inbox.html.j2"}
+    return environment().get_template(template[type(context)]).render(v=context, page=context.page)
 
 
 def render_html(
@@ -522,7 +569,9 @@ def render_html(
         return render_view(build_week(data, lang=lang, tz=tz, switch=switch))
     if view == "month":
         return render_view(build_month(data, lang=lang, tz=tz, switch=switch))
-    raise ValueError(f"{view!r} is not a view (week, month)")
+    if view == "inbox":
+        return render_view(build_inbox(data, lang=lang, tz=tz, switch=switch))
+    raise ValueError(f"{view!r} is not a view ({', '.join(VIEWS)})")
 
 
 # --- iCalendar -------------------------------------------------------------------------------
@@ -759,7 +808,7 @@ def make_server(
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             chosen = {key: query.get(key, value) for key, value in defaults.items()}
             if chosen["view"] not in VIEWS or chosen["lang"] not in i18n.LANGS:
-                self._reply(400, "text/plain", "view must be week or month, lang en or ar\n")
+                self._reply(400, "text/plain", "view must be week, month or inbox, lang en or ar\n")
                 return
             try:
                 page = render(chosen["view"], chosen["lang"])

@@ -296,6 +296,7 @@ class Daemon:
             if listener is not None:
                 listener.stop()
             if listening is not None:
+                stop.set()  # also when leaving for a replaced database file
                 listening.join(timeout=SHUTDOWN_BOUND_SECONDS)
             if status == 0:  # a replaced database file must not get our last heartbeat
                 with contextlib.suppress(StoreError):

@@ -165,10 +165,10 @@ class InboxItem(SQLModel, table=True):
     text: str
     at: datetime = _utc_field()
     url: str | None = None
-    airing_id: int | None = _id_field(default=None)  # our airing it answers, if any
-    post_id: int | None = _id_field(default=None)
+    airing_id: int | None = _id_field(default=None, foreign_key="airing.id")  # ours it answers
+    post_id: int | None = _id_field(default=None, foreign_key="post.id")
     status: str = InboxStatus.open
-    reply_airing_id: int | None = _id_field(default=None)  # the airing that answers it
+    reply_airing_id: int | None = _id_field(default=None, foreign_key="airing.id")
     target: str = "{}"  # JSON: what a reply needs (status id, or the uri/cid strong refs)
     warned: bool = False  # the "waits longer than response_time" warning was logged
     received: datetime = _utc_field()

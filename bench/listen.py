@@ -27,10 +27,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from scheduler.config import load_config  # noqa: E402
-from scheduler.inbox_store import InboxStore  # noqa: E402
-from scheduler.listener import Listener, readers_of  # noqa: E402
 from scheduler.publishers import ChannelClients, build_publishers  # noqa: E402
-from scheduler.store import Store  # noqa: E402
+from scheduler.runtime.listener import Listener, readers_of  # noqa: E402
+from scheduler.store.inbox import InboxStore  # noqa: E402
+from scheduler.store.store import Store  # noqa: E402
 from tests.fakeplatforms import FakeMastodon  # noqa: E402
 
 ROUNDS = 4

@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pytest
 
+from scheduler.cli.replies import reply_text
 from scheduler.config import Config, load_config
-from scheduler.daemon import Daemon
-from scheduler.dispatch import RetrySettings
 from scheduler.errors import ConfigError, InboxItemNotFound, InputError
-from scheduler.inbox_store import InboxStore
-from scheduler.listener import Listener, readers_of
-from scheduler.models import Airing, AiringKind, AiringStatus, InboxStatus
 from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.publishers.notices import Notice, html_to_text
-from scheduler.replies import reply_text
-from scheduler.store import Outcome, PostDraft, Store
+from scheduler.runtime.daemon import Daemon
+from scheduler.runtime.dispatch import RetrySettings
+from scheduler.runtime.listener import Listener, readers_of
+from scheduler.store.inbox import InboxStore
+from scheduler.store.models import Airing, AiringKind, AiringStatus, InboxStatus
+from scheduler.store.store import Outcome, PostDraft, Store
 from tests.conftest import RunCli, write_config
 from tests.fakeplatforms import FakeBluesky, FakeMastodon
 

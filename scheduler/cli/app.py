@@ -553,7 +553,7 @@ _register_calendar()
 
 
 def _register_inbox() -> None:
-    from .cli_inbox import register
+    from .inbox_commands import register
 
     register(app)
 

@@ -203,7 +203,7 @@ def _inbox_notes(
     config: Config, store: Store, *, channels: set[str], now: datetime
 ) -> tuple[InboxNote, ...]:
     """Open inbox items of `channels`, each marked when it waits past its response time."""
-    from .inbox_store import InboxStore
+    from ..store.inbox import InboxStore
 
     return tuple(
         InboxNote(

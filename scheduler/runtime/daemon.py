@@ -312,7 +312,7 @@ class Daemon:
 
     def _start_listening(self, stop: threading.Event) -> threading.Thread | None:
         """The inbox listener's thread (§10), when some channel's platform can be read."""
-        from .inbox_store import InboxStore
+        from ..store.inbox import InboxStore
         from .listener import Listener, readers_of
 
         readers = readers_of(self.dispatcher.publishers)

@@ -21,11 +21,11 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, col
 
-from .errors import InboxItemNotFound, InputError
+from ..errors import InboxItemNotFound, InputError
+from ..publishers.notices import Notice
+from ..timeutil import iso_utc
 from .models import Airing, AiringKind, AiringStatus, InboxItem, InboxStatus, ListenCursor, Post
-from .publishers.notices import Notice
 from .store import Store, note_change
-from .timeutil import iso_utc
 
 # A reply in these states still stands: another one would answer the item twice.
 _STANDING = (*(str(s) for s in (AiringStatus.planned, AiringStatus.publishing)), "published")

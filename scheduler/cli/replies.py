@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from .config import Config
-from .errors import InputError
-from .models import InboxItem
-from .publishers.mastodon import addressed
-from .queue import unstorable_text_problem
-from .text import length_problem
+from ..config import Config
+from ..errors import InputError
+from ..publishers.mastodon import addressed
+from ..store.models import InboxItem
+from ..text import length_problem
+from .queue_commands import unstorable_text_problem
 
 
 def reply_text(config: Config, item: InboxItem, text: str | None) -> str:

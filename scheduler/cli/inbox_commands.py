@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .cli import (
+from .app import (
     FileOption,
     ShowFormat,
     _stdin_if,
@@ -18,13 +18,13 @@ from .cli import (
 )
 
 if TYPE_CHECKING:
-    from .inbox_store import InboxEntry
+    from ..store.inbox import InboxEntry
 
 SNIPPET = 60  # terminal cells of the answered post's text shown
 
 
 def _item_id(text: str) -> int:
-    from .errors import InboxItemNotFound
+    from ..errors import InboxItemNotFound
 
     return parse_id(text, "an inbox item id", InboxItemNotFound)
 
@@ -51,7 +51,7 @@ def inbox(
     """List inbox items: open ones oldest first, with age, author, text and what they answer."""
     if ctx.invoked_subcommand is not None:
         return
-    from .inbox_store import InboxStore
+    from ..store.inbox import InboxStore
 
     app_ctx = context(ctx)
     if channel is not None:
@@ -68,8 +68,8 @@ def inbox(
 
 
 def _entry_text(entry: InboxEntry, now: datetime) -> str:
-    from .terminal import cell, clean, isolate
-    from .timeutil import format_duration
+    from ..render.terminal import cell, clean, isolate
+    from ..timeutil import format_duration
 
     item = entry.item
     minutes = max(int((now - item.at).total_seconds() // 60), 0)
@@ -92,7 +92,7 @@ def _entry_text(entry: InboxEntry, now: datetime) -> str:
 @inbox_app.command("done")
 def inbox_done(ctx: typer.Context, item_id: ItemArgument) -> None:
     """Close an item that needs no answer."""
-    from .inbox_store import InboxStore
+    from ..store.inbox import InboxStore
 
     item = InboxStore(context(ctx).store).done(item_id)
     print(f"inbox item {item.id}: {item.status}")
@@ -107,8 +107,8 @@ def reply(
     file: FileOption = None,
 ) -> None:
     """Answer an inbox item in its thread: queued now, sent once by the daemon."""
-    from .inbox_store import InboxStore
-    from .queue import read_body
+    from ..store.inbox import InboxStore
+    from .queue_commands import read_body
     from .replies import reply_text
 
     app_ctx = context(ctx)

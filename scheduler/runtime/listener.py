@@ -17,12 +17,12 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from .config import Config
-from .errors import PublishError, StoreError, TransientPublishError
-from .inbox_store import InboxStore
-from .publishers.notices import Readable
-from .terminal import clean
-from .timeutil import format_duration
+from ..config import Config
+from ..errors import PublishError, StoreError, TransientPublishError
+from ..publishers.notices import Readable
+from ..render.terminal import clean
+from ..store.inbox import InboxStore
+from ..timeutil import format_duration
 
 log = logging.getLogger("scheduler.listen")
 

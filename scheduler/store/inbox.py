@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, update
 from sqlalchemy import select as sa_select
@@ -22,8 +22,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, col
 
 from ..errors import InboxItemNotFound, InputError
-from ..publishers.notices import Notice
 from ..timeutil import iso_utc
+
+if TYPE_CHECKING:  # the store takes notices; it needs no publisher code to do so
+    from ..publishers.notices import Notice
 from .models import Airing, AiringKind, AiringStatus, InboxItem, InboxStatus, ListenCursor, Post
 from .store import Store, note_change
 

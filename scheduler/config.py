@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .domain import AIRING_KINDS
 from .errors import ConfigError, SecretError
 from .inputfile import MB, UnreadableInput, read_text_file
 from .timeutil import DURATION_HINT, format_duration, parse_duration, zone
@@ -26,7 +27,6 @@ from .timeutil import DURATION_HINT, format_duration, parse_duration, zone
 DAY = timedelta(days=1)
 CONFIG_FILE_LIMIT = 1 * MB
 SECRET_FILE_LIMIT = 1 * MB  # a `{ file = "/dev/zero" }` must not be read forever either
-KINDS = ("core", "entertaining", "repost")
 PUBLISHERS = ("file", "webhook", "mastodon", "bluesky", "telegram")
 WEBHOOK_FORMATS = ("json", "slack", "discord")
 SECRET_SOURCES = ("env", "file", "credential")
@@ -649,10 +649,10 @@ def _mix(value: Any, path: str, problems: _Problems) -> Mix:
     if not isinstance(value, Mapping):
         problems.add(path, "must be a table such as { core = 60, entertaining = 25, repost = 15 }")
         return Mix()
-    problems.unknown_keys(value, set(KINDS), path)
+    problems.unknown_keys(value, set(AIRING_KINDS), path)
     problems_before = len(problems.lines)
     weights = {}
-    for kind in KINDS:
+    for kind in AIRING_KINDS:
         weight = value.get(kind, 0)
         if not isinstance(weight, int) or isinstance(weight, bool) or weight < 0:
             problems.add(f"{path}.{kind}", f"{weight!r} must be a whole number, 0 or more")

@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from .config import ChannelSettings
+from .domain import AiringKind
 
 MASTODON_URL_LENGTH = 23
 MASTODON_LIMIT = 500
@@ -181,6 +182,6 @@ def airing_body(body: str, kind: str, channel: ChannelSettings, *, first_aired: 
     The template sees `body` and `first_aired` (the local date of the first airing, or "").
     """
     template = channel.repost.template
-    if kind != "repost" or not template:
+    if kind != AiringKind.repost or not template:
         return body
     return str(_repost_template(template).render(body=body, first_aired=first_aired or ""))

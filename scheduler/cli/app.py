@@ -20,7 +20,7 @@ from ..errors import ConfigError, SchedulerError
 
 if TYPE_CHECKING:
     from ..config import Config
-    from ..store.post_sql import PostDraft
+    from ..domain import PostDraft
     from ..store.store import Store
 
 app = typer.Typer(

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import ChannelSettings, Config
-from ..store.models import NEEDS_EDITOR, AiringStatus
-from ..store.store import ON_AIR, AiringRow, PostRow, Store
+from ..domain import AIRING_KINDS, NEEDS_EDITOR, ON_AIR, AiringStatus
+from ..store.store import AiringRow, PostRow, Store
 from ..text import airing_body
 from ..timeutil import iso_utc
 from .calendar_data import CalendarAiring, CalendarChannel, CalendarData, CalendarGap
@@ -312,7 +312,7 @@ def simulate(
         kinds = Counter(a.kind for a in window)
         report[name] = {
             "airings": len(window),
-            "by_kind": {kind: kinds.get(kind, 0) for kind in ("core", "entertaining", "repost")},
+            "by_kind": {kind: kinds.get(kind, 0) for kind in AIRING_KINDS},
             "worst_gap_minutes": _worst_gap_minutes(plan, item, start=start, end=end),
             "gaps": [gap_json(g) for g in plan.gaps],
             "violations": _violations(item, plan, start=start, end=end) if audit else None,

@@ -13,9 +13,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import Config
+from ..domain import LIVE_STATUSES
 from ..planning.calendar_data import CalendarAiring
 from ..store.models import Airing
-from ..store.store import LIVE_STATUSES, PostRecord, media_of
+from ..store.store import PostRecord, media_of
 from ..text import airing_body
 from ..timeutil import iso_utc
 from .terminal import cell, clean, display_width, isolate

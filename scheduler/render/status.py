@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import Config
-from ..store.models import NEEDS_EDITOR
-from ..store.store import ON_AIR, Store
+from ..domain import NEEDS_EDITOR, ON_AIR
+from ..store.store import Store
 from ..timeutil import format_duration, iso_utc
 
 FORECAST_DAYS = 7

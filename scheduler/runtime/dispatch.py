@@ -34,6 +34,7 @@ from tenacity import (
 )
 
 from ..config import Config, RetryPolicy
+from ..domain import AiringStatus, AttemptOutcome
 from ..errors import (
     InterruptedPublishError,
     PublishError,
@@ -41,7 +42,6 @@ from ..errors import (
     TransientPublishError,
 )
 from ..publishers.base import Delivery, Publisher, Receipt
-from ..store.models import AiringStatus
 from ..store.store import Claimed, Outcome, Store
 from ..text import airing_body
 from ..timeutil import format_duration, iso_utc
@@ -217,7 +217,7 @@ class Dispatcher:
             publisher = self.publishers.get(airing.channel)
             sent_maybe = airing.maybe_sent or (
                 attempt is not None
-                and (attempt.outcome == "sending" or not _marks_sending(publisher))
+                and (attempt.outcome == AttemptOutcome.sending or not _marks_sending(publisher))
             )
             platform = self._platform(airing.channel)
             if airing.recoveries + 1 >= MAX_RECOVERIES:
@@ -474,7 +474,7 @@ class Dispatcher:
                 Outcome(
                     delivery.airing_id,
                     AiringStatus.published,
-                    "published",
+                    AttemptOutcome.published,
                     self.clock(),
                     remote_id=receipt.remote_id,
                     remote_url=receipt.remote_url,
@@ -497,10 +497,12 @@ class Dispatcher:
         if sent.maybe:
             advice = self._advice(claimed.post_id, claimed.channel, claimed.due, self.clock())
             detail = f"{problem}; an attempt may have reached {self._platform(claimed.channel)}: "
-            self._finish(claimed, AiringStatus.unconfirmed, "interrupted", detail + advice, sent)
+            self._finish(
+                claimed, AiringStatus.unconfirmed, AttemptOutcome.interrupted, detail + advice, sent
+            )
             log.error("unconfirmed airing %s on %s: %s", claimed.id, claimed.channel, detail)
         else:
-            self._finish(claimed, AiringStatus.failed, "failed", problem, sent)
+            self._finish(claimed, AiringStatus.failed, AttemptOutcome.failed, problem, sent)
             log.error("failed airing %s on %s: %s", claimed.id, claimed.channel, problem)
 
     def _end_cancelled(self, claimed: Claimed, sent: _Sent) -> None:
@@ -511,10 +513,10 @@ class Dispatcher:
                 "cancelled after an attempt that may have reached "
                 f"{self._platform(claimed.channel)}; not sent again: check the channel"
             )
-            self._finish(claimed, AiringStatus.unconfirmed, "cancelled", detail, sent)
+            self._finish(claimed, AiringStatus.unconfirmed, AttemptOutcome.cancelled, detail, sent)
         else:
             detail = "cancelled before it was sent"
-            self._finish(claimed, AiringStatus.cancelled, "cancelled", detail, sent)
+            self._finish(claimed, AiringStatus.cancelled, AttemptOutcome.cancelled, detail, sent)
         log.warning("airing %s on %s: %s", claimed.id, claimed.channel, detail)
 
     def _send_with_retries(
@@ -635,7 +637,7 @@ class Dispatcher:
             Outcome(
                 claimed.id,
                 AiringStatus.planned,
-                "released",
+                AttemptOutcome.released,
                 self.clock(),
                 detail,
                 maybe_sent=maybe_sent,

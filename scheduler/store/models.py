@@ -1,4 +1,4 @@
-"""SQLModel tables and enums, nothing else.
+"""SQLModel tables, nothing else (the enums are in `scheduler.domain`).
 
 The tables are created and upgraded only by `scheduler.migrations`; these classes map them.
 Times are stored as naive UTC (portable across SQLite and PostgreSQL) and come back aware.
@@ -7,36 +7,12 @@ Times are stored as naive UTC (portable across SQLite and PostgreSQL) and come b
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
-
-class PostKind(StrEnum):
-    core = "core"
-    entertaining = "entertaining"
-
-
-class AiringKind(StrEnum):
-    core = "core"
-    entertaining = "entertaining"
-    repost = "repost"
-
-
-class AiringStatus(StrEnum):
-    planned = "planned"
-    publishing = "publishing"
-    published = "published"
-    failed = "failed"
-    missed = "missed"
-    unconfirmed = "unconfirmed"
-    cancelled = "cancelled"
-
-
-# Statuses an editor must act on (`queue retry`); the planner leaves such a post alone.
-NEEDS_EDITOR = (AiringStatus.failed, AiringStatus.missed, AiringStatus.unconfirmed)
+from ..domain import AiringStatus
 
 
 class UTCDateTime(TypeDecorator[datetime]):

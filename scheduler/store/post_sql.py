@@ -15,31 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..domain import LIVE_STATUSES, PostDraft
 from ..errors import InputError, StoreError
 from ..media import Medium
 from ..timeutil import format_duration, iso_utc
 from .migrations import LATEST_VERSION
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-LIVE_STATUSES = ("planned", "publishing", "published")
 CHANGES_CHANNEL = "scheduler_changes"
 PINNED_LOCK = 7_345_002
-
-
-@dataclass(frozen=True)
-class PostDraft:
-    """A post as an editor asks for it, already validated against the config."""
-
-    body: str
-    kind: str
-    channels: tuple[str, ...]
-    editor: str
-    at: datetime | None = None
-    expires: datetime | None = None
-    evergreen: bool = True
-    media: tuple[Medium, ...] = ()  # read and checked at queue time, kept with the post
-    score: float | None = None
-    source: str = ""  # "row 3" for an import, so a refusal names the row
 
 
 @dataclass(frozen=True)

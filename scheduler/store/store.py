@@ -36,13 +36,21 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, col, select
 
+from ..domain import (
+    LIVE_STATUSES,
+    NEEDS_EDITOR,
+    ON_AIR,
+    AiringStatus,
+    AttemptOutcome,
+    PostDraft,
+    may_be_out,
+    retry_keeps,
+)
 from ..errors import InputError, PostNotFound, StoreError
 from ..media import Medium, MediumInfo
 from .migrations import LATEST_VERSION, MIGRATIONS
 from .models import (
-    NEEDS_EDITOR,
     Airing,
-    AiringStatus,
     Attempt,
     Heartbeat,
     Media,
@@ -53,7 +61,6 @@ from .models import (
 from .post_sql import (
     PINNED_LOCK,
     SQLITE_BUSY_TIMEOUT_MS,
-    PostDraft,
     SqlDialect,
     bump_revision,
     insert_media,
@@ -64,9 +71,6 @@ from .post_sql import (
     refuse_pinned_conflicts,
 )
 
-# Airings that really are (or will be) on air; a cancelled or failed one takes no time slot.
-LIVE_STATUSES = (AiringStatus.planned, AiringStatus.publishing, AiringStatus.published)
-ON_AIR = (AiringStatus.publishing, AiringStatus.published)
 _MIGRATION_LOCK = 7_345_001
 _PLANNER_LOCK = 7_345_003
 
@@ -434,7 +438,11 @@ class Store:
                     f"post {post_id} has no failed, missed or unconfirmed airing to retry"
                 )
             for airing in stuck:
-                if airing.pinned or airing.kind == "repost" or airing.idempotency_key:
+                if retry_keeps(
+                    pinned=airing.pinned,
+                    kind=airing.kind,
+                    keyed=airing.idempotency_key is not None,
+                ):
                     airing.status = AiringStatus.planned
                     airing.at = max(airing.at, now)
                     airing.error = None
@@ -737,7 +745,7 @@ class Store:
                     col(Attempt.owner) == owner,
                     col(Attempt.finished).is_(None),
                 )
-                .values(outcome="sending")
+                .values(outcome=AttemptOutcome.sending)
             )
 
     def expired_leases(self, *, now: datetime) -> list[tuple[Airing, Attempt | None]]:
@@ -795,7 +803,7 @@ class Store:
                 session.execute(
                     update(Attempt)
                     .where(col(Attempt.airing_id) == airing_id, col(Attempt.finished).is_(None))
-                    .values(finished=now, outcome="interrupted", detail=detail)
+                    .values(finished=now, outcome=AttemptOutcome.interrupted, detail=detail)
                 )
             return recovered
 
@@ -1121,10 +1129,7 @@ def _keep_bodies(
 
 
 def _may_be_out(airing: Airing) -> bool:
-    """Published, or possibly on the platform already: its identity must not change."""
-    if airing.status in (AiringStatus.published, AiringStatus.unconfirmed):
-        return True
-    return airing.status == AiringStatus.planned and airing.idempotency_key is not None
+    return may_be_out(airing.status, keyed=airing.idempotency_key is not None)
 
 
 def _ids(ids: Iterable[int | None]) -> tuple[int, ...]:

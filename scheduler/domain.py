@@ -76,6 +76,37 @@ class PostDraft:
     source: str = ""  # "row 3" for an import, so a refusal names the row
 
 
+@dataclass(frozen=True, slots=True)
+class PostRow:
+    """A post as planning sees it (no body: 100,000 of them fit in a few tens of MB)."""
+
+    id: int
+    kind: str
+    created: datetime
+    expires: datetime | None
+    evergreen: bool
+    pinned: bool
+    score: float | None
+    cancelled: bool
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AiringRow:
+    """A stored airing as planning and status see it."""
+
+    id: int
+    post_id: int
+    channel: str
+    kind: str
+    pinned: bool
+    at: datetime
+    status: str
+    remote_url: str | None
+    error: str | None
+    keyed: bool  # has an idempotency key: it was claimed once and may be on the platform
+
+
 def may_be_out(status: str, *, keyed: bool) -> bool:
     """Published, or possibly on the platform already: the airing's identity must not change
     (an edit can't move it or change its kind or channels)."""

@@ -20,6 +20,7 @@ code points counts once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,6 +28,10 @@ from typing import Any
 
 from .config import ChannelSettings
 from .domain import AiringKind
+
+# C0 and C1 controls, DEL, and the explicit bidi embeddings, overrides and isolates: a stray
+# PDI would close our own isolate early and an RLO would flip the rest of the line.
+UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 MASTODON_URL_LENGTH = 23
 MASTODON_LIMIT = 500

@@ -13,15 +13,25 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from ..config import ChannelSettings, Config
-from ..domain import AIRING_KINDS, NEEDS_EDITOR, ON_AIR, AiringStatus
-from ..store.store import AiringRow, PostRow, Store
+from ..domain import AIRING_KINDS, NEEDS_EDITOR, ON_AIR, AiringRow, AiringStatus, PostRow
 from ..text import airing_body
 from ..timeutil import iso_utc
 from .calendar_data import CalendarAiring, CalendarChannel, CalendarData, CalendarGap
 from .planner import ChannelPlan, Gap, PlanAiring, PlanPost, plan_channel
+
+
+class StoredPlan(Protocol):
+    """What forecasting reads from the store (`scheduler.store.Store` is one): planning
+    stays free of the database layer, and is handed its reads as it is handed `now`."""
+
+    def planning_rows(self) -> tuple[list[PostRow], list[AiringRow]]: ...
+
+    def bodies(self, post_ids: Iterable[int]) -> dict[int, str]: ...
+
+    def sent_bodies(self, airing_ids: Iterable[int]) -> dict[int, str]: ...
 
 
 @dataclass(frozen=True)
@@ -138,7 +148,7 @@ def match_stored(plan: ChannelPlan, replaceable: Sequence[AiringRow]) -> dict[in
 
 def build_calendar(
     config: Config,
-    store: Store,
+    store: StoredPlan,
     *,
     start: datetime,
     end: datetime,
@@ -224,7 +234,9 @@ class _Bodies:
     Bodies are read only for the posts shown, never for the whole library.
     """
 
-    def __init__(self, store: Store, airings: Iterable[AiringRow], post_ids: Iterable[int]) -> None:
+    def __init__(
+        self, store: StoredPlan, airings: Iterable[AiringRow], post_ids: Iterable[int]
+    ) -> None:
         self._bodies = store.bodies(post_ids)
         self._sent: dict[int, str] = {}
         self._first: dict[tuple[int, str], datetime] = {}
@@ -239,7 +251,7 @@ class _Bodies:
             key = (airing.post_id, channel)
             self._first[key] = min(self._first.get(key, airing.at), airing.at)
 
-    def note_sent(self, store: Store, airing_ids: Iterable[int | None]) -> None:
+    def note_sent(self, store: StoredPlan, airing_ids: Iterable[int | None]) -> None:
         """Stored airings already claimed show the text they were sent with."""
         self._sent = store.sent_bodies(i for i in airing_ids if i is not None)
 
@@ -276,7 +288,7 @@ class _Bodies:
 
 def simulate(
     config: Config,
-    store: Store,
+    store: StoredPlan,
     *,
     start: datetime,
     days: int,

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from ..media import Medium
-from ..render.terminal import UNSAFE
+from ..text import UNSAFE
 from ..timeutil import iso_utc
 
 log = logging.getLogger("scheduler.publishers")

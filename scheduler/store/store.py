@@ -40,9 +40,11 @@ from ..domain import (
     LIVE_STATUSES,
     NEEDS_EDITOR,
     ON_AIR,
+    AiringRow,
     AiringStatus,
     AttemptOutcome,
     PostDraft,
+    PostRow,
     may_be_out,
     retry_keeps,
 )
@@ -73,35 +75,6 @@ from .post_sql import (
 
 _MIGRATION_LOCK = 7_345_001
 _PLANNER_LOCK = 7_345_003
-
-
-@dataclass(frozen=True, slots=True)
-class PostRow:
-    """A post as planning sees it."""
-
-    id: int
-    kind: str
-    created: datetime
-    expires: datetime | None
-    evergreen: bool
-    pinned: bool
-    score: float | None
-    cancelled: bool
-    channels: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class AiringRow:
-    id: int
-    post_id: int
-    channel: str
-    kind: str
-    pinned: bool
-    at: datetime
-    status: str
-    remote_url: str | None
-    error: str | None
-    keyed: bool  # has an idempotency key: it was claimed once and may be on the platform
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Reading `config.toml` (DESIGN §6) into frozen, typed settings.
+"""Reading `config.toml` (docs/design.md §6) into frozen, typed settings.
 
 Every problem is collected, not just the first, so `scheduler check` can list them all; each
 names the key's path (`channels.main.max_gap`) and what would be accepted. Secrets are kept as

@@ -1,7 +1,7 @@
 """Text as people see it: grapheme counts, each platform's length rule, repost bodies.
 
 Each platform counts length its own way, and a post must be refused at queue time exactly
-where the platform would refuse it (DESIGN §7), not where a simpler count would:
+where the platform would refuse it (docs/design.md §7), not where a simpler count would:
 
 - Bluesky: 300 graphemes *and* 3000 UTF-8 bytes (the `app.bsky.feed.post` lexicon's
   `maxGraphemes` and `maxLength`). Arabic letters take two bytes and emoji four or more, so a
@@ -132,7 +132,7 @@ _MASTODON_HOW = (
 
 
 def length_rules(channel: ChannelSettings, *, media: bool = False) -> tuple[LengthRule, ...]:
-    """The queue-time limits of DESIGN §7 for a channel; empty where there are none.
+    """The queue-time limits of docs/design.md §7 for a channel; empty where there are none.
 
     `media`: the post carries media, which on Telegram makes the body a photo's caption.
     """

@@ -1,4 +1,5 @@
-"""`scheduler calendar` (DESIGN §4, §8): parse the options, build the window, print or serve.
+"""`scheduler calendar` (docs/design.md §4, §8): parse the options, build the window,
+print or serve.
 
 All rendering lives in `preview.py`; this module only turns flags into a window and a
 format. The calendar itself comes from a `CalendarSource`, so tests (and the lead's CLI)
@@ -43,7 +44,8 @@ class ForecastSource:
     store: Any
 
     def zone(self, channel: str | None) -> ZoneInfo:
-        # DESIGN §4: the channel's zone, or [scheduler].timezone where no single one applies.
+        # docs/design.md §4: the channel's zone, or [scheduler].timezone where no single one
+        # applies.
         if channel is not None:
             return self.config.channel(channel).timezone
         if len(self.config.channels) == 1:

@@ -1,4 +1,4 @@
-"""An independent check of the scheduling rules (DESIGN §3) on a finished plan.
+"""An independent check of the scheduling rules (docs/design.md §3) on a finished plan.
 
 It shares nothing with the planner but the data classes it reads. The slot grid is re-derived
 by stepping through every local day by the cadence and asking the timezone which instants

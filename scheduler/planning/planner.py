@@ -1,4 +1,4 @@
-"""Pure planning of one channel's calendar: the scheduling rules of DESIGN §3.
+"""Pure planning of one channel's calendar: the scheduling rules of docs/design.md §3.
 
 `plan_channel` walks the channel's slot grid through [start, end) in time order and gives
 each free slot one new floating airing, treating what it already placed as history. It reads
@@ -86,7 +86,7 @@ def plan_channel(
     start: datetime,
     end: datetime,
 ) -> ChannelPlan:
-    """Fill the free slots of [start, end) with new airings by the rules of DESIGN §3.
+    """Fill the free slots of [start, end) with new airings by the rules of docs/design.md §3.
 
     `posts` are the channel's posts that may air (not cancelled, not blocked); `fixed` are the
     airings that must stay: all history, pinned airings and those inside the freeze window.

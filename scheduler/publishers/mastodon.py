@@ -1,4 +1,4 @@
-"""`mastodon` publisher: `POST /api/v1/statuses` with a bearer token (DESIGN §7).
+"""`mastodon` publisher: `POST /api/v1/statuses` with a bearer token (docs/design.md §7).
 
 Exactly-once: every status request carries `Idempotency-Key`; Mastodon keeps keys for one
 hour and answers a repeat with the status it already made. Media are uploaded first with

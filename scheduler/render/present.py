@@ -1,4 +1,4 @@
-"""Records as editors see them: the JSON shapes of DESIGN §4 and terminal tables.
+"""Records as editors see them: the JSON shapes of docs/design.md §4 and terminal tables.
 
 Terminal text goes through the one terminal renderer (`terminal.py`): every value an editor
 or a platform wrote loses its control characters, cells are measured in display columns,

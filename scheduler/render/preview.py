@@ -1,4 +1,4 @@
-"""Calendar previews (DESIGN §8): HTML week and month views, iCalendar, terminal text.
+"""Calendar previews (docs/design.md §8): HTML week and month views, iCalendar, terminal text.
 
 Everything is rendered from a `CalendarData`. The HTML views first turn it into frozen
 dataclasses (`WeekView`, `MonthView`) holding every string the templates print, so the

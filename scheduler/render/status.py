@@ -1,4 +1,4 @@
-"""Reports editors read: `simulate`'s text form and `status` (DESIGN §4).
+"""Reports editors read: `simulate`'s text form and `status` (docs/design.md §4).
 
 Status answers "do I need to queue more, and is anything broken?": per channel the next
 airing, queued posts, airings waiting for an editor, the first forecast breach of max_gap

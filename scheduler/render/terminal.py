@@ -1,7 +1,7 @@
 """The one terminal renderer: what text from outside may look like on a terminal or in a log.
 
 Bodies, editor names, platform errors and URLs come from people and platforms we don't
-control (DESIGN §10). On a terminal, C0/C1 control characters and DEL can move the cursor,
+control (docs/design.md §10). On a terminal, C0/C1 control characters and DEL can move the cursor,
 retitle the window or ring the bell, and explicit bidi controls (an RLO) can reorder what is
 shown around them, so every command that prints such text passes it through `clean` (they
 are removed) and measures it with `display_width`; log lines pass through `escape_controls`

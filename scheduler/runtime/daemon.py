@@ -1,4 +1,4 @@
-"""The service loop: APScheduler as the timer, the database as the only truth (DESIGN §5).
+"""The service loop: APScheduler as the timer, the database as the only truth (docs/design.md §5).
 
 APScheduler holds two jobs in memory: a wake-up re-armed at the next due airing, and a short
 periodic poll that notices CLI changes and runs the reconcile. Both only wake the main

@@ -1,4 +1,4 @@
-"""Claim → publish with retries → record: the exactly-once part of the daemon (DESIGN §5).
+"""Claim → publish with retries → record: the exactly-once part of the daemon (docs/design.md §5).
 
 Each channel's claimed airings go through one worker at a time, in order, so a channel that
 is rate-limited waits alone: its backoff holds neither another channel's worker nor their

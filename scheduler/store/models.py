@@ -79,7 +79,7 @@ class Airing(SQLModel, table=True):
     error: str | None = None
     published_at: datetime | None = _utc_field(default=None)
     updated: datetime = _utc_field()
-    # An airing's identity for life (DESIGN §5), set when it is first claimed and never
+    # An airing's identity for life (docs/design.md §5), set when it is first claimed and never
     # changed: the text it sends (so history shows what aired, whatever edits follow) and
     # the due time it is sent with (Bluesky's record key is derived from it), however often
     # `queue retry` moves `at`.

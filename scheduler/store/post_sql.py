@@ -108,7 +108,7 @@ def insert_posts(
 
 
 def insert_media(cursor: Any, dialect: SqlDialect, post_id: int, media: Sequence[Medium]) -> None:
-    """Keep the post's media, bytes and all, in the caller's transaction (DESIGN §7)."""
+    """Keep the post's media, bytes and all, in the caller's transaction (docs/design.md §7)."""
     for position, medium in enumerate(media):
         info = medium.info
         cursor.execute(

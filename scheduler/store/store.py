@@ -396,8 +396,9 @@ class Store:
     def retry_post(self, post_id: int, *, now: datetime) -> list[int]:
         """Put failed, missed and unconfirmed airings back; return their ids.
 
-        Each is the same airing again (DESIGN §5): its row, idempotency key, body and due time
-        as first sent stay, so a retry after a lost answer is deduplicated by the platform.
+        Each is the same airing again (docs/design.md §5): its row, idempotency key, body and
+        due time as first sent stay, so a retry after a lost answer is deduplicated by the
+        platform.
         It goes out at once (at its own time if that is still ahead). Only a floating airing
         that was never claimed (no key) is removed, so the planner gives it the next free slot.
         """

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -181,12 +182,16 @@ def _repost_template(source: str) -> Any:
     return Environment(autoescape=False, undefined=StrictUndefined).from_string(source)
 
 
-def airing_body(body: str, kind: str, channel: ChannelSettings, *, first_aired: str | None) -> str:
+def airing_body(
+    body: str, kind: str, channel: ChannelSettings, *, first_at: datetime | None
+) -> str:
     """The text an airing sends: a repost goes through the channel's `repost.template`.
 
-    The template sees `body` and `first_aired` (the local date of the first airing, or "").
+    The template sees `body` and `first_aired`: the date, in the channel's zone, of the
+    post's first airing on the channel (`first_at`), or "" when there is none.
     """
     template = channel.repost.template
     if kind != AiringKind.repost or not template:
         return body
-    return str(_repost_template(template).render(body=body, first_aired=first_aired or ""))
+    first_aired = first_at.astimezone(channel.timezone).date().isoformat() if first_at else ""
+    return str(_repost_template(template).render(body=body, first_aired=first_aired))

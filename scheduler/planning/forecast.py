@@ -257,8 +257,7 @@ class _Bodies:
 
     def body(self, post_id: int, kind: str, channel: ChannelSettings) -> str:
         first = self._first.get((post_id, channel.name))
-        first_aired = first.astimezone(channel.timezone).date().isoformat() if first else None
-        return airing_body(self._bodies[post_id], kind, channel, first_aired=first_aired)
+        return airing_body(self._bodies[post_id], kind, channel, first_at=first)
 
     def calendar_airing(
         self,

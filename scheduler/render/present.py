@@ -43,8 +43,7 @@ def calendar_airings(record: PostRecord, config: Config) -> list[CalendarAiring]
             body = airing.body  # the text it was sent with, whatever edits came after
         elif channel is not None:
             first = first_on_air.get(airing.channel, airing.at)
-            first_aired = first.astimezone(tz).date().isoformat()
-            body = airing_body(body, airing.kind, channel, first_aired=first_aired)
+            body = airing_body(body, airing.kind, channel, first_at=first)
         result.append(calendar_airing(airing, tz, body))
     return result
 

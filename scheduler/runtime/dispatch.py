@@ -181,8 +181,7 @@ class Dispatcher:
     def _render(self, claimed: Claimed) -> str:
         """The text an airing sends, made once at its first claim and kept for life."""
         channel = self.config.channels[claimed.channel]
-        first_aired = claimed.first_at.astimezone(channel.timezone).date().isoformat()
-        return airing_body(claimed.body, claimed.kind, channel, first_aired=first_aired)
+        return airing_body(claimed.body, claimed.kind, channel, first_at=claimed.first_at)
 
     def busy(self) -> bool:
         """Airings are queued or in flight here, or outcomes wait to be recorded."""

@@ -116,6 +116,14 @@ def utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
 
 
+def naive_utc(moment: datetime) -> datetime:
+    """How the database holds a time: naive UTC (portable across SQLite and PostgreSQL).
+    A naive `moment` is refused: the store can't know which zone it meant."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to the store; pass aware UTC")
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
 def iso_utc(dt: datetime) -> str:
     """`2026-11-24T08:00:00Z`: the one form times are exchanged in."""
     return utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")

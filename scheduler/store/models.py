@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from ..domain import AiringStatus
+from ..timeutil import naive_utc
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -22,11 +23,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store; pass aware UTC")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return None if value is None else naive_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)

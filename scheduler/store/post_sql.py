@@ -18,12 +18,13 @@ from typing import Any
 from ..domain import LIVE_STATUSES, PostDraft
 from ..errors import InputError, StoreError
 from ..media import Medium
-from ..timeutil import format_duration, iso_utc
+from ..timeutil import format_duration, iso_utc, naive_utc
 from .migrations import LATEST_VERSION
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 CHANGES_CHANNEL = "scheduler_changes"
 PINNED_LOCK = 7_345_002
+SCHEMA_VERSION_SQL = "SELECT value FROM meta WHERE key = 'schema_version'"
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,7 @@ class SqlDialect:
         text comparison orders correctly), a naive timestamp on PostgreSQL."""
         if moment is None:
             return None
-        if moment.tzinfo is None:
-            raise ValueError("naive datetime given to the store; pass aware UTC")
-        naive = moment.astimezone(UTC).replace(tzinfo=None)
+        naive = naive_utc(moment)
         if self.name == "sqlite":
             return naive.strftime("%Y-%m-%d %H:%M:%S.%f")
         return naive
@@ -67,8 +66,7 @@ def insert_posts(
 
     Raises InputError, naming the other post, when a pinned draft would break `spacing`.
     """
-    if dialect.name == "postgresql":
-        cursor.execute(f"SELECT pg_advisory_xact_lock({PINNED_LOCK})")
+    lock_pinned(cursor, dialect)
     ids: list[int] = []
     batch: dict[int, str] = {}  # refused batches vanish, so their posts are named by place
     for number, draft in enumerate(drafts, start=1):
@@ -187,6 +185,13 @@ def refuse_pinned_conflicts(
         )
 
 
+def lock_pinned(cursor: Any, dialect: SqlDialect) -> None:
+    """Serialise pinned-time checks until the transaction ends; SQLite's BEGIN IMMEDIATE
+    already does."""
+    if dialect.name == "postgresql":
+        cursor.execute(f"SELECT pg_advisory_xact_lock({PINNED_LOCK})")
+
+
 def bump_revision(cursor: Any, dialect: SqlDialect) -> None:
     """Count a change to posts (the daemon polls it); on PostgreSQL also NOTIFY at commit."""
     cursor.execute(
@@ -228,9 +233,7 @@ def _add_posts_sqlite(
         cursor = connection.cursor()
         prepare_sqlite(cursor)
         try:
-            version = cursor.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
+            version = cursor.execute(SCHEMA_VERSION_SQL).fetchone()
         except sqlite3.OperationalError:  # no schema yet
             return None
         if version is None or int(version[0]) != LATEST_VERSION:

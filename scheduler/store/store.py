@@ -61,13 +61,14 @@ from .models import (
     PostChannel,
 )
 from .post_sql import (
-    PINNED_LOCK,
+    SCHEMA_VERSION_SQL,
     SQLITE_BUSY_TIMEOUT_MS,
     SqlDialect,
     bump_revision,
     insert_media,
     insert_pinned_airing,
     insert_posts,
+    lock_pinned,
     media_names,
     prepare_sqlite,
     refuse_pinned_conflicts,
@@ -294,7 +295,7 @@ class Store:
         history, or the new pinned time conflicts.
         """
         with self.session(write=True) as session:
-            self._lock_pinned(session)
+            lock_pinned(_cursor(session), self._sql)
             record = _read_record(session, post_id)
             post = record.post
             if post.cancelled:
@@ -875,13 +876,6 @@ class Store:
         with self.session() as session:
             return list(session.exec(select(Heartbeat).order_by(col(Heartbeat.beat).desc())).all())
 
-    # --- helpers ---------------------------------------------------------------------------
-
-    def _lock_pinned(self, session: Session) -> None:
-        """Serialise pinned-time checks; SQLite's BEGIN IMMEDIATE already does."""
-        if self.dialect == "postgresql":
-            session.execute(text(f"SELECT pg_advisory_xact_lock({PINNED_LOCK})"))
-
 
 class PlannerLock:
     """Which replica plans: the holder of a PostgreSQL session advisory lock.
@@ -966,7 +960,7 @@ def _first_line(error: object) -> str:
 
 def _schema_version(session: Session) -> int:
     try:
-        row = session.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).first()
+        row = session.execute(text(SCHEMA_VERSION_SQL)).first()
     except OperationalError:
         raise
     except DBAPIError:  # PostgreSQL: no meta table yet

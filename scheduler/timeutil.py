@@ -109,6 +109,12 @@ def localize(naive: datetime, tz: ZoneInfo) -> datetime | None:
     return aware
 
 
+def utc_now() -> datetime:
+    """The wall clock, read only where a process starts (the CLI, the daemon) and injected
+    from there into everything else."""
+    return datetime.now(UTC)
+
+
 def utc(dt: datetime) -> datetime:
     """`dt` as aware UTC; a naive value is taken to already be UTC (how the store keeps it)."""
     if dt.tzinfo is None:

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Protocol
@@ -23,7 +23,7 @@ import typer
 from ..config import Config
 from ..errors import InputError
 from ..planning.calendar_data import CalendarData
-from ..timeutil import parse_when
+from ..timeutil import parse_when, utc_now
 
 
 class CalendarSource(Protocol):
@@ -87,15 +87,11 @@ class Lang(StrEnum):
     ar = "ar"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def register(
     app: typer.Typer,
     *,
     source: Callable[[typer.Context], CalendarSource] = default_source,
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Callable[[], datetime] = utc_now,
 ) -> None:
     """Add the `calendar` command to `app`. `source` and `clock` are injectable for tests."""
 

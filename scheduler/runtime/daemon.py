@@ -26,7 +26,7 @@ from ..planning.planner import Gap
 from ..publishers.base import Publisher
 from ..store.dbfile import DatabaseFile, DatabaseFileChanged, sqlite_file
 from ..store.store import PlannerLock, Store
-from ..timeutil import format_duration, iso_utc
+from ..timeutil import format_duration, iso_utc, utc_now
 from .dispatch import Dispatcher, RetrySettings
 
 log = logging.getLogger("scheduler.daemon")
@@ -36,10 +36,6 @@ SHUTDOWN_BOUND_SECONDS = 20.0  # in-flight requests get this long after SIGTERM
 BUSY_CHANNEL_PAUSE = timedelta(milliseconds=250)
 DB_RETRY_SECONDS = (1.0, 2.0, 5.0)
 LEASE_CHECK_FLOOR = timedelta(seconds=1)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Daemon:

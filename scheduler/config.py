@@ -806,11 +806,16 @@ def _read_positive_int(value: Any, path: str, problems: _Problems, base_dir: Pat
     return None
 
 
-def _read_format(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
-    if value in WEBHOOK_FORMATS:
-        return str(value)
-    problems.add(path, f"{value!r}; accepted: {', '.join(WEBHOOK_FORMATS)}")
-    return None
+def _one_of(accepted: tuple[str, ...]) -> Callable[[Any, str, _Problems, Path], str | None]:
+    """A reader of an option whose value is one of `accepted`."""
+
+    def read(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
+        if value in accepted:
+            return str(value)
+        problems.add(path, f"{value!r}; accepted: {', '.join(accepted)}")
+        return None
+
+    return read
 
 
 def _read_chat_id(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
@@ -832,13 +837,6 @@ _BCP47 = re.compile(
 )
 # ISO 639-1 or -3, and the regional forms Mastodon's LanguagesHelper knows (Chinese).
 _ISO_639 = re.compile(r"^([a-z]{2,3}|zh-(CN|HK|TW|YUE))$")
-
-
-def _read_visibility(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
-    if value in MASTODON_VISIBILITIES:
-        return str(value)
-    problems.add(path, f"{value!r}; accepted: {', '.join(MASTODON_VISIBILITIES)}")
-    return None
 
 
 def _read_bcp47(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
@@ -864,9 +862,9 @@ _OPTION_READERS: dict[str, Callable[[Any, str, _Problems, Path], Any]] = {
     **{key: _read_url for key in _URL_KEYS},
     "path": _read_path,
     "max_chars": _read_positive_int,
-    "format": _read_format,
+    "format": _one_of(WEBHOOK_FORMATS),
     "chat_id": _read_chat_id,
-    "visibility": _read_visibility,
+    "visibility": _one_of(MASTODON_VISIBILITIES),
     "bluesky.language": _read_bcp47,
     "webhook.url": _read_webhook_url,
     "mastodon.language": _read_iso639,

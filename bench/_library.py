@@ -9,7 +9,8 @@ from pathlib import Path
 
 from scheduler.cli.queue_commands import spacing_by_channel
 from scheduler.config import load_config
-from scheduler.store.store import PostDraft, Store
+from scheduler.domain import PostDraft
+from scheduler.store.store import Store
 
 BATCH = 1_000
 BODY = "A post of ordinary length for the benchmark, with a link https://example.org/a and "

@@ -36,7 +36,8 @@ from _webhook import (  # noqa: E402
 )
 
 from scheduler.config import load_config  # noqa: E402
-from scheduler.store.store import PostDraft, Store  # noqa: E402
+from scheduler.domain import PostDraft  # noqa: E402
+from scheduler.store.store import Store  # noqa: E402
 
 CHANNELS = 100
 AIRINGS = 1_000

@@ -45,7 +45,8 @@ from _webhook import (  # noqa: E402
     write_webhook_config,
 )
 
-from scheduler.store.store import PostDraft, Store  # noqa: E402
+from scheduler.domain import PostDraft  # noqa: E402
+from scheduler.store.store import Store  # noqa: E402
 
 PG_BASE_URL = os.environ.get(
     "SCHEDULER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -1,4 +1,4 @@
-"""Reading `config.toml` (DESIGN §6) into frozen, typed settings.
+"""Reading `config.toml` (docs/design.md §6) into frozen, typed settings.
 
 Every problem is collected, not just the first, so `scheduler check` can list them all; each
 names the key's path (`channels.main.max_gap`) and what would be accepted. Secrets are kept as
@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .domain import AIRING_KINDS
 from .errors import ConfigError, SecretError
 from .inputfile import MB, UnreadableInput, read_text_file
 from .timeutil import DURATION_HINT, format_duration, parse_duration, zone
@@ -26,7 +27,6 @@ from .timeutil import DURATION_HINT, format_duration, parse_duration, zone
 DAY = timedelta(days=1)
 CONFIG_FILE_LIMIT = 1 * MB
 SECRET_FILE_LIMIT = 1 * MB  # a `{ file = "/dev/zero" }` must not be read forever either
-KINDS = ("core", "entertaining", "repost")
 PUBLISHERS = ("file", "webhook", "mastodon", "bluesky", "telegram")
 WEBHOOK_FORMATS = ("json", "slack", "discord")
 SECRET_SOURCES = ("env", "file", "credential")
@@ -656,10 +656,10 @@ def _mix(value: Any, path: str, problems: _Problems) -> Mix:
     if not isinstance(value, Mapping):
         problems.add(path, "must be a table such as { core = 60, entertaining = 25, repost = 15 }")
         return Mix()
-    problems.unknown_keys(value, set(KINDS), path)
+    problems.unknown_keys(value, set(AIRING_KINDS), path)
     problems_before = len(problems.lines)
     weights = {}
-    for kind in KINDS:
+    for kind in AIRING_KINDS:
         weight = value.get(kind, 0)
         if not isinstance(weight, int) or isinstance(weight, bool) or weight < 0:
             problems.add(f"{path}.{kind}", f"{weight!r} must be a whole number, 0 or more")
@@ -813,11 +813,16 @@ def _read_positive_int(value: Any, path: str, problems: _Problems, base_dir: Pat
     return None
 
 
-def _read_format(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
-    if value in WEBHOOK_FORMATS:
-        return str(value)
-    problems.add(path, f"{value!r}; accepted: {', '.join(WEBHOOK_FORMATS)}")
-    return None
+def _one_of(accepted: tuple[str, ...]) -> Callable[[Any, str, _Problems, Path], str | None]:
+    """A reader of an option whose value is one of `accepted`."""
+
+    def read(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
+        if value in accepted:
+            return str(value)
+        problems.add(path, f"{value!r}; accepted: {', '.join(accepted)}")
+        return None
+
+    return read
 
 
 def _read_chat_id(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
@@ -839,13 +844,6 @@ _BCP47 = re.compile(
 )
 # ISO 639-1 or -3, and the regional forms Mastodon's LanguagesHelper knows (Chinese).
 _ISO_639 = re.compile(r"^([a-z]{2,3}|zh-(CN|HK|TW|YUE))$")
-
-
-def _read_visibility(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
-    if value in MASTODON_VISIBILITIES:
-        return str(value)
-    problems.add(path, f"{value!r}; accepted: {', '.join(MASTODON_VISIBILITIES)}")
-    return None
 
 
 def _read_bcp47(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
@@ -871,9 +869,9 @@ _OPTION_READERS: dict[str, Callable[[Any, str, _Problems, Path], Any]] = {
     **{key: _read_url for key in _URL_KEYS},
     "path": _read_path,
     "max_chars": _read_positive_int,
-    "format": _read_format,
+    "format": _one_of(WEBHOOK_FORMATS),
     "chat_id": _read_chat_id,
-    "visibility": _read_visibility,
+    "visibility": _one_of(MASTODON_VISIBILITIES),
     "bluesky.language": _read_bcp47,
     "webhook.url": _read_webhook_url,
     "mastodon.language": _read_iso639,

@@ -1,7 +1,7 @@
 """Media files: read by the editor's own command at queue time, checked, kept by the store.
 
 The daemon runs with other rights than the editors who queue posts, so it never opens a
-path an editor named (DESIGN §7): otherwise an editor who can't read `/etc/shadow` could
+path an editor named (docs/design.md §7): otherwise an editor who can't read `/etc/shadow` could
 have the daemon upload it. `read_media` opens each file in the editor's process, reads at
 most the limit plus one byte, and takes the type from the first bytes (an extension proves
 nothing). The bytes then travel with the post through the database to the publisher.

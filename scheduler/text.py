@@ -1,7 +1,7 @@
 """Text as people see it: grapheme counts, each platform's length rule, repost bodies.
 
 Each platform counts length its own way, and a post must be refused at queue time exactly
-where the platform would refuse it (DESIGN §7), not where a simpler count would:
+where the platform would refuse it (docs/design.md §7), not where a simpler count would:
 
 - Bluesky: 300 graphemes *and* 3000 UTF-8 bytes (the `app.bsky.feed.post` lexicon's
   `maxGraphemes` and `maxLength`). Arabic letters take two bytes and emoji four or more, so a
@@ -20,12 +20,19 @@ code points counts once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from .config import ChannelSettings
+from .domain import AiringKind
+
+# C0 and C1 controls, DEL, and the explicit bidi embeddings, overrides and isolates: a stray
+# PDI would close our own isolate early and an RLO would flip the rest of the line.
+UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 MASTODON_URL_LENGTH = 23
 MASTODON_LIMIT = 500
@@ -126,7 +133,7 @@ _MASTODON_HOW = (
 
 
 def length_rules(channel: ChannelSettings, *, media: bool = False) -> tuple[LengthRule, ...]:
-    """The queue-time limits of DESIGN §7 for a channel; empty where there are none.
+    """The queue-time limits of docs/design.md §7 for a channel; empty where there are none.
 
     `media`: the post carries media, which on Telegram makes the body a photo's caption.
     """
@@ -175,12 +182,16 @@ def _repost_template(source: str) -> Any:
     return Environment(autoescape=False, undefined=StrictUndefined).from_string(source)
 
 
-def airing_body(body: str, kind: str, channel: ChannelSettings, *, first_aired: str | None) -> str:
+def airing_body(
+    body: str, kind: str, channel: ChannelSettings, *, first_at: datetime | None
+) -> str:
     """The text an airing sends: a repost goes through the channel's `repost.template`.
 
-    The template sees `body` and `first_aired` (the local date of the first airing, or "").
+    The template sees `body` and `first_aired`: the date, in the channel's zone, of the
+    post's first airing on the channel (`first_at`), or "" when there is none.
     """
     template = channel.repost.template
-    if kind != "repost" or not template:
+    if kind != AiringKind.repost or not template:
         return body
-    return str(_repost_template(template).render(body=body, first_aired=first_aired or ""))
+    first_aired = first_at.astimezone(channel.timezone).date().isoformat() if first_at else ""
+    return str(_repost_template(template).render(body=body, first_aired=first_aired))

@@ -109,11 +109,25 @@ def localize(naive: datetime, tz: ZoneInfo) -> datetime | None:
     return aware
 
 
+def utc_now() -> datetime:
+    """The wall clock, read only where a process starts (the CLI, the daemon) and injected
+    from there into everything else."""
+    return datetime.now(UTC)
+
+
 def utc(dt: datetime) -> datetime:
     """`dt` as aware UTC; a naive value is taken to already be UTC (how the store keeps it)."""
     if dt.tzinfo is None:
         return dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """How the database holds a time: naive UTC (portable across SQLite and PostgreSQL).
+    A naive `moment` is refused: the store can't know which zone it meant."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to the store; pass aware UTC")
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def iso_utc(dt: datetime) -> str:

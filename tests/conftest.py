@@ -159,10 +159,10 @@ def send_pinned_in_process(config_path: Path, at: datetime, post_id: int) -> Non
     import time
 
     from scheduler.config import load_config
+    from scheduler.domain import AiringStatus
     from scheduler.publishers import ChannelClients, build_publishers
     from scheduler.runtime.daemon import Daemon
     from scheduler.runtime.dispatch import RetrySettings
-    from scheduler.store.models import AiringStatus
     from scheduler.store.store import Store
 
     config = load_config(config_path)

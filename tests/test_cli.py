@@ -23,9 +23,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from scheduler.domain import PostDraft
 from scheduler.store.migrations import LATEST_VERSION
 from scheduler.store.models import Airing
-from scheduler.store.store import PostDraft, Store
+from scheduler.store.store import Store
 from tests.conftest import RunCli, write_config
 
 BERLIN, RIYADH = ZoneInfo("Europe/Berlin"), ZoneInfo("Asia/Riyadh")

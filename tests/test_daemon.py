@@ -20,12 +20,13 @@ import pytest
 from sqlmodel import col, select
 
 from scheduler.config import Config, load_config
+from scheduler.domain import AiringStatus, PostDraft
 from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.publishers.base import Delivery, Receipt
 from scheduler.runtime.daemon import Daemon
 from scheduler.runtime.dispatch import RetrySettings
-from scheduler.store.models import Airing, AiringStatus, Attempt
-from scheduler.store.store import PostDraft, Store
+from scheduler.store.models import Airing, Attempt
+from scheduler.store.store import Store
 from scheduler.timeutil import iso_utc
 from tests.conftest import RunCli, write_config
 from tests.fakeplatforms import FakeMastodon, FakeTelegram, FakeWebhook, Reply

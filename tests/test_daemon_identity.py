@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import bindparam, text
 
 from scheduler.config import load_config
+from scheduler.domain import AiringStatus, PostDraft
 from scheduler.errors import PermanentPublishError
 from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.publishers.base import Delivery
@@ -32,8 +33,8 @@ from scheduler.runtime.daemon import Daemon
 from scheduler.runtime.dispatch import RetrySettings
 from scheduler.store.dbfile import DatabaseFileChanged
 from scheduler.store.migrations import MIGRATIONS
-from scheduler.store.models import AiringStatus, UTCDateTime
-from scheduler.store.store import PostDraft, Store
+from scheduler.store.models import UTCDateTime
+from scheduler.store.store import Store
 from tests.conftest import RunCli
 from tests.test_daemon_process import Service, wait_until
 

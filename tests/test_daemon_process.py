@@ -27,8 +27,9 @@ from pathlib import Path
 import pytest
 
 from scheduler.config import load_config
-from scheduler.store.models import Airing, AiringStatus
-from scheduler.store.store import PostDraft, Store
+from scheduler.domain import AiringStatus, PostDraft
+from scheduler.store.models import Airing
+from scheduler.store.store import Store
 from tests.conftest import REPO
 from tests.fakeplatforms import FakeWebhook
 

@@ -30,8 +30,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from scheduler.store.models import Airing, AiringStatus, Heartbeat
-from scheduler.store.store import PostDraft, Store
+from scheduler.domain import AiringStatus, PostDraft
+from scheduler.store.models import Airing, Heartbeat
+from scheduler.store.store import Store
 from tests.conftest import REPO
 from tests.fakeplatforms import FakeWebhook
 from tests.test_daemon_process import Service, wait_until

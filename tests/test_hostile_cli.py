@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from scheduler.store.store import PostDraft, Store
+from scheduler.domain import PostDraft
+from scheduler.store.store import Store
 from tests.conftest import RunCli, write_config
 
 HUGE_ID = "99999999999999999999"  # past 2^64

@@ -33,8 +33,9 @@ import icalendar
 import markupsafe
 import pytest
 
+from scheduler.domain import PostDraft
 from scheduler.redact import Redactor
-from scheduler.store.store import PostDraft, Store
+from scheduler.store.store import Store
 from tests.conftest import REPO, RunCli, write_config
 from tests.fakeplatforms import FakeMastodon, FakeWebhook, Reply
 

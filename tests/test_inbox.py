@@ -18,14 +18,15 @@ import pytest
 
 from scheduler.cli.replies import reply_text
 from scheduler.config import Config, load_config
+from scheduler.domain import AiringKind, AiringStatus, InboxStatus, Notice
 from scheduler.errors import ConfigError, InboxItemNotFound, InputError
 from scheduler.publishers import ChannelClients, build_publishers
-from scheduler.publishers.notices import Notice, html_to_text
+from scheduler.publishers.notices import html_to_text
 from scheduler.runtime.daemon import Daemon
 from scheduler.runtime.dispatch import RetrySettings
 from scheduler.runtime.listener import Listener, readers_of
 from scheduler.store.inbox import InboxStore
-from scheduler.store.models import Airing, AiringKind, AiringStatus, InboxStatus
+from scheduler.store.models import Airing
 from scheduler.store.store import Outcome, PostDraft, Store
 from tests.conftest import RunCli, write_config
 from tests.fakeplatforms import FakeBluesky, FakeMastodon

@@ -23,12 +23,12 @@ from sqlalchemy import text
 
 from scheduler.cli.queue_commands import RawPost, draft_post, edit_changes
 from scheduler.config import Config, load_config
+from scheduler.domain import AiringStatus, PostDraft
 from scheduler.errors import InputError
 from scheduler.media import IMPORT_MEDIA_LIMIT, MASTODON_MEDIA, MediaBudget, Medium
 from scheduler.runtime.daemon import Daemon
 from scheduler.store.migrations import MIGRATIONS
-from scheduler.store.models import AiringStatus
-from scheduler.store.store import PostDraft, Store
+from scheduler.store.store import Store
 from tests.conftest import NOW, RunCli, send_pinned_in_process, write_config
 from tests.fakeplatforms import FakeMastodon
 

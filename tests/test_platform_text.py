@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduler.config import load_config, parse_config
+from scheduler.domain import PostDraft
 from scheduler.errors import ConfigError, TransientPublishError
 from scheduler.publishers import (
     ChannelClients,
@@ -30,7 +31,7 @@ from scheduler.publishers import (
 )
 from scheduler.runtime.daemon import Daemon
 from scheduler.runtime.dispatch import RetrySettings
-from scheduler.store.store import PostDraft, Store
+from scheduler.store.store import Store
 from scheduler.text import graphemes, mastodon_length, utf8_bytes, utf16_units
 from tests.conftest import RunCli, write_config
 from tests.fakeplatforms import FakeBluesky, FakeMastodon, FakeTelegram

@@ -23,6 +23,7 @@ import typer
 from typer.testing import CliRunner
 
 from scheduler.cli.calendar_commands import register
+from scheduler.domain import AIRING_KINDS
 from scheduler.errors import InputError
 from scheduler.planning.calendar_data import (
     CalendarAiring,
@@ -111,7 +112,7 @@ class Page(HTMLParser):
 def test_every_language_has_every_label() -> None:
     english = set(i18n.messages("en"))
     assert set(i18n.messages("ar")) == english
-    for key in (*preview.KINDS, "planned", "publishing", "published", "failed", "missed"):
+    for key in (*AIRING_KINDS, "planned", "publishing", "published", "failed", "missed"):
         assert key in english
     assert all(i18n.messages("ar")[key] for key in english)
     assert len(i18n.weekday_names("ar")) == 7

@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
+from scheduler.domain import AiringStatus, PostDraft
 from scheduler.errors import InputError, PostNotFound, StoreError
 from scheduler.media import Medium
 from scheduler.store.migrations import LATEST_VERSION, MIGRATIONS
-from scheduler.store.models import Airing, AiringStatus, Attempt
-from scheduler.store.store import Claimed, Outcome, PostDraft, Store
+from scheduler.store.models import Airing, Attempt
+from scheduler.store.store import Claimed, Outcome, Store
 from scheduler.timeutil import iso_utc
 
 SPACING = {"main": timedelta(minutes=30), "other": timedelta(minutes=30)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import ConfigError, SchedulerError
+from ..timeutil import utc_now
 
 if TYPE_CHECKING:
     from ..config import Config
-    from ..store.post_sql import PostDraft
+    from ..domain import PostDraft
     from ..store.store import Store
 
 app = typer.Typer(
@@ -74,7 +75,7 @@ class AppContext:
 
     @staticmethod
     def now() -> datetime:
-        return datetime.now(UTC)
+        return utc_now()
 
     def add_posts(self, drafts: list[PostDraft], now: datetime) -> list[int]:
         """Store drafts; on SQLite without loading the database layer (see post_sql)."""
@@ -467,11 +468,6 @@ def _print_post(app_ctx: AppContext, post_id: int, now: datetime, *, as_json: bo
 # --- plan views ----------------------------------------------------------------------------
 
 
-class SimulateFormat(StrEnum):
-    text = "text"
-    json = "json"
-
-
 @app.command()
 def simulate(
     ctx: typer.Context,
@@ -482,9 +478,7 @@ def simulate(
         str | None, typer.Option("--from", help="Start of the projection (WHEN; default now).")
     ] = None,
     days: Annotated[int, typer.Option("--days", min=1, max=366, help="How many days.")] = 7,
-    output: Annotated[
-        SimulateFormat, typer.Option("--format", help="text or json.")
-    ] = SimulateFormat.text,
+    output: Annotated[ShowFormat, typer.Option("--format", help="text or json.")] = ShowFormat.text,
     audit: Annotated[
         bool,
         typer.Option(
@@ -504,7 +498,7 @@ def simulate(
     result = project(
         app_ctx.config, app_ctx.store, start=begin, days=days, channel=channel, audit=audit
     )
-    if output is SimulateFormat.json:
+    if output is ShowFormat.json:
         print_json(result)
     else:
         print(simulate_text(result, app_ctx.config))

@@ -1,4 +1,5 @@
-"""`scheduler calendar` (DESIGN §4, §8): parse the options, build the window, print or serve.
+"""`scheduler calendar` (docs/design.md §4, §8): parse the options, build the window,
+print or serve.
 
 All rendering lives in `preview.py`; this module only turns flags into a window and a
 format. The calendar itself comes from a `CalendarSource`, so tests (and the lead's CLI)
@@ -11,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Protocol
@@ -22,7 +23,7 @@ import typer
 from ..config import Config
 from ..errors import InputError
 from ..planning.calendar_data import CalendarData
-from ..timeutil import parse_when
+from ..timeutil import parse_when, utc_now
 
 
 class CalendarSource(Protocol):
@@ -43,7 +44,8 @@ class ForecastSource:
     store: Any
 
     def zone(self, channel: str | None) -> ZoneInfo:
-        # DESIGN §4: the channel's zone, or [scheduler].timezone where no single one applies.
+        # docs/design.md §4: the channel's zone, or [scheduler].timezone where no single one
+        # applies.
         if channel is not None:
             return self.config.channel(channel).timezone
         if len(self.config.channels) == 1:
@@ -86,15 +88,11 @@ class Lang(StrEnum):
     ar = "ar"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def register(
     app: typer.Typer,
     *,
     source: Callable[[typer.Context], CalendarSource] = default_source,
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Callable[[], datetime] = utc_now,
 ) -> None:
     """Add the `calendar` command to `app`. `source` and `clock` are injectable for tests."""
 

@@ -19,17 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..config import Config
+from ..domain import POST_KINDS, PostDraft
 from ..errors import InputError, SchedulerError
 from ..inputfile import MB, UnreadableInput, read_text_file, read_text_stream
 from ..media import IMPORT_MEDIA_LIMIT, MediaBudget, check_kept_media, read_media
-from ..store.post_sql import PostDraft
 from ..text import length_problem
 from ..timeutil import WHEN_HINT, iso_utc, parse_when
 
 if TYPE_CHECKING:  # the store is imported only by the commands that read records
     from ..store.store import PostRecord
 
-POST_KINDS = ("core", "entertaining")
 IMPORT_COLUMNS = (
     "text",
     "channel",

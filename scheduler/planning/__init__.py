@@ -1,1 +1,2 @@
-"""Pure planning (DESIGN §3): the planner, the independent audit, forecasts, calendar data."""
+"""Pure planning (docs/design.md §3): the planner, the independent audit, forecasts,
+calendar data."""

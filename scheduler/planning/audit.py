@@ -1,4 +1,4 @@
-"""An independent check of the scheduling rules (DESIGN §3) on a finished plan.
+"""An independent check of the scheduling rules (docs/design.md §3) on a finished plan.
 
 It shares nothing with the planner but the data classes it reads. The slot grid is re-derived
 by stepping through every local day by the cadence and asking the timezone which instants
@@ -29,9 +29,9 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from fractions import Fraction
 
 from ..config import ChannelSettings
+from ..domain import AIRING_KINDS, POST_KINDS, AiringKind
 from .planner import Gap, PlanAiring, PlanPost
 
-KIND_ORDER = ("core", "entertaining", "repost")
 DAY = timedelta(days=1)
 
 
@@ -73,7 +73,7 @@ class _Candidates:
         return post
 
     def kinds(self) -> list[str]:
-        return [kind for kind in KIND_ORDER if self.first(kind) is not None]
+        return [kind for kind in AIRING_KINDS if self.first(kind) is not None]
 
 
 class _Audit:
@@ -103,7 +103,7 @@ class _Audit:
             self.by_day.setdefault(self.local_date(airing.at), []).append(airing)
         self.grid = _grid(channel, self.start, self.end)
         # Shares as whole-number weights over their total: exact and quick to compare.
-        self.weights: dict[str, int] = {kind: getattr(channel.mix, kind) for kind in KIND_ORDER}
+        self.weights: dict[str, int] = {kind: getattr(channel.mix, kind) for kind in AIRING_KINDS}
         self.total = sum(self.weights.values())
         self._candidates = self.sweep_candidates(sorted({*self.grid, *(a.at for a in self.new)}))
 
@@ -160,9 +160,9 @@ class _Audit:
                     f"{self.describe(airing)}: post #{airing.post_id} is not among the given posts"
                 )
                 continue
-            if airing.kind == "repost":
+            if airing.kind == AiringKind.repost:
                 obstacle = self.repost_obstacle(post, airing.at)
-            elif airing.kind in ("core", "entertaining"):
+            elif airing.kind in POST_KINDS:
                 obstacle = self.fresh_obstacle(post, airing.at, airing.kind)
             else:
                 obstacle = f"unknown kind {airing.kind!r}"
@@ -175,7 +175,7 @@ class _Audit:
             candidates = self.candidates(airing.at)
             first = candidates.first(airing.kind)
             if first is not None and first.id != post.id:
-                rule = "repost order" if airing.kind == "repost" else "first in, first out"
+                rule = "repost order" if airing.kind == AiringKind.repost else "first in, first out"
                 problems.append(f"{self.describe(airing)}: post #{first.id} comes first by {rule}")
             expected = self.expected_kind(airing.at, candidates)
             if expected is not None and expected != airing.kind:
@@ -201,7 +201,7 @@ class _Audit:
 
     def day_counts(self, at: datetime) -> dict[str, int]:
         """Airings of each kind earlier on the same local day (any source)."""
-        counts = dict.fromkeys(KIND_ORDER, 0)
+        counts = dict.fromkeys(AIRING_KINDS, 0)
         for airing in self.by_day.get(self.local_date(at), []):
             if airing.at >= at:
                 break  # the day's airings are in time order
@@ -281,13 +281,13 @@ class _Audit:
                 continue
             if any(a.airing_id is not None for a in day_airings):
                 continue
-            positive = [kind for kind in KIND_ORDER if self.share(kind) > 0]
+            positive = [kind for kind in AIRING_KINDS if self.share(kind) > 0]
             if any(self.candidates(a.at).kinds() != positive for a in day_airings):
                 continue
-            counts = dict.fromkeys(KIND_ORDER, 0)
+            counts = dict.fromkeys(AIRING_KINDS, 0)
             for number, airing in enumerate(day_airings, start=1):
                 counts[airing.kind] += 1
-                for kind in KIND_ORDER:
+                for kind in AIRING_KINDS:
                     # |count − share × number| > 1, times the mix's total
                     if abs(counts[kind] * self.total - self.weights[kind] * number) > self.total:
                         problems.append(
@@ -394,7 +394,7 @@ class _Audit:
         """Can't be re-aired at `at` nor later, until it airs again (which re-enters it)."""
         if post.expires is not None and at >= post.expires:
             return True
-        reposts = [a for a in self.known(post.id, at) if a.kind == "repost"]
+        reposts = [a for a in self.known(post.id, at) if a.kind == AiringKind.repost]
         return len(reposts) >= self.channel.repost.max_airings
 
     def fresh_obstacle(self, post: PlanPost, at: datetime, kind: str | None = None) -> str | None:
@@ -414,7 +414,7 @@ class _Audit:
         """Why `post` can't be re-aired at `at` (rules 5, 6), or None if it can."""
         rules = self.channel.repost
         earlier = self.known(post.id, at)
-        reposts = [a for a in earlier if a.kind == "repost"]
+        reposts = [a for a in earlier if a.kind == AiringKind.repost]
         if not earlier:
             return f"post #{post.id} has not aired on this channel"
         if not post.evergreen:

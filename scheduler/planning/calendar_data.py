@@ -1,7 +1,7 @@
 """The calendar of a window: published history plus the plan, as data every view renders.
 
 `CalendarData` is what `scheduler calendar` (text, JSON, HTML, iCalendar) and the preview
-page are built from; its JSON form is the airing shape of DESIGN §4.
+page are built from; its JSON form is the airing shape of docs/design.md §4.
 """
 
 from __future__ import annotations

@@ -13,15 +13,39 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from ..config import ChannelSettings, Config
-from ..store.models import NEEDS_EDITOR, AiringStatus
-from ..store.store import ON_AIR, AiringRow, PostRow, Store
+from ..domain import AIRING_KINDS, NEEDS_EDITOR, ON_AIR, AiringRow, AiringStatus, PostRow
 from ..text import airing_body
 from ..timeutil import iso_utc
 from .calendar_data import CalendarAiring, CalendarChannel, CalendarData, CalendarGap, InboxNote
 from .planner import ChannelPlan, Gap, PlanAiring, PlanPost, plan_channel
+
+
+class StoredPlan(Protocol):
+    """What forecasting reads from the store (`scheduler.store.Store` is one): planning
+    stays free of the database layer, and is handed its reads as it is handed `now`."""
+
+    def planning_rows(self) -> tuple[list[PostRow], list[AiringRow]]: ...
+
+    def bodies(self, post_ids: Iterable[int]) -> dict[int, str]: ...
+
+    def sent_bodies(self, airing_ids: Iterable[int]) -> dict[int, str]: ...
+
+    def open_inbox_items(self) -> Sequence[OpenInboxItem]: ...
+
+
+class OpenInboxItem(Protocol):
+    """An open inbox item as the calendar's "needs attention" list reads it (§10)."""
+
+    id: int | None
+    channel: str
+    kind: str
+    author: str
+    text: str
+    at: datetime
+    url: str | None
 
 
 @dataclass(frozen=True)
@@ -138,7 +162,7 @@ def match_stored(plan: ChannelPlan, replaceable: Sequence[AiringRow]) -> dict[in
 
 def build_calendar(
     config: Config,
-    store: Store,
+    store: StoredPlan,
     *,
     start: datetime,
     end: datetime,
@@ -200,11 +224,9 @@ def build_calendar(
 
 
 def _inbox_notes(
-    config: Config, store: Store, *, channels: set[str], now: datetime
+    config: Config, store: StoredPlan, *, channels: set[str], now: datetime
 ) -> tuple[InboxNote, ...]:
     """Open inbox items of `channels`, each marked when it waits past its response time."""
-    from ..store.inbox import InboxStore
-
     return tuple(
         InboxNote(
             id=item.id or 0,
@@ -216,7 +238,7 @@ def _inbox_notes(
             url=item.url,
             late=now - item.at > config.channels[item.channel].response_time,
         )
-        for item in (entry.item for entry in InboxStore(store).entries())
+        for item in store.open_inbox_items()
         if item.channel in channels
     )
 
@@ -247,7 +269,9 @@ class _Bodies:
     Bodies are read only for the posts shown, never for the whole library.
     """
 
-    def __init__(self, store: Store, airings: Iterable[AiringRow], post_ids: Iterable[int]) -> None:
+    def __init__(
+        self, store: StoredPlan, airings: Iterable[AiringRow], post_ids: Iterable[int]
+    ) -> None:
         self._bodies = store.bodies(post_ids)
         self._sent: dict[int, str] = {}
         self._first: dict[tuple[int, str], datetime] = {}
@@ -262,14 +286,13 @@ class _Bodies:
             key = (airing.post_id, channel)
             self._first[key] = min(self._first.get(key, airing.at), airing.at)
 
-    def note_sent(self, store: Store, airing_ids: Iterable[int | None]) -> None:
+    def note_sent(self, store: StoredPlan, airing_ids: Iterable[int | None]) -> None:
         """Stored airings already claimed show the text they were sent with."""
         self._sent = store.sent_bodies(i for i in airing_ids if i is not None)
 
     def body(self, post_id: int, kind: str, channel: ChannelSettings) -> str:
         first = self._first.get((post_id, channel.name))
-        first_aired = first.astimezone(channel.timezone).date().isoformat() if first else None
-        return airing_body(self._bodies[post_id], kind, channel, first_aired=first_aired)
+        return airing_body(self._bodies[post_id], kind, channel, first_at=first)
 
     def calendar_airing(
         self,
@@ -299,7 +322,7 @@ class _Bodies:
 
 def simulate(
     config: Config,
-    store: Store,
+    store: StoredPlan,
     *,
     start: datetime,
     days: int,
@@ -335,7 +358,7 @@ def simulate(
         kinds = Counter(a.kind for a in window)
         report[name] = {
             "airings": len(window),
-            "by_kind": {kind: kinds.get(kind, 0) for kind in ("core", "entertaining", "repost")},
+            "by_kind": {kind: kinds.get(kind, 0) for kind in AIRING_KINDS},
             "worst_gap_minutes": _worst_gap_minutes(plan, item, start=start, end=end),
             "gaps": [gap_json(g) for g in plan.gaps],
             "violations": _violations(item, plan, start=start, end=end) if audit else None,

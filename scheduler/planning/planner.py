@@ -1,4 +1,4 @@
-"""Pure planning of one channel's calendar: the scheduling rules of DESIGN §3.
+"""Pure planning of one channel's calendar: the scheduling rules of docs/design.md §3.
 
 `plan_channel` walks the channel's slot grid through [start, end) in time order and gives
 each free slot one new floating airing, treating what it already placed as history. It reads
@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ..config import ChannelSettings
+from ..domain import AIRING_KINDS, POST_KINDS, AiringKind, AiringStatus
 from ..timeutil import localize
 
-KINDS = ("core", "entertaining", "repost")
 CORE, ENTERTAINING, REPOST = range(3)
-_KIND_INDEX = {kind: index for index, kind in enumerate(KINDS)}
+_KIND_INDEX = {kind: index for index, kind in enumerate(AIRING_KINDS)}
 
 _MICROSECOND = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -55,7 +55,7 @@ class PlanAiring:
     at: datetime  # aware UTC
     pinned: bool = False
     airing_id: int | None = None  # the store's id for airings passed in `fixed`
-    status: str = "planned"
+    status: str = AiringStatus.planned
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def plan_channel(
     start: datetime,
     end: datetime,
 ) -> ChannelPlan:
-    """Fill the free slots of [start, end) with new airings by the rules of DESIGN §3.
+    """Fill the free slots of [start, end) with new airings by the rules of docs/design.md §3.
 
     `posts` are the channel's posts that may air (not cancelled, not blocked); `fixed` are the
     airings that must stay: all history, pinned airings and those inside the freeze window.
@@ -274,7 +274,7 @@ class _Planner:
         self.hour_shift = _duration_us(channel.repost.hour_shift)
         self.max_per_day = channel.repost.max_per_day
         self.max_airings = channel.repost.max_airings
-        self.weights = [getattr(channel.mix, kind) for kind in KINDS]
+        self.weights = [getattr(channel.mix, kind) for kind in AIRING_KINDS]
         self.total_weight = sum(self.weights)
         self.mixed_kinds = [kind for kind in range(3) if self.weights[kind] > 0]
         self.all_positions = (1 << len(self.grid.times_of_day)) - 1
@@ -299,14 +299,14 @@ class _Planner:
             post = by_id.get(airing.post_id)
             if post is not None:
                 rerun = self._rerun_for(post)
-                rerun.record(at, day, airing.kind == "repost", self._blocked(time_of_day))
+                rerun.record(at, day, airing.kind == AiringKind.repost, self._blocked(time_of_day))
 
         fresh = sorted(
             (post for post in by_id.values() if not post.pinned and post.id not in self.reruns),
             key=lambda post: (post.created, post.id),
         )
         self.fresh_queues: list[list[tuple[int, PlanPost]]] = [
-            [(_expiry_us(post), post) for post in fresh if post.kind == kind] for kind in KINDS[:2]
+            [(_expiry_us(post), post) for post in fresh if post.kind == kind] for kind in POST_KINDS
         ]
         self.fresh_next = [0, 0]
 
@@ -397,7 +397,7 @@ class _Planner:
 
     def _air(self, index: int, kind: int, post: PlanPost) -> None:
         at, day = self.grid.at[index], self.grid.day[index]
-        self.new.append(PlanAiring(post_id=post.id, kind=KINDS[kind], at=_from_us(at)))
+        self.new.append(PlanAiring(post_id=post.id, kind=AIRING_KINDS[kind], at=_from_us(at)))
         self._day_counts(day)[kind] += 1
         self.last_new = at
         if kind != REPOST:

@@ -1,4 +1,4 @@
-"""Publishers: one module per platform behind one small interface (DESIGN §7)."""
+"""Publishers: one module per platform behind one small interface (docs/design.md §7)."""
 
 from .base import Delivery, Publisher, Receipt
 from .http import ChannelClients, make_http_client

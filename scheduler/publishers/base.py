@@ -1,4 +1,5 @@
-"""The one small interface every publisher implements (DESIGN §7), and what flows through it."""
+"""The one small interface every publisher implements (docs/design.md §7), and what flows
+through it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from ..media import Medium
-from ..render.terminal import UNSAFE
+from ..text import UNSAFE
 from ..timeutil import iso_utc
 
 log = logging.getLogger("scheduler.publishers")
@@ -58,7 +59,7 @@ class Receipt:
     """What the platform gave back: its id for the post and a URL a person can open.
 
     Both come from outside and end up in logs, terminals and ICS files, so they are checked
-    here, at the boundary (DESIGN §10): the URL is http(s) (or the file publisher's file://)
+    here, at the boundary (docs/design.md §10): the URL is http(s) (or the file publisher's file://)
     and the id a short token, neither with spaces or control characters, or the value is
     dropped and a warning logged. The airing was published either way.
     """

@@ -41,12 +41,13 @@ from typing import Any
 import httpx
 
 from ..config import ChannelSettings
+from ..domain import Notice, NoticePage
 from ..errors import PermanentPublishError, PublishError
 from ..media import Medium
 from .base import Delivery, Receipt
 from .facets import record_facets
 from .http import Api, json_body
-from .notices import MAX_AUTHOR, MAX_PLATFORM_ID, Notice, NoticePage, parse_time, short
+from .notices import MAX_AUTHOR, MAX_PLATFORM_ID, parse_time, short
 
 COLLECTION = "app.bsky.feed.post"
 IMAGES_EMBED = "app.bsky.embed.images"
@@ -62,7 +63,7 @@ def record_key(delivery: Delivery) -> str:
     10-bit clock id is `(airing_id // 10^6) mod 1024`. Two airings get the same key only if
     their ids differ by a multiple of 1,024,000,000, and the key sorts by due time, as TIDs do.
     The due time is part of the key, so an airing that may have been sent must keep its due
-    time on every later attempt (DESIGN §3.8: a publishing airing is never moved).
+    time on every later attempt (docs/design.md §3.8: a publishing airing is never moved).
     """
     micros = int(delivery.due.timestamp()) * 1_000_000 + delivery.airing_id % 1_000_000
     clock_id = (delivery.airing_id // 1_000_000) % 1024

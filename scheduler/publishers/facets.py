@@ -1,4 +1,4 @@
-"""Bluesky rich-text facets: links, mentions and hashtags at UTF-8 byte offsets (DESIGN §7).
+"""Bluesky rich-text facets: links, mentions and hashtags at UTF-8 byte offsets (docs/design.md §7).
 
 A Bluesky post is plain text plus *facets*: byte ranges of the UTF-8 text that carry a
 feature (`app.bsky.richtext.facet#link`, `#mention`, `#tag`). The PDS does not find them;
@@ -26,7 +26,7 @@ Where this deliberately differs from the app, and why:
   to a page that doesn't exist. Every case of the app's own tests comes out the same.
 - A link's trailing Arabic comma, semicolon or question mark (`،` `؛` `؟`) is stripped like
   their ASCII forms: the app only knows `.,;:!?`, and a link ending in `،` is never what an
-  Arabic editor meant (DESIGN §1).
+  Arabic editor meant (docs/design.md §1).
 - Cashtags (`$AAPL`) are not detected: the design asks for links, mentions and hashtags.
 """
 

@@ -1,4 +1,4 @@
-"""`file` publisher: one JSON line per airing, appended to a local file (DESIGN §7).
+"""`file` publisher: one JSON line per airing, appended to a local file (docs/design.md §7).
 
 It is the shipped default channel, so a newcomer sees the daemon publish without any account.
 Exactly-once comes from the idempotency key in every line: the file is locked, scanned for

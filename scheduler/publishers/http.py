@@ -1,6 +1,6 @@
 """HTTP clients for the publishers and the one place that turns HTTP outcomes into publish errors.
 
-The split that matters for exactly-once (DESIGN §5) is *when* a request failed:
+The split that matters for exactly-once (docs/design.md §5) is *when* a request failed:
 - before anything was sent (connection refused, connect timeout): retrying is always safe;
 - after the request went out (read timeout, connection dropped): the platform may have
   posted, so the error is `InterruptedPublishError` and only a deduplicating publisher may

@@ -1,4 +1,4 @@
-"""`mastodon` publisher: `POST /api/v1/statuses` with a bearer token (DESIGN §7).
+"""`mastodon` publisher: `POST /api/v1/statuses` with a bearer token (docs/design.md §7).
 
 Exactly-once: every status request carries `Idempotency-Key`; Mastodon keeps keys for one
 hour and answers a repeat with the status it already made. Media are uploaded first with
@@ -28,19 +28,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..config import ChannelSettings
+from ..domain import Notice, NoticePage
 from ..errors import PermanentPublishError, TransientPublishError
 from ..media import Medium
 from .base import Delivery, Receipt
 from .http import Api, json_body, retry_after
-from .notices import (
-    MAX_AUTHOR,
-    MAX_PLATFORM_ID,
-    Notice,
-    NoticePage,
-    html_to_text,
-    parse_time,
-    short,
-)
+from .notices import MAX_AUTHOR, MAX_PLATFORM_ID, html_to_text, parse_time, short
 
 PAGE_LIMIT = 40  # Mastodon's largest page of notifications
 

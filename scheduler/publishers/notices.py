@@ -7,36 +7,15 @@ since it goes back to the platform.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Protocol, runtime_checkable
 
+from ..domain import NoticePage
+
 MAX_AUTHOR = 500
 MAX_PLATFORM_ID = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """One reply, mention or quote, as a platform described it."""
-
-    platform_id: str  # the answering post's id on the platform (unique per channel)
-    kind: str  # reply | mention | quote
-    author: str  # @handle (Mastodon: @user@instance)
-    text: str  # plain text
-    at: datetime  # aware UTC
-    url: str | None
-    answers: str | None  # the platform id of the post it replies to or quotes
-    target: Mapping[str, str]  # what a reply to it needs (see `Delivery.reply_to`)
-
-
-@dataclass(frozen=True, slots=True)
-class NoticePage:
-    """One page of notices, and the cursor to store with it (None: keep the stored one)."""
-
-    notices: tuple[Notice, ...]
-    cursor: str | None
 
 
 @runtime_checkable

@@ -49,7 +49,7 @@ class WebhookPublisher:
         secrets: tuple[str, ...] = (secret,) if secret else ()
         if url_is_secret is None:
             url_is_secret = format in ("slack", "discord")
-        if url_is_secret:  # the URL's path is the credential (DESIGN §7)
+        if url_is_secret:  # the URL's path is the credential (docs/design.md §7)
             secrets += (url, urlsplit(url).path)
         self.api = Api(client, f"webhook ({format})", now, secrets=secrets)
         # Our own receivers honour Idempotency-Key; Slack and Discord ignore it, so a request

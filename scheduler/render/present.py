@@ -1,4 +1,4 @@
-"""Records as editors see them: the JSON shapes of DESIGN §4 and terminal tables.
+"""Records as editors see them: the JSON shapes of docs/design.md §4 and terminal tables.
 
 Terminal text goes through the one terminal renderer (`terminal.py`): every value an editor
 or a platform wrote loses its control characters, cells are measured in display columns,
@@ -13,9 +13,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import Config
+from ..domain import LIVE_STATUSES
 from ..planning.calendar_data import CalendarAiring
 from ..store.models import Airing
-from ..store.store import LIVE_STATUSES, PostRecord, media_of
+from ..store.store import PostRecord, media_of
 from ..text import airing_body
 from ..timeutil import iso_utc
 from .terminal import cell, clean, display_width, isolate
@@ -42,8 +43,7 @@ def calendar_airings(record: PostRecord, config: Config) -> list[CalendarAiring]
             body = airing.body  # the text it was sent with, whatever edits came after
         elif channel is not None:
             first = first_on_air.get(airing.channel, airing.at)
-            first_aired = first.astimezone(tz).date().isoformat()
-            body = airing_body(body, airing.kind, channel, first_aired=first_aired)
+            body = airing_body(body, airing.kind, channel, first_at=first)
         result.append(calendar_airing(airing, tz, body))
     return result
 

@@ -1,4 +1,4 @@
-"""Calendar previews (DESIGN §8): HTML week and month views, iCalendar, terminal text.
+"""Calendar previews (docs/design.md §8): HTML week and month views, iCalendar, terminal text.
 
 Everything is rendered from a `CalendarData`. The HTML views first turn it into frozen
 dataclasses (`WeekView`, `MonthView`) holding every string the templates print, so the
@@ -22,6 +22,7 @@ import icalendar
 import jinja2
 import wcwidth
 
+from ..domain import AIRING_KINDS, AiringKind
 from ..planning.calendar_data import CalendarAiring, CalendarData, CalendarGap
 from ..timeutil import localize
 from . import i18n
@@ -40,7 +41,6 @@ def _templates_dir() -> Path:
 TEMPLATES_DIR = _templates_dir()
 CALENDAR_VIEWS = ("week", "month")
 VIEWS = (*CALENDAR_VIEWS, "inbox")
-KINDS = ("core", "entertaining", "repost")
 ALERT_STATUSES = frozenset({"failed", "missed", "unconfirmed"})
 BODY_LINES = 3  # lines of a body shown in the HTML views
 BODY_LINE_CHARS = 280  # a longer line is cut (by grapheme) and marked with an ellipsis
@@ -321,7 +321,7 @@ def _page(
         generated=data.generated.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         zone=zone.key,
         channels=tuple(channel.name for channel in data.channels),
-        kinds=tuple((kind, t[kind]) for kind in KINDS),
+        kinds=tuple((kind, t[kind]) for kind in AIRING_KINDS),
         attention=tuple(attention),
         switch=links,
     )
@@ -361,7 +361,7 @@ def _day(
         silent=silent,
         entries=shown,
         folded=folded,
-        counts=tuple((k, t[k], counts[k]) for k in KINDS if k in counts),
+        counts=tuple((k, t[k], counts[k]) for k in AIRING_KINDS if k in counts),
     )
 
 
@@ -429,7 +429,7 @@ def _airing_view(
         channel_time = f"{airing.local:%H:%M} {airing.timezone.key}"
     lines, truncated = _first_lines(airing.body)
     original_href = repost_label = None
-    if airing.kind == "repost":
+    if airing.kind == AiringKind.repost:
         original = originals.get((airing.channel, airing.post_id)) or originals.get(
             (None, airing.post_id)
         )
@@ -664,7 +664,7 @@ def _vevent(
     if url := _safe_url(airing.remote_url):
         lines.append(f"URL:{url}")
     original = originals.get((airing.channel, airing.post_id))
-    if airing.kind == "repost" and original is not None:
+    if airing.kind == AiringKind.repost and original is not None:
         lines.append(f"RELATED-TO:{_ics_text(ics_uid(original))}")
     lines.append("END:VEVENT")
     return "".join(_ics_fold(line) + "\r\n" for line in lines)

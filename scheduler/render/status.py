@@ -1,4 +1,4 @@
-"""Reports editors read: `simulate`'s text form and `status` (DESIGN §4).
+"""Reports editors read: `simulate`'s text form and `status` (docs/design.md §4).
 
 Status answers "do I need to queue more, and is anything broken?": per channel the next
 airing, queued posts, airings waiting for an editor, the first forecast breach of max_gap
@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import Config
-from ..store.models import NEEDS_EDITOR
-from ..store.store import ON_AIR, Store
+from ..domain import NEEDS_EDITOR, ON_AIR
+from ..store.store import Store
 from ..timeutil import format_duration, iso_utc
 
 FORECAST_DAYS = 7

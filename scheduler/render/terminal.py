@@ -1,7 +1,7 @@
 """The one terminal renderer: what text from outside may look like on a terminal or in a log.
 
 Bodies, editor names, platform errors and URLs come from people and platforms we don't
-control (DESIGN §10). On a terminal, C0/C1 control characters and DEL can move the cursor,
+control (docs/design.md §10). On a terminal, C0/C1 control characters and DEL can move the cursor,
 retitle the window or ring the bell, and explicit bidi controls (an RLO) can reorder what is
 shown around them, so every command that prints such text passes it through `clean` (they
 are removed) and measures it with `display_width`; log lines pass through `escape_controls`
@@ -16,12 +16,10 @@ from typing import Any
 
 import wcwidth
 
+from ..text import UNSAFE
 from .jsonout import dumps
 
 FSI, PDI = "\u2068", "\u2069"
-# C0 and C1 controls, DEL, and the explicit bidi embeddings, overrides and isolates: a stray
-# PDI would close our own isolate early and an RLO would flip the rest of the line.
-UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # What `json.dumps(ensure_ascii=False)` leaves raw (it escapes only C0) but a terminal acts on.
 _RAW_IN_JSON = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")

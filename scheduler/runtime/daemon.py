@@ -1,4 +1,4 @@
-"""The service loop: APScheduler as the timer, the database as the only truth (DESIGN §5).
+"""The service loop: APScheduler as the timer, the database as the only truth (docs/design.md §5).
 
 APScheduler holds two jobs in memory: a wake-up re-armed at the next due airing, and a short
 periodic poll that notices CLI changes and runs the reconcile. Both only wake the main
@@ -26,7 +26,7 @@ from ..planning.planner import Gap
 from ..publishers.base import Publisher
 from ..store.dbfile import DatabaseFile, DatabaseFileChanged, sqlite_file
 from ..store.store import PlannerLock, Store
-from ..timeutil import format_duration, iso_utc
+from ..timeutil import format_duration, iso_utc, utc_now
 from .dispatch import Dispatcher, RetrySettings
 
 log = logging.getLogger("scheduler.daemon")
@@ -36,10 +36,6 @@ SHUTDOWN_BOUND_SECONDS = 20.0  # in-flight requests get this long after SIGTERM
 BUSY_CHANNEL_PAUSE = timedelta(milliseconds=250)
 DB_RETRY_SECONDS = (1.0, 2.0, 5.0)
 LEASE_CHECK_FLOOR = timedelta(seconds=1)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Daemon:

@@ -1,4 +1,4 @@
-"""Claim → publish with retries → record: the exactly-once part of the daemon (DESIGN §5).
+"""Claim → publish with retries → record: the exactly-once part of the daemon (docs/design.md §5).
 
 Each channel's claimed airings go through one worker at a time, in order, so a channel that
 is rate-limited waits alone: its backoff holds neither another channel's worker nor their
@@ -34,6 +34,7 @@ from tenacity import (
 )
 
 from ..config import Config, RetryPolicy
+from ..domain import AiringStatus, AttemptOutcome
 from ..errors import (
     InterruptedPublishError,
     PublishError,
@@ -41,7 +42,6 @@ from ..errors import (
     TransientPublishError,
 )
 from ..publishers.base import Delivery, Publisher, Receipt
-from ..store.models import AiringStatus
 from ..store.store import Claimed, Outcome, Store
 from ..text import airing_body
 from ..timeutil import format_duration, iso_utc
@@ -181,8 +181,7 @@ class Dispatcher:
     def _render(self, claimed: Claimed) -> str:
         """The text an airing sends, made once at its first claim and kept for life."""
         channel = self.config.channels[claimed.channel]
-        first_aired = claimed.first_at.astimezone(channel.timezone).date().isoformat()
-        return airing_body(claimed.body, claimed.kind, channel, first_aired=first_aired)
+        return airing_body(claimed.body, claimed.kind, channel, first_at=claimed.first_at)
 
     def busy(self) -> bool:
         """Airings are queued or in flight here, or outcomes wait to be recorded."""
@@ -217,7 +216,7 @@ class Dispatcher:
             publisher = self.publishers.get(airing.channel)
             sent_maybe = airing.maybe_sent or (
                 attempt is not None
-                and (attempt.outcome == "sending" or not _marks_sending(publisher))
+                and (attempt.outcome == AttemptOutcome.sending or not _marks_sending(publisher))
             )
             platform = self._platform(airing.channel)
             if airing.recoveries + 1 >= MAX_RECOVERIES:
@@ -475,7 +474,7 @@ class Dispatcher:
                 Outcome(
                     delivery.airing_id,
                     AiringStatus.published,
-                    "published",
+                    AttemptOutcome.published,
                     self.clock(),
                     remote_id=receipt.remote_id,
                     remote_url=receipt.remote_url,
@@ -498,10 +497,12 @@ class Dispatcher:
         if sent.maybe:
             advice = self._advice(claimed.post_id, claimed.channel, claimed.due, self.clock())
             detail = f"{problem}; an attempt may have reached {self._platform(claimed.channel)}: "
-            self._finish(claimed, AiringStatus.unconfirmed, "interrupted", detail + advice, sent)
+            self._finish(
+                claimed, AiringStatus.unconfirmed, AttemptOutcome.interrupted, detail + advice, sent
+            )
             log.error("unconfirmed airing %s on %s: %s", claimed.id, claimed.channel, detail)
         else:
-            self._finish(claimed, AiringStatus.failed, "failed", problem, sent)
+            self._finish(claimed, AiringStatus.failed, AttemptOutcome.failed, problem, sent)
             log.error("failed airing %s on %s: %s", claimed.id, claimed.channel, problem)
 
     def _end_cancelled(self, claimed: Claimed, sent: _Sent) -> None:
@@ -512,10 +513,10 @@ class Dispatcher:
                 "cancelled after an attempt that may have reached "
                 f"{self._platform(claimed.channel)}; not sent again: check the channel"
             )
-            self._finish(claimed, AiringStatus.unconfirmed, "cancelled", detail, sent)
+            self._finish(claimed, AiringStatus.unconfirmed, AttemptOutcome.cancelled, detail, sent)
         else:
             detail = "cancelled before it was sent"
-            self._finish(claimed, AiringStatus.cancelled, "cancelled", detail, sent)
+            self._finish(claimed, AiringStatus.cancelled, AttemptOutcome.cancelled, detail, sent)
         log.warning("airing %s on %s: %s", claimed.id, claimed.channel, detail)
 
     def _send_with_retries(
@@ -636,7 +637,7 @@ class Dispatcher:
             Outcome(
                 claimed.id,
                 AiringStatus.planned,
-                "released",
+                AttemptOutcome.released,
                 self.clock(),
                 detail,
                 maybe_sent=maybe_sent,

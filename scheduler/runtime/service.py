@@ -11,7 +11,8 @@ from ..config import Config
 from ..render.terminal import escape_controls
 from ..store.dbfile import DaemonLock, sqlite_file
 from ..store.store import Store
-from .daemon import Daemon, utc_now
+from ..timeutil import utc_now
+from .daemon import Daemon
 
 # Due airings are claimed this long before their time and sent exactly at it, so a burst of
 # 1,000 due at once is not first held up by its own claim.

@@ -1,4 +1,4 @@
-"""LISTEN/NOTIFY on PostgreSQL: CLI changes reach every replica at once (DESIGN §5, §9).
+"""LISTEN/NOTIFY on PostgreSQL: CLI changes reach every replica at once (docs/design.md §5, §9).
 
 Every write to posts sends `NOTIFY scheduler_changes` in its transaction (see the store).
 Each daemon keeps one extra connection listening, reconnecting by itself after a server

@@ -1,4 +1,4 @@
-"""One daemon per SQLite file, and noticing when that file is replaced (DESIGN §5).
+"""One daemon per SQLite file, and noticing when that file is replaced (docs/design.md §5).
 
 SQLite has no replicas: two daemons on one file would both plan and both send. `DaemonLock`
 holds an exclusive `flock` on `<database>.lock` for the daemon's life; the kernel frees it

@@ -25,8 +25,9 @@ from ..errors import InboxItemNotFound, InputError
 from ..timeutil import iso_utc
 
 if TYPE_CHECKING:  # the store takes notices; it needs no publisher code to do so
-    from ..publishers.notices import Notice
-from .models import Airing, AiringKind, AiringStatus, InboxItem, InboxStatus, ListenCursor, Post
+    from ..domain import Notice
+from ..domain import AiringKind, AiringStatus, InboxStatus
+from .models import Airing, InboxItem, ListenCursor, Post
 from .store import Store, note_change
 
 # A reply in these states still stands: another one would answer the item twice.

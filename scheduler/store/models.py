@@ -1,4 +1,4 @@
-"""SQLModel tables and enums, nothing else.
+"""SQLModel tables, nothing else (the enums are in `scheduler.domain`).
 
 The tables are created and upgraded only by `scheduler.migrations`; these classes map them.
 Times are stored as naive UTC (portable across SQLite and PostgreSQL) and come back aware.
@@ -7,37 +7,13 @@ Times are stored as naive UTC (portable across SQLite and PostgreSQL) and come b
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
-
-class PostKind(StrEnum):
-    core = "core"
-    entertaining = "entertaining"
-
-
-class AiringKind(StrEnum):
-    core = "core"
-    entertaining = "entertaining"
-    repost = "repost"
-    reply = "reply"  # an answer to an inbox item (§10): conversation, never planned
-
-
-class AiringStatus(StrEnum):
-    planned = "planned"
-    publishing = "publishing"
-    published = "published"
-    failed = "failed"
-    missed = "missed"
-    unconfirmed = "unconfirmed"
-    cancelled = "cancelled"
-
-
-# Statuses an editor must act on (`queue retry`); the planner leaves such a post alone.
-NEEDS_EDITOR = (AiringStatus.failed, AiringStatus.missed, AiringStatus.unconfirmed)
+from ..domain import AiringStatus, InboxStatus
+from ..timeutil import naive_utc
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -47,11 +23,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store; pass aware UTC")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return None if value is None else naive_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
@@ -104,7 +76,7 @@ class Airing(SQLModel, table=True):
     error: str | None = None
     published_at: datetime | None = _utc_field(default=None)
     updated: datetime = _utc_field()
-    # An airing's identity for life (DESIGN §5), set when it is first claimed and never
+    # An airing's identity for life (docs/design.md §5), set when it is first claimed and never
     # changed: the text it sends (so history shows what aired, whatever edits follow) and
     # the due time it is sent with (Bluesky's record key is derived from it), however often
     # `queue retry` moves `at`.
@@ -137,18 +109,6 @@ class Media(SQLModel, table=True):
     sha256: str
     data: bytes
     alt: str | None = None  # alt text, checked against every target platform at queue time
-
-
-class InboxStatus(StrEnum):
-    open = "open"
-    answered = "answered"
-    done = "done"
-
-
-class InboxKind(StrEnum):
-    reply = "reply"
-    mention = "mention"
-    quote = "quote"
 
 
 class InboxItem(SQLModel, table=True):

@@ -15,31 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..domain import LIVE_STATUSES, PostDraft
 from ..errors import InputError, StoreError
 from ..media import Medium
-from ..timeutil import format_duration, iso_utc
+from ..timeutil import format_duration, iso_utc, naive_utc
 from .migrations import LATEST_VERSION
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-LIVE_STATUSES = ("planned", "publishing", "published")
 CHANGES_CHANNEL = "scheduler_changes"
 PINNED_LOCK = 7_345_002
-
-
-@dataclass(frozen=True)
-class PostDraft:
-    """A post as an editor asks for it, already validated against the config."""
-
-    body: str
-    kind: str
-    channels: tuple[str, ...]
-    editor: str
-    at: datetime | None = None
-    expires: datetime | None = None
-    evergreen: bool = True
-    media: tuple[Medium, ...] = ()  # read and checked at queue time, kept with the post
-    score: float | None = None
-    source: str = ""  # "row 3" for an import, so a refusal names the row
+SCHEMA_VERSION_SQL = "SELECT value FROM meta WHERE key = 'schema_version'"
 
 
 @dataclass(frozen=True)
@@ -57,9 +42,7 @@ class SqlDialect:
         text comparison orders correctly), a naive timestamp on PostgreSQL."""
         if moment is None:
             return None
-        if moment.tzinfo is None:
-            raise ValueError("naive datetime given to the store; pass aware UTC")
-        naive = moment.astimezone(UTC).replace(tzinfo=None)
+        naive = naive_utc(moment)
         if self.name == "sqlite":
             return naive.strftime("%Y-%m-%d %H:%M:%S.%f")
         return naive
@@ -83,8 +66,7 @@ def insert_posts(
 
     Raises InputError, naming the other post, when a pinned draft would break `spacing`.
     """
-    if dialect.name == "postgresql":
-        cursor.execute(f"SELECT pg_advisory_xact_lock({PINNED_LOCK})")
+    lock_pinned(cursor, dialect)
     ids: list[int] = []
     batch: dict[int, str] = {}  # refused batches vanish, so their posts are named by place
     for number, draft in enumerate(drafts, start=1):
@@ -124,7 +106,7 @@ def insert_posts(
 
 
 def insert_media(cursor: Any, dialect: SqlDialect, post_id: int, media: Sequence[Medium]) -> None:
-    """Keep the post's media, bytes and all, in the caller's transaction (DESIGN §7)."""
+    """Keep the post's media, bytes and all, in the caller's transaction (docs/design.md §7)."""
     for position, medium in enumerate(media):
         info = medium.info
         cursor.execute(
@@ -203,6 +185,13 @@ def refuse_pinned_conflicts(
         )
 
 
+def lock_pinned(cursor: Any, dialect: SqlDialect) -> None:
+    """Serialise pinned-time checks until the transaction ends; SQLite's BEGIN IMMEDIATE
+    already does."""
+    if dialect.name == "postgresql":
+        cursor.execute(f"SELECT pg_advisory_xact_lock({PINNED_LOCK})")
+
+
 def bump_revision(cursor: Any, dialect: SqlDialect) -> None:
     """Count a change to posts (the daemon polls it); on PostgreSQL also NOTIFY at commit."""
     cursor.execute(
@@ -244,9 +233,7 @@ def _add_posts_sqlite(
         cursor = connection.cursor()
         prepare_sqlite(cursor)
         try:
-            version = cursor.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
+            version = cursor.execute(SCHEMA_VERSION_SQL).fetchone()
         except sqlite3.OperationalError:  # no schema yet
             return None
         if version is None or int(version[0]) != LATEST_VERSION:

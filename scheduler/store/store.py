@@ -36,14 +36,24 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, col, select
 
+from ..domain import (
+    LIVE_STATUSES,
+    NEEDS_EDITOR,
+    ON_AIR,
+    AiringKind,
+    AiringRow,
+    AiringStatus,
+    AttemptOutcome,
+    PostDraft,
+    PostRow,
+    may_be_out,
+    retry_keeps,
+)
 from ..errors import InputError, PostNotFound, StoreError
 from ..media import Medium, MediumInfo
 from .migrations import LATEST_VERSION, MIGRATIONS
 from .models import (
-    NEEDS_EDITOR,
     Airing,
-    AiringKind,
-    AiringStatus,
     Attempt,
     Heartbeat,
     InboxItem,
@@ -54,56 +64,24 @@ from .models import (
     PostChannel,
 )
 from .post_sql import (
-    PINNED_LOCK,
+    SCHEMA_VERSION_SQL,
     SQLITE_BUSY_TIMEOUT_MS,
-    PostDraft,
     SqlDialect,
     bump_revision,
     insert_media,
     insert_pinned_airing,
     insert_posts,
+    lock_pinned,
     media_names,
     prepare_sqlite,
     refuse_pinned_conflicts,
 )
 
-# Airings that really are (or will be) on air; a cancelled or failed one takes no time slot.
-LIVE_STATUSES = (AiringStatus.planned, AiringStatus.publishing, AiringStatus.published)
-ON_AIR = (AiringStatus.publishing, AiringStatus.published)
 # Replies (§10) are conversation: planning, the audit, spacing and `queue list` leave them out.
 _BROADCAST_POST = col(Post.kind) != AiringKind.reply
 _BROADCAST_AIRING = col(Airing.kind) != AiringKind.reply
 _MIGRATION_LOCK = 7_345_001
 _PLANNER_LOCK = 7_345_003
-
-
-@dataclass(frozen=True, slots=True)
-class PostRow:
-    """A post as planning sees it."""
-
-    id: int
-    kind: str
-    created: datetime
-    expires: datetime | None
-    evergreen: bool
-    pinned: bool
-    score: float | None
-    cancelled: bool
-    channels: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class AiringRow:
-    id: int
-    post_id: int
-    channel: str
-    kind: str
-    pinned: bool
-    at: datetime
-    status: str
-    remote_url: str | None
-    error: str | None
-    keyed: bool  # has an idempotency key: it was claimed once and may be on the platform
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +302,7 @@ class Store:
         history, or the new pinned time conflicts.
         """
         with self.session(write=True) as session:
-            self._lock_pinned(session)
+            lock_pinned(_cursor(session), self._sql)
             record = _read_record(session, post_id)
             post = record.post
             if post.cancelled:
@@ -426,8 +404,9 @@ class Store:
     def retry_post(self, post_id: int, *, now: datetime) -> list[int]:
         """Put failed, missed and unconfirmed airings back; return their ids.
 
-        Each is the same airing again (DESIGN §5): its row, idempotency key, body and due time
-        as first sent stay, so a retry after a lost answer is deduplicated by the platform.
+        Each is the same airing again (docs/design.md §5): its row, idempotency key, body and
+        due time as first sent stay, so a retry after a lost answer is deduplicated by the
+        platform.
         It goes out at once (at its own time if that is still ahead). Only a floating airing
         that was never claimed (no key) is removed, so the planner gives it the next free slot.
         """
@@ -441,7 +420,11 @@ class Store:
                     f"post {post_id} has no failed, missed or unconfirmed airing to retry"
                 )
             for airing in stuck:
-                if airing.pinned or airing.kind == "repost" or airing.idempotency_key:
+                if retry_keeps(
+                    pinned=airing.pinned,
+                    kind=airing.kind,
+                    keyed=airing.idempotency_key is not None,
+                ):
                     airing.status = AiringStatus.planned
                     airing.at = max(airing.at, now)
                     airing.error = None
@@ -515,6 +498,12 @@ class Store:
                 ).all()
             ]
             return posts, airings
+
+    def open_inbox_items(self) -> list[InboxItem]:
+        """Open inbox items oldest first (what planning's `StoredPlan` reads)."""
+        from .inbox import InboxStore  # inbox.py builds on this module
+
+        return [entry.item for entry in InboxStore(self).entries()]
 
     def sent_bodies(self, airing_ids: Iterable[int]) -> dict[int, str]:
         """The text each of these airings was sent with, for those claimed at least once."""
@@ -753,7 +742,7 @@ class Store:
                     col(Attempt.owner) == owner,
                     col(Attempt.finished).is_(None),
                 )
-                .values(outcome="sending")
+                .values(outcome=AttemptOutcome.sending)
             )
 
     def expired_leases(self, *, now: datetime) -> list[tuple[Airing, Attempt | None]]:
@@ -811,7 +800,7 @@ class Store:
                 session.execute(
                     update(Attempt)
                     .where(col(Attempt.airing_id) == airing_id, col(Attempt.finished).is_(None))
-                    .values(finished=now, outcome="interrupted", detail=detail)
+                    .values(finished=now, outcome=AttemptOutcome.interrupted, detail=detail)
                 )
             return recovered
 
@@ -913,13 +902,6 @@ class Store:
         with self.session() as session:
             return list(session.exec(select(Heartbeat).order_by(col(Heartbeat.beat).desc())).all())
 
-    # --- helpers ---------------------------------------------------------------------------
-
-    def _lock_pinned(self, session: Session) -> None:
-        """Serialise pinned-time checks; SQLite's BEGIN IMMEDIATE already does."""
-        if self.dialect == "postgresql":
-            session.execute(text(f"SELECT pg_advisory_xact_lock({PINNED_LOCK})"))
-
 
 class PlannerLock:
     """Which replica plans: the holder of a PostgreSQL session advisory lock.
@@ -1004,7 +986,7 @@ def _first_line(error: object) -> str:
 
 def _schema_version(session: Session) -> int:
     try:
-        row = session.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).first()
+        row = session.execute(text(SCHEMA_VERSION_SQL)).first()
     except OperationalError:
         raise
     except DBAPIError:  # PostgreSQL: no meta table yet
@@ -1145,10 +1127,7 @@ def _keep_bodies(
 
 
 def _may_be_out(airing: Airing) -> bool:
-    """Published, or possibly on the platform already: its identity must not change."""
-    if airing.status in (AiringStatus.published, AiringStatus.unconfirmed):
-        return True
-    return airing.status == AiringStatus.planned and airing.idempotency_key is not None
+    return may_be_out(airing.status, keyed=airing.idempotency_key is not None)
 
 
 def _ids(ids: Iterable[int | None]) -> tuple[int, ...]:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from .domain import AIRING_KINDS
 from .errors import ConfigError, SecretError
 from .inputfile import MB, UnreadableInput, read_text_file
+from .measuring import Goals, MetricsSettings, read_goals, read_metrics
 from .timeutil import DURATION_HINT, format_duration, parse_duration, zone
 
 DAY = timedelta(days=1)
@@ -184,6 +185,7 @@ class ChannelSettings:
     repost: RepostRules = RepostRules()
     freeze: timedelta = timedelta(minutes=10)
     response_time: timedelta = timedelta(hours=4)  # how long an inbox item may wait (§10)
+    goals: Goals = Goals()
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def option(self, key: str, default: Any = None) -> Any:
@@ -225,6 +227,7 @@ class Config:
     path: Path
     scheduler: SchedulerSettings
     channels: Mapping[str, ChannelSettings]
+    metrics: MetricsSettings = MetricsSettings()
 
     def channel(self, name: str) -> ChannelSettings:
         from .errors import InputError
@@ -260,6 +263,7 @@ _RULE_KEYS = {
     "freeze",
     "response_time",
     "timezone",
+    "goals",
 }
 _REPOST_KEYS = {"max_per_day", "min_interval", "hour_shift", "max_airings", "template"}
 # Options each publisher accepts; `True` marks a required one. Secrets are validated apart.
@@ -335,9 +339,10 @@ def load_config(path: Path | str | None = None) -> Config:
 def parse_config(raw: Mapping[str, Any], config_path: Path) -> Config:
     problems = _Problems(str(config_path))
     base_dir = config_path.resolve().parent
-    problems.unknown_keys(raw, {"scheduler", "defaults", "channels"}, "")
+    problems.unknown_keys(raw, {"scheduler", "defaults", "channels", "metrics"}, "")
 
     scheduler = _read_scheduler(_table(raw, "scheduler", problems), base_dir, problems)
+    metrics = read_metrics(_table(raw, "metrics", problems), problems.add)
     defaults = _table(raw, "defaults", problems)
     problems.unknown_keys(defaults, _RULE_KEYS, "defaults")
     channels_raw = _table(raw, "channels", problems)
@@ -359,7 +364,12 @@ def parse_config(raw: Mapping[str, Any], config_path: Path) -> Config:
 
     if problems.lines:
         raise ConfigError(problems.lines)
-    return Config(path=config_path, scheduler=scheduler, channels=MappingProxyType(dict(channels)))
+    return Config(
+        path=config_path,
+        scheduler=scheduler,
+        channels=MappingProxyType(dict(channels)),
+        metrics=metrics,
+    )
 
 
 def _table(raw: Mapping[str, Any], key: str, problems: _Problems) -> Mapping[str, Any]:
@@ -525,6 +535,7 @@ def _read_channel(
     rules_readable = len(problems.lines) == errors_before_rules
     mix = _mix(_merged(defaults, table, "mix")[0], where("mix"), problems)
     repost = _repost(defaults.get("repost"), table.get("repost"), path, problems)
+    goals = read_goals(defaults.get("goals"), table.get("goals"), path, problems.add)
     options = _publisher_options(publisher, table, option_spec, path, base_dir, problems)
 
     if rules_readable:
@@ -545,6 +556,7 @@ def _read_channel(
         repost=repost,
         freeze=freeze,
         response_time=response_time,
+        goals=goals,
         options=MappingProxyType(options),
     )
 

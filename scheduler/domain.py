@@ -90,6 +90,7 @@ class PostDraft:
     evergreen: bool = True
     media: tuple[Medium, ...] = ()  # read and checked at queue time, kept with the post
     score: float | None = None
+    tags: tuple[str, ...] = ()  # `queue add --tag`: what `report --compare` sets side by side
     source: str = ""  # "row 3" for an import, so a refusal names the row
 
 

@@ -249,6 +249,14 @@ def queue_add(
     media: MediaOption = None,
     alt: AltOption = None,
     editor: EditorOption = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag",
+            help="A tag for `report` (repeatable), e.g. an experiment's arm.",
+            show_default=False,
+        ),
+    ] = None,
     output: JsonFlag = ShowFormat.text,
 ) -> None:
     """Queue a post: validated against every target channel, stored, its id printed."""
@@ -266,6 +274,7 @@ def queue_add(
         media=media or [],
         editor=editor or default_editor(),
         alt=alt or [],
+        tags=tag or [],
     )
     draft = draft_post(raw, app_ctx.config, now=now)
     (post_id,) = app_ctx.add_posts([draft], now)

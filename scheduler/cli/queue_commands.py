@@ -40,6 +40,7 @@ IMPORT_COLUMNS = (
     "alt",
     "editor",
     "score",
+    "tags",
 )
 _TRUE = {"true", "yes", "1", "y"}
 _FALSE = {"false", "no", "0", "n", ""}
@@ -48,6 +49,8 @@ BODY_FILE_LIMIT = 1 * MB
 IMPORT_FILE_LIMIT = 50 * MB
 EDITOR_MAX_CHARS = 200  # the width of post.editor
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Tags name experiments on a command line: plain words (any script), nothing to escape.
+_TAG = re.compile(r"^[\w.-]{1,100}\Z")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class RawPost:
     editor: str = ""
     alt: Sequence[str] = ()  # one alt text per medium, in order
     score: float | None = None
+    tags: Sequence[str] = ()
 
 
 def spacing_by_channel(config: Config) -> dict[str, timedelta]:
@@ -151,6 +155,12 @@ def draft_post(
         )
     if at is not None and expires is not None and expires <= at:
         raise refuse(f"expiry {iso_utc(expires)} is not after the pinned time {iso_utc(at)}")
+    tags = tuple(dict.fromkeys(raw.tags))
+    for tag in tags:
+        if not _TAG.match(tag):
+            raise refuse(
+                f"tag {tag!r} is not accepted; a tag is 1-100 letters, digits, '-', '_' or '.'"
+            )
     try:
         media = read_media(raw.media, settings, budget=media_budget, alts=raw.alt)  # slowest
     except InputError as exc:
@@ -165,6 +175,7 @@ def draft_post(
         evergreen=raw.evergreen,
         media=media,
         score=raw.score,
+        tags=tags,
         source=source,
     )
 
@@ -461,6 +472,7 @@ def _raw_from_row(row: Mapping[str, Any], default_editor: str) -> RawPost:
         alt=_alts(row.get("alt")),
         editor=_text(row.get("editor"), "editor") or default_editor,
         score=_score(row.get("score")),
+        tags=_names(row.get("tags")),
     )
 
 

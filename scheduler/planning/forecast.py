@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ from ..domain import AIRING_KINDS, NEEDS_EDITOR, ON_AIR, AiringRow, AiringStatus
 from ..text import airing_body
 from ..timeutil import iso_utc
 from .calendar_data import CalendarAiring, CalendarChannel, CalendarData, CalendarGap, InboxNote
+from .measures import repost_scores
 from .planner import ChannelPlan, Gap, PlanAiring, PlanPost, plan_channel
 
 
@@ -77,8 +78,13 @@ def channel_inputs(
     *,
     now: datetime,
     only: str | None = None,
+    scores: Mapping[tuple[int, str], float] | None = None,
 ) -> dict[str, ChannelInput]:
-    """Split stored rows per channel into what the planner keeps and what it may re-place."""
+    """Split stored rows per channel into what the planner keeps and what it may re-place.
+
+    `scores`: measured repost scores by (post, channel) (§11); a score set by hand wins.
+    """
+    measured = scores or {}
     names = [name for name in config.channels if only is None or name == only]
     fixed: dict[str, list[PlanAiring]] = {name: [] for name in names}
     replaceable: dict[str, list[AiringRow]] = {name: [] for name in names}
@@ -109,7 +115,10 @@ def channel_inputs(
         )
         for name in post.channels:
             if name in candidates and (post.id, name) not in blocked:
-                candidates[name].append(plan_post)
+                score = measured.get((post.id, name)) if post.score is None else None
+                candidates[name].append(
+                    plan_post if score is None else replace(plan_post, score=score)
+                )
     return {
         name: ChannelInput(
             channel=config.channels[name],
@@ -120,6 +129,13 @@ def channel_inputs(
         )
         for name in names
     }
+
+
+def measured_scores(store: Store, config: Config) -> dict[tuple[int, str], float]:
+    """Repost scores from the counts measured so far (§11), for `channel_inputs`."""
+    from ..store.metrics import engagements
+
+    return repost_scores(engagements(store, config.metrics.weights))
 
 
 def _plan_airing(airing: AiringRow) -> PlanAiring:
@@ -173,7 +189,14 @@ def build_calendar(
     if channel is not None:
         config.channel(channel)
     posts, stored_airings = store.planning_rows()
-    inputs = channel_inputs(posts, stored_airings, config, now=now, only=channel)
+    inputs = channel_inputs(
+        posts,
+        stored_airings,
+        config,
+        now=now,
+        only=channel,
+        scores=measured_scores(store, config),
+    )
     plans = plan_all(inputs, start=now, end=end) if end > now else {}
 
     shown: list[tuple[PlanAiring, ChannelSettings, int | None, str, AiringRow | None]] = []
@@ -340,7 +363,14 @@ def simulate(
         config.channel(channel)
     end = start + timedelta(days=days)
     posts, stored_airings = store.planning_rows()
-    inputs = channel_inputs(posts, stored_airings, config, now=start, only=channel)
+    inputs = channel_inputs(
+        posts,
+        stored_airings,
+        config,
+        now=start,
+        only=channel,
+        scores=measured_scores(store, config),
+    )
     plans = plan_all(inputs, start=start, end=end)
     bodies = _Bodies(
         store, stored_airings, {a.post_id for plan in plans.values() for a in plan.airings}

@@ -79,6 +79,7 @@ def post_json(record: PostRecord, config: Config, *, now: datetime) -> dict[str,
         "created": iso_utc(post.created),
         "media": list(media_of(post)),
         "score": post.score,
+        "tags": list(record.tags),
         "status": record.status(now),
         "airings": [airing.to_json() for airing in calendar_airings(record, config)],
     }

@@ -61,12 +61,16 @@ def simulate_text(result: dict[str, Any], config: Config) -> str:
 def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, Any]:
     from ..planning.forecast import channel_inputs, gap_json, plan_all
     from ..store.inbox import InboxStore
+    from ..planning.forecast import channel_inputs, gap_json, measured_scores, plan_all
 
     days = max(FORECAST_DAYS, int(config.scheduler.horizon / timedelta(days=1)) + 1)
     end = now + timedelta(days=days)
     posts, airings = store.planning_rows()
     # The forecast is the plan itself: no bodies, no audit, one read of the rows.
-    plans = plan_all(channel_inputs(posts, airings, config, now=now), start=now, end=end)
+    scores = measured_scores(store, config)
+    plans = plan_all(
+        channel_inputs(posts, airings, config, now=now, scores=scores), start=now, end=end
+    )
     aired_on: dict[str, set[int]] = {name: set() for name in config.channels}
     waiting: dict[str, list[int]] = {name: [] for name in config.channels}
     for airing in airings:

@@ -21,7 +21,7 @@ from types import FrameType
 
 from ..config import Config
 from ..errors import StoreError
-from ..planning.forecast import channel_inputs, match_stored, plan_all
+from ..planning.forecast import channel_inputs, match_stored, measured_scores, plan_all
 from ..planning.planner import Gap
 from ..publishers.base import Publisher
 from ..store.dbfile import DatabaseFile, DatabaseFileChanged, sqlite_file
@@ -150,7 +150,9 @@ class Daemon:
         horizon_end = now + self.config.scheduler.horizon
         revision = self.store.revision()
         posts, airings = self.store.planning_rows()
-        inputs = channel_inputs(posts, airings, self.config, now=now)
+        inputs = channel_inputs(
+            posts, airings, self.config, now=now, scores=measured_scores(self.store, self.config)
+        )
         plans = plan_all(inputs, start=now, end=horizon_end)
         remove: list[int] = []
         add: list[tuple[str, int, str, datetime]] = []

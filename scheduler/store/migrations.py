@@ -243,6 +243,41 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        8,
+        "measuring (§11): every count snapshot of an airing, follower counts, post tags",
+        (
+            # `step` is the index in `[metrics].read_after` a daemon read answered (NULL for
+            # `metrics import`): a step read once is not read again after a restart.
+            # `in_window`: taken at most ENGAGEMENT_WINDOW after the airing aired, so it may
+            # be the one engagement is read from (§11), fixed when written.
+            """CREATE TABLE metric_snapshot (
+                id {pk},
+                airing_id BIGINT NOT NULL REFERENCES airing(id),
+                at TIMESTAMP NOT NULL,
+                likes BIGINT NOT NULL,
+                shares BIGINT NOT NULL,
+                replies BIGINT NOT NULL,
+                quotes BIGINT NOT NULL DEFAULT 0,
+                step INTEGER NULL,
+                in_window BOOLEAN NOT NULL,
+                source VARCHAR(16) NOT NULL
+            )""",
+            "CREATE INDEX ix_metric_snapshot_airing ON metric_snapshot (airing_id, at)",
+            """CREATE TABLE follower_snapshot (
+                channel VARCHAR(100) NOT NULL,
+                at TIMESTAMP NOT NULL,
+                followers BIGINT NOT NULL,
+                PRIMARY KEY (channel, at)
+            )""",
+            """CREATE TABLE post_tag (
+                post_id BIGINT NOT NULL REFERENCES post(id),
+                tag VARCHAR(100) NOT NULL,
+                PRIMARY KEY (post_id, tag)
+            )""",
+            "CREATE INDEX ix_post_tag_tag ON post_tag (tag)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -92,6 +92,10 @@ def insert_posts(
         )
         post_id = int(cursor.fetchone()[0])
         insert_media(cursor, dialect, post_id, draft.media)
+        for tag in draft.tags:
+            cursor.execute(
+                dialect.sql("INSERT INTO post_tag (post_id, tag) VALUES (?, ?)"), (post_id, tag)
+            )
         for channel in draft.channels:
             cursor.execute(
                 dialect.sql("INSERT INTO post_channel (post_id, channel) VALUES (?, ?)"),

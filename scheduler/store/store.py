@@ -141,6 +141,7 @@ class PostRecord:
     channels: tuple[str, ...]
     airings: tuple[Airing, ...] = field(default_factory=tuple)
     media: tuple[MediumInfo, ...] = ()  # in order, without their bytes
+    tags: tuple[str, ...] = ()  # `queue add --tag`, sorted
 
     @property
     def id(self) -> int:
@@ -1150,7 +1151,11 @@ def _read_record(session: Session, post_id: int) -> PostRecord:
     ).all()
     media = _media_infos(session, where=col(Media.post_id) == post_id).get(post_id, [])
     return PostRecord(
-        post=post, channels=tuple(channels), airings=tuple(airings), media=tuple(media)
+        post=post,
+        channels=tuple(channels),
+        airings=tuple(airings),
+        media=tuple(media),
+        tags=tuple(tags_of(session, post_id).get(post_id, ())),
     )
 
 
@@ -1172,15 +1177,30 @@ def _read_records(session: Session, *, channel: str | None) -> list[PostRecord]:
     for airing in session.exec(airings_query).all():
         airings_of[airing.post_id].append(airing)
     media_of_post = _media_infos(session, where=media_posts)
+    post_tags = tags_of(session, None)
     return [
         PostRecord(
             post=post,
             channels=tuple(sorted(channels_of[post.id])) if post.id is not None else (),
             airings=tuple(airings_of.get(post.id or 0, ())),
             media=tuple(media_of_post.get(post.id or 0, ())),
+            tags=tuple(post_tags.get(post.id or 0, ())),
         )
         for post in session.exec(posts_query).all()
     ]
+
+
+def tags_of(session: Session, post_id: int | None) -> dict[int, list[str]]:
+    """Tags by post, sorted: of one post, or of every post (`None`)."""
+    query = "SELECT post_id, tag FROM post_tag"
+    if post_id is not None:
+        query += " WHERE post_id = :post_id"
+    tags: dict[int, list[str]] = defaultdict(list)
+    for row_post, tag in session.execute(
+        text(query + " ORDER BY post_id, tag"), {"post_id": post_id}
+    ):
+        tags[row_post].append(tag)
+    return tags
 
 
 def _media_infos(session: Session, *, where: Any) -> dict[int, list[MediumInfo]]:

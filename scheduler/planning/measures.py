@@ -1,0 +1,141 @@
+"""Pure statistics of §11: engagement, repost scores, the permutation test, goal pace.
+
+Nothing here reads a clock or a database: callers pass the measured airings and `now`.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+DAY_SECONDS = 86_400.0
+# Below this many measured airings per tag, `--compare` says "not enough airings to tell":
+# with fewer than 5 a side no permutation split can reach p < 0.05 reliably.
+MIN_COMPARE_N = 5
+PERMUTATION_ROUNDS = 10_000
+PERMUTATION_SEED = 16
+# A goal whose needed pace is over this many times the current trend is "unrealistic".
+UNREALISTIC_FACTOR = 3.0
+
+
+def median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def repost_scores(
+    engagements: Iterable[tuple[int, str, float]],
+) -> dict[tuple[int, str], float]:
+    """A post's score on a channel: the mean engagement of its airings there over the
+    channel's median engagement (§11). A channel whose median is 0 divides by 1 instead, so
+    a post with any engagement still ranks above one with none."""
+    by_channel: dict[str, list[float]] = defaultdict(list)
+    by_post: dict[tuple[int, str], list[float]] = defaultdict(list)
+    for post_id, channel, value in engagements:
+        by_channel[channel].append(value)
+        by_post[(post_id, channel)].append(value)
+    medians = {channel: statistics.median(values) for channel, values in by_channel.items()}
+    return {
+        key: statistics.fmean(values) / (medians[key[1]] or 1.0) for key, values in by_post.items()
+    }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    n: tuple[int, int]
+    median: tuple[float | None, float | None]
+    mean: tuple[float | None, float | None]
+    p_value: float | None  # None when either side has fewer than MIN_COMPARE_N
+    verdict: str
+
+
+def compare(a: Sequence[float], b: Sequence[float], *, seed: int = PERMUTATION_SEED) -> Comparison:
+    """Two-sided permutation test of the difference of means, seeded so a report is stable."""
+    n = (len(a), len(b))
+    medians = (median(a), median(b))
+    means = (statistics.fmean(a) if a else None, statistics.fmean(b) if b else None)
+    if min(n) < MIN_COMPARE_N:
+        return Comparison(
+            n, medians, means, None, f"not enough airings to tell (at least {MIN_COMPARE_N} each)"
+        )
+    observed = abs(statistics.fmean(a) - statistics.fmean(b))
+    pooled = list(a) + list(b)
+    total = sum(pooled)
+    rng = random.Random(seed)
+    at_least = 0
+    # Enough rounds for a p-value to two decimals, bounded in work for very large samples.
+    rounds = max(1_000, min(PERMUTATION_ROUNDS, 5_000_000 // len(pooled)))
+    for _ in range(rounds):
+        rng.shuffle(pooled)
+        first = sum(pooled[: n[0]])
+        difference = abs(first / n[0] - (total - first) / n[1])
+        if difference >= observed - 1e-12:
+            at_least += 1
+    p = (at_least + 1) / (rounds + 1)
+    if p < 0.05:
+        verdict = "the difference is more than noise (p < 0.05)"
+    else:
+        verdict = "no clear difference: it may be noise"
+    return Comparison(n, medians, means, p, verdict)
+
+
+@dataclass(frozen=True)
+class GoalPace:
+    name: str
+    target: float
+    by: datetime
+    value: float | None  # now
+    trend_per_day: float | None  # the current trend (least squares over the history)
+    needed_per_day: float | None  # the pace that reaches the target on its date
+    projected: float | None  # the value on the goal's date at the current trend
+    verdict: str  # on track | behind | unrealistic at the current trend | not measured
+
+
+def goal_pace(
+    name: str,
+    target: float,
+    by: datetime,
+    history: Sequence[tuple[datetime, float]],
+    *,
+    now: datetime,
+    value: float | None = None,
+) -> GoalPace:
+    """How a dated goal stands: `history` is (time, value) points, oldest first; `value` the
+    value now when it is not the last point (engagement per airing is a mean)."""
+    if not history:
+        return GoalPace(name, target, by, None, None, None, None, "not measured")
+    current = history[-1][1] if value is None else value
+    days_left = max((by - now).total_seconds() / DAY_SECONDS, 0.0)
+    trend = _slope(history)
+    projected = current + trend * days_left
+    needed = (target - current) / days_left if days_left > 0 else None
+    if current >= target or projected >= target:
+        verdict = "on track"
+    elif needed is None or trend <= 0 or needed > UNREALISTIC_FACTOR * trend:
+        verdict = "unrealistic at the current trend"
+    else:
+        verdict = "behind"
+    return GoalPace(name, target, by, current, trend, needed, projected, verdict)
+
+
+def _slope(points: Sequence[tuple[datetime, float]]) -> float:
+    """Least-squares change per day; 0 with fewer than two distinct times."""
+    if len(points) < 2:
+        return 0.0
+    origin = points[0][0]
+    xs = [(at - origin).total_seconds() / DAY_SECONDS for at, _ in points]
+    ys = [value for _, value in points]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    if spread == 0:
+        return 0.0
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+
+
+def hour_shift(first: datetime, later: datetime) -> int:
+    """Whole hours between two local times of day on the 24 h circle (0..12)."""
+    minutes = (later.hour * 60 + later.minute - first.hour * 60 - first.minute) % 1440
+    return round(min(minutes, 1440 - minutes) / 60)

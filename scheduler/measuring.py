@@ -218,6 +218,7 @@ def _date(value: Any) -> date | None:
     if isinstance(value, datetime):  # a date and time is not a goal's date
         return None
     if isinstance(value, date):  # TOML's own date literal
+        return value
     if isinstance(value, str):
         try:
             return date.fromisoformat(value.strip())

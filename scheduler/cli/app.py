@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ConfigError, SchedulerError
+from ..errors import ConfigError, InputError, SchedulerError
 from ..timeutil import utc_now
 
 if TYPE_CHECKING:
@@ -36,6 +36,10 @@ queue_app = typer.Typer(
     help="Queue, inspect and change posts.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(queue_app, name="queue")
+metrics_app = typer.Typer(
+    help="Counts measured outside the daemon (§11).", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(metrics_app, name="metrics")
 
 
 class ListFormat(StrEnum):
@@ -537,6 +541,87 @@ def run(ctx: typer.Context) -> None:
 
     app_ctx = context(ctx)
     raise typer.Exit(run_daemon(app_ctx.config, app_ctx.store))
+
+
+class ReportFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    channel: Annotated[
+        str | None, typer.Option("--channel", "-c", help="Only this channel.")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Start of the window (WHEN; default: --days ago).")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End of the window (WHEN).")] = None,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=366, help="Window length when --to is not given.")
+    ] = 30,
+    compare: Annotated[
+        tuple[str, str] | None,
+        typer.Option("--compare", help="Two tags to set side by side.", show_default=False),
+    ] = None,
+    output: Annotated[
+        ReportFormat, typer.Option("--format", help="text or json.")
+    ] = ReportFormat.text,
+    output_file: Annotated[
+        Path | None, typer.Option("--output", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """What worked: engagement by kind, hour of day, reruns against first airings, tags,
+    top and bottom posts, followers, and each goal with its pace (§11)."""
+    from datetime import timedelta
+
+    from ..planning.results import build_report
+    from ..render.report_text import report_text
+    from ..render.terminal import json_text
+    from .calendar_commands import write_output
+
+    app_ctx = context(ctx)
+    now = app_ctx.now()
+    if channel is not None:
+        app_ctx.config.channel(channel)
+    if start and end:
+        first, last = _when(app_ctx, start, "--from", channel), _when(app_ctx, end, "--to", channel)
+    elif start:
+        first = _when(app_ctx, start, "--from", channel)
+        last = first + timedelta(days=days)
+    else:
+        last = _when(app_ctx, end, "--to", channel) if end else now
+        first = last - timedelta(days=days)
+    if last <= first:
+        raise InputError(f"--to {end!r} is not after --from {start!r}")
+    result = build_report(
+        app_ctx.config,
+        app_ctx.store,
+        start=first,
+        end=last,
+        now=now,
+        channel=channel,
+        compare_tags=compare,
+    )
+    text = json_text(result) + "\n" if output is ReportFormat.json else report_text(result) + "\n"
+    write_output(text, output_file)
+
+
+@metrics_app.command("import")
+def metrics_import(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Argument(help="A .csv or .jsonl file: airing or url, at, likes, shares, replies."),
+    ],
+) -> None:
+    """Store counts measured elsewhere (channels whose platform can't be read): all or none."""
+    from .metrics_commands import import_metrics
+
+    app_ctx = context(ctx)
+    count = import_metrics(file, app_ctx.store, now=app_ctx.now())
+    print(f"imported {count} snapshots")
 
 
 def _when(app_ctx: AppContext, text: str, what: str, channel: str | None) -> datetime:

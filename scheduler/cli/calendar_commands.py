@@ -163,14 +163,18 @@ def register(
         if serve:
             _serve(build, zone, port=port, view=view.value, lang=lang.value)
             return
-        text = _render(data, format, view=view.value, lang=lang.value, zone=zone)
-        if output is None:
-            sys.stdout.write(text)
-            return
-        try:
-            _write_atomically(output, text)
-        except OSError as exc:
-            raise InputError(f"can't write --output {str(output)!r}: {exc.strerror}") from None
+        write_output(_render(data, format, view=view.value, lang=lang.value, zone=zone), output)
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """To stdout, or whole to `output` (never half-written)."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        _write_atomically(output, text)
+    except OSError as exc:
+        raise InputError(f"can't write --output {str(output)!r}: {exc.strerror}") from None
 
 
 def _render(data: CalendarData, format: Format, *, view: str, lang: str, zone: ZoneInfo) -> str:

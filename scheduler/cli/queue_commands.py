@@ -325,14 +325,7 @@ def read_import(path: Path, config: Config, *, now: datetime, editor: str) -> li
     Bodies come through exactly as written (every line end and separator kept); a file that
     could be read two ways (a column twice, `text` and `body` both) is refused, not guessed.
     """
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".jsonl"):
-        raise InputError(f"{str(path)!r} must be a .csv or .jsonl file")
-    try:
-        content = read_text_file(path, limit=IMPORT_FILE_LIMIT, encoding="utf-8-sig")
-    except UnreadableInput as exc:
-        raise InputError(f"{str(path)!r} {exc.reason}") from None
-    rows = _csv_rows(content) if suffix == ".csv" else _jsonl_rows(content)
+    rows = file_rows(path)
     drafts: list[PostDraft] = []
     problems: list[str] = []
     media_budget = MediaBudget(IMPORT_MEDIA_LIMIT)
@@ -358,6 +351,25 @@ def read_import(path: Path, config: Config, *, now: datetime, editor: str) -> li
     return drafts
 
 
+def file_rows(
+    path: Path,
+    columns: Sequence[str] = IMPORT_COLUMNS,
+    aliases: Sequence[str] = ("body", "channels"),
+) -> Iterator[tuple[str, Mapping[str, Any] | str]]:
+    """(label, row) of a .csv or .jsonl file read with bounds; a row that can't be read is
+    its problem as text. `columns` (and `aliases`) are the names accepted. Raises InputError
+    for a file that can't be read at all."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".jsonl"):
+        raise InputError(f"{str(path)!r} must be a .csv or .jsonl file")
+    try:
+        content = read_text_file(path, limit=IMPORT_FILE_LIMIT, encoding="utf-8-sig")
+    except UnreadableInput as exc:
+        raise InputError(f"{str(path)!r} {exc.reason}") from None
+    accepted = (tuple(columns), tuple(aliases))
+    return _csv_rows(content, *accepted) if suffix == ".csv" else _jsonl_rows(content, *accepted)
+
+
 # Two names for one field: a row that gives both could mean either, so it is refused.
 _ALIASES = (("text", "body"), ("channel", "channels"))
 
@@ -375,16 +387,18 @@ def _ambiguity(names: Sequence[str], what: str) -> str | None:
     return None
 
 
-def _csv_rows(content: str) -> Iterator[tuple[str, Mapping[str, Any] | str]]:
+def _csv_rows(
+    content: str, columns: tuple[str, ...], aliases: tuple[str, ...]
+) -> Iterator[tuple[str, Mapping[str, Any] | str]]:
     # newline="": line ends inside quoted cells belong to the cell; only \r and \n end a
     # record, never U+2028, NEL or a form feed.
     reader = csv.reader(io.StringIO(content, newline=""))
     number, where = 0, "header"
     try:
         header = [name.strip() for name in next(reader, [])]
-        unknown = [name for name in header if name not in IMPORT_COLUMNS and name != "body"]
+        unknown = [name for name in header if name not in columns and name not in aliases]
         if unknown:
-            accepted = ", ".join(IMPORT_COLUMNS)
+            accepted = ", ".join(columns)
             yield "header", f"unknown column {unknown[0]!r}; accepted: {accepted}"
             return
         problem = _ambiguity(header, "column")
@@ -405,7 +419,9 @@ def _csv_rows(content: str) -> Iterator[tuple[str, Mapping[str, Any] | str]]:
         yield where, f"not valid CSV ({exc})"
 
 
-def _jsonl_rows(content: str) -> Iterator[tuple[str, Mapping[str, Any] | str]]:
+def _jsonl_rows(
+    content: str, columns: tuple[str, ...], aliases: tuple[str, ...]
+) -> Iterator[tuple[str, Mapping[str, Any] | str]]:
     # Only \n ends a line: U+2028 and NEL are valid inside a JSON string (str.splitlines
     # would cut the row there), and json.loads accepts the \r of a CRLF file as whitespace.
     for number, line in enumerate(content.split("\n"), start=1):
@@ -428,13 +444,11 @@ def _jsonl_rows(content: str) -> Iterator[tuple[str, Mapping[str, Any] | str]]:
         if not isinstance(value, dict):
             yield f"line {number}", "must be a JSON object"
             continue
-        unknown = [
-            key for key in value if key not in IMPORT_COLUMNS and key not in ("body", "channels")
-        ]
+        unknown = [key for key in value if key not in columns and key not in aliases]
         if unknown:
             yield (
                 f"line {number}",
-                f"unknown field {unknown[0]!r}; accepted: {', '.join(IMPORT_COLUMNS)}",
+                f"unknown field {unknown[0]!r}; accepted: {', '.join(columns)}",
             )
             continue
         problem = _ambiguity(list(value), "key")
@@ -531,4 +545,12 @@ def _score(value: Any) -> float | None:
     return score
 
 
-__all__ = ["IMPORT_COLUMNS", "WHEN_HINT", "RawPost", "draft_post", "read_body", "read_import"]
+__all__ = [
+    "IMPORT_COLUMNS",
+    "WHEN_HINT",
+    "RawPost",
+    "draft_post",
+    "file_rows",
+    "read_body",
+    "read_import",
+]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..config import ChannelSettings, Config, SecretRef, load_config
 from ..errors import ConfigError, SchedulerError
+from ..measuring import past_goal_problems
 from ..timeutil import format_duration
 
 if TYPE_CHECKING:
@@ -39,6 +40,13 @@ def run_checks(config_path: Path | None, *, online: bool = False) -> tuple[list[
     source = str(config.path)
     problems: list[str] = []
     unreadable: set[str] = set()
+    today = datetime.now(UTC).date()  # a goal's date is a day; `check` is where it is judged
+    seen: set[str] = set()  # a `[defaults.goals]` goal is reported once, not per channel
+    for channel in config.channels.values():
+        for path, reason in past_goal_problems(channel.goals, today):
+            if path not in seen:
+                seen.add(path)
+                problems.append(f"{source}: {path}: {reason}")
     for name, channel in config.channels.items():
         for key, value in channel.options.items():
             if isinstance(value, SecretRef):

@@ -1,0 +1,197 @@
+"""`scheduler report` (§11): what worked, per channel over a window, as one JSON-ready dict.
+
+Reads the store once per source (measured airings, tags, followers) as narrow rows and
+makes one pass over them; the statistics themselves are the pure ones of `measures`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, time
+from typing import Any
+
+from ..config import ChannelSettings, Config
+from ..store.metrics import MeasuredAiring, follower_history, measured_airings, tags_by_post
+from ..store.store import Store
+from ..timeutil import iso_utc
+from .measures import GoalPace, compare, goal_pace, hour_shift, median
+
+READABLE_PUBLISHERS = ("mastodon", "bluesky")  # the daemon reads their counts (§11)
+TOP_AND_BOTTOM = 5
+
+
+def build_report(
+    config: Config,
+    store: Store,
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    channel: str | None = None,
+    compare_tags: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    names = [name for name in config.channels if channel is None or name == channel]
+    weights = config.metrics.weights
+    history: dict[str, list[tuple[MeasuredAiring, float | None]]] = defaultdict(list)
+    for item in measured_airings(store, channel=channel):
+        c = item.counts
+        value = None if c is None else weights.engagement(c.likes, c.shares, c.replies)
+        history[item.channel].append((item, value))
+    tags = tags_by_post(store)
+    report: dict[str, Any] = {"from": iso_utc(start), "to": iso_utc(end), "channels": {}}
+    compared: dict[str, list[float]] = {tag: [] for tag in compare_tags or ()}
+    for name in names:
+        settings = config.channels[name]
+        rows = history.get(name, [])
+        window = [(a, v) for a, v in rows if start <= a.aired < end]
+        for airing, value in window:
+            for tag in tags.get(airing.post_id, ()):
+                if tag in compared and value is not None:
+                    compared[tag].append(value)
+        report["channels"][name] = _channel_report(
+            settings, rows, window, tags, follower_history(store, name), now=now
+        )
+    if compare_tags is not None:
+        first, second = compare_tags
+        result = compare(compared[first], compared[second])
+        report["compare"] = {
+            "tags": [first, second],
+            "n": list(result.n),
+            "median": list(result.median),
+            "mean": list(result.mean),
+            "p_value": result.p_value,
+            "verdict": result.verdict,
+        }
+    return report
+
+
+def _channel_report(
+    settings: ChannelSettings,
+    rows: Sequence[tuple[MeasuredAiring, float | None]],
+    window: Sequence[tuple[MeasuredAiring, float | None]],
+    tags: dict[int, list[str]],
+    followers: Sequence[tuple[datetime, int]],
+    *,
+    now: datetime,
+) -> dict[str, Any]:
+    measured = [(a, v) for a, v in window if v is not None]
+    readable = settings.publisher in READABLE_PUBLISHERS
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    by_hour: dict[int, list[float]] = defaultdict(list)
+    by_tag: dict[str, list[float]] = defaultdict(list)
+    for airing, value in measured:
+        by_kind[airing.kind].append(value)
+        by_hour[airing.aired.astimezone(settings.timezone).hour].append(value)
+        for tag in tags.get(airing.post_id, ()):
+            by_tag[tag].append(value)
+    ranked = sorted(measured, key=lambda pair: (-pair[1], pair[0].id))
+    return {
+        "publisher": settings.publisher,
+        "measured": bool(measured) or readable,
+        "airings": len(window),
+        "measured_airings": len(measured),
+        "by_kind": {kind: _summary(values) for kind, values in sorted(by_kind.items())},
+        "by_hour": {str(hour): _summary(by_hour[hour]) for hour in sorted(by_hour)},
+        "reruns": _reruns(rows, window, settings),
+        "by_tag": {tag: _summary(values) for tag, values in sorted(by_tag.items())},
+        "top": [_ranked(a, v) for a, v in ranked[:TOP_AND_BOTTOM]],
+        "bottom": [_ranked(a, v) for a, v in reversed(ranked[-TOP_AND_BOTTOM:])]
+        if len(ranked) > TOP_AND_BOTTOM
+        else [],
+        "inbox": None,  # no inbox data yet: the inbox (§10) is not in this version
+        "followers": _followers(followers),
+        "goals": [_goal_json(pace) for pace in _goals(settings, measured, followers, now=now)],
+    }
+
+
+def _summary(values: Sequence[float]) -> dict[str, Any]:
+    return {"airings": len(values), "median": median(values), "total": sum(values)}
+
+
+def _ranked(airing: MeasuredAiring, value: float) -> dict[str, Any]:
+    return {
+        "airing_id": airing.id,
+        "post_id": airing.post_id,
+        "kind": airing.kind,
+        "at": iso_utc(airing.aired),
+        "engagement": value,
+    }
+
+
+def _reruns(
+    rows: Sequence[tuple[MeasuredAiring, float | None]],
+    window: Sequence[tuple[MeasuredAiring, float | None]],
+    settings: ChannelSettings,
+) -> dict[str, Any]:
+    """Each measured rerun in the window against its post's first airing on the channel
+    (wherever that fell), grouped by the hour shift between their local times of day."""
+    first: dict[int, tuple[MeasuredAiring, float | None]] = {}
+    for airing, value in rows:  # oldest first
+        first.setdefault(airing.post_id, (airing, value))
+    shifts: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for airing, value in window:
+        original, first_value = first[airing.post_id]
+        if airing.kind != "repost" or value is None or first_value is None:
+            continue
+        tz = settings.timezone
+        shift = hour_shift(original.aired.astimezone(tz), airing.aired.astimezone(tz))
+        shifts[shift].append((value, first_value))
+    return {
+        str(shift): {
+            "reruns": len(pairs),
+            "median": median([rerun for rerun, _ in pairs]),
+            "first_median": median([original for _, original in pairs]),
+        }
+        for shift, pairs in sorted(shifts.items())
+    }
+
+
+def _followers(history: Sequence[tuple[datetime, int]]) -> dict[str, Any]:
+    return {
+        "now": history[-1][1] if history else None,
+        "history": [{"at": iso_utc(at), "followers": count} for at, count in history],
+    }
+
+
+def _goals(
+    settings: ChannelSettings,
+    measured: Sequence[tuple[MeasuredAiring, float]],
+    followers: Sequence[tuple[datetime, int]],
+    *,
+    now: datetime,
+) -> list[GoalPace]:
+    goals = settings.goals
+    paces = []
+    if goals.followers is not None:
+        goal = goals.followers
+        points = [(at, float(count)) for at, count in followers]
+        paces.append(goal_pace("followers", goal.target, _end_of(goal.by), points, now=now))
+    if goals.engagement_per_airing is not None:
+        goal = goals.engagement_per_airing
+        points = [(airing.aired, value) for airing, value in measured]
+        mean = statistics.fmean(v for _, v in points) if points else None
+        paces.append(
+            goal_pace(
+                "engagement_per_airing", goal.target, _end_of(goal.by), points, now=now, value=mean
+            )
+        )
+    return paces
+
+
+def _end_of(day: Any) -> datetime:
+    return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+
+
+def _goal_json(pace: GoalPace) -> dict[str, Any]:
+    return {
+        "goal": pace.name,
+        "target": pace.target,
+        "by": pace.by.date().isoformat(),
+        "value": pace.value,
+        "trend_per_day": pace.trend_per_day,
+        "needed_per_day": pace.needed_per_day,
+        "projected": pace.projected,
+        "verdict": pace.verdict,
+    }

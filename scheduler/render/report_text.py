@@ -1,0 +1,76 @@
+"""`scheduler report` as text for the terminal (the JSON is `planning.results`' dict)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def report_text(report: Mapping[str, Any]) -> str:
+    lines = [f"report {report['from']} – {report['to']}"]
+    for name, channel in report["channels"].items():
+        lines.append("")
+        lines.append(f"{name} ({channel['publisher']})")
+        if not channel["measured"]:
+            lines.append("  not measured: its platform can't be read; feed it with metrics import")
+            continue
+        lines.append(f"  airings: {channel['airings']}, measured: {channel['measured_airings']}")
+        lines.extend(_table("by kind", channel["by_kind"]))
+        lines.extend(_table("by local hour", channel["by_hour"]))
+        if channel["reruns"]:
+            lines.append("  reruns against first airings, by hour shift:")
+            for shift, row in channel["reruns"].items():
+                lines.append(
+                    f"    {shift}h: {row['reruns']} reruns, median {_num(row['median'])} "
+                    f"(first airings {_num(row['first_median'])})"
+                )
+        lines.extend(_table("by tag", channel["by_tag"]))
+        for title in ("top", "bottom"):
+            if channel[title]:
+                lines.append(f"  {title} posts:")
+                lines.extend(
+                    f"    post {row['post_id']} ({row['kind']}, {row['at']}): "
+                    f"{_num(row['engagement'])}"
+                    for row in channel[title]
+                )
+        lines.append("  inbox: no inbox data")
+        followers = channel["followers"]
+        shown = "not measured" if followers["now"] is None else str(followers["now"])
+        lines.append(f"  followers: {shown}")
+        for goal in channel["goals"]:
+            lines.append(
+                f"  goal {goal['goal']} {_num(goal['target'])} by {goal['by']}: "
+                f"{goal['verdict']} (now {_num(goal['value'])}, trend "
+                f"{_num(goal['trend_per_day'])}/day, needs {_num(goal['needed_per_day'])}/day, "
+                f"projected {_num(goal['projected'])})"
+            )
+    if "compare" in report:
+        result = report["compare"]
+        first, second = result["tags"]
+        lines.append("")
+        lines.append(f"compare {first} against {second}:")
+        for index, tag in enumerate(result["tags"]):
+            lines.append(
+                f"  {tag}: n {result['n'][index]}, median {_num(result['median'][index])}, "
+                f"mean {_num(result['mean'][index])}"
+            )
+        p_value = result["p_value"]
+        shown_p = "" if p_value is None else f"p = {p_value:.3f}: "
+        lines.append(f"  {shown_p}{result['verdict']}")
+    return "\n".join(lines)
+
+
+def _table(title: str, rows: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    return [f"  {title}:"] + [
+        f"    {key}: {row['airings']} airings, median {_num(row['median'])}, "
+        f"total {_num(row['total'])}"
+        for key, row in rows.items()
+    ]
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"

@@ -25,6 +25,23 @@ WEIGHT_KEYS = ("likes", "shares", "replies")
 
 
 @dataclass(frozen=True)
+class Counts:
+    """One reading of an airing's counts, as a platform or an import gives them."""
+
+    likes: int
+    shares: int  # reblogs / reposts, Bluesky's quotes included (a quote is a share with words)
+    replies: int
+    quotes: int = 0  # of `shares`, kept apart so nothing measured is lost
+
+
+def count_or_none(value: Any) -> int | None:
+    """A count from a platform's answer: a whole number 0 or more, else None (untrusted)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 10**12:
+        return None
+    return value
+
+
+@dataclass(frozen=True)
 class Weights:
     likes: float = 1
     shares: float = 2

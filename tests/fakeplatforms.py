@@ -544,7 +544,9 @@ class FakeMastodon(FakeServer):
     Uploads are refused as Mastodon refuses them (type, content, size, a `description` over
     1500 characters); `uploaded` keeps the bytes of each accepted one by media id, and the
     attachment its `description` (the alt text). `GET /api/v1/accounts/verify_credentials`
-    answers the account for the token, 401 for any other.
+    answers the account for the token (with `followers_count`), 401 for any other.
+    `GET /api/v1/statuses/:id` answers a status with the counts a test sets in
+    `counts[status_id]` (`favourites_count`, `reblogs_count`, `replies_count`; 0 unset).
 
     Statuses are checked as Mastodon checks them: `visibility` must be one of its four
     values (422 otherwise); a `language` Mastodon doesn't know is not refused but replaced
@@ -568,6 +570,8 @@ class FakeMastodon(FakeServer):
         self.token = token
         self.account = account
         self.statuses: list[dict[str, Any]] = []
+        self.counts: dict[str, dict[str, int]] = {}  # status id -> counts (changed by tests)
+        self.followers_count = 0
         self.media: dict[str, dict[str, Any]] = {}
         self.uploaded: dict[str, bytes] = {}
         self.media_processing_polls = 0
@@ -628,6 +632,9 @@ class FakeMastodon(FakeServer):
             return self._ok(Reply(200, self._account()))
         if request.method == "POST" and request.path == "/api/v1/statuses":
             return self._ok(self._post_status(request))
+        status = re.fullmatch(r"/api/v1/statuses/(\w+)", request.path)
+        if request.method == "GET" and status:
+            return self._ok(self._get_status(status.group(1)))
         if request.method == "POST" and request.path == "/api/v2/media":
             return self._ok(self._upload(request))
         media = re.fullmatch(r"/api/v1/media/(\w+)", request.path)
@@ -728,11 +735,21 @@ class FakeMastodon(FakeServer):
             self._by_key[key] = status
         return Reply(200, status)
 
+    def _get_status(self, status_id: str) -> Reply:
+        with self.lock:
+            found = [status for status in self.statuses if status["id"] == status_id]
+            if not found:
+                return Reply(404, {"error": "Record not found"})
+            counts = {"favourites_count": 0, "reblogs_count": 0, "replies_count": 0}
+            counts.update(self.counts.get(status_id, {}))
+            return Reply(200, {**found[0], **counts})
+
     def _account(self) -> dict[str, Any]:
         return {
             "id": "1",
             "username": self.account,
             "acct": self.account,
+            "followers_count": self.followers_count,
             "display_name": self.account.title(),
             "url": f"{self.base_url}/@{self.account}",
         }
@@ -852,6 +869,9 @@ class FakeBluesky(FakeServer):
         self.password = password
         self.did = did
         self.records: dict[str, dict[str, Any]] = {}  # rkey -> {uri, cid, value}
+        # at:// URI -> likeCount, repostCount, replyCount, quoteCount (0 unset; set by tests)
+        self.counts: dict[str, dict[str, int]] = {}
+        self.followers_count = 0
         self.known_handles: dict[str, str] = {handle: did}  # handle -> DID
         self.sessions_created = 0
         self.blobs: dict[str, tuple[str, bytes]] = {}  # CID -> (mime type, bytes)
@@ -937,6 +957,10 @@ class FakeBluesky(FakeServer):
         if method == "app.bsky.notification.listNotifications" and request.method == "GET":
             refused = self._check_access(request)
             return refused or self._list_notifications(request)
+        if method == "app.bsky.feed.getPosts" and request.method == "GET":
+            return self._check_access(request) or self._get_posts(request)
+        if method == "app.bsky.actor.getProfile" and request.method == "GET":
+            return self._check_access(request) or self._get_profile(request)
         return Reply(501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"})
 
     def _session(self) -> dict[str, Any]:
@@ -980,6 +1004,40 @@ class FakeBluesky(FakeServer):
         if not self._access[token]:
             return Reply(400, {"error": "ExpiredToken", "message": "Token has expired"})
         return None
+
+    def _get_posts(self, request: Request) -> Reply:
+        """Post views of the URIs asked for (at most 25, as the AppView allows); a URI with
+        no record is left out of `posts`, as a deleted post is."""
+        uris = request.query.get("uris", [])
+        if len(uris) > 25:
+            return Reply(
+                400,
+                {"error": "InvalidRequest", "message": "uris must not have more than 25 elements"},
+            )
+        posts = []
+        with self.lock:
+            by_uri = {record["uri"]: record for record in self.records.values()}
+            for uri in uris:
+                if uri in by_uri:
+                    counts = {"likeCount": 0, "repostCount": 0, "replyCount": 0, "quoteCount": 0}
+                    counts.update(self.counts.get(uri, {}))
+                    posts.append(
+                        {
+                            "uri": uri,
+                            "cid": by_uri[uri]["cid"],
+                            "record": by_uri[uri]["value"],
+                            **counts,
+                        }
+                    )
+        return Reply(200, {"posts": posts})
+
+    def _get_profile(self, request: Request) -> Reply:
+        actor = _params(request).get("actor")
+        if actor not in (self.did, self.handle):
+            return Reply(400, {"error": "InvalidRequest", "message": "Profile not found"})
+        return Reply(
+            200, {"did": self.did, "handle": self.handle, "followersCount": self.followers_count}
+        )
 
     def _uri(self, collection: str, rkey: str) -> str:
         return f"at://{self.did}/{collection}/{rkey}"

@@ -13,11 +13,10 @@ import pytest
 
 from scheduler.config import Config, parse_config
 from scheduler.errors import ConfigError
-from scheduler.measuring import Goals, TargetGoal, past_goal_problems
+from scheduler.measuring import Counts, Goals, TargetGoal, past_goal_problems
 from scheduler.planning.forecast import channel_inputs, measured_scores, plan_all
 from scheduler.planning.measures import MIN_COMPARE_N, compare, goal_pace, repost_scores
 from scheduler.store.metrics import (
-    Counts,
     Snapshot,
     due_reads,
     measured_airings,

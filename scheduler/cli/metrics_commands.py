@@ -9,7 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..errors import InputError, SchedulerError
-from ..store.metrics import Counts, Snapshot, airings_by_url, record_snapshots
+from ..measuring import Counts
+from ..store.metrics import Snapshot, airings_by_url, record_snapshots
 from ..store.store import Store
 from ..timeutil import iso_utc, parse_when
 from .queue_commands import MAX_LISTED_ROW_ERRORS, file_rows

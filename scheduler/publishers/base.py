@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from ..measuring import Counts
 from ..media import Medium
 from ..text import UNSAFE
 from ..timeutil import iso_utc
@@ -130,3 +131,16 @@ class Verifiable(Protocol):
     """
 
     def verify(self) -> str: ...
+
+
+@runtime_checkable
+class Readable(Protocol):
+    """A publisher whose platform tells how its posts did (§11): Mastodon and Bluesky.
+
+    `read_counts` takes the remote ids the publisher returned in its receipts and answers
+    the counts of those it found; both raise `PublishError` as `publish` does.
+    """
+
+    def read_counts(self, remote_ids: Sequence[str]) -> dict[str, Counts]: ...
+
+    def read_followers(self) -> int | None: ...

@@ -34,7 +34,7 @@ each notification carries its post's record, so the text and reply refs come wit
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ import httpx
 from ..config import ChannelSettings
 from ..domain import Notice, NoticePage
 from ..errors import PermanentPublishError, PublishError
+from ..measuring import Counts, count_or_none
 from ..media import Medium
 from .base import Delivery, Receipt
 from .facets import record_facets
@@ -50,6 +51,7 @@ from .http import Api, json_body
 from .notices import MAX_AUTHOR, MAX_PLATFORM_ID, parse_time, short
 
 COLLECTION = "app.bsky.feed.post"
+GET_POSTS_BATCH = 25  # the most URIs app.bsky.feed.getPosts takes in one call
 IMAGES_EMBED = "app.bsky.embed.images"
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 READ_REASONS = ("reply", "mention", "quote")
@@ -211,6 +213,40 @@ class BlueskyPublisher:
             yield NoticePage(notices, (newest[1] if newest else cursor) if last else None)
             if last:
                 return
+
+    # --- reads for measuring (§11) -----------------------------------------------------------
+
+    def read_counts(self, remote_ids: Sequence[str]) -> dict[str, Counts]:
+        """Each post's counts by its at:// URI, `GET_POSTS_BATCH` URIs per `getPosts` call;
+        a post the AppView no longer has, or answers without valid counts, is left out."""
+        found = {}
+        for start in range(0, len(remote_ids), GET_POSTS_BATCH):
+            batch = list(remote_ids[start : start + GET_POSTS_BATCH])
+            response = self._xrpc(
+                "GET", "app.bsky.feed.getPosts", posting=False, params={"uris": batch}
+            )
+            body = json_body(response)
+            posts = body.get("posts") if isinstance(body, dict) else None
+            for post in posts if isinstance(posts, list) else []:
+                if not isinstance(post, dict) or post.get("uri") not in batch:
+                    continue
+                read = [
+                    count_or_none(post.get(key, 0))
+                    for key in ("likeCount", "repostCount", "replyCount", "quoteCount")
+                ]
+                if None in read:
+                    continue
+                likes, reposts, replies, quotes = (count or 0 for count in read)
+                found[post["uri"]] = Counts(likes, reposts + quotes, replies, quotes)
+        return found
+
+    def read_followers(self) -> int | None:
+        """The account's `followersCount` from `app.bsky.actor.getProfile`."""
+        response = self._xrpc(
+            "GET", "app.bsky.actor.getProfile", posting=False, params={"actor": self._did()}
+        )
+        profile = json_body(response)
+        return count_or_none(profile.get("followersCount")) if isinstance(profile, dict) else None
 
     def close(self) -> None:
         with self._lock:

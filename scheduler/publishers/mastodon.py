@@ -21,15 +21,16 @@ the last stored page ended. A mention whose status has `in_reply_to_id` is a rep
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
 from ..config import ChannelSettings
 from ..domain import Notice, NoticePage
 from ..errors import PermanentPublishError, TransientPublishError
+from ..measuring import Counts, count_or_none
 from ..media import Medium
 from .base import Delivery, Receipt
 from .http import Api, json_body, retry_after
@@ -188,6 +189,43 @@ class MastodonPublisher:
             answers=parent_id,
             target={"status_id": status_id, "author": f"@{acct}"},
         )
+
+    # --- reads for measuring (§11) -----------------------------------------------------------
+
+    def read_counts(self, remote_ids: Sequence[str]) -> dict[str, Counts]:
+        """Each status's counts (`GET /api/v1/statuses/:id`), one request per status; a
+        status gone (404) or answered without valid counts is left out."""
+        found = {}
+        for remote_id in remote_ids:
+            response = self.api.send(
+                "GET",
+                f"{self.base_url}/api/v1/statuses/{quote(remote_id, safe='')}",
+                posting=False,
+                headers=self._auth,
+            )
+            if response.status_code == 404:
+                continue
+            status = json_body(self.api.check(response))
+            if not isinstance(status, dict):
+                continue
+            likes, shares, replies = (
+                count_or_none(status.get(key))
+                for key in ("favourites_count", "reblogs_count", "replies_count")
+            )
+            if likes is not None and shares is not None and replies is not None:
+                found[remote_id] = Counts(likes, shares, replies)
+        return found
+
+    def read_followers(self) -> int | None:
+        """The account's `followers_count` from `verify_credentials`."""
+        response = self.api.call(
+            "GET",
+            f"{self.base_url}/api/v1/accounts/verify_credentials",
+            posting=False,
+            headers=self._auth,
+        )
+        account = json_body(response)
+        return count_or_none(account.get("followers_count")) if isinstance(account, dict) else None
 
     def _upload(self, medium: Medium) -> str:
         """Upload the bytes kept at queue time, with the type sniffed from them then, and the

@@ -28,6 +28,7 @@ from ..store.dbfile import DatabaseFile, DatabaseFileChanged, sqlite_file
 from ..store.store import PlannerLock, Store
 from ..timeutil import format_duration, iso_utc, utc_now
 from .dispatch import Dispatcher, RetrySettings
+from .measuring import Measurer, start_measuring
 
 log = logging.getLogger("scheduler.daemon")
 
@@ -246,6 +247,9 @@ class Daemon:
             listener = ChangeListener(self.store.url, on_change=wake.set)
             listener.start()
         listening = self._start_listening(stop)
+        measuring = start_measuring(
+            Measurer(self.config, self.store, self.dispatcher.publishers), self.clock, stop
+        )
         log.info(
             "daemon %s started: %s channels, database %s",
             self.owner,
@@ -296,6 +300,9 @@ class Daemon:
             if listening is not None:
                 stop.set()  # also when leaving for a replaced database file
                 listening.join(timeout=SHUTDOWN_BOUND_SECONDS)
+            stop.set()
+            if measuring is not None:
+                measuring.join(timeout=5)
             if status == 0:  # a replaced database file must not get our last heartbeat
                 with contextlib.suppress(StoreError):
                     self.store.beat(

@@ -14,21 +14,13 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from ..errors import InputError
-from ..measuring import Weights
+from ..measuring import Counts, Weights
 from .post_sql import SqlDialect
 from .store import Store, tags_of
 
 # Engagement is the latest snapshot "up to 24 h" after airing (§11); the 24 h read itself is
 # batched and rate-limited, so it may land a little after: an hour's grace keeps it.
 ENGAGEMENT_WINDOW = timedelta(hours=25)
-
-
-@dataclass(frozen=True)
-class Counts:
-    likes: int
-    shares: int  # reblogs / reposts, with Bluesky's quotes
-    replies: int
-    quotes: int = 0  # of `shares`, kept apart so nothing measured is lost
 
 
 @dataclass(frozen=True)

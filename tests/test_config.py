@@ -21,8 +21,8 @@ SECRET = "hunter2-s3cr3t"
 DURATION = "is not a duration such as 90s, 15m, 2h, 1h30m or 3d"
 CADENCES = "use e.g. 15m, 20m, 30m, 1h, 2h, 3h, 4h, 6h, 8h, 12h or 24h"
 RULE_KEYS = (
-    "cadence, freeze, max_gap, min_spacing, mix, quiet_hours, repost, response_time, slot_offset, "
-    "timezone"
+    "cadence, freeze, goals, max_gap, min_spacing, mix, quiet_hours, repost, response_time, "
+    "slot_offset, timezone"
 )
 REPOST_KEYS = "hour_shift, max_airings, max_per_day, min_interval, template"
 SECRET_FORMS = '{ env = "NAME" }, { file = "path" } or { credential = "name" }'
@@ -70,7 +70,7 @@ BAD_CONFIGS = [
     # --- unknown keys, at every level
     pytest.param(
         f"{SCHEDULER}{MAIN}[extra]\nkey = 1\n",
-        ["config.toml: extra: unknown key; accepted keys: channels, defaults, scheduler"],
+        ["config.toml: extra: unknown key; accepted keys: channels, defaults, metrics, scheduler"],
         id="unknown-top-level-table",
     ),
     pytest.param(

@@ -354,3 +354,42 @@ def test_report_json_by_kind_hour_tag_and_compare(tmp_path: Path, run_cli: RunCl
     text = run_cli("report", "--days", "7", config=config)
     assert text.returncode == 0, text.stderr
     assert "reruns against first airings, by hour shift:" in text.stdout
+
+
+def test_simulate_shows_the_reposts_the_score_chose(store: Store, now: datetime) -> None:
+    from scheduler.planning.forecast import simulate
+
+    config = config_of(
+        """
+        cadence = "1h"
+        mix = { core = 0, entertaining = 0, repost = 100 }
+        repost = { max_per_day = 1, min_interval = "1h", hour_shift = "1h", max_airings = 3 }
+        """
+    )
+    day_before = datetime(2026, 11, 22, tzinfo=UTC)
+    low, a1 = published(store, now, day_before)
+    high, a2 = published(store, now, day_before + HOUR, score=4.0)
+    record_snapshots(store, [snap(a1, day_before + HOUR, likes=2)])
+    result = simulate(config, store, start=now, days=1, channel=None)
+    chosen = result["channels"]["main"]["reposts_by_score"]
+    assert [(r["post_id"], r["score"], r["by_hand"]) for r in chosen[:2]] == [
+        (high, 4.0, True),
+        (low, 1.0, False),  # its 2 over the channel's median of 2
+    ]
+
+
+def test_status_names_goals_that_are_behind(store: Store, now: datetime) -> None:
+    from scheduler.render.status import status_report, status_text
+    from scheduler.store.metrics import record_followers
+
+    config = config_of(
+        """
+        [channels.main.goals]
+        followers = { target = 1300, by = "2026-12-23" }
+        """
+    )
+    for day in range(10):  # +5 a day; the goal needs 10 a day
+        record_followers(store, "main", 1000 + 5 * day, at=now - (9 - day) * DAY)
+    report = status_report(config, store, now=now)
+    assert report["channels"]["main"]["goals_behind"] == ["followers behind"]
+    assert "goals behind:     followers behind" in status_text(report)

@@ -372,6 +372,7 @@ def simulate(
         scores=measured_scores(store, config),
     )
     plans = plan_all(inputs, start=start, end=end)
+    hand_set = {post.id for post in posts if post.score is not None}
     bodies = _Bodies(
         store, stored_airings, {a.post_id for plan in plans.values() for a in plan.airings}
     )
@@ -386,6 +387,7 @@ def simulate(
                 bodies.calendar_airing(airing, item.channel, airing.airing_id, airing.status)
             )
         kinds = Counter(a.kind for a in window)
+        scored = {post.id: post.score for post in item.posts if post.score is not None}
         report[name] = {
             "airings": len(window),
             "by_kind": {kind: kinds.get(kind, 0) for kind in AIRING_KINDS},
@@ -393,6 +395,17 @@ def simulate(
             "gaps": [gap_json(g) for g in plan.gaps],
             "violations": _violations(item, plan, start=start, end=end) if audit else None,
             "fresh_runs_out": iso_utc(plan.fresh_runs_out) if plan.fresh_runs_out else None,
+            # Which reposts a score chose (§3.5, §11): measured, or set by hand (`by_hand`).
+            "reposts_by_score": [
+                {
+                    "at": iso_utc(a.at),
+                    "post_id": a.post_id,
+                    "score": scored[a.post_id],
+                    "by_hand": a.post_id in hand_set,
+                }
+                for a in window
+                if a.kind == "repost" and a.post_id in scored
+            ],
         }
     airings.sort(key=lambda a: (a.at, a.channel, a.post_id))
     return {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from ..config import ChannelSettings, Config
@@ -20,6 +20,7 @@ from .measures import GoalPace, compare, goal_pace, hour_shift, median
 
 READABLE_PUBLISHERS = ("mastodon", "bluesky")  # the daemon reads their counts (§11)
 TOP_AND_BOTTOM = 5
+STATUS_WINDOW = timedelta(days=30)
 
 
 def build_report(
@@ -153,6 +154,29 @@ def _followers(history: Sequence[tuple[datetime, int]]) -> dict[str, Any]:
         "now": history[-1][1] if history else None,
         "history": [{"at": iso_utc(at), "followers": count} for at, count in history],
     }
+
+
+def goals_behind(config: Config, store: Store, *, now: datetime) -> dict[str, list[str]]:
+    """Per channel, its goals that are behind or unrealistic at the current trend, as
+    `status` names them; engagement per airing judged over the last `STATUS_WINDOW`."""
+    behind: dict[str, list[str]] = {name: [] for name in config.channels}
+    if not any(channel.goals.dated() for channel in config.channels.values()):
+        return behind  # no goal: nothing to read
+    weights = config.metrics.weights
+    measured: dict[str, list[tuple[MeasuredAiring, float]]] = defaultdict(list)
+    for item in measured_airings(store):
+        if (c := item.counts) is not None and item.aired >= now - STATUS_WINDOW:
+            measured[item.channel].append((item, weights.engagement(c.likes, c.shares, c.replies)))
+    for name, settings in config.channels.items():
+        if not settings.goals.dated():
+            continue
+        paces = _goals(settings, measured[name], follower_history(store, name), now=now)
+        behind[name] = [
+            f"{pace.name} {pace.verdict}"
+            for pace in paces
+            if pace.verdict in ("behind", "unrealistic at the current trend")
+        ]
+    return behind
 
 
 def _goals(

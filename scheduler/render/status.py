@@ -51,6 +51,13 @@ def simulate_text(result: dict[str, Any], config: Config) -> str:
             "  fresh content runs out: "
             + (_local(runs_out, config, name) if runs_out else "not within the window")
         )
+        chosen = channel["reposts_by_score"]
+        lines.append(f"  reposts chosen by score: {len(chosen) or 'none'}")
+        lines += [
+            f"    {_local(r['at'], config, name)} post {r['post_id']} score {r['score']:.2f}"
+            + (" (set by hand)" if r["by_hand"] else "")
+            for r in chosen
+        ]
         violations = channel["violations"]
         if violations is not None:  # the audit ran (simulate --audit)
             lines.append(f"  rule violations: {len(violations) or 'none'}")
@@ -88,6 +95,9 @@ def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, A
             if name in queued and post.id not in aired_on[name]:
                 queued[name] += 1
     inbox = InboxStore(store).waiting()
+    from ..planning.results import goals_behind
+
+    behind = goals_behind(config, store, now=now)
     channels = {}
     for name in config.channels:
         plan = plans[name]
@@ -104,6 +114,7 @@ def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, A
             "inbox_oldest": iso_utc(oldest) if oldest else None,
             "inbox_oldest_minutes": int((now - oldest).total_seconds() // 60) if oldest else None,
             "inbox_late": bool(oldest and now - oldest > config.channels[name].response_time),
+            "goals_behind": behind[name],
         }
     return {"now": iso_utc(now), "daemon": _daemon_state(config, store, now), "channels": channels}
 
@@ -155,6 +166,7 @@ def status_text(report: dict[str, Any]) -> str:
             + (f"{gap['from']} → {gap['to']} ({gap['minutes']} min)" if gap else "none forecast"),
             f"  fresh runs out:   {channel['fresh_runs_out'] or 'not this week'}",
             f"  inbox:            {_inbox_line(channel)}",
+            f"  goals behind:     {', '.join(channel['goals_behind']) or 'none'}",
         ]
     return "\n".join(lines)
 

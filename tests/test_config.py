@@ -89,7 +89,8 @@ BAD_CONFIGS = [
     pytest.param(
         in_main('colour = "red"'),
         [
-            "config.toml: channels.main.colour: unknown key; accepted keys: cadence, freeze, "
+            "config.toml: channels.main.colour: unknown key; accepted keys: cadence, "
+            "freeze, goals, "
             "max_gap, min_spacing, mix, path, publisher, quiet_hours, repost, response_time, "
             "slot_offset, timezone"
         ],
@@ -98,7 +99,8 @@ BAD_CONFIGS = [
     pytest.param(
         in_main("token = { env = 'X' }"),
         [
-            "config.toml: channels.main.token: unknown key; accepted keys: cadence, freeze, "
+            "config.toml: channels.main.token: unknown key; accepted keys: cadence, "
+            "freeze, goals, "
             "max_gap, min_spacing, mix, path, publisher, quiet_hours, repost, response_time, "
             "slot_offset, timezone"
         ],

@@ -1,0 +1,168 @@
+"""`scheduler report --days 365` over a year of history: 20 hourly channels, ~175,000
+published airings, each with its 1 h, 24 h and 7 d snapshots (~525,000 rows), on SQLite.
+
+Each format runs as a real `scheduler report` process; the time printed is wall clock, start
+to exit (the target is under 3 s each). Only figures are printed; nothing is asserted.
+
+    .venv/bin/python bench/report.py
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import text  # noqa: E402
+
+from scheduler.store.store import Store  # noqa: E402
+
+CHANNELS = 20
+DAYS = 365
+HOUR = timedelta(hours=1)
+POSTS_PER_CHANNEL = 4_000  # the rest of each channel's airings are reruns of these
+
+
+def fill(store: Store, now: datetime) -> int:
+    rng = random.Random(3)
+    sql = store._sql
+    start = (now - timedelta(days=DAYS)).replace(minute=0, second=0, microsecond=0)
+    hours = DAYS * 24
+    created = sql.time(start - timedelta(days=1))
+    airings = 0
+    with store.session(write=True) as session:
+        for channel_number in range(CHANNELS):
+            channel = f"ch{channel_number:02d}"
+            first_post = channel_number * POSTS_PER_CHANNEL + 1
+            session.execute(
+                text(
+                    "INSERT INTO post (id, body, kind, evergreen, editor, created, media, "
+                    "cancelled) VALUES (:id, 'bench', :kind, 1, 'bench', :created, '[]', 0)"
+                ),
+                [
+                    {
+                        "id": first_post + n,
+                        "kind": "core" if n % 3 else "entertaining",
+                        "created": created,
+                    }
+                    for n in range(POSTS_PER_CHANNEL)
+                ],
+            )
+            session.execute(
+                text("INSERT INTO post_channel (post_id, channel) VALUES (:p, :c)"),
+                [{"p": first_post + n, "c": channel} for n in range(POSTS_PER_CHANNEL)],
+            )
+            session.execute(
+                text("INSERT INTO post_tag (post_id, tag) VALUES (:p, :t)"),
+                [
+                    {"p": first_post + n, "t": "short" if n % 2 else "long"}
+                    for n in range(POSTS_PER_CHANNEL)
+                ],
+            )
+            rows, snapshots = [], []
+            for hour in range(hours):
+                at = start + hour * HOUR
+                fresh = hour < POSTS_PER_CHANNEL and hour % 6 != 5
+                post = first_post + (
+                    hour if fresh else rng.randrange(min(hour, POSTS_PER_CHANNEL) or 1)
+                )
+                airing_id = channel_number * hours + hour + 1
+                rows.append(
+                    {
+                        "id": airing_id,
+                        "post": post,
+                        "channel": channel,
+                        "kind": ("core" if (post - first_post) % 3 else "entertaining")
+                        if fresh
+                        else "repost",
+                        "at": sql.time(at),
+                        "key": f"bench-{airing_id}",
+                    }
+                )
+                likes = rng.randrange(30)
+                for step, after in enumerate((HOUR, 24 * HOUR, 168 * HOUR)):
+                    snapshots.append(
+                        {
+                            "airing": airing_id,
+                            "at": sql.time(at + after),
+                            "likes": likes * (step + 1),
+                            "shares": rng.randrange(5),
+                            "replies": rng.randrange(4),
+                            "step": step,
+                            "window": step < 2,
+                        }
+                    )
+            session.execute(
+                text(
+                    "INSERT INTO airing (id, post_id, channel, kind, pinned, at, status, "
+                    "idempotency_key, remote_id, published_at, updated) VALUES (:id, :post, "
+                    ":channel, :kind, 0, :at, 'published', :key, :key, :at, :at)"
+                ),
+                rows,
+            )
+            session.execute(
+                text(
+                    "INSERT INTO metric_snapshot (airing_id, at, likes, shares, replies, quotes, "
+                    "step, in_window, source) VALUES (:airing, :at, :likes, :shares, :replies, "
+                    "0, :step, :window, 'platform')"
+                ),
+                snapshots,
+            )
+            airings += len(rows)
+    return airings
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        database = root / "scheduler.db"
+        channels = "".join(
+            f'\n[channels.ch{n:02d}]\npublisher = "file"\npath = "out{n}.jsonl"\n'
+            f'timezone = "Europe/Berlin"\n'
+            for n in range(CHANNELS)
+        )
+        config = root / "config.toml"
+        config.write_text(
+            f'[scheduler]\ndatabase = "sqlite:///{database}"\n'
+            '[defaults.goals]\nengagement_per_airing = { target = 80, by = "2099-12-31" }\n'
+            + channels
+        )
+        store = Store(f"sqlite:///{database}")
+        store.migrate()
+        started = time.perf_counter()
+        airings = fill(store, datetime.now(UTC))
+        store.close()
+        print(
+            f"history: {airings} airings, {3 * airings} snapshots, {CHANNELS} channels "
+            f"(filled in {time.perf_counter() - started:.1f} s)"
+        )
+        scheduler = [sys.executable, "-m", "scheduler", "--config", str(config), "report"]
+        for label, extra in (
+            ("text", []),
+            ("json", ["--format", "json"]),
+            ("json --compare long short", ["--format", "json", "--compare", "long", "short"]),
+        ):
+            started = time.perf_counter()
+            result = subprocess.run(
+                [*scheduler, "--days", "365", *extra], capture_output=True, text=True
+            )
+            took = time.perf_counter() - started
+            state = (
+                "ok"
+                if result.returncode == 0
+                else f"exit {result.returncode}: {result.stderr[:200]}"
+            )
+            print(
+                f"report --days 365 --format {label}: {took:.2f} s "
+                f"({len(result.stdout)} characters, {state})"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -44,10 +44,18 @@ def config() -> Config:
     return parse_config(tomllib.loads(CONFIG), Path("/tmp/config.toml"))
 
 
+Platforms = tuple[FakeMastodon, FakeBluesky, MastodonPublisher, BlueskyPublisher]
+
+
 @pytest.fixture
-def servers() -> Iterator[tuple[FakeMastodon, FakeBluesky, httpx.Client]]:
+def platforms() -> Iterator[Platforms]:
+    """The fake servers and a real publisher for each, their clocks stopped at AIRED."""
     with FakeMastodon() as mastodon, FakeBluesky() as bluesky, httpx.Client(timeout=10) as client:
-        yield mastodon, bluesky, client
+        toot = MastodonPublisher(mastodon.base_url, mastodon.token, client, now=lambda: AIRED)
+        sky = BlueskyPublisher(
+            bluesky.base_url, bluesky.handle, bluesky.password, client, now=lambda: AIRED
+        )
+        yield mastodon, bluesky, toot, sky
 
 
 def publish_and_store(
@@ -107,13 +115,9 @@ def snapshots(store: Store) -> list[tuple[int, str, Counts, int | None]]:
 
 
 def test_counts_are_read_1h_24h_and_7d_after_airing_as_they_change(
-    store: Store, config: Config, servers: tuple[FakeMastodon, FakeBluesky, httpx.Client]
+    store: Store, config: Config, platforms: Platforms
 ) -> None:
-    mastodon, bluesky, client = servers
-    toot = MastodonPublisher(mastodon.base_url, mastodon.token, client, now=lambda: AIRED)
-    sky = BlueskyPublisher(
-        bluesky.base_url, bluesky.handle, bluesky.password, client, now=lambda: AIRED
-    )
+    mastodon, bluesky, toot, sky = platforms
     ((toot_airing, status_id),) = publish_and_store(store, toot, "toot", 1)
     ((sky_airing, uri),) = publish_and_store(store, sky, "sky", 1)
     measurer = Measurer(config, store, {"toot": toot, "sky": sky})
@@ -148,14 +152,8 @@ def test_counts_are_read_1h_24h_and_7d_after_airing_as_they_change(
     assert len(mastodon.requests_to(f"/api/v1/statuses/{status_id}", "GET")) == 3
 
 
-def test_followers_are_read_once_a_day(
-    store: Store, config: Config, servers: tuple[FakeMastodon, FakeBluesky, httpx.Client]
-) -> None:
-    mastodon, bluesky, client = servers
-    toot = MastodonPublisher(mastodon.base_url, mastodon.token, client, now=lambda: AIRED)
-    sky = BlueskyPublisher(
-        bluesky.base_url, bluesky.handle, bluesky.password, client, now=lambda: AIRED
-    )
+def test_followers_are_read_once_a_day(store: Store, config: Config, platforms: Platforms) -> None:
+    mastodon, bluesky, toot, sky = platforms
     measurer = Measurer(config, store, {"toot": toot, "sky": sky})
     mastodon.followers_count, bluesky.followers_count = 100, 40
     measurer.tick(AIRED)
@@ -166,13 +164,8 @@ def test_followers_are_read_once_a_day(
     assert follower_history(store, "sky") == [(AIRED, 40), (AIRED + DAY, 45)]
 
 
-def test_bluesky_reads_25_uris_per_call(
-    store: Store, config: Config, servers: tuple[FakeMastodon, FakeBluesky, httpx.Client]
-) -> None:
-    _, bluesky, client = servers
-    sky = BlueskyPublisher(
-        bluesky.base_url, bluesky.handle, bluesky.password, client, now=lambda: AIRED
-    )
+def test_bluesky_reads_25_uris_per_call(store: Store, config: Config, platforms: Platforms) -> None:
+    _, bluesky, _, sky = platforms
     aired = publish_and_store(store, sky, "sky", 30)
     for number, (_, uri) in enumerate(aired):
         bluesky.counts[uri] = {"likeCount": number}
@@ -185,13 +178,9 @@ def test_bluesky_reads_25_uris_per_call(
 
 
 def test_a_429_pauses_only_that_channels_reads(
-    store: Store, config: Config, servers: tuple[FakeMastodon, FakeBluesky, httpx.Client]
+    store: Store, config: Config, platforms: Platforms
 ) -> None:
-    mastodon, bluesky, client = servers
-    toot = MastodonPublisher(mastodon.base_url, mastodon.token, client, now=lambda: AIRED)
-    sky = BlueskyPublisher(
-        bluesky.base_url, bluesky.handle, bluesky.password, client, now=lambda: AIRED
-    )
+    mastodon, bluesky, toot, sky = platforms
     ((toot_airing, _),) = publish_and_store(store, toot, "toot", 1)
     ((sky_airing, _),) = publish_and_store(store, sky, "sky", 1)
     measurer = Measurer(config, store, {"toot": toot, "sky": sky})

@@ -116,13 +116,7 @@ class MastodonPublisher:
     def verify(self) -> str:
         """Prove the token with `GET /api/v1/accounts/verify_credentials` (a read); the
         account as `@username`. Raises PublishError with the server's answer."""
-        response = self.api.call(
-            "GET",
-            f"{self.base_url}/api/v1/accounts/verify_credentials",
-            posting=False,
-            headers=self._auth,
-        )
-        account = json_body(response)
+        account = self._own_account()
         name = None
         if isinstance(account, dict):
             name = account.get("acct") or account.get("username")
@@ -218,14 +212,18 @@ class MastodonPublisher:
 
     def read_followers(self) -> int | None:
         """The account's `followers_count` from `verify_credentials`."""
+        account = self._own_account()
+        return count_or_none(account.get("followers_count")) if isinstance(account, dict) else None
+
+    def _own_account(self) -> object:
+        """`GET /api/v1/accounts/verify_credentials`: the token's account, as answered."""
         response = self.api.call(
             "GET",
             f"{self.base_url}/api/v1/accounts/verify_credentials",
             posting=False,
             headers=self._auth,
         )
-        account = json_body(response)
-        return count_or_none(account.get("followers_count")) if isinstance(account, dict) else None
+        return json_body(response)
 
     def _upload(self, medium: Medium) -> str:
         """Upload the bytes kept at queue time, with the type sniffed from them then, and the

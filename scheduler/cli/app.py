@@ -576,7 +576,7 @@ def report(
     top and bottom posts, followers, and each goal with its pace (§11)."""
     from datetime import timedelta
 
-    from ..planning.results import build_report
+    from ..render.report_data import build_report
     from ..render.report_text import report_text
     from ..render.terminal import json_text
     from .calendar_commands import write_output

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from ..config import ChannelSettings, Config
 from ..domain import AIRING_KINDS, NEEDS_EDITOR, ON_AIR, AiringRow, AiringStatus, PostRow
+from ..measuring import Weights
 from ..text import airing_body
 from ..timeutil import iso_utc
 from .calendar_data import CalendarAiring, CalendarChannel, CalendarData, CalendarGap, InboxNote
@@ -33,6 +34,8 @@ class StoredPlan(Protocol):
     def bodies(self, post_ids: Iterable[int]) -> dict[int, str]: ...
 
     def sent_bodies(self, airing_ids: Iterable[int]) -> dict[int, str]: ...
+
+    def engagements(self, weights: Weights) -> list[tuple[int, str, float]]: ...
 
     def open_inbox_items(self) -> Sequence[OpenInboxItem]: ...
 
@@ -131,11 +134,9 @@ def channel_inputs(
     }
 
 
-def measured_scores(store: Store, config: Config) -> dict[tuple[int, str], float]:
+def measured_scores(store: StoredPlan, config: Config) -> dict[tuple[int, str], float]:
     """Repost scores from the counts measured so far (§11), for `channel_inputs`."""
-    from ..store.metrics import engagements
-
-    return repost_scores(engagements(store, config.metrics.weights))
+    return repost_scores(store.engagements(config.metrics.weights))
 
 
 def _plan_airing(airing: AiringRow) -> PlanAiring:

@@ -1,4 +1,4 @@
-"""`scheduler report` as text for the terminal (the JSON is `planning.results`' dict)."""
+"""`scheduler report` as text for the terminal (the JSON is `report_data`'s dict)."""
 
 from __future__ import annotations
 

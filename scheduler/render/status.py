@@ -66,9 +66,8 @@ def simulate_text(result: dict[str, Any], config: Config) -> str:
 
 
 def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, Any]:
-    from ..planning.forecast import channel_inputs, gap_json, plan_all
-    from ..store.inbox import InboxStore
     from ..planning.forecast import channel_inputs, gap_json, measured_scores, plan_all
+    from ..store.inbox import InboxStore
 
     days = max(FORECAST_DAYS, int(config.scheduler.horizon / timedelta(days=1)) + 1)
     end = now + timedelta(days=days)
@@ -95,7 +94,7 @@ def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, A
             if name in queued and post.id not in aired_on[name]:
                 queued[name] += 1
     inbox = InboxStore(store).waiting()
-    from ..planning.results import goals_behind
+    from .report_data import goals_behind
 
     behind = goals_behind(config, store, now=now)
     channels = {}

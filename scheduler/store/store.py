@@ -50,6 +50,7 @@ from ..domain import (
     retry_keeps,
 )
 from ..errors import InputError, PostNotFound, StoreError
+from ..measuring import Weights
 from ..media import Medium, MediumInfo
 from .migrations import LATEST_VERSION, MIGRATIONS
 from .models import (
@@ -505,6 +506,13 @@ class Store:
         from .inbox import InboxStore  # inbox.py builds on this module
 
         return [entry.item for entry in InboxStore(self).entries()]
+
+    def engagements(self, weights: Weights) -> list[tuple[int, str, float]]:
+        """(post, channel, engagement) of every measured published airing (§11): what the
+        planner's repost scores are made of. See `store.metrics`."""
+        from .metrics import engagements  # metrics builds on this module
+
+        return engagements(self, weights)
 
     def sent_bodies(self, airing_ids: Iterable[int]) -> dict[int, str]:
         """The text each of these airings was sent with, for those claimed at least once."""

@@ -14,10 +14,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import ChannelSettings, Config
+from ..planning.measures import GoalPace, compare, goal_pace, hour_shift, median
 from ..store.metrics import MeasuredAiring, follower_history, measured_airings, tags_by_post
 from ..store.store import Store
 from ..timeutil import iso_utc
-from .measures import GoalPace, compare, goal_pace, hour_shift, median
 
 READABLE_PUBLISHERS = ("mastodon", "bluesky")  # the daemon reads their counts (§11)
 TOP_AND_BOTTOM = 5

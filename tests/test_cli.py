@@ -757,7 +757,8 @@ def test_check_prints_every_config_problem_and_no_secret(cli: Cli) -> None:
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "config.toml: channels.main.colour: unknown key; accepted keys: cadence, freeze, "
+        "config.toml: channels.main.colour: unknown key; accepted keys: cadence, "
+        "freeze, goals, "
         "max_gap, min_spacing, mix, path, publisher, quiet_hours, repost, response_time, "
         "slot_offset, timezone",
         "config.toml: channels.main.cadence: 7m does not divide 24h into whole slots; "

@@ -144,6 +144,39 @@ class ListenCursor(SQLModel, table=True):
     updated: datetime = _utc_field()
 
 
+class MetricSnapshot(SQLModel, table=True):
+    """One reading of a published airing's counts (§11); every reading is kept."""
+
+    __tablename__ = "metric_snapshot"
+    id: int | None = _id_field(default=None, primary_key=True)
+    airing_id: int = _id_field(foreign_key="airing.id")
+    at: datetime = _utc_field()
+    likes: int = _id_field()
+    shares: int = _id_field()
+    replies: int = _id_field()
+    quotes: int = _id_field(default=0)
+    step: int | None = None  # index in `[metrics].read_after`; None for an import
+    in_window: bool  # taken within the engagement window (see `store.metrics`)
+    source: str  # platform | import
+
+
+class FollowerSnapshot(SQLModel, table=True):
+    """A channel's follower count when it was read (§11)."""
+
+    __tablename__ = "follower_snapshot"
+    channel: str = Field(primary_key=True)
+    at: datetime = _utc_field(primary_key=True)
+    followers: int = _id_field()
+
+
+class PostTag(SQLModel, table=True):
+    """`queue add --tag`: what `report` groups and `--compare` sets side by side."""
+
+    __tablename__ = "post_tag"
+    post_id: int = _id_field(foreign_key="post.id", primary_key=True)
+    tag: str = Field(primary_key=True)
+
+
 class Heartbeat(SQLModel, table=True):
     """One row per running daemon, refreshed every tick; `status` reads it."""
 

@@ -428,7 +428,7 @@ REFUSALS: list[Any] = [
         (*ADD, "hi", "-c", "main", *CORE, "--at", "tomorrow"),
         None,
         "error: --at: 'tomorrow' is not an ISO 8601 time (e.g. 2026-11-24T09:00 or "
-        "2026-11-24T08:00:00Z), now, or +90s/+15m/+2h/+3d",
+        "2026-11-24T08:00:00Z), now, today, or +90s/+15m/+2h/+3d/-1h",
         id="unreadable-when",
     ),
     pytest.param(

@@ -491,13 +491,22 @@ def test_command_formats(cli, tmp_path: Path, data: CalendarData) -> None:
     result = runner.invoke(app, ["calendar", "--format", "json"])
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)["airings"]) == len(data.airings)
-    assert source.calls == [(START, START + timedelta(days=7), None)]
+    # The window starts at the start of today (in the channel's zone), so what was already
+    # published today stays in sight.
+    today = datetime(2026, 11, 22, 21, tzinfo=UTC)  # 23 November 00:00 in Riyadh
+    assert source.calls == [(today, today + timedelta(days=7), None)]
+    result = runner.invoke(app, ["calendar", "--format", "json", "--from", "-1h"])
+    assert source.calls[-1][0] == START - timedelta(hours=1)
     target = tmp_path / "plan.ics"
     result = runner.invoke(app, ["calendar", "--format", "ics", "--output", str(target)])
     assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == (
+        f"wrote {len(data.airings)} airings and 1 gap, Mon 23 Nov 08:00 +03:00 – "
+        f"Mon 30 Nov 08:00 +03:00, to {target}\n"
+    )
     assert target.read_bytes().startswith(b"BEGIN:VCALENDAR\r\n")
     result = runner.invoke(app, ["calendar", "--format", "html", "--lang", "ar", "--days", "2"])
-    assert 'dir="rtl"' in result.stdout and source.calls[-1][1] == START + timedelta(days=2)
+    assert 'dir="rtl"' in result.stdout and source.calls[-1][1] == today + timedelta(days=2)
     assert "08:00" in runner.invoke(app, ["calendar"]).stdout
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
 

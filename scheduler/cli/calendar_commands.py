@@ -23,7 +23,8 @@ import typer
 from ..config import Config
 from ..errors import InputError
 from ..planning.calendar_data import CalendarData
-from ..timeutil import parse_when, utc_now
+from ..render.terminal import clean
+from ..timeutil import local_label, parse_when, utc_now
 
 
 class CalendarSource(Protocol):
@@ -102,8 +103,11 @@ def register(
         channel: Annotated[str | None, typer.Option("--channel", help="Only this channel.")] = None,
         start: Annotated[
             str,
-            typer.Option("--from", help="Start of the window: ISO 8601, now, or +2h/+3d."),
-        ] = "now",
+            typer.Option(
+                "--from",
+                help="Start of the window: ISO 8601, now, today (its start), or +2h/-1h/+3d.",
+            ),
+        ] = "today",
         end: Annotated[
             str | None, typer.Option("--to", help="End of the window (exclusive).")
         ] = None,
@@ -171,6 +175,18 @@ def register(
             _write_atomically(output, text)
         except OSError as exc:
             raise InputError(f"can't write --output {str(output)!r}: {exc.strerror}") from None
+        typer.echo(_written(data, output, zone), err=True)
+
+
+def _written(data: CalendarData, output: Path, zone: ZoneInfo) -> str:
+    """What `--output` wrote, so the command is not silent (on stderr: stdout stays free)."""
+    airings = len(data.airings)
+    gaps = len(data.gaps)
+    what = f"{airings} airing{'' if airings == 1 else 's'}"
+    if gaps:
+        what += f" and {gaps} gap{'' if gaps == 1 else 's'}"
+    window = f"{local_label(data.start, zone)} – {local_label(data.end, zone)}"
+    return f"wrote {what}, {window}, to {clean(str(output))}"
 
 
 def _render(data: CalendarData, format: Format, *, view: str, lang: str, zone: ZoneInfo) -> str:

@@ -25,7 +25,7 @@ import wcwidth
 
 from ..domain import AIRING_KINDS, AiringKind
 from ..planning.calendar_data import CalendarAiring, CalendarData, CalendarGap
-from ..timeutil import localize
+from ..timeutil import local_midnight
 from . import i18n
 from .terminal import UNSAFE, clean, clip, display_width, first_line, isolate
 
@@ -197,7 +197,7 @@ def calendar_window(
         local = start.astimezone(tz).date()
         first = local.replace(day=1)
         following = (first + timedelta(days=32)).replace(day=1)
-        return _midnight(first, tz), _midnight(following, tz)
+        return local_midnight(first, tz), local_midnight(following, tz)
     return start, start + timedelta(days=7 if days is None else days)
 
 
@@ -574,17 +574,6 @@ def _safe_url(url: str | None) -> str | None:
     except ValueError:  # e.g. an unbalanced "[" where an IPv6 host would be
         return None
     return url if scheme in ("http", "https") else None
-
-
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
-    # Midnight may be skipped by a clock change in some zones; the first existing minute then.
-    moment = datetime.combine(day, time())
-    for _ in range(24 * 60):
-        aware = localize(moment, tz)
-        if aware is not None:
-            return aware.astimezone(UTC)
-        moment += timedelta(minutes=1)
-    raise ValueError(f"no local time on {day} in {tz.key}")  # pragma: no cover
 
 
 # --- HTML ------------------------------------------------------------------------------------

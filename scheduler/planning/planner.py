@@ -100,9 +100,14 @@ def plan_channel(
     kept = [airing for airing in fixed if start_us <= _to_us(airing.at) < end_us]
     airings = tuple(sorted([*kept, *new], key=_airing_order))
     before = [at for at in planner.fixed_at if at < start_us]
+    # Rule 3: a channel's silence counts only from when it began (its first post or airing).
+    began = min(
+        [_to_us(post.created) for post in posts] + [_to_us(airing.at) for airing in [*fixed, *new]],
+        default=end_us,
+    )
     gaps = _gaps(
         [_to_us(airing.at) for airing in airings],
-        before[-1] if before else start_us,
+        before[-1] if before else max(start_us, began),
         end_us,
         _duration_us(channel.max_gap),
     )

@@ -7,6 +7,7 @@ references and only read when a publisher needs them, so no value can leak into 
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -233,7 +234,18 @@ class Config:
             return self.channels[name]
         except KeyError:
             known = ", ".join(sorted(self.channels))
-            raise InputError(f"unknown channel {name!r}; known channels: {known}") from None
+            close = difflib.get_close_matches(name, self.channels, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InputError(f"unknown channel {name!r}; {hint}known channels: {known}") from None
+
+    def zone(self, channel: str | None = None) -> ZoneInfo:
+        """The zone a person reads times in (§4): the channel's, the only channel's, or
+        `[scheduler].timezone` where no single channel applies."""
+        if channel is not None:
+            return self.channel(channel).timezone
+        if len(self.channels) == 1:
+            return next(iter(self.channels.values())).timezone
+        return self.scheduler.timezone
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -41,7 +41,8 @@ def parse_duration(text: str) -> timedelta:
 
 
 def format_duration(delta: timedelta) -> str:
-    """The shortest `1h30m` style text for a duration (whole seconds)."""
+    """`1d 2h 30m`: the one way a duration is shown to a person, in every command, log line
+    and view (the HTML views' `i18n.duration_label` writes the same form)."""
     seconds = int(delta.total_seconds())
     if seconds == 0:
         return "0m"
@@ -52,7 +53,7 @@ def format_duration(delta: timedelta) -> str:
         count, seconds = divmod(seconds, size)
         if count:
             parts.append(f"{count}{unit}")
-    return sign + "".join(parts)
+    return sign + " ".join(parts)
 
 
 def zone(name: str) -> ZoneInfo:
@@ -159,7 +160,7 @@ def local_label(dt: datetime, tz: ZoneInfo) -> str:
     so the same instant reads the same in every command."""
     local = dt.astimezone(tz)
     offset = local.strftime("%z")
-    return f"{local:%a %d %b %H:%M} {offset[:3]}:{offset[3:]}"
+    return f"{local:%a} {local.day} {local:%b %H:%M} {offset[:3]}:{offset[3:]}"
 
 
 def iso_local(dt: datetime, tz: ZoneInfo) -> str:

@@ -206,7 +206,7 @@ BAD_CONFIGS = [
     pytest.param(
         in_main('cadence = "25h"'),
         [
-            "config.toml: channels.main.cadence: 1d1h does not divide 24h into whole slots; "
+            "config.toml: channels.main.cadence: 1d 1h does not divide 24h into whole slots; "
             + CADENCES
         ],
         id="cadence-25h",

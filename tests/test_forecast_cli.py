@@ -102,8 +102,14 @@ def test_simulate_text_is_a_readable_report(tmp_path: Path, run_cli: RunCli) -> 
     text = done.stdout
     assert "main: " in text and "airings (core 2, entertaining 1, repost" in text
     assert "gaps over max_gap 3h:" in text
-    assert "fresh content runs out: Mon 2030-01-07" in text
-    assert "rule violations: none" in text
+    # Times as a person reads them: the channel's wall clock with its offset.
+    assert text.startswith("simulation from Mon 7 Jan 01:00 +01:00 to Wed 9 Jan 01:00 +01:00\n")
+    assert "fresh content runs out: Mon 7 Jan 03:00 +01:00" in text
+    # Gaps are listed above; "none" alone would read as a contradiction.
+    assert (
+        "rule violations: none (the gaps above are left by missing content, not by the planner)"
+        in text
+    )
 
 
 def test_simulate_runs_the_audit_only_when_asked(tmp_path: Path, run_cli: RunCli) -> None:

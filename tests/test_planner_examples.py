@@ -13,7 +13,15 @@ from zoneinfo import ZoneInfo
 
 from scheduler.config import ChannelSettings, Mix, QuietWindow, RepostRules
 from scheduler.planning.audit import audit_channel
-from scheduler.planning.planner import ChannelPlan, Gap, PlanAiring, PlanPost, plan_channel, slots
+from scheduler.planning.planner import (
+    ChannelPlan,
+    Gap,
+    PlanAiring,
+    PlanPost,
+    gap_has_free_slot,
+    plan_channel,
+    slots,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -303,6 +311,16 @@ def test_silence_counts_only_from_when_the_channel_began() -> None:
     plan = plan_channel(short, created_late, pinned, day, day + DAY)
     assert plan.gaps == ()  # began at 20:00: one hour of silence, then the pinned post
     assert audit_channel(short, created_late, plan.airings, day, day + DAY, plan.gaps) == []
+
+
+def test_a_gap_without_a_free_slot_is_not_closable_by_more_posts() -> None:
+    """Quiet hours 00:00-02:00 and a pinned post at 02:20 leave no slot 30 minutes from both
+    ends of a silence from 23:00; one that runs to 03:00 has 02:00 free."""
+    quiet = channel(max_gap=3 * HOUR, quiet_hours=(QuietWindow(0, 120),))
+    evening = local(BERLIN, "2026-06-15 23:00")
+    assert gap_has_free_slot(quiet, Gap(evening, evening + 4 * HOUR))
+    assert not gap_has_free_slot(quiet, Gap(evening, evening + 3 * HOUR + 20 * MINUTE))
+    assert not gap_has_free_slot(quiet, Gap(evening, evening + 50 * MINUTE))
 
 
 # --- reposts and expiry (rules 5, 6) ------------------------------------------------------

@@ -518,7 +518,7 @@ def status(
     if output is ShowFormat.json:
         print_json(report)
     else:
-        print(status_text(report))
+        print(status_text(report, app_ctx.config))
 
 
 @app.command()

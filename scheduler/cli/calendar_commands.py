@@ -45,13 +45,7 @@ class ForecastSource:
     store: Any
 
     def zone(self, channel: str | None) -> ZoneInfo:
-        # docs/design.md §4: the channel's zone, or [scheduler].timezone where no single one
-        # applies.
-        if channel is not None:
-            return self.config.channel(channel).timezone
-        if len(self.config.channels) == 1:
-            return next(iter(self.config.channels.values())).timezone
-        return self.config.scheduler.timezone
+        return self.config.zone(channel)
 
     def calendar(
         self, *, start: datetime, end: datetime, channel: str | None, now: datetime

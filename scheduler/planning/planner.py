@@ -121,6 +121,17 @@ def plan_channel(
     )
 
 
+def gap_has_free_slot(channel: ChannelSettings, gap: Gap) -> bool:
+    """Whether a slot inside `gap` is at least `min_spacing` from both its ends, so more
+    posts could close it. Where none is (quiet hours, spacing around pinned posts), asking
+    editors to queue more would send them after the impossible."""
+    first, last = gap.start + channel.min_spacing, gap.end - channel.min_spacing
+    return (
+        first <= last
+        and next(slots(channel, first, last + timedelta(microseconds=1)), None) is not None
+    )
+
+
 def slots(channel: ChannelSettings, start: datetime, end: datetime) -> Iterator[datetime]:
     """The channel's slot grid in [start, end), as aware UTC times in order (rules 1 and 9)."""
     grid = _Grid.build(channel, _to_us(start), _to_us(end))

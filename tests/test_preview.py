@@ -449,11 +449,27 @@ def test_ics_carries_no_control_character_from_a_body_or_url() -> None:
 
 def test_text_shows_days_without_airings_and_alerts(data: CalendarData) -> None:
     text = preview.render_text(data)
-    assert "Mon 30 November 2026-11-30\n  (no airings)" in text
+    # The day's header names it once ("Mon 30 November", not "… 2026-11-30" again).
+    assert "\n\nMon 30 November\n  (no airings)" in text
+    assert text.startswith(
+        "Content calendar: Mon 23 Nov 08:00 +03:00 – Mon 30 Nov 08:00 +03:00 (Asia/Riyadh)\n"
+    )
     flagged = [line for line in text.splitlines() if line.startswith("!")]
     assert len(flagged) == 4  # failed, unconfirmed, gap, missed
     failed = text.splitlines().index(next(r for r in flagged if "failed" in r))
     assert text.splitlines()[failed + 1].endswith("↳ error: 422: text too long")
+
+
+def test_text_lines_fit_the_width_they_are_given(data: CalendarData) -> None:
+    """Gap lines are cut at the terminal's width, not at a fixed one: narrow, every line
+    fits; wide, the whole gap sentence is shown."""
+    narrow = preview.render_text(data, width=60).splitlines()
+    assert all(terminal.display_width(line) <= 60 for line in narrow[1:])
+    gap_line = next(line for line in narrow if line.startswith("!") and " gap " in line)
+    assert gap_line.endswith("…")
+    wide = preview.render_text(data, width=200).splitlines()
+    gap_line = next(line for line in wide if line.startswith("!") and " gap " in line)
+    assert gap_line.endswith("until Tue 24 November 10:00")
 
 
 # --- the command -----------------------------------------------------------------------------

@@ -8,7 +8,9 @@ can hand in their own; by default it is the planner's forecast over the configur
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -193,7 +195,9 @@ def _render(data: CalendarData, format: Format, *, view: str, lang: str, zone: Z
         return preview.render_ics(data)
     if format is Format.json:
         return json_text(data.to_json()) + "\n"
-    return preview.render_text(data, lang=lang, tz=zone)
+    # As wide as the terminal (or $COLUMNS), so nothing is cut that would have fitted.
+    width = shutil.get_terminal_size((100, 24)).columns
+    return preview.render_text(data, lang=lang, tz=zone, width=width)
 
 
 def _serve(
@@ -205,7 +209,15 @@ def _serve(
         data = build(chosen_view)
         return preview.render_html(data, view=chosen_view, lang=chosen_lang, tz=zone, switch=True)
 
-    server = preview.make_server(render, port=port, view=view, lang=lang)
+    try:
+        server = preview.make_server(render, port=port, view=view, lang=lang)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise InputError(
+                f"--port {port}: the port is already in use (another `calendar --serve`?); "
+                "give another --port, or --port 0 for any free one"
+            ) from None
+        raise InputError(f"--port {port}: can't serve on it: {exc.strerror}") from None
     typer.echo(f"Serving the calendar on http://127.0.0.1:{server.server_port}/ (Ctrl-C to stop)")
     try:
         server.serve_forever()

@@ -25,7 +25,7 @@ import wcwidth
 
 from ..domain import AIRING_KINDS, AiringKind
 from ..planning.calendar_data import CalendarAiring, CalendarData, CalendarGap
-from ..timeutil import local_midnight
+from ..timeutil import local_label, local_midnight
 from . import i18n
 from .terminal import UNSAFE, clean, clip, display_width, first_line, isolate
 
@@ -794,11 +794,12 @@ def render_text(
     ]
     widths = [max((display_width(c[i]) for c in cells), default=0) for i in range(4)]
     start, end = data.start.astimezone(zone), data.end.astimezone(zone)
-    out = [f"{isolate(t['title'])}: {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} ({zone.key})"]
+    window = f"{local_label(start, zone)} – {local_label(end, zone)}"
+    out = [f"{isolate(t['title'])}: {window} ({zone.key})"]
     index = 0
     for day, rows in days:
         out.append("")
-        out.append(f"{isolate(i18n.day_label(day, lang))} {day.isoformat()}")
+        out.append(isolate(i18n.day_label(day, lang)))
         if not rows:
             out.append(f"  ({isolate(t['no_airings'])})")
         for row in rows:

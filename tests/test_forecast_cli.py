@@ -167,3 +167,34 @@ def test_simulate_refuses_an_unknown_channel(tmp_path: Path, run_cli: RunCli) ->
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr.strip() == "error: unknown channel 'nope'; known channels: main"
+
+
+def test_a_busy_serve_port_is_one_error_line(tmp_path: Path, run_cli: RunCli) -> None:
+    import socket
+
+    config = write_config(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli("calendar", "--serve", "--port", str(port), config=config)
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"error: --port {port}: the port is already in use (another `calendar --serve`?); "
+        "give another --port, or --port 0 for any free one\n"
+    )
+    assert done.stdout == ""
+
+
+def test_text_calendar_is_as_wide_as_the_terminal(tmp_path: Path, run_cli: RunCli) -> None:
+    config = write_config(tmp_path, 'max_gap = "3h"\n')
+    _library(run_cli, config)
+    args = ("calendar", "--from", START, "--days", "2")
+    for columns in (60, 160):
+        done = run_cli(*args, config=config, env={"COLUMNS": str(columns)})
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        gaps = [line for line in lines if line.startswith("!")]
+        assert gaps and all(len(line) <= columns for line in lines[1:])
+        # Wide enough, the gap's sentence is whole; narrow, it is cut with an ellipsis.
+        assert all(line.endswith("…") != (columns == 160) for line in gaps)

@@ -176,8 +176,11 @@ def assert_post_shape(post: dict[str, Any]) -> None:
 # --- queue add -----------------------------------------------------------------------------------
 
 
-def test_add_prints_the_id_then_the_post_as_json(cli: Cli) -> None:
-    assert cli.ok("queue", "add", "Hello", "--channel", "main", "--kind", "core") == "1\n"
+def test_add_says_what_it_queued_then_the_post_as_json(cli: Cli) -> None:
+    assert cli.ok("queue", "add", "Hello", "--channel", "main", "--kind", "core") == (
+        "queued post 1 on main; floating: the planner gives it the next free slot "
+        "(see `scheduler calendar`)\n"
+    )
     expires = DAY + timedelta(days=5)
     post = cli.json(
         "queue", "add", "Pinned everywhere", "-c", "main", "-c", "tg",

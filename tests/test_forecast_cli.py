@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import RunCli, write_config
+from tests.conftest import RunCli, queued_id, write_config
 
 START = "2030-01-07T00:00:00Z"  # a Monday, far enough ahead to pin posts in it
 
@@ -23,7 +23,7 @@ max_airings = 6
 def _queue(run_cli: RunCli, config: Path, *args: str) -> int:
     done = run_cli("queue", "add", *args, config=config)
     assert done.returncode == 0, done.stderr
-    return int(done.stdout)
+    return int(queued_id(done.stdout))
 
 
 def _library(run_cli: RunCli, config: Path) -> dict[str, int]:

@@ -71,3 +71,40 @@ def test_edit_help_says_expires_none_removes_the_expiry(run_cli: RunCli) -> None
     done = run_cli("queue", "edit", "--help", env={"COLUMNS": "200"})
     assert done.returncode == 0
     assert "or 'none' to remove it." in done.stdout and "to keep it" not in done.stdout
+
+
+def test_views_agree_after_a_failure(tmp_path: Path, run_cli: RunCli) -> None:
+    """A pinned post whose airing failed, with a rerun the daemon had planned before: every
+    view says it waits for `queue retry`, none says it is queued or will air on its own."""
+    from scheduler.models import Airing
+    from scheduler.store import Store
+
+    config = _config(tmp_path)
+    at = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    added = run_cli("queue", "add", "Webinar", "-c", "main", "--kind", "core", "--at",
+                    at.isoformat(), config=config)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    cancelled = run_cli("queue", "add", "Dropped", "-c", "main", "--kind", "core", config=config)
+    assert run_cli("queue", "cancel", "2", config=config).returncode == 0, cancelled.stdout
+    store = Store(f"sqlite:///{config.parent / 'scheduler.db'}")
+    with store.session(write=True) as session:
+        first = session.get(Airing, 1)
+        assert first is not None and first.post_id == 1
+        first.status, first.error = "failed", "HTTP 422: text too long"
+        session.add(first)
+        rerun = Airing(post_id=1, channel="main", kind="repost", at=at + timedelta(hours=6),
+                       updated=datetime.now(UTC))  # fmt: skip
+        session.add(rerun)
+    store.close()
+
+    status = run_cli("status", config=config).stdout
+    assert "queued posts:     0" in status  # a failed post is not queued
+    assert "needs an editor:  post 1 (failed; `scheduler queue retry 1`)" in status
+    listed = run_cli("queue", "list", config=config).stdout.splitlines()
+    rows = {line.split()[0]: line for line in listed[1:]}
+    assert "floating" not in rows["2"] and " - " in rows["2"]  # cancelled: never airs
+    # The planned rerun is the next airing, never marked pinned.
+    assert "(pinned)" not in rows["1"]
+    shown = run_cli("queue", "show", "1", config=config).stdout
+    assert "core (pinned) failed HTTP 422: text too long" in shown
+    assert "repost on hold until `scheduler queue retry 1`" in shown

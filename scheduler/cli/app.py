@@ -348,7 +348,7 @@ def queue_list(
     if output is ListFormat.json:
         print_json({"posts": [post_json(r, app_ctx.config, now=now) for r in records]})
     elif records:
-        print(posts_table(records, now=now))
+        print(posts_table(records, app_ctx.config, now=now))
     else:
         print("no posts", file=sys.stderr)
 

@@ -7,6 +7,7 @@ the `--config` given (before or after the subcommand) can find it.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -108,3 +109,40 @@ def test_views_agree_after_a_failure(tmp_path: Path, run_cli: RunCli) -> None:
     shown = run_cli("queue", "show", "1", config=config).stdout
     assert "core (pinned) failed HTTP 422: text too long" in shown
     assert "repost on hold until `scheduler queue retry 1`" in shown
+
+
+def test_piped_output_has_no_invisible_isolates(tmp_path: Path, run_cli: RunCli) -> None:
+    """On a terminal an Arabic cell is wrapped in FSI … PDI so it can't reorder the columns;
+    piped into a file or a script, the text arrives as the editor wrote it."""
+    import pty
+    import subprocess
+    import sys
+
+    config = _config(tmp_path)
+    body = "مرحبا بالجميع"
+    assert (
+        run_cli("queue", "add", body, "-c", "main", "--kind", "core", config=config).returncode == 0
+    )
+    piped = run_cli("queue", "list", config=config)
+    assert body in piped.stdout and "\u2068" not in piped.stdout and "\u2069" not in piped.stdout
+    calendar = run_cli("calendar", "--days", "1", config=config)
+    assert "\u2068" not in calendar.stdout
+    # The same command on a pseudo-terminal isolates the cell.
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "scheduler", "--config", str(config), "queue", "list"],
+        stdout=follower, stderr=subprocess.DEVNULL, cwd=tmp_path,
+    ) as process:  # fmt: skip
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the other end closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+        process.wait(timeout=120)
+    os.close(leader)
+    assert f"\u2068{body}\u2069".encode() in shown

@@ -396,7 +396,10 @@ def test_ics_across_a_daylight_saving_change() -> None:
 # --- terminal text ---------------------------------------------------------------------------
 
 
-def test_text_columns_line_up_with_arabic_and_emoji(data: CalendarData) -> None:
+def test_text_columns_line_up_with_arabic_and_emoji(
+    data: CalendarData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(terminal, "ISOLATE_RTL", True)  # as on a terminal
     for lang in i18n.LANGS:
         t = i18n.messages(lang)
         text = preview.render_text(data, lang=lang, width=90)

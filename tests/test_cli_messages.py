@@ -77,8 +77,8 @@ def test_edit_help_says_expires_none_removes_the_expiry(run_cli: RunCli) -> None
 def test_views_agree_after_a_failure(tmp_path: Path, run_cli: RunCli) -> None:
     """A pinned post whose airing failed, with a rerun the daemon had planned before: every
     view says it waits for `queue retry`, none says it is queued or will air on its own."""
-    from scheduler.models import Airing
-    from scheduler.store import Store
+    from scheduler.store.models import Airing
+    from scheduler.store.store import Store
 
     config = _config(tmp_path)
     at = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)

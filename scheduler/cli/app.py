@@ -279,7 +279,7 @@ def _queued(post_id: int, draft: PostDraft, config: Config) -> str:
     """`queued post 5 on main; first airing Sun 29 Nov 02:00 +01:00`: what `queue add` did.
     A floating post's slot is the planner's to give; planning here would cost `queue add`
     the whole library's read, so the sentence says where to see it."""
-    from .timeutil import local_label
+    from ..timeutil import local_label
 
     where = ", ".join(draft.channels)
     if draft.at is not None:

@@ -7,11 +7,12 @@ references and only read when a publisher needs them, so no value can leak into 
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .domain import AIRING_KINDS
-from .errors import ConfigError, SecretError
+from .errors import ConfigError, SchedulerError, SecretError
 from .inputfile import MB, UnreadableInput, read_text_file
 from .measuring import Goals, MetricsSettings, read_goals, read_metrics
 from .timeutil import DURATION_HINT, format_duration, parse_duration, zone
@@ -236,7 +237,18 @@ class Config:
             return self.channels[name]
         except KeyError:
             known = ", ".join(sorted(self.channels))
-            raise InputError(f"unknown channel {name!r}; known channels: {known}") from None
+            close = difflib.get_close_matches(name, self.channels, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InputError(f"unknown channel {name!r}; {hint}known channels: {known}") from None
+
+    def zone(self, channel: str | None = None) -> ZoneInfo:
+        """The zone a person reads times in (§4): the channel's, the only channel's, or
+        `[scheduler].timezone` where no single channel applies."""
+        if channel is not None:
+            return self.channel(channel).timezone
+        if len(self.channels) == 1:
+            return next(iter(self.channels.values())).timezone
+        return self.scheduler.timezone
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -298,8 +310,11 @@ class _Problems:
     def __init__(self, source: str) -> None:
         self.source = source
         self.lines: list[str] = []
+        self.found = 0  # problems met, repeats included: tells a reader whether a value failed
+        self.secrets: list[tuple[str, SecretRef]] = []  # every reference read, with its path
 
     def add(self, path: str, reason: str) -> None:
+        self.found += 1
         line = f"{self.source}: {path}: {reason}"
         # `[defaults]` is read once per channel; its problems are reported once.
         if line not in self.lines:
@@ -315,11 +330,13 @@ def default_config_path() -> Path:
     return Path(os.environ.get("SCHEDULER_CONFIG") or "config.toml")
 
 
-def load_config(path: Path | str | None = None) -> Config:
+def load_config(path: Path | str | None = None, *, resolve_secrets: bool = False) -> Config:
     """Read and validate the config; raise ConfigError listing every problem.
 
     The file is read as `inputfile` reads every named input: a regular UTF-8 file of at
     most `CONFIG_FILE_LIMIT`, so `--config /dev/zero` is refused instead of read forever.
+    `resolve_secrets` (for `check`): an invalid config's error also names every secret that
+    can't be read, so one run shows every problem.
     """
     config_path = Path(path) if path is not None else default_config_path()
     source = str(config_path)
@@ -333,10 +350,12 @@ def load_config(path: Path | str | None = None) -> Config:
         raise ConfigError([f"{source}: {exc.reason}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: not valid TOML: {exc}"]) from None
-    return parse_config(raw, config_path)
+    return parse_config(raw, config_path, resolve_secrets=resolve_secrets)
 
 
-def parse_config(raw: Mapping[str, Any], config_path: Path) -> Config:
+def parse_config(
+    raw: Mapping[str, Any], config_path: Path, *, resolve_secrets: bool = False
+) -> Config:
     problems = _Problems(str(config_path))
     base_dir = config_path.resolve().parent
     problems.unknown_keys(raw, {"scheduler", "defaults", "channels", "metrics"}, "")
@@ -363,6 +382,10 @@ def parse_config(raw: Mapping[str, Any], config_path: Path) -> Config:
             channels[name] = channel
 
     if problems.lines:
+        if resolve_secrets:
+            for path, ref in problems.secrets:
+                if (problem := secret_problem(ref, path)) is not None:
+                    problems.add(path, problem)
         raise ConfigError(problems.lines)
     return Config(
         path=config_path,
@@ -501,7 +524,7 @@ def _read_channel(
     problems: _Problems,
 ) -> ChannelSettings | None:
     path = f"channels.{name}"
-    errors_before = len(problems.lines)
+    errors_before = problems.found
     publisher = table.get("publisher")
     if publisher not in PUBLISHERS:
         shown = "missing" if publisher is None else repr(publisher)
@@ -513,35 +536,44 @@ def _read_channel(
     def where(key: str) -> str:
         return f"{path}.{key}" if key in table else f"defaults.{key}"
 
+    unreadable: set[str] = set()  # rule keys whose value failed: not combined with others
+
     def rule_duration(key: str, fallback: timedelta, *, positive: bool = False) -> timedelta:
         source = table if key in table else defaults
-        return _duration(
+        before = problems.found
+        value = _duration(
             source, key, path if key in table else "defaults", problems, fallback, positive=positive
         )
+        if problems.found != before:
+            unreadable.add(key)
+        return value
 
     plain = ChannelSettings(name=name, publisher=publisher, timezone=scheduler.timezone)
     tz_value, _ = _merged(defaults, table, "timezone")
     tz = plain.timezone
     if tz_value is not None:
         tz = _timezone(tz_value, where("timezone"), problems) or tz
-    errors_before_rules = len(problems.lines)
     cadence = rule_duration("cadence", plain.cadence, positive=True)
     slot_offset = rule_duration("slot_offset", plain.slot_offset)
     min_spacing = rule_duration("min_spacing", plain.min_spacing)
     max_gap = rule_duration("max_gap", plain.max_gap, positive=True)
     freeze = rule_duration("freeze", plain.freeze)
     response_time = rule_duration("response_time", plain.response_time, positive=True)
+    before = problems.found
     quiet = _quiet_hours(_merged(defaults, table, "quiet_hours")[0], where("quiet_hours"), problems)
-    rules_readable = len(problems.lines) == errors_before_rules
+    if problems.found != before:
+        unreadable.add("quiet_hours")
     mix = _mix(_merged(defaults, table, "mix")[0], where("mix"), problems)
     repost = _repost(defaults.get("repost"), table.get("repost"), path, problems)
     goals = read_goals(defaults.get("goals"), table.get("goals"), path, problems.add)
     options = _publisher_options(publisher, table, option_spec, path, base_dir, problems)
 
-    if rules_readable:
-        # Only combine values that were read; a fallback would report a problem nobody wrote.
-        _check_rules(path, cadence, slot_offset, min_spacing, max_gap, quiet, repost, problems)
-    if len(problems.lines) != errors_before:
+    own_repost = table.get("repost")
+    own_shift = isinstance(own_repost, Mapping) and "hour_shift" in own_repost
+    rules = _Rules(cadence, slot_offset, min_spacing, max_gap, quiet, repost)
+    hour_shift_path = f"{path if own_shift else 'defaults'}.repost.hour_shift"
+    _check_rules(rules, where, unreadable, hour_shift_path, problems)
+    if problems.found != errors_before:
         return None
     return ChannelSettings(
         name=name,
@@ -561,57 +593,79 @@ def _read_channel(
     )
 
 
+@dataclass(frozen=True)
+class _Rules:
+    cadence: timedelta
+    slot_offset: timedelta
+    min_spacing: timedelta
+    max_gap: timedelta
+    quiet: tuple[QuietWindow, ...]
+    repost: RepostRules
+
+
 def _check_rules(
-    path: str,
-    cadence: timedelta,
-    slot_offset: timedelta,
-    min_spacing: timedelta,
-    max_gap: timedelta,
-    quiet: tuple[QuietWindow, ...],
-    repost: RepostRules,
+    rules: _Rules,
+    where: Callable[[str], str],
+    unreadable: Set[str],
+    hour_shift_path: str,
     problems: _Problems,
 ) -> None:
-    """Rules that are each valid alone but can't hold together (§3, §6)."""
+    """Rules that are each valid alone but can't hold together (§3, §6).
+
+    A problem is reported at the key the value came from (`defaults.cadence` when the
+    channel inherits it, so it is reported once), and only values that were read are
+    combined: a fallback would report a problem nobody wrote.
+    """
     show = format_duration
+    cadence, slot_offset, min_spacing, max_gap = (
+        rules.cadence, rules.slot_offset, rules.min_spacing, rules.max_gap,
+    )  # fmt: skip
+    if rules.repost.hour_shift > timedelta(hours=12):
+        problems.add(
+            hour_shift_path,
+            f"{show(rules.repost.hour_shift)} is more than 12h, "
+            "the furthest two times of day can be",
+        )
+    if "cadence" in unreadable:
+        return
     if DAY % cadence != timedelta(0) or cadence < timedelta(minutes=1):
         problems.add(
-            f"{path}.cadence",
+            where("cadence"),
             f"{show(cadence)} does not divide 24h into whole slots; "
             "use e.g. 15m, 20m, 30m, 1h, 2h, 3h, 4h, 6h, 8h, 12h or 24h",
         )
-        return
+        return  # the comparisons with the cadence would only repeat this problem
     if cadence % timedelta(minutes=1) != timedelta(0):
-        problems.add(f"{path}.cadence", f"{show(cadence)} must be whole minutes")
-    if slot_offset >= cadence:
+        problems.add(where("cadence"), f"{show(cadence)} must be whole minutes")
+    if "slot_offset" not in unreadable and slot_offset >= cadence:
         problems.add(
-            f"{path}.slot_offset",
+            where("slot_offset"),
             f"{show(slot_offset)} must be shorter than the cadence {show(cadence)}",
         )
-    if min_spacing > cadence:
+    if "min_spacing" not in unreadable and min_spacing > cadence:
         problems.add(
-            f"{path}.min_spacing",
+            where("min_spacing"),
             f"{show(min_spacing)} is longer than the cadence {show(cadence)}, "
             "so consecutive slots could never both be filled",
         )
+    if "max_gap" in unreadable:
+        return
     if max_gap < cadence:
         problems.add(
-            f"{path}.max_gap",
+            where("max_gap"),
             f"{show(max_gap)} is shorter than the cadence {show(cadence)}; "
             "the slots themselves would break it",
         )
-    longest_quiet = _longest_quiet_stretch(quiet)
+    if "quiet_hours" in unreadable:
+        return
+    longest_quiet = _longest_quiet_stretch(rules.quiet)
     # Only when max_gap already holds one cadence step; otherwise the line above said it all.
     if max_gap >= cadence and longest_quiet + cadence > max_gap:
         problems.add(
-            f"{path}.max_gap",
+            where("max_gap"),
             f"{show(max_gap)} can't hold: the quiet hours leave {show(longest_quiet)} "
             f"without slots, plus one cadence step ({show(cadence)}) makes "
             f"{show(longest_quiet + cadence)}",
-        )
-    if repost.hour_shift > timedelta(hours=12):
-        problems.add(
-            f"{path}.repost.hour_shift",
-            f"{show(repost.hour_shift)} is more than 12h, the furthest two times of day can be",
         )
 
 
@@ -783,7 +837,27 @@ def _read_secret(value: Any, path: str, problems: _Problems, base_dir: Path) -> 
         return None
     if source == "file":
         name = str(base_dir / name)
-    return SecretRef(source, name, carries=_SECRET_CARRIES.get(path.rsplit(".", 1)[-1], "text"))
+    ref = SecretRef(source, name, carries=_SECRET_CARRIES.get(path.rsplit(".", 1)[-1], "text"))
+    problems.secrets.append((path, ref))
+    return ref
+
+
+_HTTP_URL = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
+
+
+def secret_problem(ref: SecretRef, path: str) -> str | None:
+    """Why the secret at `path` can't be used (unreadable, or a webhook `url` that is not
+    http(s)), never quoting its value; None when it can."""
+    try:
+        revealed = ref.reveal()
+    except SchedulerError as exc:
+        return str(exc)
+    if path.endswith(".url") and not _HTTP_URL.match(revealed):
+        return (
+            f"the secret in {ref.describe()} is not an http:// or https:// URL "
+            "(its value is not shown)"
+        )
+    return None
 
 
 def _read_webhook_url(

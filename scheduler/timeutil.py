@@ -6,12 +6,12 @@ Nothing here reads the clock: `now` is passed in.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _DURATION_PART = re.compile(r"(\d+)([smhd])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_RELATIVE = re.compile(r"^\+(\d+)([smhd])$")
+_RELATIVE = re.compile(r"^([+-])(\d+)([smhd])$")
 
 DURATION_HINT = "a duration such as 90s, 15m, 2h, 1h30m or 3d"
 # No rule, window or wait of the product is longer than a year; anything longer is a typo
@@ -23,7 +23,8 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 TIME_RANGE_HINT = "a time between 2000-01-01 and 2100-01-01"
 WHEN_HINT = (
-    "an ISO 8601 time (e.g. 2026-11-24T09:00 or 2026-11-24T08:00:00Z), now, or +90s/+15m/+2h/+3d"
+    "an ISO 8601 time (e.g. 2026-11-24T09:00 or 2026-11-24T08:00:00Z), now, today, "
+    "or +90s/+15m/+2h/+3d/-1h"
 )
 
 
@@ -40,7 +41,8 @@ def parse_duration(text: str) -> timedelta:
 
 
 def format_duration(delta: timedelta) -> str:
-    """The shortest `1h30m` style text for a duration (whole seconds)."""
+    """`1d 2h 30m`: the one way a duration is shown to a person, in every command, log line
+    and view (the HTML views' `i18n.duration_label` writes the same form)."""
     seconds = int(delta.total_seconds())
     if seconds == 0:
         return "0m"
@@ -51,7 +53,7 @@ def format_duration(delta: timedelta) -> str:
         count, seconds = divmod(seconds, size)
         if count:
             parts.append(f"{count}{unit}")
-    return sign + "".join(parts)
+    return sign + " ".join(parts)
 
 
 def zone(name: str) -> ZoneInfo:
@@ -72,10 +74,16 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     value = text.strip()
     if value.lower() == "now":
         return now.astimezone(UTC)
+    if value.lower() == "today":  # the start of today in `tz`
+        return local_midnight(now.astimezone(tz).date(), tz)
     relative = _RELATIVE.match(value.lower())
     if relative:
-        amount, unit = relative.groups()
+        sign, amount, unit = relative.groups()
         seconds = int(amount) * _UNIT_SECONDS[unit]
+        if sign == "-":
+            if seconds > (now - EARLIEST).total_seconds():
+                raise ValueError(f"{text!r} lands before 2000-01-01; give {TIME_RANGE_HINT}")
+            return now.astimezone(UTC) - timedelta(seconds=seconds)
         if seconds > (LATEST - now).total_seconds():
             raise ValueError(f"{text!r} lands after 2100-01-01; give {TIME_RANGE_HINT}")
         return now.astimezone(UTC) + timedelta(seconds=seconds)
@@ -95,6 +103,18 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     if not EARLIEST <= moment <= LATEST:
         raise ValueError(f"{text!r} is not {TIME_RANGE_HINT}")
     return moment
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The start of local `day` in `tz`, in UTC. Midnight is skipped by a clock change in
+    some zones; the day then starts at its first existing minute."""
+    moment = datetime.combine(day, time())
+    for _ in range(24 * 60):
+        aware = localize(moment, tz)
+        if aware is not None:
+            return aware.astimezone(UTC)
+        moment += timedelta(minutes=1)
+    raise ValueError(f"no local time on {day} in {tz.key}")  # pragma: no cover
 
 
 def localize(naive: datetime, tz: ZoneInfo) -> datetime | None:
@@ -133,6 +153,14 @@ def naive_utc(moment: datetime) -> datetime:
 def iso_utc(dt: datetime) -> str:
     """`2026-11-24T08:00:00Z`: the one form times are exchanged in."""
     return utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local_label(dt: datetime, tz: ZoneInfo) -> str:
+    """`Sun 29 Nov 02:00 +01:00`: how a time is shown to a person, in `tz` with its offset,
+    so the same instant reads the same in every command."""
+    local = dt.astimezone(tz)
+    offset = local.strftime("%z")
+    return f"{local:%a} {local.day} {local:%b %H:%M} {offset[:3]}:{offset[3:]}"
 
 
 def iso_local(dt: datetime, tz: ZoneInfo) -> str:

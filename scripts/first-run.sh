@@ -1,6 +1,6 @@
 #!/bin/sh
-# Queue a few example posts on a fresh database, so `make run` shows the daemon planning and
-# publishing within a minute. Does nothing once posts exist.
+# Queue example posts on a fresh database, so `make run` shows the daemon planning and
+# publishing within a minute and a healthy week ahead. Does nothing once posts exist.
 set -eu
 SCHEDULER="$1"
 if [ "$("$SCHEDULER" --config config.toml queue list --format json | grep -c '"editor"')" != 0 ]; then
@@ -10,9 +10,8 @@ fi
     "Welcome! This post was pinned 20 seconds after set-up; the daemon published it to published.jsonl."
 "$SCHEDULER" --config config.toml queue add --channel main --kind entertaining \
     "مرحبا! Right-to-left text and emoji 👨‍👩‍👧 go through untouched."
-"$SCHEDULER" --config config.toml queue add --channel main --kind core \
-    "A floating post: the planner gives it the next free hourly slot (see scheduler calendar)."
-"$SCHEDULER" --config config.toml queue add --channel main --kind entertaining \
-    "Another floating one, light and entertaining, so the mix stays lively."
-"$SCHEDULER" --config config.toml calendar --days 1 --format text || true
+# A library large enough for a healthy week: an hourly channel uses about 20 airings a day,
+# and each post airs at most 7 times (once fresh, repost.max_airings = 6 reruns).
+"$SCHEDULER" --config config.toml queue import "$(dirname "$0")/first-run-posts.csv"
+"$SCHEDULER" --config config.toml calendar --days 2 --format text || true
 echo "Starting the daemon; published posts are appended to published.jsonl. Stop it with Ctrl-C."

@@ -8,6 +8,7 @@ Where no server answers, PostgreSQL cases are skipped with the reason shown in t
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -123,6 +124,13 @@ def config_file(tmp_path: Path) -> Path:
 
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def queued_id(stdout: str) -> str:
+    """The post id in `queue add`'s "queued post 5 on main; …"."""
+    match = re.match(r"queued post (\d+) on ", stdout)
+    assert match, stdout
+    return match.group(1)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scheduler.store.store import Store
-from tests.conftest import REPO, write_config
+from tests.conftest import REPO, queued_id, write_config
 
 WORKERS = 4
 POSTS_PER_WORKER = 50
@@ -117,6 +117,6 @@ def test_four_processes_queue_at_once_on_one_sqlite_file(tmp_path: Path) -> None
         assert store.revision() == WORKERS * POSTS_PER_WORKER  # one transaction per post
         cli_ids = [line for stdout, _ in outputs for line in stdout.splitlines()[:-1]]
         assert len(cli_ids) == WORKERS * POSTS_PER_WORKER // CLI_EVERY
-        assert {int(i) for i in cli_ids} <= {r.id for r in records}
+        assert {int(queued_id(i)) for i in cli_ids} <= {r.id for r in records}
     finally:
         store.close()

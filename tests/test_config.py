@@ -208,7 +208,7 @@ BAD_CONFIGS = [
     pytest.param(
         in_main('cadence = "25h"'),
         [
-            "config.toml: channels.main.cadence: 1d1h does not divide 24h into whole slots; "
+            "config.toml: channels.main.cadence: 1d 1h does not divide 24h into whole slots; "
             + CADENCES
         ],
         id="cadence-25h",
@@ -411,6 +411,35 @@ def test_bad_config_is_refused_with_exact_message(
     assert all(SECRET not in line for line in problems)
 
 
+def test_check_lists_every_problem_in_one_run(in_tmp: Path) -> None:
+    """What took four runs of `check` to see: a bad [defaults] value with problems of each
+    channel, a value that breaks a rule with an inherited one, and unreadable secrets."""
+    text = (
+        '[scheduler]\nhorizon = "2x"\n'
+        '[defaults]\nbogus = 1\nmax_gap = "nope"\nrepost = { hour_shift = "13h" }\n'
+        '[channels.main]\npublisher = "file"\npath = "p.jsonl"\nmin_spacing = "2h"\n'
+        '[channels.brand]\npublisher = "mastodon"\nbase_url = "https://social.example"\n'
+        'token = { env = "FIRSTHOUR_UNSET_TOKEN" }\nextra = 3\n'
+    )
+    (in_tmp / "config.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config("config.toml", resolve_secrets=True)
+    paths = [line.split(": ")[1] for line in caught.value.problems]
+    assert paths == [
+        "scheduler.horizon",
+        "defaults.bogus",
+        "defaults.max_gap",
+        "defaults.repost.hour_shift",
+        "channels.main.min_spacing",
+        "channels.brand.extra",
+        "channels.brand.token",
+    ]
+    assert "FIRSTHOUR_UNSET_TOKEN is not set" in caught.value.problems[-1]
+    with pytest.raises(ConfigError) as plain:  # other commands don't resolve secrets
+        load_config("config.toml")
+    assert len(plain.value.problems) == len(paths) - 1
+
+
 def test_toml_syntax_error_names_the_file(in_tmp: Path) -> None:
     problems = problems_of('[scheduler\ndatabase = "x"\n')
     assert len(problems) == 1
@@ -436,8 +465,8 @@ def test_every_problem_is_reported_once_in_file_order(in_tmp: Path) -> None:
         "(e.g. UTC, Europe/Berlin)",
         "config.toml: channels.main.mix.core: -2 must be a whole number, 0 or more",
         f"config.toml: defaults.repost.shift: unknown key; accepted keys: {REPOST_KEYS}",
-        f"config.toml: channels.main.cadence: 7m does not divide 24h into whole slots; {CADENCES}",
-        f"config.toml: channels.other.cadence: 7m does not divide 24h into whole slots; {CADENCES}",
+        # Inherited by both channels, reported once where it is written.
+        f"config.toml: defaults.cadence: 7m does not divide 24h into whole slots; {CADENCES}",
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import RunCli, write_config
+from tests.conftest import RunCli, queued_id, write_config
 
 START = "2030-01-07T00:00:00Z"  # a Monday, far enough ahead to pin posts in it
 
@@ -23,7 +23,7 @@ max_airings = 6
 def _queue(run_cli: RunCli, config: Path, *args: str) -> int:
     done = run_cli("queue", "add", *args, config=config)
     assert done.returncode == 0, done.stderr
-    return int(done.stdout)
+    return int(queued_id(done.stdout))
 
 
 def _library(run_cli: RunCli, config: Path) -> dict[str, int]:
@@ -102,8 +102,14 @@ def test_simulate_text_is_a_readable_report(tmp_path: Path, run_cli: RunCli) -> 
     text = done.stdout
     assert "main: " in text and "airings (core 2, entertaining 1, repost" in text
     assert "gaps over max_gap 3h:" in text
-    assert "fresh content runs out: Mon 2030-01-07" in text
-    assert "rule violations: none" in text
+    # Times as a person reads them: the channel's wall clock with its offset.
+    assert text.startswith("simulation from Mon 7 Jan 01:00 +01:00 to Wed 9 Jan 01:00 +01:00\n")
+    assert "fresh content runs out: Mon 7 Jan 03:00 +01:00" in text
+    # Gaps are listed above; "none" alone would read as a contradiction.
+    assert (
+        "rule violations: none (the gaps above are left by missing content, not by the planner)"
+        in text
+    )
 
 
 def test_simulate_runs_the_audit_only_when_asked(tmp_path: Path, run_cli: RunCli) -> None:
@@ -161,3 +167,34 @@ def test_simulate_refuses_an_unknown_channel(tmp_path: Path, run_cli: RunCli) ->
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr.strip() == "error: unknown channel 'nope'; known channels: main"
+
+
+def test_a_busy_serve_port_is_one_error_line(tmp_path: Path, run_cli: RunCli) -> None:
+    import socket
+
+    config = write_config(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli("calendar", "--serve", "--port", str(port), config=config)
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"error: --port {port}: the port is already in use (another `calendar --serve`?); "
+        "give another --port, or --port 0 for any free one\n"
+    )
+    assert done.stdout == ""
+
+
+def test_text_calendar_is_as_wide_as_the_terminal(tmp_path: Path, run_cli: RunCli) -> None:
+    config = write_config(tmp_path, 'max_gap = "3h"\n')
+    _library(run_cli, config)
+    args = ("calendar", "--from", START, "--days", "2")
+    for columns in (60, 160):
+        done = run_cli(*args, config=config, env={"COLUMNS": str(columns)})
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        gaps = [line for line in lines if line.startswith("!")]
+        assert gaps and all(len(line) <= columns for line in lines[1:])
+        # Wide enough, the gap's sentence is whole; narrow, it is cut with an ellipsis.
+        assert all(line.endswith("…") != (columns == 160) for line in gaps)

@@ -541,7 +541,7 @@ def test_ids_past_32_bits_work_on_both_databases(
     config = Path("config.toml")
     added = run_cli(*ADD, "--at", "+2d", config=config)
     assert added.returncode == 0, added.stderr
-    assert added.stdout == f"{big}\n"
+    assert added.stdout.startswith(f"queued post {big} on main; first airing ")
     shown = run_cli("queue", "show", str(big), "--format", "json", config=config)
     assert shown.returncode == 0, shown.stderr
     post = json.loads(shown.stdout)

@@ -8,6 +8,7 @@ come from pip's cache or the package index, as for a user), and from another dir
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -86,8 +87,15 @@ def test_the_installed_wheel_renders_and_serves_the_calendar(
         "--output", str(page),
     )  # fmt: skip
     assert rendered.returncode == 0, rendered.stderr
+    # The command says what it wrote (the post airs once, then as reruns).
+    assert re.fullmatch(
+        rf"wrote \d+ airings[^\n]* – [^\n]*, to {re.escape(str(page))}\n", rendered.stderr
+    )
     html = page.read_text(encoding="utf-8")
     assert "<html" in html and "مرحبا &lt;b&gt;bold&lt;/b&gt;" in html
+    # The week's hour grid: seven days from the start of today, 24 hours each.
+    assert html.count('<span class="hour-label">') == 7 * 24
+    assert 'http-equiv="refresh"' not in html  # a saved file does not reload itself
 
     with subprocess.Popen(
         [str(installed), "--config", str(config), "calendar", "--serve", "--port", "0"],
@@ -104,6 +112,7 @@ def test_the_installed_wheel_renders_and_serves_the_calendar(
                 assert response.status == 200
                 served = response.read().decode("utf-8")
             assert "مرحبا &lt;b&gt;bold&lt;/b&gt;" in served
+            assert 'class="week"' in served and 'http-equiv="refresh"' in served
         finally:
             server.terminate()
             server.wait(timeout=60)

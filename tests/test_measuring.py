@@ -392,4 +392,4 @@ def test_status_names_goals_that_are_behind(store: Store, now: datetime) -> None
         record_followers(store, "main", 1000 + 5 * day, at=now - (9 - day) * DAY)
     report = status_report(config, store, now=now)
     assert report["channels"]["main"]["goals_behind"] == ["followers behind"]
-    assert "goals behind:     followers behind" in status_text(report)
+    assert "goals behind:     followers behind" in status_text(report, config)

@@ -13,7 +13,15 @@ from zoneinfo import ZoneInfo
 
 from scheduler.config import ChannelSettings, Mix, QuietWindow, RepostRules
 from scheduler.planning.audit import audit_channel
-from scheduler.planning.planner import ChannelPlan, Gap, PlanAiring, PlanPost, plan_channel, slots
+from scheduler.planning.planner import (
+    ChannelPlan,
+    Gap,
+    PlanAiring,
+    PlanPost,
+    gap_has_free_slot,
+    plan_channel,
+    slots,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -278,6 +286,41 @@ def test_a_gap_is_reported_when_content_runs_out() -> None:
     )
     assert plan.gaps[0].minutes == 24 * 60
     assert plan.fresh_runs_out == day + 2 * HOUR
+
+
+def test_silence_counts_only_from_when_the_channel_began() -> None:
+    """§3.3: a channel whose first post was queued at 14:00 was not silent in the morning,
+    and one with no post and no airing at all has no gap."""
+    day = local(BERLIN, "2026-06-15 00:00")
+    short = channel(max_gap=3 * HOUR, mix=Mix(1, 1, 0), quiet_hours=())
+    queued = [
+        PlanPost(1, "core", day + 14 * HOUR, None),
+        PlanPost(2, "core", day + 14 * HOUR, None),
+    ]
+    plan = plan_channel(short, queued, [], day, day + DAY)
+    assert calendar(plan, BERLIN) == ["Mon 00:00 core #1", "Mon 01:00 core #2"]
+    # (The planner plans from `now` in practice; here it airs them from the window's start,
+    # which counts as the channel's beginning too.) The silence after them is reported.
+    assert plan.gaps == (Gap(day + HOUR, day + DAY),)
+    later = plan_channel(short, queued, [], day + 15 * HOUR, day + DAY)
+    assert later.gaps[0].start == day + 16 * HOUR
+    fresh = plan_channel(short, [], [], day, day + DAY)
+    assert fresh.gaps == ()
+    created_late = [PlanPost(1, "core", day + 20 * HOUR, None, evergreen=False)]
+    pinned = [PlanAiring(1, "core", day + 21 * HOUR, pinned=True, airing_id=1)]
+    plan = plan_channel(short, created_late, pinned, day, day + DAY)
+    assert plan.gaps == ()  # began at 20:00: one hour of silence, then the pinned post
+    assert audit_channel(short, created_late, plan.airings, day, day + DAY, plan.gaps) == []
+
+
+def test_a_gap_without_a_free_slot_is_not_closable_by_more_posts() -> None:
+    """Quiet hours 00:00-02:00 and a pinned post at 02:20 leave no slot 30 minutes from both
+    ends of a silence from 23:00; one that runs to 03:00 has 02:00 free."""
+    quiet = channel(max_gap=3 * HOUR, quiet_hours=(QuietWindow(0, 120),))
+    evening = local(BERLIN, "2026-06-15 23:00")
+    assert gap_has_free_slot(quiet, Gap(evening, evening + 4 * HOUR))
+    assert not gap_has_free_slot(quiet, Gap(evening, evening + 3 * HOUR + 20 * MINUTE))
+    assert not gap_has_free_slot(quiet, Gap(evening, evening + 50 * MINUTE))
 
 
 # --- reposts and expiry (rules 5, 6) ------------------------------------------------------

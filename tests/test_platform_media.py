@@ -25,7 +25,7 @@ from scheduler.publishers import Delivery, make_http_client
 from scheduler.publishers.bluesky import BlueskyPublisher
 from scheduler.publishers.mastodon import MastodonPublisher
 from scheduler.publishers.telegram import TelegramPublisher
-from tests.conftest import RunCli, send_pinned_in_process, write_config
+from tests.conftest import RunCli, queued_id, send_pinned_in_process, write_config
 from tests.fakeplatforms import FakeBluesky, FakeMastodon, FakeTelegram
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2  # every byte value: nothing may change one
@@ -251,7 +251,7 @@ def test_kept_media_are_checked_again_when_an_edit_moves_them_to_telegram(
     two = run_cli(*add("-c", "masto", "--media", "a.png", "--media", "b.jpg"),
                   config=cli_config, env=ENV)  # fmt: skip
     assert two.returncode == 0, two.stderr
-    result = run_cli("queue", "edit", two.stdout.strip(), "-c", "tg", config=cli_config, env=ENV)
+    result = run_cli("queue", "edit", queued_id(two.stdout), "-c", "tg", config=cli_config, env=ENV)
     assert (result.returncode, result.stderr) == (
         1,
         "error: 2 media files given; channel 'tg' (telegram) takes at most 1\n",
@@ -260,7 +260,7 @@ def test_kept_media_are_checked_again_when_an_edit_moves_them_to_telegram(
     one = run_cli("queue", "add", caption, "-c", "masto", "--kind", "core", "--media", "a.png",
                   config=cli_config, env=ENV)  # fmt: skip
     assert one.returncode == 0, one.stderr
-    result = run_cli("queue", "edit", one.stdout.strip(), "-c", "tg", config=cli_config, env=ENV)
+    result = run_cli("queue", "edit", queued_id(one.stdout), "-c", "tg", config=cli_config, env=ENV)
     assert (result.returncode, result.stderr) == (
         1,
         "error: the body is 1200 UTF-16 code units long (a photo's caption, as Telegram "

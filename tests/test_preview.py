@@ -396,7 +396,10 @@ def test_ics_across_a_daylight_saving_change() -> None:
 # --- terminal text ---------------------------------------------------------------------------
 
 
-def test_text_columns_line_up_with_arabic_and_emoji(data: CalendarData) -> None:
+def test_text_columns_line_up_with_arabic_and_emoji(
+    data: CalendarData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(terminal, "ISOLATE_RTL", True)  # as on a terminal
     for lang in i18n.LANGS:
         t = i18n.messages(lang)
         text = preview.render_text(data, lang=lang, width=90)
@@ -449,11 +452,27 @@ def test_ics_carries_no_control_character_from_a_body_or_url() -> None:
 
 def test_text_shows_days_without_airings_and_alerts(data: CalendarData) -> None:
     text = preview.render_text(data)
-    assert "Mon 30 November 2026-11-30\n  (no airings)" in text
+    # The day's header names it once ("Mon 30 November", not "… 2026-11-30" again).
+    assert "\n\nMon 30 November\n  (no airings)" in text
+    assert text.startswith(
+        "Content calendar: Mon 23 Nov 08:00 +03:00 – Mon 30 Nov 08:00 +03:00 (Asia/Riyadh)\n"
+    )
     flagged = [line for line in text.splitlines() if line.startswith("!")]
     assert len(flagged) == 4  # failed, unconfirmed, gap, missed
     failed = text.splitlines().index(next(r for r in flagged if "failed" in r))
     assert text.splitlines()[failed + 1].endswith("↳ error: 422: text too long")
+
+
+def test_text_lines_fit_the_width_they_are_given(data: CalendarData) -> None:
+    """Gap lines are cut at the terminal's width, not at a fixed one: narrow, every line
+    fits; wide, the whole gap sentence is shown."""
+    narrow = preview.render_text(data, width=60).splitlines()
+    assert all(terminal.display_width(line) <= 60 for line in narrow[1:])
+    gap_line = next(line for line in narrow if line.startswith("!") and " gap " in line)
+    assert gap_line.endswith("…")
+    wide = preview.render_text(data, width=200).splitlines()
+    gap_line = next(line for line in wide if line.startswith("!") and " gap " in line)
+    assert gap_line.endswith("until Tue 24 November 10:00")
 
 
 # --- the command -----------------------------------------------------------------------------
@@ -491,13 +510,22 @@ def test_command_formats(cli, tmp_path: Path, data: CalendarData) -> None:
     result = runner.invoke(app, ["calendar", "--format", "json"])
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)["airings"]) == len(data.airings)
-    assert source.calls == [(START, START + timedelta(days=7), None)]
+    # The window starts at the start of today (in the channel's zone), so what was already
+    # published today stays in sight.
+    today = datetime(2026, 11, 22, 21, tzinfo=UTC)  # 23 November 00:00 in Riyadh
+    assert source.calls == [(today, today + timedelta(days=7), None)]
+    result = runner.invoke(app, ["calendar", "--format", "json", "--from", "-1h"])
+    assert source.calls[-1][0] == START - timedelta(hours=1)
     target = tmp_path / "plan.ics"
     result = runner.invoke(app, ["calendar", "--format", "ics", "--output", str(target)])
     assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == (
+        f"wrote {len(data.airings)} airings and 1 gap, Mon 23 Nov 08:00 +03:00 – "
+        f"Mon 30 Nov 08:00 +03:00, to {target}\n"
+    )
     assert target.read_bytes().startswith(b"BEGIN:VCALENDAR\r\n")
     result = runner.invoke(app, ["calendar", "--format", "html", "--lang", "ar", "--days", "2"])
-    assert 'dir="rtl"' in result.stdout and source.calls[-1][1] == START + timedelta(days=2)
+    assert 'dir="rtl"' in result.stdout and source.calls[-1][1] == today + timedelta(days=2)
     assert "08:00" in runner.invoke(app, ["calendar"]).stdout
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
 

@@ -50,6 +50,9 @@ EVIL = (
     '<svg onload="window.pwned=1"></svg>'
 )
 TITLE = "Content calendar"
+# Screenshots are kept here (git-ignored) so a reviewer can look at what the browser drew.
+ARTIFACTS = Path(__file__).parent / "artifacts"
+LONG_URL = "https://example.com/" + "a-very-long-path-segment-without-any-break" * 4
 
 
 def sample() -> CalendarData:
@@ -60,16 +63,17 @@ def sample() -> CalendarData:
         ("core", "failed", "Webinar starts now"),
         ("repost", "planned", "من الأرشيف: إطلاق المنتج الجديد اليوم 🚀"),
         ("entertaining", "missed", "Meme Monday"),
+        ("core", "planned", f"Read the full story {LONG_URL} مرحبا بالجميع"),
     ]
     airings = []
     for n, (kind, status, body) in enumerate(bodies * 3):
         post = 1 if kind == "repost" else n + 1
-        at = START + timedelta(hours=7 * n)
+        at = START + timedelta(hours=6 * n, minutes=15 * (n % 3))
         error = "422: text too long" if status == "failed" else None
         airings.append(
             CalendarAiring(n + 1, "main", post, kind, False, at, RIYADH, status, body, error=error)
         )
-    gap = CalendarGap("main", START + timedelta(hours=130), START + timedelta(hours=160))
+    gap = CalendarGap("main", START + timedelta(hours=126), START + timedelta(hours=160))
     channel = CalendarChannel("main", "mastodon", RIYADH, timedelta(hours=3))
     return CalendarData(START, START + timedelta(days=7), START, (channel,), tuple(airings), (gap,))
 
@@ -323,3 +327,130 @@ def test_served_page_in_chromium(browser: str, tmp_path: Path) -> None:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+# The week grid, measured in the page: rows of one hour line up across the days, every card
+# sits inside its hour's cell, and nothing inside a card sticks out of it.
+GRID = """JSON.stringify({
+  width: document.documentElement.scrollWidth,
+  height: document.documentElement.scrollHeight,
+  days: [...document.querySelectorAll(".day")].map(day => ({
+    label: day.querySelector("h2").innerText,
+    hours: [...day.querySelectorAll(".hour")].map(h => {
+      const r = h.getBoundingClientRect(), s = getComputedStyle(h);
+      return {top: r.top, shown: s.display !== "none", cards: h.querySelectorAll(".airing").length,
+              now: h.querySelector(".now") !== null, gaps: h.querySelectorAll(".gap").length};
+    }),
+  })),
+  now: [...document.querySelectorAll(".now")].map(n => {
+    const r = n.getBoundingClientRect(), cell = n.closest(".hour").getBoundingClientRect();
+    return {top: r.top - cell.top, cell: cell.height, width: r.width,
+            day: n.closest(".day").querySelector("h2").innerText};
+  }),
+  overflow: [...document.querySelectorAll(".airing")].flatMap(card => {
+    const c = card.getBoundingClientRect();
+    const cell = card.closest(".hour, .cell, body").getBoundingClientRect();
+    const out = [];
+    if (card.scrollWidth > card.clientWidth + 1) out.push({id: card.id, what: "scrolls"});
+    if (c.left < cell.left - 1 || c.right > cell.right + 1)
+      out.push({id: card.id, what: "leaves its cell"});
+    for (const el of card.querySelectorAll("*")) {
+      const r = el.getBoundingClientRect();
+      if (r.width && (r.left < c.left - 1 || r.right > c.right + 1))
+        out.push({id: card.id, what: el.tagName + "." + el.className, left: r.left, right: r.right,
+                  card: [c.left, c.right]});
+    }
+    return out;
+  }),
+})"""
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_week_hour_grid_in_chromium(browser: str, tmp_path: Path, lang: str) -> None:
+    data = sample()
+    page = tmp_path / f"week-{lang}.html"
+    page.write_text(preview.render_html(data, view="week", lang=lang), encoding="utf-8")
+    ARTIFACTS.mkdir(exist_ok=True)
+    tools = open_page(browser, page.as_uri())
+    try:
+        check_page(tools, data, lang=lang)
+        desktop = json.loads(tools.evaluate(GRID))
+        screenshot(tools, ARTIFACTS / f"week-{lang}-1280.png")
+        assert desktop["overflow"] == []
+        assert desktop["width"] <= 1280
+        days = desktop["days"]
+        assert len(days) == 8 and all(len(day["hours"]) == 24 for day in days)
+        # One row per hour across the whole week: the same hour starts at the same height.
+        for hour in range(24):
+            tops = {round(day["hours"][hour]["top"]) for day in days}
+            assert len(tops) == 1, (hour, tops)
+        rows = [day["hours"][hour]["top"] for day in days[:1] for hour in range(24)]
+        assert rows == sorted(rows) and len(set(rows)) == 24  # 00:00 at the top, 23:00 last
+        assert sum(h["cards"] for day in days for h in day["hours"]) == len(data.airings)
+        # Generated at 08:00 Riyadh on Monday: the now-line is at the top of that hour.
+        (now,) = desktop["now"]
+        assert now["day"].startswith("Mon 23" if lang == "en" else "الاثنين 23")
+        assert abs(now["top"]) <= 2 and now["width"] > 50
+        # Published history stays in the window, in its hour (05:00 UTC = 08:00 +03).
+        monday = days[0]["hours"]
+        assert monday[8]["cards"] == 1
+        for day in days:  # "1 airing", "2 airings": the count agrees with the cards
+            cards = sum(h["cards"] for h in day["hours"])
+            assert day["label"].endswith(preview.i18n.airing_count(cards, lang)), day["label"]
+
+        resize(tools, 390, 1600)
+        phone = json.loads(tools.evaluate(GRID))
+        screenshot(tools, ARTIFACTS / f"week-{lang}-390.png")
+        assert phone["overflow"] == []
+        assert phone["width"] <= 390  # nothing sticks out sideways on a phone
+        shown = [h for day in phone["days"] for h in day["hours"] if h["shown"]]
+        assert all(h["cards"] or h["gaps"] or h["now"] for h in shown)
+        assert sum(h["cards"] for h in shown) == len(data.airings)
+        assert len(shown) < 8 * 24  # empty hours fold away on a phone
+        layout = json.loads(tools.evaluate(LAYOUT))
+        assert all(box["width"] > 300 for box in layout["airings"])  # one day per row
+        assert tools.problems() == []
+    finally:
+        tools.close()
+
+
+MIXED = "مرحبا! Right-to-left text and emoji 👨‍👩‍👧 go through untouched, in both directions."
+# Where the start of the English run is drawn, against the paragraph that should show it.
+VISIBLE_START = """JSON.stringify([...document.querySelectorAll(".cell .body p")].map(p => {
+  const node = p.firstChild, at = node.textContent.indexOf("Right");
+  const range = document.createRange();
+  range.setStart(node, at); range.setEnd(node, at + 5);
+  const word = range.getBoundingClientRect(), box = p.getBoundingClientRect();
+  return {dir: getComputedStyle(p).direction,
+          visible: word.left >= box.left - 1 && word.right <= box.right + 1
+                   && word.top >= box.top - 1 && word.bottom <= box.bottom + 1};
+}))"""
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_month_view_cuts_a_mixed_body_at_its_logical_end(
+    browser: str, tmp_path: Path, lang: str
+) -> None:
+    """An Arabic-first body with an English run: a visual cut at the line's left end would
+    drop the start of the English run and keep its end; the cell must show a logical prefix."""
+    channel = CalendarChannel("main", "file", RIYADH, timedelta(hours=3))
+    airings = tuple(
+        CalendarAiring(n + 1, "main", n + 1, "core", False, START + timedelta(hours=n), RIYADH,
+                       "planned", MIXED)
+        for n in range(3)
+    )  # fmt: skip
+    data = CalendarData(START, START + timedelta(days=1), START, (channel,), airings, ())
+    page = tmp_path / "month.html"
+    page.write_text(preview.render_html(data, view="month", lang=lang), encoding="utf-8")
+    ARTIFACTS.mkdir(exist_ok=True)
+    tools = open_page(browser, page.as_uri())
+    try:
+        month = json.loads(tools.evaluate(GRID))
+        assert month["overflow"] == []
+        screenshot(tools, ARTIFACTS / f"month-mixed-{lang}-1280.png")
+        shown = json.loads(tools.evaluate(VISIBLE_START))
+        assert len(shown) == 3
+        assert all(p == {"dir": "rtl", "visible": True} for p in shown), shown
+        assert tools.problems() == []
+    finally:
+        tools.close()

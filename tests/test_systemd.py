@@ -31,8 +31,11 @@ def test_the_unit_asks_for_what_the_daemon_needs() -> None:
     assert unit["Type"] == ["notify"]
     assert unit["NotifyAccess"] == ["main"]
     assert unit["Restart"] == ["on-failure"]
-    assert unit["DynamicUser"] == ["yes"]
+    # A static user and group, so editors in the group reach the database without sudo.
+    assert "DynamicUser" not in unit
+    assert (unit["User"], unit["Group"]) == (["content-scheduler"], ["content-scheduler"])
     assert unit["StateDirectory"] == ["content-scheduler"]
+    assert unit["StateDirectoryMode"] == ["2770"] and unit["UMask"] == ["0007"]
     assert unit["ConfigurationDirectory"] == ["content-scheduler"]
     assert unit["ProtectSystem"] == ["strict"]
     assert unit["NoNewPrivileges"] == ["yes"]
@@ -43,6 +46,20 @@ def test_the_unit_asks_for_what_the_daemon_needs() -> None:
     assert unit["ExecStart"] == [
         f"{INSTALLED_BINARY} --config /etc/content-scheduler/config.toml run"
     ]
+
+
+def test_the_install_guide_creates_what_the_unit_names() -> None:
+    """`Documentation=` points at a file the guide installs; the user and group the unit
+    runs as are the ones the guide creates and adds editors to."""
+    unit = directives(UNIT.read_text(encoding="utf-8"))
+    guide = (UNIT.parent / "INSTALL.md").read_text(encoding="utf-8")
+    (documentation,) = unit["Documentation"]
+    path = documentation.removeprefix("file://")
+    assert f"systemd/INSTALL.md {path}" in guide
+    assert "useradd --system --user-group" in guide and "content-scheduler" in guide
+    assert "usermod -aG content-scheduler" in guide
+    for step in ("## 6. Upgrade", "## 7. Back up and restore", "## 8. Change the config"):
+        assert step in guide
 
 
 @pytest.mark.skipif(

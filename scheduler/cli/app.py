@@ -285,7 +285,23 @@ def queue_add(
     if output is ShowFormat.json:
         _print_post(app_ctx, post_id, now)
     else:
-        print(post_id)
+        print(_queued(post_id, draft, app_ctx.config))
+
+
+def _queued(post_id: int, draft: PostDraft, config: Config) -> str:
+    """`queued post 5 on main; first airing Sun 29 Nov 02:00 +01:00`: what `queue add` did.
+    A floating post's slot is the planner's to give; planning here would cost `queue add`
+    the whole library's read, so the sentence says where to see it."""
+    from ..timeutil import local_label
+
+    where = ", ".join(draft.channels)
+    if draft.at is not None:
+        zone = config.zone(draft.channels[0] if len(draft.channels) == 1 else None)
+        return f"queued post {post_id} on {where}; first airing {local_label(draft.at, zone)}"
+    return (
+        f"queued post {post_id} on {where}; floating: the planner gives it the next free slot "
+        "(see `scheduler calendar`)"
+    )
 
 
 @queue_app.command("import")
@@ -345,7 +361,7 @@ def queue_list(
     if output is ListFormat.json:
         print_json({"posts": [post_json(r, app_ctx.config, now=now) for r in records]})
     elif records:
-        print(posts_table(records, now=now))
+        print(posts_table(records, app_ctx.config, now=now))
     else:
         print("no posts", file=sys.stderr)
 
@@ -372,7 +388,7 @@ def queue_edit(
         str | None, typer.Option("--at", help="New pinned time (WHEN), or 'none' to float it.")
     ] = None,
     expires: Annotated[
-        str | None, typer.Option("--expires", help="New expiry (WHEN), or 'none' to keep it.")
+        str | None, typer.Option("--expires", help="New expiry (WHEN), or 'none' to remove it.")
     ] = None,
     evergreen: Annotated[
         bool | None,
@@ -531,7 +547,7 @@ def status(
     if output is ShowFormat.json:
         print_json(report)
     else:
-        print(status_text(report))
+        print(status_text(report, app_ctx.config))
 
 
 @app.command()
@@ -652,10 +668,27 @@ _register_inbox()
 # --- entry point ---------------------------------------------------------------------------
 
 
+def config_first(args: Sequence[str]) -> list[str]:
+    """`--config PATH` moved in front of the subcommand, where Click reads it, so it is
+    accepted after the subcommand too (`scheduler check --config x.toml`)."""
+    args = list(args)
+    moved: list[str] = []
+    index = 0
+    while index < len(args) and args[index] != "--":
+        if args[index] == "--config" and index + 1 < len(args):
+            moved += args[index : index + 2]
+            del args[index : index + 2]
+        elif args[index].startswith("--config="):
+            moved.append(args.pop(index))
+        else:
+            index += 1
+    return moved + args
+
+
 def main() -> None:
     """Run the CLI; a project error becomes its message on stderr and exit status 1."""
     try:
-        app(prog_name="scheduler")
+        app(args=config_first(sys.argv[1:]), prog_name="scheduler")
     except SchedulerError as exc:
         # Messages may quote outside text (a platform's answer, a name from a file); the
         # renderer is imported only here, off the fast path of a `queue add` that succeeds.

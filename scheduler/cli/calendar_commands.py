@@ -8,7 +8,9 @@ can hand in their own; by default it is the planner's forecast over the configur
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +25,8 @@ import typer
 from ..config import Config
 from ..errors import InputError
 from ..planning.calendar_data import CalendarData
-from ..timeutil import parse_when, utc_now
+from ..render.terminal import clean
+from ..timeutil import local_label, parse_when, utc_now
 
 
 class CalendarSource(Protocol):
@@ -44,13 +47,7 @@ class ForecastSource:
     store: Any
 
     def zone(self, channel: str | None) -> ZoneInfo:
-        # docs/design.md §4: the channel's zone, or [scheduler].timezone where no single one
-        # applies.
-        if channel is not None:
-            return self.config.channel(channel).timezone
-        if len(self.config.channels) == 1:
-            return next(iter(self.config.channels.values())).timezone
-        return self.config.scheduler.timezone
+        return self.config.zone(channel)
 
     def calendar(
         self, *, start: datetime, end: datetime, channel: str | None, now: datetime
@@ -102,8 +99,11 @@ def register(
         channel: Annotated[str | None, typer.Option("--channel", help="Only this channel.")] = None,
         start: Annotated[
             str,
-            typer.Option("--from", help="Start of the window: ISO 8601, now, or +2h/+3d."),
-        ] = "now",
+            typer.Option(
+                "--from",
+                help="Start of the window: ISO 8601, now, today (its start), or +2h/-1h/+3d.",
+            ),
+        ] = "today",
         end: Annotated[
             str | None, typer.Option("--to", help="End of the window (exclusive).")
         ] = None,
@@ -164,6 +164,8 @@ def register(
             _serve(build, zone, port=port, view=view.value, lang=lang.value)
             return
         write_output(_render(data, format, view=view.value, lang=lang.value, zone=zone), output)
+        if output is not None:
+            typer.echo(_written(data, output, zone), err=True)
 
 
 def write_output(text: str, output: Path | None) -> None:
@@ -177,6 +179,17 @@ def write_output(text: str, output: Path | None) -> None:
         raise InputError(f"can't write --output {str(output)!r}: {exc.strerror}") from None
 
 
+def _written(data: CalendarData, output: Path, zone: ZoneInfo) -> str:
+    """What `--output` wrote, so the command is not silent (on stderr: stdout stays free)."""
+    airings = len(data.airings)
+    gaps = len(data.gaps)
+    what = f"{airings} airing{'' if airings == 1 else 's'}"
+    if gaps:
+        what += f" and {gaps} gap{'' if gaps == 1 else 's'}"
+    window = f"{local_label(data.start, zone)} – {local_label(data.end, zone)}"
+    return f"wrote {what}, {window}, to {clean(str(output))}"
+
+
 def _render(data: CalendarData, format: Format, *, view: str, lang: str, zone: ZoneInfo) -> str:
     from ..render import preview
     from ..render.terminal import json_text
@@ -187,7 +200,9 @@ def _render(data: CalendarData, format: Format, *, view: str, lang: str, zone: Z
         return preview.render_ics(data)
     if format is Format.json:
         return json_text(data.to_json()) + "\n"
-    return preview.render_text(data, lang=lang, tz=zone)
+    # As wide as the terminal (or $COLUMNS), so nothing is cut that would have fitted.
+    width = shutil.get_terminal_size((100, 24)).columns
+    return preview.render_text(data, lang=lang, tz=zone, width=width)
 
 
 def _serve(
@@ -199,7 +214,15 @@ def _serve(
         data = build(chosen_view)
         return preview.render_html(data, view=chosen_view, lang=chosen_lang, tz=zone, switch=True)
 
-    server = preview.make_server(render, port=port, view=view, lang=lang)
+    try:
+        server = preview.make_server(render, port=port, view=view, lang=lang)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise InputError(
+                f"--port {port}: the port is already in use (another `calendar --serve`?); "
+                "give another --port, or --port 0 for any free one"
+            ) from None
+        raise InputError(f"--port {port}: can't serve on it: {exc.strerror}") from None
     typer.echo(f"Serving the calendar on http://127.0.0.1:{server.server_port}/ (Ctrl-C to stop)")
     try:
         server.serve_forever()

@@ -24,7 +24,7 @@ from ..errors import InputError, SchedulerError
 from ..inputfile import MB, UnreadableInput, read_text_file, read_text_stream
 from ..media import IMPORT_MEDIA_LIMIT, MediaBudget, check_kept_media, read_media
 from ..text import length_problem
-from ..timeutil import WHEN_HINT, iso_utc, parse_when
+from ..timeutil import WHEN_HINT, iso_utc, local_label, parse_when
 
 if TYPE_CHECKING:  # the store is imported only by the commands that read records
     from ..store.store import PostRecord
@@ -78,7 +78,7 @@ def parse_time(
     text: str, *, what: str, config: Config, channels: Sequence[str], now: datetime
 ) -> datetime:
     """A `WHEN` in the single target channel's timezone, else the scheduler's (§4)."""
-    tz = config.channel(channels[0]).timezone if len(channels) == 1 else config.scheduler.timezone
+    tz = config.zone(channels[0]) if len(channels) == 1 else config.scheduler.timezone
     try:
         return parse_when(text, now=now, tz=tz)
     except ValueError as exc:
@@ -143,18 +143,23 @@ def draft_post(
         )
     except InputError as exc:
         raise refuse(str(exc)) from None
+    # Answered in the zone the editor's time was read in, with its offset.
+    zone = config.zone(channels[0] if len(channels) == 1 else None)
+
+    def shown(moment: datetime) -> str:
+        return local_label(moment, zone)
+
     # `--at now` is a WHEN like any other (§4): it means "as soon as possible", not the past.
     if at is not None and at < now:
         raise refuse(
-            f"pinned time {iso_utc(at)} is in the past (now is {iso_utc(now)}); give a later --at"
+            f"pinned time {shown(at)} is in the past (now is {shown(now)}); give a later --at"
         )
     if expires is not None and expires <= now:
         raise refuse(
-            f"expiry {iso_utc(expires)} is in the past (now is {iso_utc(now)}); "
-            "give a later --expires"
+            f"expiry {shown(expires)} is in the past (now is {shown(now)}); give a later --expires"
         )
     if at is not None and expires is not None and expires <= at:
-        raise refuse(f"expiry {iso_utc(expires)} is not after the pinned time {iso_utc(at)}")
+        raise refuse(f"expiry {shown(expires)} is not after the pinned time {shown(at)}")
     tags = tuple(dict.fromkeys(raw.tags))
     for tag in tags:
         if not _TAG.match(tag):

@@ -240,7 +240,10 @@ class _Audit:
 
     def expected_gaps(self) -> list[Gap]:
         before = [a.at for a in self.airings if a.at < self.start]
-        previous = before[-1] if before else self.start
+        # §3.3: silence counts from when the channel began, its first post or airing.
+        firsts = [post.created for post in self.posts.values()]
+        began = min(firsts + [a.at for a in self.airings], default=self.end)
+        previous = before[-1] if before else max(self.start, began)
         gaps = []
         inside = [a.at for a in self.airings if self.start <= a.at < self.end]
         for moment in [*inside, self.end]:

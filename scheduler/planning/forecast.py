@@ -219,7 +219,13 @@ def build_calendar(
             ):
                 shown.append((_plan_airing(airing), settings, airing.id, airing.status, airing))
         if start < now:
-            gaps += _history_gaps(name, settings, item.stored, start=start, end=min(now, end))
+            began = min(
+                [post.created for post in item.posts] + [airing.at for airing in item.stored],
+                default=now,
+            )
+            gaps += _history_gaps(
+                name, settings, item.stored, start=max(start, began), end=min(now, end)
+            )
     bodies = _Bodies(store, stored_airings, {entry[0].post_id for entry in shown})
     bodies.note_sent(store, [entry[2] for entry in shown if entry[4] is not None])
     for name, plan in plans.items():

@@ -100,9 +100,14 @@ def plan_channel(
     kept = [airing for airing in fixed if start_us <= _to_us(airing.at) < end_us]
     airings = tuple(sorted([*kept, *new], key=_airing_order))
     before = [at for at in planner.fixed_at if at < start_us]
+    # Rule 3: a channel's silence counts only from when it began (its first post or airing).
+    began = min(
+        [_to_us(post.created) for post in posts] + [_to_us(airing.at) for airing in [*fixed, *new]],
+        default=end_us,
+    )
     gaps = _gaps(
         [_to_us(airing.at) for airing in airings],
-        before[-1] if before else start_us,
+        before[-1] if before else max(start_us, began),
         end_us,
         _duration_us(channel.max_gap),
     )
@@ -113,6 +118,17 @@ def plan_channel(
         new=new,
         gaps=gaps,
         fresh_runs_out=None if runs_out is None else _from_us(runs_out),
+    )
+
+
+def gap_has_free_slot(channel: ChannelSettings, gap: Gap) -> bool:
+    """Whether a slot inside `gap` is at least `min_spacing` from both its ends, so more
+    posts could close it. Where none is (quiet hours, spacing around pinned posts), asking
+    editors to queue more would send them after the impossible."""
+    first, last = gap.start + channel.min_spacing, gap.end - channel.min_spacing
+    return (
+        first <= last
+        and next(slots(channel, first, last + timedelta(microseconds=1)), None) is not None
     )
 
 

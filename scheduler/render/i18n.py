@@ -30,7 +30,7 @@ _EN = {
     "inbox_empty": "Nothing waits for an answer.",
     "nothing_to_flag": "No gaps, failures, missed airings or unanswered replies.",
     "no_airings": "no airings",
-    "airings": "airings",
+    "now": "now",
     "gap": "gap",
     "gap_detail": "{channel} silent for {duration} (max {max_gap}) until {until}",
     "repost_of": "repost of #{post_id}",
@@ -66,7 +66,7 @@ _AR = {
     "inbox_empty": "لا شيء ينتظر ردًا.",
     "nothing_to_flag": "لا فجوات ولا إخفاقات ولا منشورات فائتة ولا ردود تنتظر.",
     "no_airings": "لا منشورات",
-    "airings": "منشورات",
+    "now": "الآن",
     "gap": "فجوة",
     "gap_detail": "{channel} صامتة لمدة {duration} (الحد {max_gap}) حتى {until}",
     "repost_of": "إعادة نشر #{post_id}",
@@ -132,6 +132,19 @@ def day_label(day: date, lang: str) -> str:
 
 def month_label(day: date, lang: str) -> str:
     return f"{month_name(day.month, lang)} {day.year}"
+
+
+def airing_count(n: int, lang: str) -> str:
+    """`1 airing`, `2 airings`; Arabic has its singular, dual and plural forms."""
+    if n == 0:
+        return CATALOGUE[lang]["no_airings"]
+    if lang == "ar":
+        if n == 1:
+            return "منشور واحد"
+        if n == 2:
+            return "منشوران"
+        return f"{n} منشورات" if 3 <= n % 100 <= 10 else f"{n} منشور"
+    return f"{n} airing" if n == 1 else f"{n} airings"
 
 
 def duration_label(minutes: int, lang: str) -> str:

@@ -13,12 +13,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import Config
-from ..domain import LIVE_STATUSES
+from ..domain import LIVE_STATUSES, NEEDS_EDITOR
 from ..planning.calendar_data import CalendarAiring
 from ..store.models import Airing
 from ..store.store import PostRecord, media_of
 from ..text import airing_body
-from ..timeutil import iso_utc
+from ..timeutil import iso_utc, local_label
 from .terminal import cell, clean, display_width, isolate
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -104,24 +104,41 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def posts_table(records: Sequence[PostRecord], *, now: datetime, body_width: int = 48) -> str:
+def posts_table(
+    records: Sequence[PostRecord], config: Config, *, now: datetime, body_width: int = 48
+) -> str:
     rows = []
     for record in records:
         post = record.post
-        next_airing = _next_airing(record)
-        when = iso_utc(next_airing.at) if next_airing else "floating"
+        status = record.status(now)
         rows.append(
             [
                 str(post.id),
                 post.kind,
-                record.status(now),
+                status,
                 ",".join(record.channels),
-                when + (" (pinned)" if post.at else ""),
+                _next_text(record, status, config),
                 cell(post.editor),
                 cell(post.body, body_width),
             ]
         )
     return table(["ID", "KIND", "STATUS", "CHANNELS", "NEXT", "EDITOR", "BODY"], rows)
+
+
+def _next_text(record: PostRecord, status: str, config: Config) -> str:
+    """The next airing in its channel's wall clock; `(pinned)` only on an airing that is
+    pinned (never on its reposts); "floating" only for a queued post still waiting for a
+    slot, so a cancelled or failed post does not look as if it will air."""
+    next_airing = _next_airing(record)
+    if next_airing is not None:
+        when = local_label(next_airing.at, _zone(config, next_airing.channel))
+        return when + (" (pinned)" if next_airing.pinned else "")
+    return "floating" if status == "queued" and record.post.at is None else "-"
+
+
+def _zone(config: Config, channel: str) -> ZoneInfo:
+    settings = config.channels.get(channel)
+    return settings.timezone if settings else UTC_ZONE
 
 
 def _next_airing(record: PostRecord) -> Airing | None:
@@ -131,11 +148,12 @@ def _next_airing(record: PostRecord) -> Airing | None:
 
 def post_details(record: PostRecord, config: Config, *, now: datetime) -> str:
     post = record.post
+    zone = config.zone(record.channels[0] if len(record.channels) == 1 else None)
     lines = [
         f"post {post.id} · {post.kind} · {record.status(now)} · by {cell(post.editor)}",
         f"channels: {', '.join(record.channels)}",
-        f"pinned:   {iso_utc(post.at) if post.at else 'no (the planner picks slots)'}",
-        f"expires:  {iso_utc(post.expires) if post.expires else 'never'}",
+        f"pinned:   {local_label(post.at, zone) if post.at else 'no (the planner picks slots)'}",
+        f"expires:  {local_label(post.expires, zone) if post.expires else 'never'}",
         f"evergreen: {'yes' if post.evergreen else 'no'}",
     ]
     if media_of(post):
@@ -145,11 +163,17 @@ def post_details(record: PostRecord, config: Config, *, now: datetime) -> str:
     if not airings:
         lines.append("no airings yet")
     sent = {a.id: a.body for a in record.airings if a.body is not None}
+    # A channel where an airing waits for an editor airs nothing more of the post until
+    # `queue retry`: its planned reruns are on hold, as `status` and the planner see it.
+    waiting = {a.channel for a in record.airings if a.status in NEEDS_EDITOR}
     for airing in airings:
         extra = cell(airing.remote_url or airing.error or "")
+        status = airing.status
+        if status == "planned" and airing.channel in waiting:
+            status = f"on hold until `scheduler queue retry {post.id}`"
         lines.append(
-            f"  #{airing.id} {airing.channel} {airing.local.isoformat(timespec='minutes')} "
-            f"{airing.kind} {airing.status} {extra}".rstrip()
+            f"  #{airing.id} {airing.channel} {local_label(airing.at, airing.timezone)} "
+            f"{airing.kind}{' (pinned)' if airing.pinned else ''} {status} {extra}".rstrip()
         )
         # History keeps the text that went out: after an edit it differs from the body above.
         if airing.id in sent and sent[airing.id] != post.body:

@@ -8,6 +8,7 @@ templates only lay out, the contexts can be tested on their own, and Jinja's
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ import wcwidth
 
 from ..domain import AIRING_KINDS, AiringKind
 from ..planning.calendar_data import CalendarAiring, CalendarData, CalendarGap
-from ..timeutil import localize
+from ..timeutil import local_label, local_midnight
 from . import i18n
 from .terminal import UNSAFE, clean, clip, display_width, first_line, isolate
 
@@ -45,6 +46,7 @@ ALERT_STATUSES = frozenset({"failed", "missed", "unconfirmed"})
 BODY_LINES = 3  # lines of a body shown in the HTML views
 BODY_LINE_CHARS = 280  # a longer line is cut (by grapheme) and marked with an ellipsis
 MONTH_INLINE = 6  # a month cell shows this many airings, the rest fold under <details>
+REFRESH_SECONDS = 60  # the served page reloads itself, so a tab left open stays current
 ICS_DURATION = timedelta(minutes=10)  # an airing is an instant; clients need a visible block
 # Every page forbids scripts and network loads: a body that slipped past escaping still
 # could not run or phone home, and the file stays self-contained.
@@ -77,6 +79,7 @@ class AiringView:
     repost_label: str | None
     error: str | None
     remote_url: str | None  # http(s) only
+    hour: int  # local hour of day in the page's zone: the week grid's row
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,20 @@ class GapView:
     time: str
     text: str
     minutes: int
+    hour: int
 
 
 Entry = AiringView | GapView
+
+
+@dataclass(frozen=True)
+class HourView:
+    """One cell of the week grid: a local hour of one day."""
+
+    label: str  # "09:00"
+    entries: tuple[Entry, ...]
+    silent: bool  # inside a gap over max_gap
+    now: int | None  # the now-line's place in this hour, in percent of it; None elsewhere
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,9 @@ class DayView:
     entries: tuple[Entry, ...]  # gaps and airings in time order; all shown in the week view
     folded: tuple[Entry, ...]  # month view only: the rest of a busy day, under <details>
     counts: tuple[tuple[str, str, int], ...]  # (kind, label, airings) for kinds present
+    count_label: str  # "1 airing", "3 airings"
+    folded_label: str  # "+2 airings" on the month cell's <details>
+    hours: tuple[HourView, ...] = ()  # week view only: the 24 local hours of the day
 
 
 @dataclass(frozen=True)
@@ -134,6 +151,7 @@ class PageView:
     kinds: tuple[tuple[str, str], ...]
     attention: tuple[AttentionItem, ...]
     switch: tuple[Link, ...]  # view and language links, only on the served page
+    refresh: int | None  # seconds between reloads of the served page; None in a saved file
     csp: str = CSP
 
 
@@ -141,6 +159,7 @@ class PageView:
 class WeekView:
     page: PageView
     days: tuple[DayView, ...]
+    hour_labels: tuple[str, ...]  # the grid's row headings, 00:00 to 23:00
 
 
 @dataclass(frozen=True)
@@ -178,22 +197,39 @@ def calendar_window(
         local = start.astimezone(tz).date()
         first = local.replace(day=1)
         following = (first + timedelta(days=32)).replace(day=1)
-        return _midnight(first, tz), _midnight(following, tz)
+        return local_midnight(first, tz), local_midnight(following, tz)
     return start, start + timedelta(days=7 if days is None else days)
 
 
 def build_week(
     data: CalendarData, *, lang: str = "en", tz: ZoneInfo | None = None, switch: bool = False
 ) -> WeekView:
-    """One column per local day of the window, every airing and gap in it."""
+    """An hour grid: one column per local day of the window, one row per local hour, every
+    airing and gap in its hour's cell, and a now-line across the current hour of today."""
     zone = page_zone(data, tz)
     by_day = _entries_by_day(data, zone, lang)
     silent = _silent_days(data.gaps, zone)
-    days = tuple(
-        _day(day, by_day.get(day, ()), lang, outside=False, silent=day in silent, fold=False)
-        for day in _days(data, zone)
+    silent_hours = _silent_hours(data.gaps, zone)
+    now = data.generated.astimezone(zone)
+    days = []
+    for day in _days(data, zone):
+        entries = by_day.get(day, ())
+        hours = tuple(
+            HourView(
+                label=f"{hour:02d}:00",
+                entries=tuple(e for e in entries if e.hour == hour),
+                silent=(day, hour) in silent_hours,
+                now=now.minute * 100 // 60 if (now.date(), now.hour) == (day, hour) else None,
+            )
+            for hour in range(24)
+        )
+        view = _day(day, entries, lang, outside=False, silent=day in silent, fold=False)
+        days.append(dataclasses.replace(view, hours=hours))
+    return WeekView(
+        page=_page(data, zone, lang, "week", by_day, switch),
+        days=tuple(days),
+        hour_labels=tuple(f"{hour:02d}:00" for hour in range(24)),
     )
-    return WeekView(page=_page(data, zone, lang, "week", by_day, switch), days=days)
 
 
 @dataclass(frozen=True)
@@ -324,6 +360,7 @@ def _page(
         kinds=tuple((kind, t[kind]) for kind in AIRING_KINDS),
         attention=tuple(attention),
         switch=links,
+        refresh=REFRESH_SECONDS if switch else None,
     )
 
 
@@ -362,6 +399,8 @@ def _day(
         entries=shown,
         folded=folded,
         counts=tuple((k, t[k], counts[k]) for k in AIRING_KINDS if k in counts),
+        count_label=i18n.airing_count(sum(counts.values()), lang),
+        folded_label=f"+{i18n.airing_count(len(folded), lang)}",
     )
 
 
@@ -383,6 +422,17 @@ def _silent_days(gaps: Iterable[CalendarGap], zone: ZoneInfo) -> set[date]:
             days.add(day)
             day += timedelta(days=1)
     return days
+
+
+def _silent_hours(gaps: Iterable[CalendarGap], zone: ZoneInfo) -> set[tuple[date, int]]:
+    """The local (day, hour) cells a gap over max_gap covers, for the week grid."""
+    cells = set()
+    for gap in gaps:
+        moment = gap.start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+        while moment < gap.end:
+            cells.add((moment.date(), moment.hour))
+            moment = (moment + timedelta(hours=1)).astimezone(zone)  # UTC steps: DST-safe
+    return cells
 
 
 def _entries_by_day(data: CalendarData, zone: ZoneInfo, lang: str) -> dict[date, tuple[Entry, ...]]:
@@ -407,7 +457,9 @@ def _entries_by_day(data: CalendarData, zone: ZoneInfo, lang: str) -> dict[date,
             else "?",
             until=_when(until.date(), f"{until:%H:%M}", lang),
         )
-        marker = GapView(f"gap-{n}", gap.channel, f"{local:%H:%M}", text, gap.minutes)
+        marker = GapView(
+            f"gap-{n}", gap.channel, f"{local:%H:%M}", text, gap.minutes, hour=local.hour
+        )
         timed.setdefault(local.date(), []).append((gap.start, 0, marker))
     # A gap sorts before an airing at the same instant: it is what led up to it.
     return {
@@ -454,6 +506,7 @@ def _airing_view(
         repost_label=repost_label,
         error=airing.error,
         remote_url=_safe_url(airing.remote_url),
+        hour=local.hour,
     )
 
 
@@ -521,17 +574,6 @@ def _safe_url(url: str | None) -> str | None:
     except ValueError:  # e.g. an unbalanced "[" where an IPv6 host would be
         return None
     return url if scheme in ("http", "https") else None
-
-
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
-    # Midnight may be skipped by a clock change in some zones; the first existing minute then.
-    moment = datetime.combine(day, time())
-    for _ in range(24 * 60):
-        aware = localize(moment, tz)
-        if aware is not None:
-            return aware.astimezone(UTC)
-        moment += timedelta(minutes=1)
-    raise ValueError(f"no local time on {day} in {tz.key}")  # pragma: no cover
 
 
 # --- HTML ------------------------------------------------------------------------------------
@@ -752,11 +794,12 @@ def render_text(
     ]
     widths = [max((display_width(c[i]) for c in cells), default=0) for i in range(4)]
     start, end = data.start.astimezone(zone), data.end.astimezone(zone)
-    out = [f"{isolate(t['title'])}: {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} ({zone.key})"]
+    window = f"{local_label(start, zone)} – {local_label(end, zone)}"
+    out = [f"{isolate(t['title'])}: {window} ({zone.key})"]
     index = 0
     for day, rows in days:
         out.append("")
-        out.append(f"{isolate(i18n.day_label(day, lang))} {day.isoformat()}")
+        out.append(isolate(i18n.day_label(day, lang)))
         if not rows:
             out.append(f"  ({isolate(t['no_airings'])})")
         for row in rows:

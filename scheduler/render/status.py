@@ -14,21 +14,23 @@ from typing import Any
 from ..config import Config
 from ..domain import NEEDS_EDITOR, ON_AIR
 from ..store.store import Store
-from ..timeutil import format_duration, iso_utc
+from ..timeutil import format_duration, iso_local, iso_utc, local_label
 
 FORECAST_DAYS = 7
 
 
 def _local(text: str | None, config: Config, channel: str) -> str:
+    """A UTC time of the JSON as a person reads it: the channel's wall clock and offset."""
     if text is None:
         return "-"
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    tz = config.channels[channel].timezone
-    return moment.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z")
+    return local_label(moment, config.channels[channel].timezone)
 
 
 def simulate_text(result: dict[str, Any], config: Config) -> str:
-    lines = [f"simulation from {result['from']} to {result['to']}"]
+    zone = config.zone()
+    window = [datetime.fromisoformat(result[k].replace("Z", "+00:00")) for k in ("from", "to")]
+    lines = [f"simulation from {local_label(window[0], zone)} to {local_label(window[1], zone)}"]
     for name, channel in result["channels"].items():
         kinds = ", ".join(f"{kind} {count}" for kind, count in channel["by_kind"].items())
         max_gap = format_duration(config.channels[name].max_gap)
@@ -60,7 +62,12 @@ def simulate_text(result: dict[str, Any], config: Config) -> str:
         ]
         violations = channel["violations"]
         if violations is not None:  # the audit ran (simulate --audit)
-            lines.append(f"  rule violations: {len(violations) or 'none'}")
+            found = len(violations) or "none"
+            if channel["gaps"] and not violations:
+                # A gap no eligible content could close breaks no rule (§3.3): say so, or
+                # "none" reads as a contradiction of the gaps just listed.
+                found = "none (the gaps above are left by missing content, not by the planner)"
+            lines.append(f"  rule violations: {found}")
             lines += [f"    {v}" for v in violations]
     return "\n".join(lines)
 
@@ -78,12 +85,12 @@ def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, A
         channel_inputs(posts, airings, config, now=now, scores=scores), start=now, end=end
     )
     aired_on: dict[str, set[int]] = {name: set() for name in config.channels}
-    waiting: dict[str, list[int]] = {name: [] for name in config.channels}
+    waiting: dict[str, list[Any]] = {name: [] for name in config.channels}
     for airing in airings:
         if airing.channel not in aired_on:
             continue
         if airing.status in NEEDS_EDITOR:
-            waiting[airing.channel].append(airing.id)
+            waiting[airing.channel].append(airing)
         elif airing.status in ON_AIR:
             aired_on[airing.channel].add(airing.post_id)
     queued = dict.fromkeys(config.channels, 0)
@@ -91,7 +98,9 @@ def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, A
         if post.cancelled or (post.expires is not None and post.expires <= now):
             continue
         for name in post.channels:
-            if name in queued and post.id not in aired_on[name]:
+            # A post waiting for an editor (failed, missed, unconfirmed) is not queued.
+            blocked = any(a.post_id == post.id for a in waiting.get(name, ()))
+            if name in queued and post.id not in aired_on[name] and not blocked:
                 queued[name] += 1
     inbox = InboxStore(store).waiting()
     from .report_data import goals_behind
@@ -103,10 +112,17 @@ def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, A
         waits = inbox.get(name)
         oldest = waits.oldest if waits else None
         upcoming = [a.at for a in plan.airings if now <= a.at < end]
+        tz = config.channels[name].timezone
         channels[name] = {
             "next_airing": iso_utc(min(upcoming)) if upcoming else None,
+            "next_airing_local": iso_local(min(upcoming), tz) if upcoming else None,
             "queued_posts": queued[name],
-            "needs_editor": sorted(waiting[name]),
+            "needs_editor": sorted(a.id for a in waiting[name]),
+            # What `queue retry` takes is the post id; the airing id alone sent editors astray.
+            "needs_editor_posts": [
+                {"post_id": a.post_id, "airing_id": a.id, "status": a.status}
+                for a in sorted(waiting[name], key=lambda a: a.id)
+            ],
             "first_gap": gap_json(plan.gaps[0]) if plan.gaps else None,
             "fresh_runs_out": iso_utc(plan.fresh_runs_out) if plan.fresh_runs_out else None,
             "inbox_open": waits.open if waits else 0,
@@ -143,27 +159,45 @@ def _daemon_state(config: Config, store: Store, now: datetime) -> dict[str, Any]
     }
 
 
-def status_text(report: dict[str, Any]) -> str:
+def status_text(report: dict[str, Any], config: Config) -> str:
+    """Every time in the channel's wall clock with its offset, durations as `3h 28m`."""
     daemon = report["daemon"]
+    zone = config.zone()
     if daemon["state"] == "never ran":
         lines = ["daemon: never ran (start it with `scheduler run`)"]
     else:
+        beat = datetime.fromisoformat(daemon["last_heartbeat"].replace("Z", "+00:00"))
         lines = [
             f"daemon: {daemon['state']} ({daemon['replicas']} running; last heartbeat "
-            f"{daemon['last_heartbeat']} from {daemon['owner']})"
+            f"{local_label(beat, zone)} from {daemon['owner']})"
         ]
     for name, channel in report["channels"].items():
         gap = channel["first_gap"]
+        gap_text = "none forecast"
+        if gap:
+            gap_text = (
+                f"{_local(gap['from'], config, name)} → {_local(gap['to'], config, name)} "
+                f"({format_duration(timedelta(minutes=gap['minutes']))})"
+            )
+        waiting = [
+            f"post {w['post_id']} ({w['status']}; `scheduler queue retry {w['post_id']}`)"
+            for w in channel["needs_editor_posts"]
+        ]
+        runs_out = channel["fresh_runs_out"]
         lines += [
             "",
             f"{name}:",
-            f"  next airing:      {channel['next_airing'] or 'none planned'}",
+            "  next airing:      "
+            + (
+                _local(channel["next_airing"], config, name)
+                if channel["next_airing"]
+                else "none planned"
+            ),
             f"  queued posts:     {channel['queued_posts']}",
-            "  needs an editor:  "
-            + (", ".join(f"airing {i}" for i in channel["needs_editor"]) or "nothing"),
-            "  first gap:        "
-            + (f"{gap['from']} → {gap['to']} ({gap['minutes']} min)" if gap else "none forecast"),
-            f"  fresh runs out:   {channel['fresh_runs_out'] or 'not this week'}",
+            "  needs an editor:  " + (", ".join(waiting) or "nothing"),
+            f"  first gap:        {gap_text}",
+            "  fresh runs out:   "
+            + (_local(runs_out, config, name) if runs_out else "not this week"),
             f"  inbox:            {_inbox_line(channel)}",
             f"  goals behind:     {', '.join(channel['goals_behind']) or 'none'}",
         ]

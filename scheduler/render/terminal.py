@@ -10,7 +10,9 @@ are removed) and measures it with `display_width`; log lines pass through `escap
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 import unicodedata
 from typing import Any
 
@@ -20,6 +22,9 @@ from ..text import UNSAFE
 from .jsonout import dumps
 
 FSI, PDI = "\u2068", "\u2069"
+# Isolates are for a terminal that draws the text: when stdout is piped, a script or a file
+# never receives invisible characters it didn't write. None: decided by stdout, once.
+ISOLATE_RTL: bool | None = None
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # What `json.dumps(ensure_ascii=False)` leaves raw (it escapes only C0) but a terminal acts on.
 _RAW_IN_JSON = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -100,9 +105,15 @@ def isolate(text: str) -> str:
     mishandles isolates can only disturb the text of that one cell, never the columns before
     it. Cells without right-to-left letters stay free of invisible characters.
     """
-    if any(unicodedata.bidirectional(char) in ("R", "AL") for char in text):
+    wanted = _stdout_is_terminal() if ISOLATE_RTL is None else ISOLATE_RTL
+    if wanted and any(unicodedata.bidirectional(char) in ("R", "AL") for char in text):
         return f"{FSI}{text}{PDI}"
     return text
+
+
+@functools.cache
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
 
 
 def cell(text: str, width: int | None = None) -> str:

@@ -11,21 +11,18 @@ platform answers is redacted by the publisher before it is shown.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Set
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import ChannelSettings, Config, SecretRef, load_config
+from ..config import ChannelSettings, Config, SecretRef, load_config, secret_problem
 from ..errors import ConfigError, SchedulerError
 from ..measuring import past_goal_problems
 from ..timeutil import format_duration
 
 if TYPE_CHECKING:
     import httpx
-
-_HTTP_URL = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
 
 
 def run_checks(config_path: Path | None, *, online: bool = False) -> tuple[list[str], list[str]]:
@@ -34,7 +31,7 @@ def run_checks(config_path: Path | None, *, online: bool = False) -> tuple[list[
     `online`: also one read-only call per channel to prove its credentials.
     """
     try:
-        config = load_config(config_path)
+        config = load_config(config_path, resolve_secrets=True)
     except ConfigError as exc:
         return [], exc.problems
     source = str(config.path)
@@ -49,19 +46,10 @@ def run_checks(config_path: Path | None, *, online: bool = False) -> tuple[list[
                 problems.append(f"{source}: {path}: {reason}")
     for name, channel in config.channels.items():
         for key, value in channel.options.items():
-            if isinstance(value, SecretRef):
-                try:
-                    revealed = value.reveal()
-                except SchedulerError as exc:
-                    problems.append(f"{source}: channels.{name}.{key}: {exc}")
-                    unreadable.add(name)
-                    continue
-                if key == "url" and not _HTTP_URL.match(revealed):  # a webhook's
-                    problems.append(
-                        f"{source}: channels.{name}.url: the secret in {value.describe()} is "
-                        "not an http:// or https:// URL (its value is not shown)"
-                    )
-                    unreadable.add(name)
+            path = f"channels.{name}.{key}"
+            if isinstance(value, SecretRef) and (problem := secret_problem(value, path)):
+                problems.append(f"{source}: {path}: {problem}")
+                unreadable.add(name)
 
     from ..store.store import Store, redact_url
 

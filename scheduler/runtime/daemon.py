@@ -22,11 +22,11 @@ from types import FrameType
 from ..config import Config
 from ..errors import StoreError
 from ..planning.forecast import channel_inputs, match_stored, measured_scores, plan_all
-from ..planning.planner import Gap
+from ..planning.planner import Gap, gap_has_free_slot
 from ..publishers.base import Publisher
 from ..store.dbfile import DatabaseFile, DatabaseFileChanged, sqlite_file
 from ..store.store import PlannerLock, Store
-from ..timeutil import format_duration, iso_utc, utc_now
+from ..timeutil import format_duration, iso_local, iso_utc, utc_now
 from .dispatch import Dispatcher, RetrySettings
 from .measuring import Measurer, start_measuring
 
@@ -185,18 +185,25 @@ class Daemon:
             )
 
     def _report_gaps(self, channel: str, gaps: Sequence[Gap]) -> None:
+        settings = self.config.channels[channel]
         for gap in gaps:
             key = (channel, gap.start)
             if key not in self._reported_gaps:
                 self._reported_gaps.add(key)
+                advice = (
+                    "queue more posts"
+                    if gap_has_free_slot(settings, gap)
+                    else "no slot in it is free (quiet hours, spacing around pinned posts): "
+                    "pin a post inside it or change the channel's rules"
+                )
                 log.warning(
-                    "gap forecast on %s: no airing from %s to %s (%s, over max_gap %s); "
-                    "queue more posts",
+                    "gap forecast on %s: no airing from %s to %s (%s, over max_gap %s); %s",
                     channel,
-                    iso_utc(gap.start),
-                    iso_utc(gap.end),
+                    iso_local(gap.start, settings.timezone),
+                    iso_local(gap.end, settings.timezone),
                     format_duration(gap.end - gap.start),
-                    format_duration(self.config.channels[channel].max_gap),
+                    format_duration(settings.max_gap),
+                    advice,
                 )
 
     def close(self, *, timeout: float = SHUTDOWN_BOUND_SECONDS) -> bool:

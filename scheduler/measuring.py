@@ -167,12 +167,19 @@ def read_goals(defaults: Any, override: Any, channel_path: str, add: AddProblem)
     return Goals(**goals)
 
 
-def _target_goal(value: Any, path: str, add: AddProblem) -> TargetGoal | None:
+def _goal_table(value: Any, path: str, example: str, accepted: set[str], add: AddProblem) -> bool:
+    """Is the goal a table? Its unknown keys are reported either way."""
     if not isinstance(value, Mapping):
-        add(path, 'must be a table such as { target = 5000, by = "2027-03-31" }')
+        add(path, f"must be a table such as {example}")
+        return False
+    for key in sorted(set(value) - accepted):
+        add(f"{path}.{key}", f"unknown key; accepted keys: {', '.join(sorted(accepted))}")
+    return True
+
+
+def _target_goal(value: Any, path: str, add: AddProblem) -> TargetGoal | None:
+    if not _goal_table(value, path, '{ target = 5000, by = "2027-03-31" }', _TARGET_KEYS, add):
         return None
-    for key in sorted(set(value) - _TARGET_KEYS):
-        add(f"{path}.{key}", f"unknown key; accepted keys: {', '.join(sorted(_TARGET_KEYS))}")
     target = _number(value.get("target"))
     if target is None or target <= 0:
         add(f"{path}.target", f"{value.get('target')!r} must be a number above 0")
@@ -185,11 +192,8 @@ def _target_goal(value: Any, path: str, add: AddProblem) -> TargetGoal | None:
 
 
 def _answer_goal(value: Any, path: str, add: AddProblem) -> AnswerGoal | None:
-    if not isinstance(value, Mapping):
-        add(path, 'must be a table such as { share = "90%", within = "2h" }')
+    if not _goal_table(value, path, '{ share = "90%", within = "2h" }', _ANSWER_KEYS, add):
         return None
-    for key in sorted(set(value) - _ANSWER_KEYS):
-        add(f"{path}.{key}", f"unknown key; accepted keys: {', '.join(sorted(_ANSWER_KEYS))}")
     share = _share(value.get("share"))
     if share is None:
         add(

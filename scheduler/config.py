@@ -158,7 +158,8 @@ class Mix:
 
     def share(self, kind: str) -> float:
         total = self.core + self.entertaining + self.repost
-        return getattr(self, kind) / total
+        parts: int = getattr(self, kind)
+        return parts / total
 
 
 @dataclass(frozen=True)

@@ -396,7 +396,7 @@ class BlueskyPublisher:
         return session
 
 
-def _notice(notification: dict) -> Notice | None:
+def _notice(notification: dict[str, Any]) -> Notice | None:
     """A reply, mention or quote notification as a notice; None for any other or a malformed
     one. The record's `reply.root` is the thread's root; a post starting a thread is its own."""
     reason = notification.get("reason")
@@ -432,7 +432,7 @@ def _notice(notification: dict) -> Notice | None:
     )
 
 
-def _strong_ref(record: dict, which: str) -> tuple[str, str] | None:
+def _strong_ref(record: dict[str, Any], which: str) -> tuple[str, str] | None:
     """The (uri, cid) of a record's `reply.parent` or `reply.root`, when well formed."""
     reply = record.get("reply")
     ref = reply.get(which) if isinstance(reply, dict) else None

@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -156,7 +157,7 @@ class MastodonPublisher:
                     retry_after=retry_after(response, self.api.now()),
                 )
 
-    def _notice(self, notification: dict) -> Notice | None:
+    def _notice(self, notification: dict[str, Any]) -> Notice | None:
         """A mention notification as a notice; None when it lacks what one needs."""
         status = notification.get("status")
         if notification.get("type") != "mention" or not isinstance(status, dict):
@@ -258,7 +259,7 @@ def _numeric(value: object) -> bool:
     return isinstance(value, str) and value.isdigit() and len(value) <= 30
 
 
-def _object(response: httpx.Response, what: str) -> dict:
+def _object(response: httpx.Response, what: str) -> dict[str, Any]:
     body = json_body(response)
     if not isinstance(body, dict) or "id" not in body:
         raise PermanentPublishError(f"mastodon answered {response.status_code} without a {what}")

@@ -25,9 +25,10 @@ import wcwidth
 
 from ..domain import AIRING_KINDS, AiringKind
 from ..planning.calendar_data import CalendarAiring, CalendarData, CalendarGap
+from ..text import UNSAFE
 from ..timeutil import local_label, local_midnight
 from . import i18n
-from .terminal import UNSAFE, clean, clip, display_width, first_line, isolate
+from .terminal import clean, clip, display_width, first_line, isolate
 
 
 def _templates_dir() -> Path:
@@ -670,7 +671,7 @@ def render_ics(data: CalendarData) -> str:
                 last_date=datetime.combine(data.end.date() + timedelta(days=2), time()),
             )
         )
-    head = cal.to_ical().decode("utf-8")
+    head: str = cal.to_ical().decode("utf-8")
     closing = "END:VCALENDAR\r\n"
     assert head.endswith(closing)
     originals = _originals(data.airings)
@@ -679,7 +680,7 @@ def render_ics(data: CalendarData) -> str:
     return head[: -len(closing)] + events + closing
 
 
-_ICS_DURATION = icalendar.vDuration(ICS_DURATION).to_ical().decode()
+_ICS_DURATION: str = icalendar.vDuration(ICS_DURATION).to_ical().decode()  # type: ignore[no-untyped-call]
 
 
 def _vevent(

@@ -51,7 +51,8 @@ class SqlDialect:
     def read_time(value: Any) -> datetime:
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC)
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC)
 
 
 def insert_posts(

@@ -64,8 +64,9 @@ class AppContext:
     def config(self) -> Config:
         if self._config is None:
             from ..config import load_config
+            from ..publishers.registry import PLATFORMS
 
-            self._config = load_config(self.config_path)
+            self._config = load_config(self.config_path, platforms=PLATFORMS)
         return self._config
 
     @property

@@ -1,4 +1,6 @@
-"""From a channel's settings to its publisher: the only place that knows every platform."""
+"""The platforms there are: the only place that lists them (docs/architecture.md, "Adding a
+platform"). Each module exports its `SPEC`; a channel's settings carry its spec, so building
+its publisher asks no table."""
 
 from __future__ import annotations
 
@@ -8,13 +10,15 @@ from datetime import datetime
 import httpx
 
 from ..config import ChannelSettings
+from ..platforms import PlatformSpec, platform_registry
+from . import bluesky, file, mastodon, telegram, webhook
 from .base import Publisher
-from .bluesky import BlueskyPublisher
-from .file import FilePublisher
 from .http import ChannelClients
-from .mastodon import MastodonPublisher
-from .telegram import TelegramPublisher
-from .webhook import WebhookPublisher
+
+# The order `check` lists the accepted publishers in.
+PLATFORMS: Mapping[str, PlatformSpec] = platform_registry(
+    file.SPEC, webhook.SPEC, mastodon.SPEC, bluesky.SPEC, telegram.SPEC
+)
 
 
 def build_publisher(
@@ -25,17 +29,8 @@ def build_publisher(
     Secrets are read here, so a missing one raises `SecretError` (naming the reference,
     never a value) when the daemon starts rather than at the first airing.
     """
-    kind = channel.publisher
-    builders: dict[str, Callable[..., Publisher]] = {
-        "file": FilePublisher.from_channel,
-        "webhook": WebhookPublisher.from_channel,
-        "mastodon": MastodonPublisher.from_channel,
-        "bluesky": BlueskyPublisher.from_channel,
-        "telegram": TelegramPublisher.from_channel,
-    }
-    if kind not in builders:
-        raise ValueError(f"unknown publisher {kind!r} for channel {channel.name!r}")
-    return builders[kind](channel, client, now=now)
+    publisher: Publisher = channel.platform.build(channel, client, now=now)
+    return publisher
 
 
 def build_publishers(

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 from ..config import ChannelSettings, Config
 from ..planning.measures import GoalPace, compare, goal_pace, hour_shift, median
+from ..platforms import Read
 from ..store.metrics import MeasuredAiring, follower_history, measured_airings, tags_by_post
 from ..store.store import Store
 from ..timeutil import iso_utc
 
-READABLE_PUBLISHERS = ("mastodon", "bluesky")  # the daemon reads their counts (§11)
 TOP_AND_BOTTOM = 5
 STATUS_WINDOW = timedelta(days=30)
 
@@ -81,7 +81,7 @@ def _channel_report(
 ) -> dict[str, Any]:
     measured = [(a, v) for a, v in window if v is not None]
     local = _LocalTimes(settings.timezone)
-    readable = settings.publisher in READABLE_PUBLISHERS
+    readable = Read.counts in settings.platform.reads  # the daemon reads them (§11)
     by_kind: dict[str, list[float]] = defaultdict(list)
     by_hour: dict[int, list[float]] = defaultdict(list)
     by_tag: dict[str, list[float]] = defaultdict(list)

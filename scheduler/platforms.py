@@ -87,6 +87,10 @@ def _no_check(options: Mapping[str, Any], path: str, problems: Problems) -> None
     return None
 
 
+def _as_written(text: str, target: Mapping[str, str]) -> str:
+    return text
+
+
 @dataclass(frozen=True)
 class PlatformSpec:
     """Everything the rest of the scheduler knows about one platform.
@@ -97,6 +101,8 @@ class PlatformSpec:
     options, run once each option was read. `build(channel, client, now=...)`: the
     publisher (`publishers/base.Publisher`) for a channel; secrets are read there.
     `deduplication`: None where the platform can't recognise a repeat (Telegram).
+    `reply_text(text, target)`: an inbox reply's text as the platform's own apps write it,
+    given the item's stored reply target (Mastodon starts it with the author's @handle).
     """
 
     name: str
@@ -108,6 +114,7 @@ class PlatformSpec:
     deduplication: Deduplication | None = None
     reads: frozenset[Read] = frozenset()
     check: Callable[[Mapping[str, Any], str, Problems], None] = _no_check
+    reply_text: Callable[[str, Mapping[str, str]], str] = _as_written
     defaults: Mapping[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -83,6 +83,7 @@ SPEC = PlatformSpec(
     # clocks that differ (the memory counts from the due time, before the first request).
     deduplication=Deduplication(memory=timedelta(minutes=55)),
     reads=frozenset({Read.notices, Read.counts, Read.followers}),
+    reply_text=lambda text, target: addressed(text, target["author"]),
 )
 
 

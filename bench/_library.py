@@ -10,7 +10,6 @@ from pathlib import Path
 from scheduler.cli.queue_commands import spacing_by_channel
 from scheduler.config import load_config
 from scheduler.domain import PostDraft
-from scheduler.publishers.registry import PLATFORMS
 from scheduler.store.store import Store
 
 BATCH = 1_000
@@ -29,7 +28,7 @@ def fill(
     Post `n` goes to `channels_of(n)` and is pinned at `pinned_at(n, first_pin)` (None: it
     floats), where `first_pin` is the top of the hour a day from now.
     """
-    config = load_config(config_path, platforms=PLATFORMS)
+    config = load_config(config_path)
     store = Store(config.scheduler.database)
     store.migrate()
     now = datetime.now(UTC)

@@ -37,7 +37,6 @@ from _webhook import (  # noqa: E402
 
 from scheduler.config import load_config  # noqa: E402
 from scheduler.domain import PostDraft  # noqa: E402
-from scheduler.publishers.registry import PLATFORMS  # noqa: E402
 from scheduler.store.store import Store  # noqa: E402
 
 CHANNELS = 100
@@ -139,7 +138,7 @@ def main() -> int:
         daemon = None
         try:
             config = write_config(directory, base_url)
-            store = Store(load_config(config, platforms=PLATFORMS).scheduler.database)
+            store = Store(load_config(config).scheduler.database)
             store.migrate()
             daemon = bench_dispatch(store, record, config)
             bench_idle(store, daemon, posts=args.posts, idle_seconds=args.idle_seconds)

@@ -28,7 +28,6 @@ sys.path.insert(0, str(REPO))
 
 from scheduler.config import load_config  # noqa: E402
 from scheduler.publishers import ChannelClients, build_publishers  # noqa: E402
-from scheduler.publishers.registry import PLATFORMS  # noqa: E402
 from scheduler.runtime.listener import Listener, readers_of  # noqa: E402
 from scheduler.store.inbox import InboxStore  # noqa: E402
 from scheduler.store.store import Store  # noqa: E402
@@ -60,7 +59,7 @@ def main() -> None:
             ),
             encoding="utf-8",
         )
-        config = load_config(config_path, platforms=PLATFORMS)
+        config = load_config(config_path)
         store = Store(config.scheduler.database)
         store.migrate()
         clients = ChannelClients()

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scheduler.config import ChannelSettings, QuietWindow  # noqa: E402
 from scheduler.planning.planner import PlanAiring, PlanPost, plan_channel  # noqa: E402
 from scheduler.planning.planner import slots as grid_slots  # noqa: E402
-from scheduler.publishers.file import SPEC as FILE
+from scheduler.platforms.file import SPEC as FILE
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a month that crosses Europe's and America's DST
 TIMEZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Riyadh", "Asia/Tokyo"]

@@ -24,7 +24,7 @@ from .domain import AIRING_KINDS
 from .errors import ConfigError, SchedulerError, SecretError
 from .inputfile import MB, UnreadableInput, read_text_file
 from .measuring import Goals, MetricsSettings, read_goals, read_metrics
-from .platforms import Deduplication, Option, PlatformSpec
+from .platforms.spec import Deduplication, Option, PlatformSpec
 from .timeutil import DURATION_HINT, format_duration, parse_duration, zone
 
 DAY = timedelta(days=1)
@@ -323,14 +323,13 @@ def default_config_path() -> Path:
 def load_config(
     path: Path | str | None = None,
     *,
-    platforms: Mapping[str, PlatformSpec],
     resolve_secrets: bool = False,
+    platforms: Mapping[str, PlatformSpec] | None = None,
 ) -> Config:
     """Read and validate the config; raise ConfigError listing every problem.
 
-    `platforms` (name -> spec, `publishers.registry.PLATFORMS`) says which publishers exist
-    and what each accepts: the caller hands it over, since the specs live with their
-    platforms, above this module.
+    `platforms` (name -> spec) says which publishers exist and what each accepts; by
+    default `platforms.registry.PLATFORMS`, every platform the scheduler has.
 
     The file is read as `inputfile` reads every named input: a regular UTF-8 file of at
     most `CONFIG_FILE_LIMIT`, so `--config /dev/zero` is refused instead of read forever.
@@ -349,16 +348,22 @@ def load_config(
         raise ConfigError([f"{source}: {exc.reason}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: not valid TOML: {exc}"]) from None
-    return parse_config(raw, config_path, platforms=platforms, resolve_secrets=resolve_secrets)
+    return parse_config(raw, config_path, resolve_secrets=resolve_secrets, platforms=platforms)
 
 
 def parse_config(
     raw: Mapping[str, Any],
     config_path: Path,
     *,
-    platforms: Mapping[str, PlatformSpec],
     resolve_secrets: bool = False,
+    platforms: Mapping[str, PlatformSpec] | None = None,
 ) -> Config:
+    if platforms is None:
+        # Here, not at the top: each platform's spec reads its options with this module's
+        # readers, so the registry can only be imported once this module is.
+        from .platforms.registry import PLATFORMS
+
+        platforms = PLATFORMS
     problems = Problems(str(config_path))
     base_dir = config_path.resolve().parent
     problems.unknown_keys(raw, {"scheduler", "defaults", "channels", "metrics"}, "")

@@ -24,7 +24,7 @@ from typing import Any
 
 from .config import ChannelSettings
 from .domain import AiringKind
-from .platforms import LengthRule
+from .platforms.spec import LengthRule
 
 # C0 and C1 controls, DEL, and the explicit bidi embeddings, overrides and isolates: a stray
 # PDI would close our own isolate early and an RLO would flip the rest of the line.

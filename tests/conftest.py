@@ -169,12 +169,11 @@ def send_pinned_in_process(config_path: Path, at: datetime, post_id: int) -> Non
     from scheduler.config import load_config
     from scheduler.domain import AiringStatus
     from scheduler.publishers import ChannelClients, build_publishers
-    from scheduler.publishers.registry import PLATFORMS
     from scheduler.runtime.daemon import Daemon
     from scheduler.runtime.dispatch import RetrySettings
     from scheduler.store.store import Store
 
-    config = load_config(config_path, platforms=PLATFORMS)
+    config = load_config(config_path)
     store = Store(config.scheduler.database)
     clients = ChannelClients(timeout=5.0)
     publishers = build_publishers(config.channels, clients, now=lambda: at)

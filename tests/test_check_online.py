@@ -17,7 +17,6 @@ import pytest
 from scheduler.config import load_config
 from scheduler.errors import PermanentPublishError
 from scheduler.publishers import Delivery, build_publisher, make_http_client
-from scheduler.publishers.registry import PLATFORMS
 from scheduler.publishers.webhook import WebhookPublisher
 from tests.conftest import RunCli, write_config
 from tests.fakeplatforms import FakeBluesky, FakeMastodon, FakeTelegram, FakeWebhook
@@ -234,7 +233,7 @@ def test_a_slack_url_is_a_secret_reference_sent_to_and_never_printed(
         monkeypatch.setenv(name, value)
     with make_http_client(timeout=5.0) as client:
         publisher = build_publisher(
-            load_config(config_path, platforms=PLATFORMS).channel("team"), client, now=lambda: NOW
+            load_config(config_path).channel("team"), client, now=lambda: NOW
         )
         assert isinstance(publisher, WebhookPublisher) and "SECRET" not in repr(publisher)
         publisher.publish(DELIVERY)

@@ -29,14 +29,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from scheduler.config import load_config
-from scheduler.publishers.registry import PLATFORMS
 from scheduler.cli.queue_commands import RawPost, draft_post, spacing_by_channel
 from scheduler.store.store import Store
 from scheduler.timeutil import iso_utc
 
 worker, directory, count, cli_every = int(sys.argv[1]), Path(sys.argv[2]), *map(int, sys.argv[3:])
 config_path = directory / "config.toml"
-config = load_config(config_path, platforms=PLATFORMS)
+config = load_config(config_path)
 spacing = spacing_by_channel(config)
 first_pin = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
 

@@ -14,7 +14,6 @@ import pytest
 
 from scheduler.config import Config, Mix, QuietWindow, SecretRef, load_config
 from scheduler.errors import ConfigError, SecretError
-from scheduler.publishers.registry import PLATFORMS
 
 SCHEDULER = '[scheduler]\ndatabase = "sqlite:///scheduler.db"\n'
 MAIN = '[channels.main]\npublisher = "file"\npath = "published.jsonl"\n'
@@ -58,7 +57,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def load(text: str) -> Config:
     Path("config.toml").write_text(text, encoding="utf-8")
-    return load_config("config.toml", platforms=PLATFORMS)
+    return load_config("config.toml")
 
 
 def problems_of(text: str) -> list[str]:
@@ -424,7 +423,7 @@ def test_check_lists_every_problem_in_one_run(in_tmp: Path) -> None:
     )
     (in_tmp / "config.toml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
-        load_config("config.toml", resolve_secrets=True, platforms=PLATFORMS)
+        load_config("config.toml", resolve_secrets=True)
     paths = [line.split(": ")[1] for line in caught.value.problems]
     assert paths == [
         "scheduler.horizon",
@@ -437,7 +436,7 @@ def test_check_lists_every_problem_in_one_run(in_tmp: Path) -> None:
     ]
     assert "FIRSTHOUR_UNSET_TOKEN is not set" in caught.value.problems[-1]
     with pytest.raises(ConfigError) as plain:  # other commands don't resolve secrets
-        load_config("config.toml", platforms=PLATFORMS)
+        load_config("config.toml")
     assert len(plain.value.problems) == len(paths) - 1
 
 
@@ -449,7 +448,7 @@ def test_toml_syntax_error_names_the_file(in_tmp: Path) -> None:
 
 def test_missing_file_says_how_to_give_one(in_tmp: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_config("nowhere.toml", platforms=PLATFORMS)
+        load_config("nowhere.toml")
     assert caught.value.problems == [
         "nowhere.toml: file not found (give --config PATH or set SCHEDULER_CONFIG)"
     ]
@@ -614,7 +613,7 @@ def test_relative_paths_resolve_next_to_the_config_file(
         encoding="utf-8",
     )
     monkeypatch.chdir(elsewhere)
-    config = load_config(Path("../etc/config.toml"), platforms=PLATFORMS)
+    config = load_config(Path("../etc/config.toml"))
     root = config_dir.resolve()
     assert config.scheduler.database == f"sqlite:///{root / 'data' / 'scheduler.db'}"
     assert config.channels["main"].option("path") == str(root / "out" / "published.jsonl")
@@ -632,7 +631,7 @@ def test_config_from_environment_variable(tmp_path: Path, monkeypatch: pytest.Mo
     path = tmp_path / "custom.toml"
     path.write_text(f"{SCHEDULER}{MAIN}", encoding="utf-8")
     monkeypatch.setenv("SCHEDULER_CONFIG", str(path))
-    assert load_config(platforms=PLATFORMS).path == path
+    assert load_config().path == path
 
 
 def test_config_is_frozen(in_tmp: Path) -> None:

@@ -23,7 +23,6 @@ from scheduler.config import Config, load_config
 from scheduler.domain import AiringStatus, PostDraft
 from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.publishers.base import Delivery, Receipt
-from scheduler.publishers.registry import PLATFORMS
 from scheduler.runtime.daemon import Daemon
 from scheduler.runtime.dispatch import RetrySettings
 from scheduler.store.models import Airing, Attempt
@@ -179,7 +178,7 @@ def harness(tmp_path: Path, db_url: str, run_cli: RunCli) -> Iterator[Harness]:
             'timezone = "UTC"\n', 'timezone = "UTC"\nmisfire_grace = "15m"\nlease = "2m"\n', 1
         )
         config_path.write_text(text, encoding="utf-8")
-        config = load_config(config_path, platforms=PLATFORMS)
+        config = load_config(config_path)
         store = Store(config.scheduler.database)
         store.migrate()
         clients = ChannelClients(timeout=2.0)
@@ -733,7 +732,7 @@ def test_a_mastodon_airing_past_its_key_memory_is_not_called_safe_to_retry(
             """,
             database=db_url,
         )
-        config = load_config(config_path, platforms=PLATFORMS)
+        config = load_config(config_path)
         store = Store(config.scheduler.database)
         store.migrate()
         clients = ChannelClients(timeout=2.0)

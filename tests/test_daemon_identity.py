@@ -29,7 +29,6 @@ from scheduler.errors import PermanentPublishError
 from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.publishers.base import Delivery
 from scheduler.publishers.file import FilePublisher
-from scheduler.publishers.registry import PLATFORMS
 from scheduler.runtime.daemon import Daemon
 from scheduler.runtime.dispatch import RetrySettings
 from scheduler.store.dbfile import DatabaseFileChanged
@@ -128,7 +127,7 @@ def test_a_second_daemon_on_one_sqlite_file_refuses_and_names_the_first(
         assert before <= since <= datetime.now(UTC)
         assert "only one daemon may use an SQLite database" in line
 
-        store = Store(load_config(config, platforms=PLATFORMS).scheduler.database)
+        store = Store(load_config(config).scheduler.database)
         try:
 
             def aired() -> bool:
@@ -203,7 +202,7 @@ def clients() -> Iterator[ChannelClients]:
 
 
 def file_daemon(config_path: Path, clients: ChannelClients, clock: list[datetime]) -> Daemon:
-    config = load_config(config_path, platforms=PLATFORMS)
+    config = load_config(config_path)
     store = Store(config.scheduler.database)
     store.ensure_schema()
     publishers = build_publishers(config.channels, clients, now=lambda: clock[0])

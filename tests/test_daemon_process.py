@@ -28,7 +28,6 @@ import pytest
 
 from scheduler.config import load_config
 from scheduler.domain import AiringStatus, PostDraft
-from scheduler.publishers.registry import PLATFORMS
 from scheduler.store.models import Airing
 from scheduler.store.store import Store
 from tests.conftest import REPO
@@ -143,7 +142,7 @@ class World:
             ),
             encoding="utf-8",
         )
-        self.config = load_config(self.config_path, platforms=PLATFORMS)
+        self.config = load_config(self.config_path)
         self.store = Store(self.config.scheduler.database)
         self.store.migrate()
         self.services: list[Service] = []

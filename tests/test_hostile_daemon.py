@@ -20,7 +20,6 @@ import pytest
 
 from scheduler.config import load_config
 from scheduler.domain import AiringStatus, PostDraft
-from scheduler.publishers.registry import PLATFORMS
 from scheduler.store.models import Airing
 from scheduler.store.store import Store
 from tests.conftest import REPO
@@ -143,7 +142,7 @@ def deploy(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Deploymen
             + options,
             encoding="utf-8",
         )
-        store = Store(load_config(config_path, platforms=PLATFORMS).scheduler.database)
+        store = Store(load_config(config_path).scheduler.database)
         store.migrate()
         deployment = Deployment(tmp_path, platform, server, store, config_path, [])
         try:

@@ -22,7 +22,6 @@ from scheduler.domain import AiringKind, AiringStatus, InboxStatus, Notice
 from scheduler.errors import ConfigError, InboxItemNotFound, InputError
 from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.publishers.notices import html_to_text
-from scheduler.publishers.registry import PLATFORMS
 from scheduler.runtime.daemon import Daemon
 from scheduler.runtime.dispatch import RetrySettings
 from scheduler.runtime.listener import Listener, readers_of
@@ -203,8 +202,7 @@ def test_reply_text_adds_the_mastodon_handle_and_checks_the_limit(tmp_path: Path
             base_url = "https://masto.test"
             token = { env = "T_TOKEN" }
             """,
-        ),
-        platforms=PLATFORMS,
+        )
     )
     store = Store(f"sqlite:///{tmp_path / 'x.db'}")
     store.migrate()
@@ -251,8 +249,7 @@ def world(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Itera
                 app_password = {{ env = "T_BSKY" }}
                 """,
                 database=db_url,
-            ),
-            platforms=PLATFORMS,
+            )
         )
         made = World(config, Store(db_url), mastodon, bluesky)
         made.store.migrate()
@@ -491,7 +488,7 @@ def test_the_listener_warns_once_per_item_past_response_time(
 
 
 def test_listen_and_response_time_are_read_with_defaults_and_checked(tmp_path: Path) -> None:
-    plain = load_config(write_config(tmp_path), platforms=PLATFORMS)
+    plain = load_config(write_config(tmp_path))
     assert plain.scheduler.listen == timedelta(minutes=2)
     assert plain.channels["main"].response_time == timedelta(hours=4)
     path = write_config(tmp_path, '\n[channels.other]\npublisher = "file"\npath = "o.jsonl"\n')
@@ -499,11 +496,11 @@ def test_listen_and_response_time_are_read_with_defaults_and_checked(tmp_path: P
     text = text.replace('max_gap = "24h"\n', 'max_gap = "24h"\nresponse_time = "2h"\n', 1)
     text = text.replace('path = "o.jsonl"\n', 'path = "o.jsonl"\nresponse_time = "15m"\n')
     path.write_text(text, encoding="utf-8")
-    config = load_config(path, platforms=PLATFORMS)
+    config = load_config(path)
     assert config.scheduler.listen == timedelta(seconds=30)
     assert config.channels["main"].response_time == timedelta(hours=2)
     assert config.channels["other"].response_time == timedelta(minutes=15)
     path.write_text(text.replace('listen = "30s"', 'listen = "0s"'), encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
-        load_config(path, platforms=PLATFORMS)
+        load_config(path)
     assert [p.split(":")[1].strip() for p in caught.value.problems] == ["scheduler.listen"]

@@ -14,7 +14,6 @@ import pytest
 from scheduler.config import Config, parse_config
 from scheduler.domain import AiringStatus, Notice
 from scheduler.errors import ConfigError
-from scheduler.publishers.registry import PLATFORMS
 from scheduler.render.report_data import build_report
 from scheduler.render.report_text import report_text
 from scheduler.store.inbox import InboxStore
@@ -26,7 +25,7 @@ MINUTE = timedelta(minutes=1)
 
 def config_of(text: str) -> Config:
     base = '[channels.main]\npublisher = "file"\npath = "out.jsonl"\n'
-    return parse_config(tomllib.loads(base + text), Path("/tmp/config.toml"), platforms=PLATFORMS)
+    return parse_config(tomllib.loads(base + text), Path("/tmp/config.toml"))
 
 
 # --- `within` sets `response_time` ------------------------------------------------------------

@@ -16,7 +16,6 @@ from scheduler.errors import ConfigError
 from scheduler.measuring import Counts, Goals, TargetGoal, past_goal_problems
 from scheduler.planning.forecast import channel_inputs, measured_scores, plan_all
 from scheduler.planning.measures import MIN_COMPARE_N, compare, goal_pace, repost_scores
-from scheduler.publishers.registry import PLATFORMS
 from scheduler.store.metrics import (
     Snapshot,
     due_reads,
@@ -39,7 +38,7 @@ def config_of(text: str) -> Config:
     publisher = "file"
     path = "out.jsonl"
     """
-    return parse_config(tomllib.loads(base + text), Path("/tmp/config.toml"), platforms=PLATFORMS)
+    return parse_config(tomllib.loads(base + text), Path("/tmp/config.toml"))
 
 
 def published(

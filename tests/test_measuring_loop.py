@@ -18,7 +18,6 @@ from scheduler.measuring import Counts
 from scheduler.publishers.base import Delivery
 from scheduler.publishers.bluesky import BlueskyPublisher
 from scheduler.publishers.mastodon import MastodonPublisher
-from scheduler.publishers.registry import PLATFORMS
 from scheduler.runtime.measuring import PASS_EVERY, Measurer
 from scheduler.store.metrics import follower_history, measured_airings
 from scheduler.store.models import Airing
@@ -42,7 +41,7 @@ app_password = { env = "UNUSED_PASSWORD" }
 
 @pytest.fixture
 def config() -> Config:
-    return parse_config(tomllib.loads(CONFIG), Path("/tmp/config.toml"), platforms=PLATFORMS)
+    return parse_config(tomllib.loads(CONFIG), Path("/tmp/config.toml"))
 
 
 Platforms = tuple[FakeMastodon, FakeBluesky, MastodonPublisher, BlueskyPublisher]

@@ -26,8 +26,7 @@ from scheduler.config import Config, load_config
 from scheduler.domain import AiringStatus, PostDraft
 from scheduler.errors import InputError
 from scheduler.media import IMPORT_MEDIA_LIMIT, MediaBudget, Medium
-from scheduler.publishers.mastodon import MEDIA as MASTODON_MEDIA
-from scheduler.publishers.registry import PLATFORMS
+from scheduler.platforms.mastodon import MEDIA as MASTODON_MEDIA
 from scheduler.runtime.daemon import Daemon
 from scheduler.store.migrations import MIGRATIONS
 from scheduler.store.store import Store
@@ -71,7 +70,7 @@ def channels_toml(mastodon_url: str = "https://social.example") -> str:
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
     monkeypatch.setenv("TEST_MEDIA_TOKEN", TOKEN)
-    return load_config(write_config(tmp_path, channels_toml()), platforms=PLATFORMS)
+    return load_config(write_config(tmp_path, channels_toml()))
 
 
 def draft(config: Config, *paths: str | Path, channels: tuple[str, ...] = ("masto",)) -> PostDraft:
@@ -528,7 +527,7 @@ def test_posts_queued_with_media_paths_wait_for_an_editor_after_the_upgrade(
         assert all(r.post.media == "[]" and r.media == () for r in records.values())
 
         # The daemon plans the post without media, and none of those waiting for an editor.
-        config = load_config(write_config(tmp_path, database=db_url), platforms=PLATFORMS)
+        config = load_config(write_config(tmp_path, database=db_url))
         daemon = Daemon(config, store, {}, clock=lambda: now)
         try:
             daemon.tick(now)

@@ -22,7 +22,7 @@ from scheduler.planning.planner import (
     plan_channel,
     slots,
 )
-from scheduler.publishers.file import SPEC as FILE
+from scheduler.platforms.file import SPEC as FILE
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from scheduler.config import ChannelSettings, Mix, QuietWindow, RepostRules
 from scheduler.planning.audit import audit_channel
 from scheduler.planning.planner import PlanAiring, PlanPost, plan_channel, slots
-from scheduler.publishers.file import SPEC as FILE
+from scheduler.platforms.file import SPEC as FILE
 
 # Cadences from 15 minutes to 4 hours that divide a day into whole slots.
 CADENCES = [m for m in range(15, 241) if 1440 % m == 0]

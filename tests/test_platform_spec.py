@@ -1,10 +1,11 @@
-"""A platform is one module exporting a `PlatformSpec` plus one registry line
-(docs/architecture.md, "Adding a platform").
+"""A platform is its spec and its publisher plus one registry line (docs/architecture.md,
+"Adding a platform").
 
 A toy platform is declared here, in the test, and registered beside the real ones: config
-validation, the queue-time limits and the dispatcher (its factory, its deduplication and key
-memory) all use it without any other module knowing its name. The real specs are checked
-against their publishers: what a spec says can be read is what the publisher reads.
+validation, the queue-time limits and the dispatcher (the publisher the spec names, its
+deduplication and key memory) all use it without any other module knowing its name. The
+real specs are checked against their publishers: what a spec says can be read is what the
+publisher reads.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from scheduler.config import ChannelSettings, Config, load_config, one_of, read_
 from scheduler.domain import AiringStatus, PostDraft
 from scheduler.errors import ConfigError, InputError
 from scheduler.media import media_rule
-from scheduler.platforms import (
+from scheduler.platforms.registry import PLATFORMS
+from scheduler.platforms.spec import (
     Deduplication,
     LengthRule,
     Option,
@@ -34,7 +36,7 @@ from scheduler.platforms import (
 from scheduler.publishers import ChannelClients, build_publishers, make_http_client
 from scheduler.publishers.base import Delivery, Readable, Receipt
 from scheduler.publishers.notices import Readable as Listenable
-from scheduler.publishers.registry import PLATFORMS, build_publisher
+from scheduler.publishers.registry import build_publisher
 from scheduler.runtime.daemon import Daemon
 from scheduler.runtime.dispatch import RetrySettings
 from scheduler.store.store import Store
@@ -77,7 +79,7 @@ TOY = PlatformSpec(
         Option("inbox", read_path, required=True),
         Option("shout", one_of(("yes", "no")), default="no"),
     ),
-    build=ToyPublisher.from_channel,
+    client=f"{__name__}:ToyPublisher",  # as this module was imported
     length_rules=_toy_limits,
     no_media="toys take no media",
     deduplication=Deduplication(memory=timedelta(minutes=5)),
@@ -119,7 +121,7 @@ def test_an_unregistered_platform_is_refused_and_a_registered_one_is_listed(
     tmp_path: Path,
 ) -> None:
     with pytest.raises(ConfigError) as plain:
-        load_config(write_config(tmp_path, TOY_CHANNEL), platforms=PLATFORMS)
+        load_config(write_config(tmp_path, TOY_CHANNEL))  # the registry the scheduler has
     assert plain.value.problems == [
         f"{tmp_path / 'config.toml'}: channels.play.publisher: 'toy'; "
         "accepted: file, webhook, mastodon, bluesky, telegram"
@@ -226,7 +228,7 @@ def test_what_a_spec_says_is_read_is_what_its_publisher_reads(
         bot_token = {secret}
         chat_id = -100
         """
-    config = load_config(write_config(tmp_path, body), platforms=PLATFORMS)
+    config = load_config(write_config(tmp_path, body))
     assert {c.publisher for c in config.channels.values()} == set(PLATFORMS)
     with make_http_client(timeout=2.0) as client:
         for channel in config.channels.values():
@@ -239,15 +241,16 @@ def test_what_a_spec_says_is_read_is_what_its_publisher_reads(
             publisher.close()
 
 
-def test_no_module_outside_publishers_names_a_platform() -> None:
+def test_no_module_outside_platforms_and_publishers_names_a_platform() -> None:
     """Platform knowledge has one home: a string that is a platform's name (`"mastodon"`)
-    appears only in `publishers/`, so no table elsewhere can grow a row per platform."""
+    appears only in `platforms/` and `publishers/`, so no table elsewhere can grow a row per
+    platform."""
     package = Path(__file__).resolve().parent.parent / "scheduler"
     names = set(PLATFORMS) - {"file"}  # "file" is also a secret's source, `{ file = … }`
     found = [
         f"{path.relative_to(package)}:{node.lineno}: {node.value!r}"
         for path in sorted(package.rglob("*.py"))
-        if path.parent.name != "publishers"
+        if path.parent.name not in ("platforms", "publishers")
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
         if isinstance(node, ast.Constant) and node.value in names
     ]

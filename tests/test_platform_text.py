@@ -29,7 +29,6 @@ from scheduler.publishers import (
     build_publishers,
     make_http_client,
 )
-from scheduler.publishers.registry import PLATFORMS
 from scheduler.runtime.daemon import Daemon
 from scheduler.runtime.dispatch import RetrySettings
 from scheduler.store.store import Store
@@ -211,7 +210,7 @@ def channel_config(tmp_path: Path, publisher: str, **options: Any) -> Any:
         "bluesky": {"handle": "brand.test", "app_password": {"env": "T"}},
     }[publisher]
     raw = {"channels": {"main": {"publisher": publisher, **base, **options}}}
-    return parse_config(raw, tmp_path / "config.toml", platforms=PLATFORMS).channel("main")
+    return parse_config(raw, tmp_path / "config.toml").channel("main")
 
 
 @pytest.mark.parametrize("tag", ["en", "ar", "pt-BR", "zh-Hant-TW", "sr-Latn", "es-419"])
@@ -515,8 +514,7 @@ def test_the_daemon_sends_each_platform_its_own_text(
                 visibility = "unlisted"
                 language = "ar"
                 """,
-            ),
-            platforms=PLATFORMS,
+            )
         )
         store = Store(config.scheduler.database)
         store.migrate()

@@ -29,11 +29,11 @@ from scheduler.errors import (
     TransientPublishError,
 )
 from scheduler.media import Medium
+from scheduler.platforms.registry import PLATFORMS
 from scheduler.publishers import ChannelClients, Delivery, build_publisher, make_http_client
 from scheduler.publishers.bluesky import BlueskyPublisher, encode_tid, record_key
 from scheduler.publishers.file import FilePublisher
 from scheduler.publishers.mastodon import MastodonPublisher
-from scheduler.publishers.registry import PLATFORMS
 from scheduler.publishers.telegram import TelegramPublisher
 from scheduler.publishers.webhook import WebhookPublisher
 from tests.fakeplatforms import FakeBluesky, FakeMastodon, FakeTelegram, FakeWebhook, Reply
@@ -515,7 +515,7 @@ def test_record_keys_are_valid_deterministic_tids() -> None:
 
 def _channel(tmp_path: Path, publisher: str, **options: Any) -> Any:
     raw = {"channels": {"main": {"publisher": publisher, **options}}}
-    return parse_config(raw, tmp_path / "config.toml", platforms=PLATFORMS).channel("main")
+    return parse_config(raw, tmp_path / "config.toml").channel("main")
 
 
 def test_registry_builds_each_publisher_from_config(

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scheduler.config import ChannelSettings, load_config
-from scheduler.publishers.registry import PLATFORMS
 from scheduler.text import airing_body
 from tests.conftest import write_config
 
@@ -21,7 +20,7 @@ def _channel(tmp_path: Path) -> ChannelSettings:
         template = "{{ body }} (first aired {{ first_aired }})"
         """,
     )
-    return load_config(config, platforms=PLATFORMS).channels["main"]
+    return load_config(config).channels["main"]
 
 
 def test_first_aired_is_the_date_in_the_channels_zone(tmp_path: Path) -> None:

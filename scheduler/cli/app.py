@@ -64,9 +64,8 @@ class AppContext:
     def config(self) -> Config:
         if self._config is None:
             from ..config import load_config
-            from ..publishers.registry import PLATFORMS
 
-            self._config = load_config(self.config_path, platforms=PLATFORMS)
+            self._config = load_config(self.config_path)
         return self._config
 
     @property

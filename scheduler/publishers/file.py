@@ -18,21 +18,9 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-from ..config import ChannelSettings, read_path
+from ..config import ChannelSettings
 from ..errors import PermanentPublishError, TransientPublishError
-from ..media import MIB, MediaRule
-from ..platforms import Deduplication, Option, PlatformSpec
 from .base import Delivery, Receipt
-
-SPEC = PlatformSpec(
-    name="file",
-    options=(Option("path", read_path, required=True),),
-    build=lambda channel, client, **kw: FilePublisher.from_channel(channel, client, **kw),
-    # Only each medium's description is written, but the bytes are kept in the database all
-    # the same, so the same bound as Mastodon's keeps an import from filling it.
-    media=MediaRule(max_files=4, max_bytes=16 * MIB, max_alt=1500),
-    deduplication=Deduplication(),  # the idempotency key in every line, checked first
-)
 
 
 class FilePublisher:

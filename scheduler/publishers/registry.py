@@ -1,24 +1,22 @@
-"""The platforms there are: the only place that lists them (docs/architecture.md, "Adding a
-platform"). Each module exports its `SPEC`; a channel's settings carry its spec, so building
-its publisher asks no table."""
+"""From a channel's settings to its publisher: the class its platform's spec names.
+
+The spec names the class as "module:Class" (`PlatformSpec.client`) rather than holding it,
+so reading the config (every command, `queue add` above all) never imports the HTTP stack;
+the class is imported here, when a daemon or `check --online` builds publishers.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 import httpx
 
 from ..config import ChannelSettings
-from ..platforms import PlatformSpec, platform_registry
-from . import bluesky, file, mastodon, telegram, webhook
 from .base import Publisher
 from .http import ChannelClients
-
-# The order `check` lists the accepted publishers in.
-PLATFORMS: Mapping[str, PlatformSpec] = platform_registry(
-    file.SPEC, webhook.SPEC, mastodon.SPEC, bluesky.SPEC, telegram.SPEC
-)
 
 
 def build_publisher(
@@ -29,8 +27,16 @@ def build_publisher(
     Secrets are read here, so a missing one raises `SecretError` (naming the reference,
     never a value) when the daemon starts rather than at the first airing.
     """
-    publisher: Publisher = channel.platform.build(channel, client, now=now)
+    publisher: Publisher = publisher_class(channel.platform.client).from_channel(
+        channel, client, now=now
+    )
     return publisher
+
+
+def publisher_class(reference: str) -> Any:
+    """The class a spec's `client` names ("package.module:Class")."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def build_publishers(

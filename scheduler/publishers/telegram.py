@@ -4,74 +4,24 @@ A post with its one photo (queue time refuses more) goes as `sendPhoto`: the kep
 uploaded as multipart/form-data, the body as `caption` (at most 1024 UTF-16 code units,
 checked at queue time; a text alone may have 4096).
 
-The Bot API has no idempotency key, so the spec declares no deduplication: an airing
-interrupted mid-request becomes `unconfirmed` for an editor to check, never re-sent blindly
-(docs/design.md §5).
+The Bot API has no idempotency key, so its spec declares no deduplication
+(`platforms/telegram.py`): an airing interrupted mid-request becomes `unconfirmed` for an
+editor to check, never re-sent blindly (docs/design.md §5).
 The bot token sits in the URL path (`/bot<token>/sendMessage`), so every message built here
 goes through `Api.scrub`, and httpx's request log lines are filtered (see `http.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 import httpx
 
-from ..config import ChannelSettings, Problems, read_url
+from ..config import ChannelSettings
 from ..errors import PermanentPublishError
-from ..media import MediaRule
-from ..platforms import LengthRule, Option, PlatformSpec
-from ..text import utf16_units
 from .base import Delivery, Receipt
 from .http import Api, json_body, redact_http_logs
-
-# As the Bot API counts: UTF-16 code units (an emoji outside the Basic Multilingual Plane is
-# two; a family emoji is eleven).
-MESSAGE_UNITS = 4096
-CAPTION_UNITS = 1024  # a photo's caption (`sendPhoto`)
-# Bot API `sendPhoto`: one photo of at most 10 MB uploaded as multipart/form-data (a GIF is
-# `sendAnimation`'s and is turned into a still by `sendPhoto`, so it is refused). A photo
-# carries no alt text: what it shows belongs in the caption.
-MEDIA = MediaRule(
-    max_files=1, max_bytes=10_000_000, types=("image/jpeg", "image/png", "image/webp")
-)
-
-
-def _read_chat_id(value: Any, path: str, problems: Problems, base_dir: Path) -> str | None:
-    if (isinstance(value, int) and not isinstance(value, bool)) or (
-        isinstance(value, str) and value.strip()
-    ):
-        return str(value)
-    problems.add(path, f"{value!r} must be a chat id (a number) or @channelname")
-    return None
-
-
-def _length_rules(options: Mapping[str, Any], media: bool) -> tuple[LengthRule, ...]:
-    units = "UTF-16 code units"
-    if media:
-        return (
-            LengthRule(
-                CAPTION_UNITS, units, utf16_units, " (a photo's caption, as Telegram counts)"
-            ),
-        )
-    return (LengthRule(MESSAGE_UNITS, units, utf16_units, " (as Telegram counts)"),)
-
-
-SPEC = PlatformSpec(
-    name="telegram",
-    options=(
-        Option("base_url", read_url, default="https://api.telegram.org"),
-        Option("bot_token", required=True, secret="path"),
-        Option("chat_id", _read_chat_id, required=True),
-    ),
-    build=lambda channel, client, **kw: TelegramPublisher.from_channel(channel, client, **kw),
-    length_rules=_length_rules,
-    media=MEDIA,
-    deduplication=None,  # the Bot API takes no idempotency key
-)
 
 
 class TelegramPublisher:

@@ -24,7 +24,7 @@ from ..planning.measures import (
     hour_shift,
     median,
 )
-from ..platforms import Read
+from ..platforms.spec import Read
 from ..store.inbox import InboxStore, Received
 from ..store.metrics import MeasuredAiring, follower_history, measured_airings, tags_by_post
 from ..store.store import Store

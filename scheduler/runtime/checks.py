@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from ..config import ChannelSettings, Config, SecretRef, load_config, secret_problem
 from ..errors import ConfigError, SchedulerError
 from ..measuring import past_goal_problems
-from ..publishers.registry import PLATFORMS
 from ..timeutil import format_duration
 
 if TYPE_CHECKING:
@@ -32,7 +31,7 @@ def run_checks(config_path: Path | None, *, online: bool = False) -> tuple[list[
     `online`: also one read-only call per channel to prove its credentials.
     """
     try:
-        config = load_config(config_path, platforms=PLATFORMS, resolve_secrets=True)
+        config = load_config(config_path, resolve_secrets=True)
     except ConfigError as exc:
         return [], exc.problems
     source = str(config.path)

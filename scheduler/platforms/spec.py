@@ -1,13 +1,11 @@
-"""What a platform is, as data: the shape of the spec each publisher module declares.
+"""The shape of a platform's spec: what the rest of the scheduler may know about a platform.
 
-A platform's module in `publishers/` exports one `PlatformSpec` (its options, their
-defaults and readers, its length and media limits, how it deduplicates, what the daemon
-can read from it, and the factory of its publisher); `publishers/registry.py` lists them.
-The shape lives here, in the vocabulary, because `config.py` validates a channel through
-its spec and `text.py`, `media.py` and the dispatcher read its limits and key memory from
-the spec the channel carries (`ChannelSettings.platform`), and none of them may import
-`publishers/`: `config` is handed the registry by its caller (docs/architecture.md,
-"Adding a platform").
+Each module beside this one exports one `PlatformSpec` (its options, their defaults and
+readers, its length and media limits, how it deduplicates, what the daemon can read from
+it, where its publisher is); `registry.py` lists them. `config.py` validates a channel
+through its spec and hands it to the channel (`ChannelSettings.platform`), so `text.py`,
+`media.py`, the dispatcher and the report read limits and key memory from the channel and
+keep no table of platforms (docs/architecture.md, "Adding a platform").
 """
 
 from __future__ import annotations
@@ -20,10 +18,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .media import MediaRule
+from ..media import MediaRule
 
 if TYPE_CHECKING:
-    from .config import Problems
+    from ..config import Problems
 
 # Reads one option's value: the checked value, or None after adding the problem at `path`.
 OptionReader = Callable[[Any, str, "Problems", Path], Any]
@@ -98,8 +96,10 @@ class PlatformSpec:
     `length_rules(options, media)`: the queue-time limits of a channel's body (`media`: the
     post carries media, which on Telegram makes the body a caption). `media`: what it takes,
     or None with `no_media` saying why not. `check(options, path, problems)`: rules between
-    options, run once each option was read. `build(channel, client, now=...)`: the
-    publisher (`publishers/base.Publisher`) for a channel; secrets are read there.
+    options, run once each option was read. `client`: where its publisher is,
+    "module:Class", a class whose `from_channel(channel, http_client, now=...)` builds it
+    (`publishers/registry.py` imports it only then: a command that only reads the config
+    never imports the HTTP stack).
     `deduplication`: None where the platform can't recognise a repeat (Telegram).
     `reply_text(text, target)`: an inbox reply's text as the platform's own apps write it,
     given the item's stored reply target (Mastodon starts it with the author's @handle).
@@ -107,7 +107,7 @@ class PlatformSpec:
 
     name: str
     options: tuple[Option, ...]
-    build: Callable[..., Any]
+    client: str
     length_rules: Callable[[Mapping[str, Any], bool], tuple[LengthRule, ...]] = _no_limits
     media: MediaRule | None = None
     no_media: str = ""

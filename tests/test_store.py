@@ -216,8 +216,8 @@ def test_pinned_spacing_conflict_names_the_other_post_and_stores_nothing(
     with pytest.raises(InputError) as caught:
         add(store, now, draft("second", at=at + timedelta(minutes=10)))
     assert str(caught.value) == (
-        "pinned time 2026-11-23T14:10:00Z on channel 'main' is within min_spacing 30m of "
-        f"post {first} (pinned at 2026-11-23T14:00:00Z); choose a time at least 30m away"
+        "pinned time Mon 23 Nov 14:10 +00:00 on channel 'main' is within min_spacing 30m of "
+        f"post {first} (pinned at Mon 23 Nov 14:00 +00:00); choose a time at least 30m away"
     )
     assert [r.post.body for r in store.list_posts(now=now)] == ["first"]
     assert store.revision() == revision

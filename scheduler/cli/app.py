@@ -7,7 +7,8 @@ costs a few hundred milliseconds to import, and `--help` or `check` should not p
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ConfigError, InputError, SchedulerError
+from ..errors import ConfigError, InputError, PinnedConflict, SchedulerError
 from ..timeutil import utc_now
 
 if TYPE_CHECKING:
@@ -88,11 +89,22 @@ class AppContext:
 
         spacing = spacing_by_channel(self.config)
         url = self.config.scheduler.database
-        if self._store is None and url.startswith("sqlite:///"):
-            ids = add_posts_sqlite(url.removeprefix("sqlite:///"), drafts, now=now, spacing=spacing)
-            if ids is not None:
-                return ids
-        return self.store.add_posts(drafts, now=now, spacing=spacing)
+        with self.local_refusals():
+            if self._store is None and url.startswith("sqlite:///"):
+                path = url.removeprefix("sqlite:///")
+                ids = add_posts_sqlite(path, drafts, now=now, spacing=spacing)
+                if ids is not None:
+                    return ids
+            return self.store.add_posts(drafts, now=now, spacing=spacing)
+
+    @contextmanager
+    def local_refusals(self) -> Iterator[None]:
+        """The store refuses a pinned-spacing conflict in UTC; an editor reads it in the
+        channel's own time, as every other time they see."""
+        try:
+            yield
+        except PinnedConflict as conflict:
+            raise conflict.shown_in(self.config.zone(conflict.channel)) from None
 
 
 def context(ctx: typer.Context) -> AppContext:
@@ -432,9 +444,10 @@ def queue_edit(
         media=media,
         alt=alt,
     )
-    record = app_ctx.store.edit_post(
-        post_id, changes, now=now, spacing=spacing_by_channel(app_ctx.config)
-    )
+    with app_ctx.local_refusals():
+        record = app_ctx.store.edit_post(
+            post_id, changes, now=now, spacing=spacing_by_channel(app_ctx.config)
+        )
     _print_post(app_ctx, post_id, now, as_json=output is ShowFormat.json)
     kept = [a.id for a in record.airings if a.body is not None]  # claimed once: text as sent
     if kept and "body" in changes and output is not ShowFormat.json:

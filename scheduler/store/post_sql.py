@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..domain import LIVE_STATUSES, PostDraft
-from ..errors import InputError, StoreError
+from ..errors import PinnedConflict, StoreError
 from ..media import Medium
-from ..timeutil import format_duration, iso_utc, naive_utc
+from ..timeutil import naive_utc
 from .migrations import LATEST_VERSION
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -65,7 +65,7 @@ def insert_posts(
 ) -> list[int]:
     """Insert drafts (with the airings of pinned ones) inside the caller's write transaction.
 
-    Raises InputError, naming the other post, when a pinned draft would break `spacing`.
+    Raises PinnedConflict, naming the other post, when a pinned draft would break `spacing`.
     """
     lock_pinned(cursor, dialect)
     ids: list[int] = []
@@ -183,10 +183,8 @@ def refuse_pinned_conflicts(
         other_post, other_at = int(row[0]), dialect.read_time(row[1])
         prefix = f"{draft.source}: " if draft.source else ""
         named = batch[other_post] if batch and other_post in batch else f"post {other_post}"
-        raise InputError(
-            f"{prefix}pinned time {iso_utc(draft.at)} on channel {channel!r} is within "
-            f"min_spacing {format_duration(gap)} of {named} (pinned at {iso_utc(other_at)}); "
-            f"choose a time at least {format_duration(gap)} away"
+        raise PinnedConflict(
+            prefix=prefix, channel=channel, at=draft.at, other=named, other_at=other_at, gap=gap
         )
 
 

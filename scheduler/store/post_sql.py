@@ -251,3 +251,33 @@ def _add_posts_sqlite(
         return ids
     finally:
         connection.close()
+
+
+def planned_first_sqlite(path: str, post_id: int, *, beat_since: datetime) -> PlannedFirst:
+    """What `queue add` reports for a floating post, with the stdlib driver: whether a daemon
+    beat since `beat_since` (so it will plan the post soon) and the post's first live airing."""
+    dialect = SqlDialect("sqlite")
+    statuses = ", ".join(f"'{status}'" for status in LIVE_STATUSES)
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            beats = connection.execute(
+                "SELECT count(*) FROM heartbeat WHERE state = 'running' AND beat >= ?",
+                (dialect.time(beat_since),),
+            ).fetchone()
+            first = connection.execute(
+                f"SELECT min(at) FROM airing WHERE post_id = ? AND status IN ({statuses})",
+                (post_id,),
+            ).fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"database sqlite:///{path} failed: {exc}") from exc
+    at = None if first is None or first[0] is None else dialect.read_time(first[0])
+    return PlannedFirst(daemon_running=bool(beats and beats[0]), at=at)
+
+
+@dataclass(frozen=True)
+class PlannedFirst:
+    daemon_running: bool
+    at: datetime | None

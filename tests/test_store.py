@@ -262,9 +262,9 @@ def test_batch_is_all_or_none(store: Store, now: datetime) -> None:
             draft("third", at=at + timedelta(minutes=20), source="posts.csv: row 3"),
         )
     message = str(caught.value)
-    assert message.startswith("posts.csv: row 3: pinned time 2026-11-23T15:20:00Z on channel")
+    assert message.startswith("posts.csv: row 3: pinned time Mon 23 Nov 15:20 +00:00 on channel")
     # The other post was never stored, so it is named by its place in the batch, not an id.
-    assert "of draft 1 of this batch (pinned at 2026-11-23T15:00:00Z)" in message
+    assert "of draft 1 of this batch (pinned at Mon 23 Nov 15:00 +00:00)" in message
     assert [r.id for r in store.list_posts(now=now)] == [existing]
     assert store.revision() == revision
     with store.session() as session:

@@ -14,8 +14,10 @@ from .queue_commands import unstorable_text_problem
 def reply_text(config: Config, item: InboxItem, text: str | None) -> str:
     """The text a reply to `item` sends, as its platform writes a reply (on Mastodon it starts
     with the author's @handle, added when missing); it must fit the channel's limits.
-    Raises InputError naming what is wrong."""
-    if text is None or not text.strip():
+    Leading and trailing whitespace goes, as from a post's body (`echo … > file` ends in a
+    newline). Raises InputError naming what is wrong."""
+    text = (text or "").strip()
+    if not text:
         raise InputError("give the reply's text as TEXT, --file PATH or --file - (it is empty)")
     problem = unstorable_text_problem(text, "the reply")
     if problem:

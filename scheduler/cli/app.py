@@ -562,6 +562,12 @@ def run(ctx: typer.Context) -> None:
 class ReportFormat(StrEnum):
     text = "text"
     json = "json"
+    html = "html"
+
+
+class ReportLang(StrEnum):
+    en = "en"
+    ar = "ar"
 
 
 @app.command()
@@ -582,14 +588,19 @@ def report(
         typer.Option("--compare", help="Two tags to set side by side.", show_default=False),
     ] = None,
     output: Annotated[
-        ReportFormat, typer.Option("--format", help="text or json.")
+        ReportFormat,
+        typer.Option("--format", help="text, json, or html (one self-contained page)."),
     ] = ReportFormat.text,
     output_file: Annotated[
         Path | None, typer.Option("--output", help="Write to this file instead of stdout.")
     ] = None,
+    lang: Annotated[
+        ReportLang | None,
+        typer.Option("--lang", help="Language of the HTML page (en, ar).", show_default=False),
+    ] = None,
 ) -> None:
     """What worked: engagement by kind, hour of day, reruns against first airings, tags,
-    top and bottom posts, followers, and each goal with its pace (§11)."""
+    top and bottom posts, the inbox, followers, and each goal with its pace (§11)."""
     from datetime import timedelta
 
     from ..render.report_data import build_report
@@ -597,6 +608,8 @@ def report(
     from ..render.terminal import json_text
     from .calendar_commands import write_output
 
+    if lang is not None and output is not ReportFormat.html:
+        raise typer.BadParameter("--lang applies to --format html only", param_hint="--lang")
     app_ctx = context(ctx)
     now = app_ctx.now()
     if channel is not None:
@@ -620,7 +633,22 @@ def report(
         channel=channel,
         compare_tags=compare,
     )
-    text = json_text(result) + "\n" if output is ReportFormat.json else report_text(result) + "\n"
+    if output is ReportFormat.html:
+        from ..render.report_html import render_report_html
+
+        config = app_ctx.config
+        zones = {name: settings.timezone for name, settings in config.channels.items()}
+        text = render_report_html(
+            result,
+            zones=zones,
+            page_zone=config.zone(channel),
+            now=now,
+            lang=(lang or ReportLang.en).value,
+        )
+    elif output is ReportFormat.json:
+        text = json_text(result) + "\n"
+    else:
+        text = report_text(result) + "\n"
     write_output(text, output_file)
 
 

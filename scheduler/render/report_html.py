@@ -423,10 +423,7 @@ def _hours_chart(
     plot_w, plot_h = width - left - right, height - top - bottom
     base = top + plot_h
     peak = _nice_max(max(row["median"] for row in by_hour.values()))
-    for step in range(5):
-        y = base - plot_h * step / 4
-        canvas.line(left, y, width - right, y, "grid" if step else "axis")
-        canvas.text(left - 6, y + 4, _num(peak * step / 4), "tick", anchor="end")
+    _value_axis(canvas, left, width - right, top, plot_h, 0.0, peak)
     canvas.text(4, 14, t["r_median_axis"], "axis-title")
     slot = plot_w / 24
     best = max(by_hour, key=lambda hour: (by_hour[hour]["median"], -int(hour)))
@@ -452,6 +449,16 @@ def _hours_chart(
             canvas.text(x + slot / 2, base + 17, f"{hour:02d}", "tick", anchor="middle")
     canvas.text(left + plot_w / 2, height - 6, t["r_hour_axis"], "axis-title", anchor="middle")
     return canvas.chart(t["r_by_hour"])
+
+
+def _value_axis(
+    canvas: Canvas, left: float, right: float, top: float, height: float, low: float, high: float
+) -> None:
+    """Five gridlines from `low` (the axis itself) to `high`, each labelled at the start."""
+    for step in range(5):
+        y = top + height * (1 - step / 4)
+        canvas.line(left, y, right, y, "grid" if step else "axis")
+        canvas.text(left - 6, y + 4, _num(low + (high - low) * step / 4), "tick", anchor="end")
 
 
 def _rows_figure(
@@ -579,11 +586,7 @@ def _followers_chart(
     def y_of(value: float) -> float:
         return top + plot_h * (1 - (value - low) / (high - low))
 
-    for step in range(5):
-        value = low + (high - low) * step / 4
-        y = y_of(value)
-        canvas.line(left, y, width - right, y, "grid" if step else "axis")
-        canvas.text(left - 6, y + 4, _num(round(value)), "tick", anchor="end")
+    _value_axis(canvas, left, width - right, top, plot_h, low, high)
     stride = max(1, math.ceil(len(points) / FOLLOWER_POINTS))
     drawn = [*points[::stride], points[-1]] if (len(points) - 1) % stride else points[::stride]
     canvas.polyline([(x_of(at), y_of(value)) for at, value in drawn], "line")

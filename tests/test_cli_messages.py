@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from scheduler.cli.app import config_first
+from scheduler.cli.root import config_first
 from tests.conftest import RunCli, write_config
 
 

@@ -136,7 +136,7 @@ def queued_id(stdout: str) -> str:
 def invoke_cli(
     *args: str,
     config: Path | None = None,
-    input: str | None = None,
+    input: str | bytes | None = None,
     env: dict[str, str] | None = None,
     context: object | None = None,
 ) -> subprocess.CompletedProcess[str]:
@@ -170,7 +170,7 @@ def invoke_cli(
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunCli:
+def invoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunCli:
     """`invoke_cli` from `tmp_path`: the CLI in this process, for every test whose behaviour
     doesn't need a real one (signals, kill -9, daemons, the import check of the fast path,
     the installed console script, a terminal)."""

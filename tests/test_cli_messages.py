@@ -1,7 +1,8 @@
 """Every command says what it did, in the words and times a person reads (issue 14).
 
-Real CLI processes on a real SQLite file; the config lives in a subdirectory so that only
-the `--config` given (before or after the subcommand) can find it.
+The CLI in this process (`invoke`), on a real SQLite file (and as a real process on a
+terminal); the config lives in a subdirectory so that only the `--config` given (before or
+after the subcommand) can find it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from scheduler.cli.root import config_first
 from tests.conftest import RunCli, write_config
@@ -146,3 +149,25 @@ def test_piped_output_has_no_invisible_isolates(tmp_path: Path, invoke: RunCli) 
         process.wait(timeout=120)
     os.close(leader)
     assert f"\u2068{body}\u2069".encode() in shown
+
+
+def test_a_bug_gets_one_line_naming_its_type_and_place_never_its_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The console script's last resort: an exception no command expected (a bug) is one line
+    and exit status 1, without a traceback or the message, which may quote a secret."""
+    import scheduler.cli.app as cli
+
+    def broken(**_: object) -> None:
+        raise KeyError("token hunter2-s3cr3t")
+
+    monkeypatch.setattr(cli, "app", broken)  # no command has a known bug: stand one in
+    with pytest.raises(SystemExit) as exit:
+        cli.main()
+    assert exit.value.code == 1
+    out, err = capsys.readouterr()
+    line = f"test_cli_messages.py:{broken.__code__.co_firstlineno + 1}"
+    assert (out, err) == (
+        "",
+        f"internal error: unexpected KeyError at {line} (a bug; please report it)\n",
+    )

@@ -1,10 +1,11 @@
 """Hostile and unlucky input through the real CLI (issue 10): one line, no traceback, no change.
 
 Each case runs the CLI in this process (`invoke`: what `python -m scheduler` would print and
-exit with) against a seeded SQLite database and asserts the exit status, exactly one line on stderr naming the value and what would be
-accepted, nothing on stdout, and every row of every table unchanged. Times too far out,
-ids past 64 bits, files that never end (`/dev/zero`, a FIFO), text that is not UTF-8 or
-can't be stored (NUL, lone surrogates) and import files that could be read two ways.
+exit with) against a seeded SQLite database and asserts the exit status, exactly one line on
+stderr naming the value and what would be accepted, nothing on stdout, and every row of every
+table unchanged. Times too far out, ids past 64 bits, files that never end (`/dev/zero`, a
+FIFO), text that is not UTF-8 or can't be stored (NUL, lone surrogates) and import files
+that could be read two ways.
 """
 
 from __future__ import annotations

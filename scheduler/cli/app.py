@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -239,24 +239,32 @@ def queue_add(
     (post_id,) = app_ctx.add_posts([draft], now)
     if output is ShowFormat.json:
         _print_post(app_ctx, post_id, now)
+        return
+    if draft.at is not None:
+        print(_queued(post_id, draft, app_ctx.config, draft.at))
+        return
+    planned = app_ctx.wait_for_plan(post_id, now)
+    if planned.at is not None:
+        print(_queued(post_id, draft, app_ctx.config, planned.at))
+    elif planned.daemon_running:
+        print(
+            f"queued post {post_id} on {', '.join(draft.channels)}; floating: not planned yet "
+            f"(`scheduler queue show {post_id}` shows its first airing once the daemon plans it)"
+        )
     else:
-        print(_queued(post_id, draft, app_ctx.config))
+        print(
+            f"queued post {post_id} on {', '.join(draft.channels)}; floating: the planner gives "
+            "it the next free slot (see `scheduler calendar`)"
+        )
 
 
-def _queued(post_id: int, draft: PostDraft, config: Config) -> str:
-    """`queued post 5 on main; first airing Sun 29 Nov 02:00 +01:00`: what `queue add` did.
-    A floating post's slot is the planner's to give; planning here would cost `queue add`
-    the whole library's read, so the sentence says where to see it."""
+def _queued(post_id: int, draft: PostDraft, config: Config, first: datetime) -> str:
+    """`queued post 5 on main; first airing Sun 29 Nov 02:00 +01:00`: what `queue add` did."""
     from ..timeutil import local_label
 
+    zone = config.zone(draft.channels[0] if len(draft.channels) == 1 else None)
     where = ", ".join(draft.channels)
-    if draft.at is not None:
-        zone = config.zone(draft.channels[0] if len(draft.channels) == 1 else None)
-        return f"queued post {post_id} on {where}; first airing {local_label(draft.at, zone)}"
-    return (
-        f"queued post {post_id} on {where}; floating: the planner gives it the next free slot "
-        "(see `scheduler calendar`)"
-    )
+    return f"queued post {post_id} on {where}; first airing {local_label(first, zone)}"
 
 
 @queue_app.command("import")
@@ -387,9 +395,10 @@ def queue_edit(
         media=media,
         alt=alt,
     )
-    record = app_ctx.store.edit_post(
-        post_id, changes, now=now, spacing=spacing_by_channel(app_ctx.config)
-    )
+    with app_ctx.local_refusals():
+        record = app_ctx.store.edit_post(
+            post_id, changes, now=now, spacing=spacing_by_channel(app_ctx.config)
+        )
     _print_post(app_ctx, post_id, now, as_json=output is ShowFormat.json)
     kept = [a.id for a in record.airings if a.body is not None]  # claimed once: text as sent
     if kept and "body" in changes and output is not ShowFormat.json:
@@ -545,8 +554,6 @@ def report(
 ) -> None:
     """What worked: engagement by kind, hour of day, reruns against first airings, tags,
     top and bottom posts, followers, and each goal with its pace (§11)."""
-    from datetime import timedelta
-
     from ..render.report_data import build_report
     from ..render.report_text import report_text
     from ..render.terminal import json_text

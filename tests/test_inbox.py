@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from scheduler.cli.replies import reply_text
 from scheduler.config import Config, load_config
 from scheduler.domain import AiringKind, AiringStatus, InboxStatus, Notice
-from scheduler.errors import ConfigError, InboxItemNotFound, InputError
+from scheduler.errors import ConfigError, InboxItemNotFound, InputError, ReplyNotAPost
 from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.publishers.notices import html_to_text
 from scheduler.runtime.daemon import Daemon
@@ -166,6 +167,38 @@ def test_a_failed_reply_can_be_replaced_and_done_closes_an_item(store: Store) ->
     assert [e.item.id for e in inbox.entries()] == [first]
     with pytest.raises(InboxItemNotFound, match="no inbox item with id 999"):
         inbox.done(999)
+
+
+def test_a_replys_text_is_not_an_editable_post(store: Store) -> None:
+    """queue show/edit/cancel/retry of the post id a reply is stored under point to the inbox
+    instead of showing or changing conversation as if it were broadcast."""
+    inbox = InboxStore(store)
+    inbox.ingest("main", [notice("11")], "11", now=T0)
+    (entry,) = inbox.entries()
+    assert entry.item.id is not None
+    airing_id = inbox.queue_reply(entry.item.id, "thanks", editor="sara", now=T0)
+    with store.session() as session:
+        post_id = session.execute(
+            sqlalchemy.text("SELECT post_id FROM airing WHERE id = :id"), {"id": airing_id}
+        ).scalar_one()
+    expected = (
+        f"post {post_id} is the text of a reply to inbox item {entry.item.id}, not a post in the "
+        f"queue: `scheduler inbox --all` shows it; `scheduler reply {entry.item.id}` answers again"
+    )
+    attempts: list[Callable[[], object]] = [
+        lambda: store.get_post(post_id),
+        lambda: store.edit_post(post_id, {"body": "edited"}, now=T0, spacing={}),
+        lambda: store.cancel_post(post_id, now=T0),
+        lambda: store.retry_post(post_id, now=T0),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ReplyNotAPost) as refused:
+            attempt()
+        assert str(refused.value) == expected
+    (claimed,) = store.claim_due(
+        owner="me", now=T0, lease=timedelta(seconds=30), limit=10, key_prefix="k", channels=["main"]
+    )
+    assert claimed.body == "thanks"  # untouched: still sent as queued
 
 
 def test_items_waiting_past_response_time_are_named_once(store: Store) -> None:

@@ -18,12 +18,21 @@ from sqlalchemy import delete, text, true, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from ..domain import NEEDS_EDITOR, AiringStatus, PostDraft, may_be_out, retry_keeps
-from ..errors import InputError, PostNotFound
+from ..domain import NEEDS_EDITOR, AiringKind, AiringStatus, PostDraft, may_be_out, retry_keeps
+from ..errors import InputError, PostNotFound, ReplyNotAPost
 from ..media import MediumInfo
 from .db import Database, dbapi_cursor
 from .meta import note_change
-from .models import BROADCAST_AIRING, BROADCAST_POST, Airing, Attempt, Media, Post, PostChannel
+from .models import (
+    BROADCAST_AIRING,
+    BROADCAST_POST,
+    Airing,
+    Attempt,
+    InboxItem,
+    Media,
+    Post,
+    PostChannel,
+)
 from .post_sql import (
     insert_media,
     insert_pinned_airing,
@@ -277,6 +286,15 @@ def _read_record(session: Session, post_id: int) -> PostRecord:
     post = session.get(Post, post_id)
     if post is None:
         raise PostNotFound(post_id)
+    if post.kind == AiringKind.reply:
+        # A reply's text is stored as a post so it is claimed and keyed like any airing, but
+        # it is conversation (§10): editors reach it through its inbox item, never as a post.
+        item = session.exec(
+            select(InboxItem.id)
+            .join(Airing, col(Airing.id) == col(InboxItem.reply_airing_id))
+            .where(col(Airing.post_id) == post_id)
+        ).first()
+        raise ReplyNotAPost(post_id, item)
     channels = session.exec(
         select(PostChannel.channel)
         .where(col(PostChannel.post_id) == post_id)

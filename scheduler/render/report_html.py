@@ -207,6 +207,7 @@ class ChannelView:
     zone: str
     tiles: tuple[Tile, ...]
     notice: str | None  # not measured / no airings: said once, above the cards
+    engagement: bool  # draw the engagement cards (the notice says why not)
     hours: Figure
     kinds: Figure
     reruns: Figure
@@ -313,6 +314,7 @@ def _channel(
         zone=str(zone.key),
         tiles=_tiles(channel, t, lang, start=start, end=end),
         notice=notice,
+        engagement=notice is None,
         hours=_hours_figure(channel["by_hour"], zone, t, lang, rtl, empty, has_measured),
         kinds=_rows_figure(
             t["r_by_kind"],

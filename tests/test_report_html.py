@@ -252,6 +252,10 @@ def test_report_command_writes_html_and_refuses_lang_without_it(
         "report", "--format", "html", "--lang", "ar", "--output", str(page), config=config
     )
     assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert re.fullmatch(
+        r"wrote the report of 1 channel, .+ – .+, to .+report\.html\n", result.stderr
+    )
     html = page.read_text(encoding="utf-8")
     assert '<html lang="ar" dir="rtl">' in html and "ما الذي نجح" in html
     assert "لا منشورات في هذه الفترة." in html or "غير مقيس" in html

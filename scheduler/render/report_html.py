@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -239,7 +239,6 @@ class ReportView:
     channels: tuple[ChannelView, ...]
     compare: CompareView | None
     csp: str = CSP
-    kinds: tuple[tuple[str, str], ...] = field(default=())
 
 
 # --- building the views -----------------------------------------------------------------------
@@ -284,7 +283,6 @@ def build_report_view(
         zone=str(page_zone.key),
         channels=channels,
         compare=_compare(report.get("compare"), t),
-        kinds=tuple((kind, t[kind]) for kind in KINDS),
     )
 
 
@@ -298,7 +296,7 @@ def _channel(
     start: datetime,
     end: datetime,
 ) -> ChannelView:
-    rtl = lang == "ar"
+    rtl = i18n.DIRECTION[lang] == "rtl"
     measured = channel["measured"]
     notice = None
     if not measured:

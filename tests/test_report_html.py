@@ -380,3 +380,17 @@ def test_report_page_in_chromium(
         assert requested and all(url.startswith(("file:", "data:")) for url in requested), requested
     finally:
         tools.close()
+
+
+def test_svg_text_and_tooltips_are_cleaned_and_escaped() -> None:
+    from scheduler.render.report_html import Canvas
+
+    canvas = Canvas(200, 50, rtl=True)
+    canvas.text(10, 20, HOSTILE_TAG, "label", own=True)
+    canvas.rect(10, 20, 30, 10, "bar", title=f'{EVIL}"{RLO}')
+    drawn = str(canvas.chart("hostile").shapes)
+    assert ESC not in drawn and RLO not in drawn
+    assert "<script" not in drawn and "<img" not in drawn
+    assert '<text x="190" y="20" class="label" text-anchor="start">\u2068&lt;script&gt;' in drawn
+    assert "<title>&lt;script&gt;document.title=&#34;pwned&#34;" in drawn
+    assert '<rect x="160" y="20" width="30" height="10" class="bar">' in drawn  # mirrored

@@ -44,15 +44,20 @@ from ..domain import (
     AiringRow,
     AiringStatus,
     AttemptOutcome,
+    ChannelWindow,
     InboxStatus,
     PostDraft,
     PostRow,
+    WindowRows,
     may_be_out,
+    post_status,
     retry_keeps,
 )
 from ..errors import InputError, PostNotFound, StoreError
 from ..measuring import Weights
 from ..media import Medium, MediumInfo
+from . import listings
+from .listings import PostListing
 from .migrations import LATEST_VERSION, MIGRATIONS
 from .models import (
     Airing,
@@ -150,24 +155,13 @@ class PostRecord:
         return self.post.id
 
     def status(self, now: datetime) -> str:
-        """queued | published | failed | missed | unconfirmed | cancelled | expired.
-
-        A cancelled post that already aired says `published` (cancelling stopped only what
-        had not aired), and `unconfirmed` while one of its airings may be on the platform.
-        """
-        statuses = {airing.status for airing in self.airings}
-        if self.post.cancelled:
-            if AiringStatus.unconfirmed in statuses:
-                return "unconfirmed"
-            return "published" if AiringStatus.published in statuses else "cancelled"
-        for needing_editor in NEEDS_EDITOR:
-            if needing_editor in statuses:
-                return str(needing_editor)
-        if AiringStatus.published in statuses:
-            return "published"
-        if self.post.expires is not None and self.post.expires <= now:
-            return "expired"
-        return "queued"
+        """queued | published | failed | missed | unconfirmed | cancelled | expired."""
+        return post_status(
+            cancelled=self.post.cancelled,
+            expires=self.post.expires,
+            statuses={airing.status for airing in self.airings},
+            now=now,
+        )
 
 
 POST_STATUSES = ("queued", "published", "failed", "missed", "unconfirmed", "cancelled", "expired")
@@ -274,10 +268,10 @@ class Store:
 
     def list_posts(
         self, *, channel: str | None = None, status: str | None = None, now: datetime
-    ) -> list[PostRecord]:
-        """Posts oldest first, with their airings; three queries whatever the count."""
+    ) -> list[PostListing]:
+        """Posts oldest first, with their airings, as light records (`store.listings`)."""
         with self.session() as session:
-            records = _read_records(session, channel=channel)
+            records = listings.list_posts(_cursor(session), self._sql, channel=channel)
         if status is not None:
             records = [record for record in records if record.status(now) == status]
         return records
@@ -500,6 +494,31 @@ class Store:
                 ).all()
             ]
             return posts, airings
+
+    def window_rows(
+        self,
+        channels: Sequence[ChannelWindow],
+        *,
+        start: datetime,
+        end: datetime,
+        history_from: datetime,
+    ) -> WindowRows:
+        """The rows planning [start, end) at `start` needs, history from `history_from` on:
+        what calendar, simulate and status read (see `store.listings`)."""
+        with self.session() as session:
+            return listings.window_rows(
+                _cursor(session),
+                self._sql,
+                channels,
+                start=start,
+                end=end,
+                history_from=history_from,
+            )
+
+    def queued_counts(self, channels: Sequence[str], *, now: datetime) -> dict[str, int]:
+        """Per channel, the posts still to air there (`status`'s queued posts)."""
+        with self.session() as session:
+            return listings.queued_counts(_cursor(session), self._sql, channels, now=now)
 
     def open_inbox_items(self) -> list[InboxItem]:
         """Open inbox items oldest first (what planning's `StoredPlan` reads)."""
@@ -1251,10 +1270,6 @@ def _draft_of(record: PostRecord, changes: Mapping[str, Any]) -> PostDraft:
     values.update((key, value) for key, value in changes.items() if key != "alt")  # media's
     values["channels"] = tuple(sorted(values["channels"]))
     return PostDraft(**values)
-
-
-def media_of(post: Post) -> tuple[str, ...]:
-    return tuple(json.loads(post.media))
 
 
 def chunked(items: Iterable[int], size: int = 500) -> Iterator[list[int]]:

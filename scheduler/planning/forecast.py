@@ -10,7 +10,7 @@ place again.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -208,12 +208,21 @@ def window_inputs(
 
 
 def plan_all(
-    inputs: Mapping[str, ChannelInput], *, start: datetime, end: datetime
+    inputs: Mapping[str, ChannelInput],
+    *,
+    start: datetime,
+    end: datetime,
+    planned: Callable[[], None] | None = None,
 ) -> dict[str, ChannelPlan]:
-    return {
-        name: plan_channel(item.channel, item.posts, item.fixed, start, end, began=item.began)
-        for name, item in inputs.items()
-    }
+    """Every channel's plan; `planned` is called after each channel (a progress bar)."""
+    plans = {}
+    for name, item in inputs.items():
+        plans[name] = plan_channel(
+            item.channel, item.posts, item.fixed, start, end, began=item.began
+        )
+        if planned is not None:
+            planned()
+    return plans
 
 
 def match_stored(plan: ChannelPlan, replaceable: Sequence[AiringRow]) -> dict[int, int]:
@@ -410,8 +419,10 @@ def simulate(
     days: int,
     channel: str | None,
     audit: bool = False,
+    planned: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """The plan of the next `days` days from `start` with per-channel rule reports (§4).
+    """The plan of the next `days` days from `start` with per-channel rule reports (§4);
+    `planned` is called as each channel's plan is made (`simulate`'s progress bar).
 
     Gaps, the mix and when fresh content runs out come from the plan itself. With `audit`
     the independent rule audit also judges the plan and `violations` lists what it finds;
@@ -425,7 +436,7 @@ def simulate(
         config, store, now=start, end=end, history_from=start, only=channel
     )
     stored_airings = [airing for item in inputs.values() for airing in item.stored]
-    plans = plan_all(inputs, start=start, end=end)
+    plans = plan_all(inputs, start=start, end=end, planned=planned)
     hand_set = {post.id for post in posts if post.score is not None}
     bodies = _Bodies(
         store, stored_airings, {a.post_id for plan in plans.values() for a in plan.airings}

@@ -89,6 +89,8 @@ class PostView(Protocol):
 
 
 def media_names(post: PostFields) -> list[str]:
+    if post.media == "[]":  # most posts: no parse for them
+        return []
     names: list[str] = json.loads(post.media)
     return names
 

@@ -208,8 +208,11 @@ _AIRING_COLUMNS = (
     "a.idempotency_key IS NOT NULL"
 )
 _POST_COLUMNS = (
-    "p.id, p.kind, p.created, p.expires, p.evergreen, p.at IS NOT NULL, p.score, p.cancelled"
+    "p.id AS id, p.kind AS kind, p.created AS created, p.expires AS expires, "
+    "p.evergreen AS evergreen, p.at IS NOT NULL AS pinned, p.score AS score, "
+    "p.cancelled AS cancelled"
 )
+_POST_FIELDS = "id, kind, created, expires, evergreen, pinned, score, cancelled"
 
 
 def window_rows(
@@ -293,8 +296,8 @@ def window_rows(
     expiring = "(p.expires IS NOT NULL AND p.expires < ?)"
     cursor.execute(
         dialect.sql(
-            "SELECT post_id, channel FROM ("
-            "SELECT p.id AS post_id, pc.channel AS channel, "
+            f"SELECT post_id, channel, {_POST_FIELDS} FROM ("
+            f"SELECT p.id AS post_id, pc.channel AS channel, {_POST_COLUMNS}, "
             f"CASE WHEN {expiring} THEN 1 ELSE 0 END AS expiring, "
             f"ROW_NUMBER() OVER (PARTITION BY pc.channel, p.kind, "
             f"CASE WHEN {expiring} THEN 1 ELSE 0 END ORDER BY p.created, p.id) AS place, "
@@ -319,11 +322,38 @@ def window_rows(
             *fixed_params,
         ],
     )
-    pairs.update((post_id, name) for post_id, name in cursor.fetchall())
+    columns: dict[int, Sequence[Any]] = {}
+    for row in cursor.fetchall():
+        pairs.add((row[0], row[1]))
+        columns[row[0]] = row[2:]
     channels_of: dict[int, list[str]] = defaultdict(list)
     for post_id, name in sorted(pairs):
         channels_of[post_id].append(name)
-    posts = _posts(cursor, dialect, sorted(channels_of), channels_of)
+    missing = sorted(set(channels_of) - set(columns))
+    for first in range(0, len(missing), 500):
+        batch = missing[first : first + 500]
+        cursor.execute(
+            dialect.sql(
+                f"SELECT {_POST_COLUMNS} FROM post p "
+                f"WHERE p.id IN ({', '.join('?' for _ in batch)})"
+            ),
+            batch,
+        )
+        columns.update((row[0], row) for row in cursor.fetchall())
+    posts = [
+        PostRow(
+            id=post_id,
+            kind=row[1],
+            created=time(row[2]),
+            expires=None if row[3] is None else time(row[3]),
+            evergreen=bool(row[4]),
+            pinned=bool(row[5]),
+            score=row[6],
+            cancelled=bool(row[7]),
+            channels=tuple(channels_of[post_id]),
+        )
+        for post_id, row in sorted(columns.items())
+    ]
 
     # 4. When each channel began: its earliest candidate post (not cancelled, not waiting).
     cursor.execute(
@@ -341,37 +371,6 @@ def window_rows(
     began = {name: time(first) for name, first in cursor.fetchall() if first is not None}
     ordered = sorted(airings.values(), key=lambda a: (a.at, a.id))
     return WindowRows(posts=posts, airings=ordered, began=began)
-
-
-def _posts(
-    cursor: Any, dialect: SqlDialect, ids: Sequence[int], channels_of: dict[int, list[str]]
-) -> list[PostRow]:
-    time = dialect.read_time
-    posts = []
-    for start in range(0, len(ids), 500):
-        batch = ids[start : start + 500]
-        cursor.execute(
-            dialect.sql(
-                f"SELECT {_POST_COLUMNS} FROM post p "
-                f"WHERE p.id IN ({', '.join('?' for _ in batch)}) ORDER BY p.id"
-            ),
-            batch,
-        )
-        for row in cursor.fetchall():
-            posts.append(
-                PostRow(
-                    id=row[0],
-                    kind=row[1],
-                    created=time(row[2]),
-                    expires=None if row[3] is None else time(row[3]),
-                    evergreen=bool(row[4]),
-                    pinned=bool(row[5]),
-                    score=row[6],
-                    cancelled=bool(row[7]),
-                    channels=tuple(channels_of[row[0]]),
-                )
-            )
-    return posts
 
 
 def queued_counts(

@@ -31,7 +31,8 @@ from scheduler.planning.forecast import build_calendar, simulate
 from scheduler.render.present import post_json
 from scheduler.render.status import status_report
 from scheduler.store.models import Airing, Post
-from scheduler.store.store import Store, _read_records
+from scheduler.store.posts import _read_records
+from scheduler.store.store import Store
 from tests.conftest import NOW
 
 CHANNELS = """

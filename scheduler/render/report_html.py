@@ -207,6 +207,7 @@ class ChannelView:
     zone: str
     tiles: tuple[Tile, ...]
     notice: str | None  # not measured / no airings: said once, above the cards
+    engagement: bool  # draw the engagement cards (the notice says why not)
     hours: Figure
     kinds: Figure
     reruns: Figure
@@ -313,6 +314,7 @@ def _channel(
         zone=str(zone.key),
         tiles=_tiles(channel, t, lang, start=start, end=end),
         notice=notice,
+        engagement=notice is None,
         hours=_hours_figure(channel["by_hour"], zone, t, lang, rtl, empty, has_measured),
         kinds=_rows_figure(
             t["r_by_kind"],
@@ -592,8 +594,10 @@ def _followers_chart(
     canvas.polyline([(x_of(at), y_of(value)) for at, value in drawn], "line")
     now_at, now_value = points[-1]
     canvas.circle(x_of(now_at), y_of(now_value), 4, "dot", title=f"{_num(now_value)}")
-    canvas.text(x_of(now_at), y_of(now_value) - 9, _num(now_value), "value", anchor="middle")
-    labels = [(first, "start"), (now_at, "middle")]
+    # At the right end (no goal date beyond it), "now" is labelled leftwards of its point.
+    now_anchor = "end" if x_of(now_at) > width - right - 30 else "middle"
+    canvas.text(x_of(now_at), y_of(now_value) - 9, _num(now_value), "value", anchor=now_anchor)
+    labels = [(first, "start"), (now_at, now_anchor)]
     if goal is not None and by is not None:
         target_y = y_of(float(goal["target"]))
         canvas.line(left, target_y, width - right, target_y, "goal")
@@ -603,6 +607,7 @@ def _followers_chart(
             t["r_goal_line"].format(target=_num(goal["target"])),
             "goal-label",
         )
+    if goal is not None and by is not None and by >= first:  # a date already behind: no line
         canvas.line(x_of(by), top, x_of(by), top + plot_h, "goal")
         if goal["projected"] is not None:
             canvas.polyline(

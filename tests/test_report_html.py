@@ -220,6 +220,9 @@ def test_the_page_shows_every_section_with_its_numbers(sample_store: Store) -> N
         assert len(re.findall(r'class="bar( best)?"', drawing)) == len(main["by_hour"]) == 6
         assert drawing.count('class="bar best"') == 1
         assert f'class="value" text-anchor="middle">{best["median"]:g}</text>' in drawing
+    counts = re.findall(r'class="count" text-anchor="middle">([^<]+)<', hours[0][1])
+    assert len(counts) == 24  # the full drawing says how many airings each hour had
+    assert sum(int(n) for n in counts if n != "–") == main["measured_airings"]
     # Goals with their status words, the inbox with its counts.
     assert "on track" in page or "behind" in page
     inbox = main["inbox"]

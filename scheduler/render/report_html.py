@@ -413,8 +413,9 @@ def _hours_chart(
     lang: str,
     rtl: bool,
 ) -> Chart:
-    left, right, top, bottom = 40, 10, 30, 40
-    height = 220 if width == NARROW else 250
+    counted = width == FULL  # room for each hour's airings under its label
+    left, right, top, bottom = 40, 10, 30, 56 if counted else 40
+    height = {FULL: 266, WIDE: 250}.get(width, 220)
     canvas = Canvas(width, height, rtl=rtl)
     plot_w, plot_h = width - left - right, height - top - bottom
     base = top + plot_h
@@ -443,7 +444,11 @@ def _hours_chart(
         if hour % every == 0:
             canvas.line(x + slot / 2, base, x + slot / 2, base + 4, "axis")
             canvas.text(x + slot / 2, base + 17, f"{hour:02d}", "tick", anchor="middle")
-    canvas.text(left + plot_w / 2, height - 6, t["r_hour_axis"], "axis-title", anchor="middle")
+        if counted:
+            airings = "–" if row is None else str(row["airings"])
+            canvas.text(x + slot / 2, base + 32, airings, "count", anchor="middle")
+    axis = t["r_hour_axis_counted"] if counted else t["r_hour_axis"]
+    canvas.text(left + plot_w / 2, height - 6, axis, "axis-title", anchor="middle")
     return canvas.chart(t["r_by_hour"])
 
 

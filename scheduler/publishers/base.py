@@ -111,14 +111,24 @@ class Publisher(Protocol):
     refused the post, with its own message) or `InterruptedPublishError` (the request may
     have reached the platform). After an interruption the dispatcher may retry only when
     `deduplicates` is true: a repeated request with the same idempotency key can't post twice.
+
+    `publish_async` is the same exchange on the daemon's event loop (the dispatcher sends
+    only through it); both paths run the publisher's one set of steps (see `http.py`).
     """
 
     deduplicates: bool
 
     def publish(self, delivery: Delivery) -> Receipt: ...
 
+    async def publish_async(self, delivery: Delivery) -> Receipt: ...
+
     def close(self) -> None:
         """Forget what the publisher holds (sessions); the HTTP client is the caller's."""
+        ...
+
+    async def close_async(self) -> None:
+        """Close what the async path opened (its client's connections), on the event loop
+        that opened them, when that loop ends."""
         ...
 
 

@@ -578,7 +578,13 @@ class ExplodingPublisher:
         "Bearer tök-secret".encode("ascii")  # raises UnicodeEncodeError
         raise AssertionError("unreachable")
 
+    async def publish_async(self, delivery: Delivery) -> Receipt:
+        return self.publish(delivery)
+
     def close(self) -> None:
+        pass
+
+    async def close_async(self) -> None:
         pass
 
 

@@ -170,12 +170,13 @@ class Api:
     platform: str
     now: Callable[[], datetime]
     secrets: tuple[str, ...] = field(default=(), repr=False)
-    # Where the async path's client comes from; made on first use, on the sending loop.
+    # Where the async path's clients come from: one per event loop that sends through this
+    # channel (a client's connections belong to the loop that opened them), made on first use.
     new_async_client: AsyncClientFactory = field(default=make_async_http_client, repr=False)
 
     def __post_init__(self) -> None:
         self._redact = Redactor(self.secrets)
-        self._async_client: httpx.AsyncClient | None = None
+        self._async_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
 
     def session_secrets(self, *tokens: str) -> None:
         """Keep a session's tokens out of messages too; they replace the last session's."""
@@ -203,10 +204,11 @@ class Api:
             return _with_body(response, body)
 
     async def send_async(self, call: Call) -> httpx.Response:
-        """`send` on the event loop, through this channel's async client."""
-        if self._async_client is None:
-            self._async_client = self.new_async_client()
-        client = self._async_client
+        """`send` on the event loop, through this channel's async client for that loop."""
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = self._async_clients[loop] = self.new_async_client()
         with self._transport_errors(call.posting):
             request = client.build_request(call.method, call.url, **call.options)
             response = await client.send(request, stream=True)
@@ -217,10 +219,10 @@ class Api:
             return _with_body(response, body)
 
     async def close_async(self) -> None:
-        """Close the async client's connections; on the loop that opened them."""
-        if self._async_client is not None:
-            await self._async_client.aclose()
-            self._async_client = None
+        """Close the running loop's async client, which opened its connections there."""
+        client = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
     def run(self, steps: Steps[T]) -> T:
         """Carry out a publisher's steps synchronously; returns what they return."""

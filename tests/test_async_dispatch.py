@@ -18,12 +18,9 @@ import pytest
 
 from scheduler.config import load_config
 from scheduler.domain import AiringStatus, PostDraft
-from scheduler.publishers import ChannelClients, build_publishers
-from scheduler.runtime.daemon import Daemon
 from scheduler.store.store import Store
-from tests.conftest import write_config
 from tests.fakeplatforms import FakeMastodon, FakeWebhook
-from tests.test_daemon import NO_WAIT, SPACING, T0, Clock, Harness, harness, wait_until
+from tests.test_daemon import SPACING, T0, Harness, harness, mastodon_world, wait_until
 from tests.test_daemon_process import Service
 from tests.test_daemon_process import wait_until as wait_for
 
@@ -61,70 +58,37 @@ def test_a_cancel_while_an_async_request_hangs_sends_nothing_further(harness: Ha
 def test_a_lost_answer_is_unconfirmed_then_posts_once_when_retried(
     tmp_path: Path, db_url: str
 ) -> None:
-    (tmp_path / "masto-token").write_text("mastodon-test-token\n", encoding="utf-8")
-    with FakeMastodon() as mastodon:
-        config_path = write_config(
-            tmp_path,
-            f"""
-            [channels.masto]
-            publisher = "mastodon"
-            base_url = "{mastodon.base_url}"
-            token = {{ file = "masto-token" }}
-            timezone = "UTC"
-            """,
-            database=db_url,
+    with FakeMastodon() as mastodon, mastodon_world(tmp_path, db_url, mastodon) as world:
+        store, clock, daemon = world.store, world.clock, world.daemon
+        at = T0 + timedelta(minutes=25)
+        draft = PostDraft(
+            body="made once", kind="core", channels=("masto",), editor="s", at=at, evergreen=False
         )
-        config = load_config(config_path)
-        store = Store(config.scheduler.database)
-        store.migrate()
-        clients = ChannelClients(timeout=2.0)
-        clock = Clock(T0)
-        publishers = build_publishers(config.channels, clients, now=clock)
-        daemon = Daemon(config, store, publishers, clock=clock, retry=NO_WAIT)
-        try:
-            at = T0 + timedelta(minutes=25)
-            (post,) = store.add_posts(
-                [
-                    PostDraft(
-                        body="made once",
-                        kind="core",
-                        channels=("masto",),
-                        editor="s",
-                        at=at,
-                        evergreen=False,
-                    )
-                ],
-                now=T0,
-                spacing={"masto": SPACING},
-            )
-            # The status is made, its answer lost; then Mastodon is down for every retry.
-            mastodon.drop_next(apply=True, path="/api/v1/statuses")
-            mastodon.fail_next(503, times=10, path="/api/v1/statuses")
-            clock.now = at
-            daemon.tick(at)
-            wait_until(lambda: not daemon.dispatcher.busy())
-            (airing,) = store.get_post(post).airings
-            assert airing.status == AiringStatus.unconfirmed and airing.maybe_sent
-            assert (airing.error or "").startswith("gave up after 4 attempts: mastodon answered")
-            assert len(mastodon.statuses) == 1
+        (post,) = store.add_posts([draft], now=T0, spacing={"masto": SPACING})
+        # The status is made, its answer lost; then Mastodon is down for every retry.
+        mastodon.drop_next(apply=True, path="/api/v1/statuses")
+        mastodon.fail_next(503, times=10, path="/api/v1/statuses")
+        clock.now = at
+        daemon.tick(at)
+        wait_until(lambda: not daemon.dispatcher.busy())
+        (airing,) = store.get_post(post).airings
+        assert airing.status == AiringStatus.unconfirmed and airing.maybe_sent
+        assert (airing.error or "").startswith("gave up after 4 attempts: mastodon answered")
+        assert len(mastodon.statuses) == 1
 
-            mastodon.clear_faults()
-            later = at + timedelta(minutes=10)  # within Mastodon's hour of key memory
-            assert store.retry_post(post, now=later) == [airing.id]
-            clock.now = later
-            daemon.tick(later)
-            wait_until(lambda: not daemon.dispatcher.busy())
-            (retried,) = store.get_post(post).airings
-            assert retried.status == AiringStatus.published
-            (status,) = mastodon.statuses
-            assert retried.remote_id == str(status["id"])
-            sent = mastodon.requests_to("/api/v1/statuses", "POST")
-            assert len(sent) == 5  # 4 attempts, then the retry
-            assert {r.headers["idempotency-key"] for r in sent} == {airing.idempotency_key}
-        finally:
-            daemon.close(timeout=5)
-            clients.close()
-            store.close()
+        mastodon.clear_faults()
+        later = at + timedelta(minutes=10)  # within Mastodon's hour of key memory
+        assert store.retry_post(post, now=later) == [airing.id]
+        clock.now = later
+        daemon.tick(later)
+        wait_until(lambda: not daemon.dispatcher.busy())
+        (retried,) = store.get_post(post).airings
+        assert retried.status == AiringStatus.published
+        (status,) = mastodon.statuses
+        assert retried.remote_id == str(status["id"])
+        sent = mastodon.requests_to("/api/v1/statuses", "POST")
+        assert len(sent) == 5  # 4 attempts, then the retry
+        assert {r.headers["idempotency-key"] for r in sent} == {airing.idempotency_key}
 
 
 CHANNELS = 20

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -226,39 +226,31 @@ class Api:
 
     def run(self, steps: Steps[T]) -> T:
         """Carry out a publisher's steps synchronously; returns what they return."""
-        answer: httpx.Response | None = None
-        failure: PublishError | None = None
-        while True:
-            try:
-                step = steps.throw(failure) if failure is not None else steps.send(answer)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            answer, failure = None, None
+        drive = _Drive(steps)
+        while (step := drive.next()) is not None:
             if isinstance(step, Pause):
                 time.sleep(step.seconds)
                 continue
             try:
-                answer = self.send(step.method, step.url, posting=step.posting, **step.options)
+                drive.answer = self.send(
+                    step.method, step.url, posting=step.posting, **step.options
+                )
             except PublishError as exc:
-                failure = exc
+                drive.failure = exc
+        return drive.result
 
     async def run_async(self, steps: Steps[T]) -> T:
         """Carry out the same steps on the event loop, each request awaited."""
-        answer: httpx.Response | None = None
-        failure: PublishError | None = None
-        while True:
-            try:
-                step = steps.throw(failure) if failure is not None else steps.send(answer)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            answer, failure = None, None
+        drive = _Drive(steps)
+        while (step := drive.next()) is not None:
             if isinstance(step, Pause):
                 await asyncio.sleep(step.seconds)
                 continue
             try:
-                answer = await self.send_async(step)
+                drive.answer = await self.send_async(step)
             except PublishError as exc:
-                failure = exc
+                drive.failure = exc
+        return drive.result
 
     def calling(
         self, method: str, url: str, *, posting: bool, **options: Any
@@ -308,6 +300,27 @@ class Api:
     def _describe(self, what: str, exc: Exception) -> str:
         detail = str(exc) or type(exc).__name__
         return self.message(f"{self.platform}: {what}: {detail}")
+
+
+class _Drive(Generic[T]):
+    """Where a run of steps stands: the answer (or failure) the next step receives, and
+    what the steps returned once they are done."""
+
+    def __init__(self, steps: Steps[T]) -> None:
+        self._steps = steps
+        self.answer: httpx.Response | None = None
+        self.failure: PublishError | None = None
+        self.result: T
+
+    def next(self) -> Call | Pause | None:
+        """Hand over the last answer or failure; the next step, or None when done."""
+        answer, failure = self.answer, self.failure
+        self.answer = self.failure = None
+        try:
+            return self._steps.throw(failure) if failure is not None else self._steps.send(answer)
+        except StopIteration as done:
+            self.result = done.value
+            return None
 
 
 def _read_at_most(response: httpx.Response, limit: int) -> bytes:

@@ -5,7 +5,7 @@ Items are unique by (channel, platform id) and inserted with ON CONFLICT DO NOTH
 same transaction as the page's cursor: a page read twice (a crash before the cursor moved,
 two replicas listening at once) stores nothing twice, and a cursor never runs ahead of the
 items it covers. A reply is an airing of kind `reply`, claimed, keyed and retried like any
-other; planning, spacing and the audit leave it out (see `store._BROADCAST_AIRING`).
+other; planning, spacing and the audit leave it out (see `models.BROADCAST_AIRING`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from ..timeutil import iso_utc
 if TYPE_CHECKING:  # the store takes notices; it needs no publisher code to do so
     from ..domain import Notice
 from ..domain import AiringKind, AiringStatus, InboxStatus
+from .db import Database
+from .meta import note_change
 from .models import Airing, InboxItem, ListenCursor, Post
-from .store import Store, note_change
 
 # A reply in these states still stands: another one would answer the item twice.
 _STANDING = (*(str(s) for s in (AiringStatus.planned, AiringStatus.publishing)), "published")
@@ -69,8 +70,21 @@ class Waiting:
     oldest: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Received:
+    """An item as the report counts it: when it arrived, where it stands, and when its
+    answer was published (None unless answered)."""
+
+    id: int
+    channel: str
+    author: str
+    at: datetime
+    status: str
+    answered_at: datetime | None
+
+
 class InboxStore:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Database) -> None:
         self.store = store
 
     def cursor(self, channel: str) -> str | None:
@@ -152,6 +166,34 @@ class InboxStore:
             query = query.where(col(InboxItem.status) == InboxStatus.open)
         with self.store.session() as session:
             return [InboxEntry(*row) for row in session.execute(query).all()]
+
+    def received(
+        self, *, start: datetime, end: datetime, channel: str | None = None
+    ) -> list[Received]:
+        """Items that arrived in `[start, end)`, oldest first, with their answer's published
+        time: what `report` counts answers and response times from."""
+        reply = Airing.__table__.alias("reply")  # type: ignore[attr-defined]
+        query = (
+            sa_select(
+                col(InboxItem.id),
+                col(InboxItem.channel),
+                col(InboxItem.author),
+                col(InboxItem.at),
+                col(InboxItem.status),
+                reply.c.published_at,
+            )
+            .outerjoin(
+                reply,
+                (reply.c.id == InboxItem.reply_airing_id)
+                & (reply.c.status == str(AiringStatus.published)),
+            )
+            .where(col(InboxItem.at) >= start, col(InboxItem.at) < end)
+            .order_by(col(InboxItem.at), col(InboxItem.id))
+        )
+        if channel is not None:
+            query = query.where(col(InboxItem.channel) == channel)
+        with self.store.session() as session:
+            return [Received(*row) for row in session.execute(query).all()]
 
     def get(self, item_id: int) -> InboxItem:
         with self.store.session() as session:

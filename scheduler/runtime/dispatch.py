@@ -119,6 +119,7 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stop_requested = asyncio.Event()  # `_stopping` as the loop sees it
         self._next_revision: asyncio.Future[int] | None = None  # a read not started yet
+        self._reading_revision = False
         self._on_idle = on_idle  # a channel finished while due airings were left unclaimed
         self._claim_was_full = False
         self._queues: dict[str, deque[Claimed]] = {}
@@ -679,24 +680,33 @@ class Dispatcher:
     async def _revision(self) -> int:
         """The change counter as read after this call began, never an older reading.
 
-        Every task that asks before the next read starts waits for that read: it starts on
-        the loop's next turn, after all the tasks woken together (a burst falling due) have
-        asked, so they share one read in a worker thread.
+        At most one read runs at a time, in a worker thread. Every task that asks while none
+        is waiting to start joins the next one: it starts on the loop's next turn (after all
+        the tasks woken together, as when a burst falls due, have asked) or, while a read is
+        under way, as soon as that one ends. So a burst costs a few reads, not one an airing.
         """
         loop = asyncio.get_running_loop()
         if self._next_revision is None:
             self._next_revision = loop.create_future()
-            loop.call_soon(self._read_revision, self._next_revision)
+            if not self._reading_revision:
+                loop.call_soon(self._read_revision)
         return await asyncio.shield(self._next_revision)
 
-    def _read_revision(self, result: asyncio.Future[int]) -> None:
-        self._next_revision = None  # whoever asks from now on needs a later read
+    def _read_revision(self) -> None:
+        result, self._next_revision = self._next_revision, None  # later askers: a later read
+        if result is None:
+            return
+        self._reading_revision = True
 
         async def read() -> None:
             try:
                 result.set_result(await asyncio.to_thread(self.store.revision))
             except Exception as exc:  # noqa: BLE001 - handed to every task that asked
                 result.set_exception(exc)
+            finally:
+                self._reading_revision = False
+                if self._next_revision is not None:  # asked meanwhile: their read starts now
+                    self._read_revision()
 
         task = asyncio.get_running_loop().create_task(read())
         self._tasks.add(task)

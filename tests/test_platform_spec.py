@@ -57,13 +57,21 @@ class ToyPublisher:
 
     @classmethod
     def from_channel(
-        cls, channel: ChannelSettings, client: httpx.Client, *, now: Callable[[], datetime]
+        cls,
+        channel: ChannelSettings,
+        client: httpx.Client,
+        *,
+        now: Callable[[], datetime],
+        new_async_client: object = None,
     ) -> ToyPublisher:
         return cls(channel.option("inbox"), channel.option("shout") == "yes")
 
     def publish(self, delivery: Delivery) -> Receipt:
         SENT.append(delivery)
         return Receipt(remote_id=str(len(SENT)), remote_url=None)
+
+    async def publish_async(self, delivery: Delivery) -> Receipt:
+        return self.publish(delivery)
 
     def close(self) -> None:
         pass

@@ -16,19 +16,24 @@ import httpx
 
 from ..config import ChannelSettings
 from .base import Publisher
-from .http import ChannelClients
+from .http import AsyncClientFactory, ChannelClients, make_async_http_client
 
 
 def build_publisher(
-    channel: ChannelSettings, client: httpx.Client, *, now: Callable[[], datetime]
+    channel: ChannelSettings,
+    client: httpx.Client,
+    *,
+    now: Callable[[], datetime],
+    new_async_client: AsyncClientFactory = make_async_http_client,
 ) -> Publisher:
-    """The publisher for `channel`, sending through `client`; `now` turns HTTP dates into waits.
+    """The publisher for `channel`, reading through `client` and sending on the daemon's
+    event loop through a client `new_async_client` makes; `now` turns HTTP dates into waits.
 
     Secrets are read here, so a missing one raises `SecretError` (naming the reference,
     never a value) when the daemon starts rather than at the first airing.
     """
     publisher: Publisher = publisher_class(channel.platform.client).from_channel(
-        channel, client, now=now
+        channel, client, now=now, new_async_client=new_async_client
     )
     return publisher
 
@@ -45,7 +50,8 @@ def build_publishers(
     *,
     now: Callable[[], datetime],
 ) -> dict[str, Publisher]:
-    """Every channel's publisher, each sending through a client of its own from `clients`."""
+    """Every channel's publisher, each with clients of its own from `clients`."""
     return {
-        name: build_publisher(channel, clients.new(), now=now) for name, channel in channels.items()
+        name: build_publisher(channel, clients.new(), now=now, new_async_client=clients.new_async)
+        for name, channel in channels.items()
     }

@@ -19,7 +19,7 @@ from scheduler.planning.measures import MIN_COMPARE_N, compare, goal_pace, repos
 from scheduler.store.metrics import (
     Snapshot,
     due_reads,
-    measured_airings,
+    engagement_counts,
     record_snapshots,
 )
 from scheduler.store.models import Airing
@@ -123,8 +123,7 @@ def test_engagement_reads_the_latest_snapshot_up_to_24h(store: Store, now: datet
             snap(airing_id, aired + 7 * DAY, likes=50),  # after 24 h: kept, not engagement
         ],
     )
-    (measured,) = measured_airings(store)
-    assert measured.counts == Counts(4, 1, 2)
+    assert engagement_counts(store) == {airing_id: Counts(4, 1, 2)}
     weights = config_of("").metrics.weights
     assert weights.engagement(4, 1, 2) == 4 + 2 * 1 + 3 * 2
 
@@ -184,8 +183,8 @@ GOAL_NOW = datetime(2026, 11, 23, tzinfo=UTC)
 GOAL_BY = GOAL_NOW + 10 * DAY
 
 
-def followers_rising(per_day: float) -> list[tuple[datetime, float]]:
-    return [(GOAL_NOW - (10 - day) * DAY, 1000 + per_day * day) for day in range(11)]
+def followers_rising(per_day: float) -> list[tuple[float, float]]:
+    return [((GOAL_NOW - (10 - day) * DAY).timestamp(), 1000 + per_day * day) for day in range(11)]
 
 
 def test_goal_on_track_when_the_trend_reaches_the_target() -> None:
@@ -309,12 +308,12 @@ def test_metrics_import_is_all_or_nothing(tmp_path: Path, run_cli: RunCli) -> No
     assert "nothing was imported: bad.csv: row 3: likes 'many' must be a whole number" in (
         refused.stderr
     )
-    assert measured_airings(store)[0].counts is None
+    assert engagement_counts(store) == {}
     good.write_text("\n".join(rows) + "\n")
     accepted = run_cli("metrics", "import", str(good), config=config)
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.strip() == "imported 2 snapshots"
-    assert measured_airings(store)[0].counts == Counts(5, 2, 1)
+    assert engagement_counts(store) == {airing_id: Counts(5, 2, 1)}
     store.close()
 
 

@@ -100,13 +100,13 @@ def goal_pace(
     name: str,
     target: float,
     by: datetime,
-    history: Sequence[tuple[datetime, float]],
+    history: Sequence[tuple[float, float]],
     *,
     now: datetime,
     value: float | None = None,
 ) -> GoalPace:
-    """How a dated goal stands: `history` is (time, value) points, oldest first; `value` the
-    value now when it is not the last point (engagement per airing is a mean)."""
+    """How a dated goal stands: `history` is (POSIX seconds, value) points, oldest first;
+    `value` the value now when it is not the last point (engagement per airing is a mean)."""
     if not history:
         return GoalPace(name, target, by, None, None, None, None, "not measured")
     current = history[-1][1] if value is None else value
@@ -123,12 +123,12 @@ def goal_pace(
     return GoalPace(name, target, by, current, trend, needed, projected, verdict)
 
 
-def _slope(points: Sequence[tuple[datetime, float]]) -> float:
+def _slope(points: Sequence[tuple[float, float]]) -> float:
     """Least-squares change per day; 0 with fewer than two distinct times."""
     if len(points) < 2:
         return 0.0
     origin = points[0][0]
-    xs = [(at - origin).total_seconds() / DAY_SECONDS for at, _ in points]
+    xs = [(at - origin) / DAY_SECONDS for at, _ in points]
     ys = [value for _, value in points]
     mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
     spread = sum((x - mean_x) ** 2 for x in xs)

@@ -1,7 +1,8 @@
 """`scheduler report` (§11): what worked, per channel over a window, as one JSON-ready dict.
 
-Reads the store once per source (measured airings, tags, followers) as narrow rows and
-makes one pass over them; the statistics themselves are the pure ones of `measures`.
+Reads each channel's published airings of the window (one narrow row each, engagement
+included), the first airings of the posts it reruns, tags and followers, and makes one pass
+over them; the statistics themselves are the pure ones of `measures`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import ChannelSettings, Config
+from ..measuring import Weights
 from ..planning.measures import GoalPace, compare, goal_pace, hour_shift, median
-from ..store.metrics import MeasuredAiring, follower_history, measured_airings, tags_by_post
+from ..store.metrics import Aired, follower_history, published_airings, tags_by_post
 from ..store.store import Store
 from ..timeutil import iso_utc
 
@@ -36,25 +38,21 @@ def build_report(
 ) -> dict[str, Any]:
     names = [name for name in config.channels if channel is None or name == channel]
     weights = config.metrics.weights
-    history: dict[str, list[tuple[MeasuredAiring, float | None]]] = defaultdict(list)
-    for item in measured_airings(store, channel=channel):
-        c = item.counts
-        value = None if c is None else weights.engagement(c.likes, c.shares, c.replies)
-        history[item.channel].append((item, value))
     tags = tags_by_post(store)
     report: dict[str, Any] = {"from": iso_utc(start), "to": iso_utc(end), "channels": {}}
     compared: dict[str, list[float]] = {tag: [] for tag in compare_tags or ()}
     for name in names:
         settings = config.channels[name]
-        rows = history.get(name, [])
-        first_ts, last_ts = start.timestamp(), end.timestamp()
-        window = [(a, v) for a, v in rows if first_ts <= a.aired_ts < last_ts]
-        for airing, value in window:
-            for tag in tags.get(airing.post_id, ()):
-                if tag in compared and value is not None:
-                    compared[tag].append(value)
+        window = published_airings(store, name, weights, start=start, end=end)
+        if compared:
+            for airing in window:
+                if airing.engagement is not None:
+                    for tag in tags.get(airing.post_id, ()):
+                        if tag in compared:
+                            compared[tag].append(airing.engagement)
+        firsts = _first_airings(store, name, weights, window, start=start)
         report["channels"][name] = _channel_report(
-            settings, rows, window, tags, follower_history(store, name), now=now
+            settings, window, firsts, tags, follower_history(store, name), now=now
         )
     if compare_tags is not None:
         first, second = compare_tags
@@ -70,27 +68,56 @@ def build_report(
     return report
 
 
+def _first_airings(
+    store: Store, channel: str, weights: Weights, window: Sequence[Aired], *, start: datetime
+) -> dict[int, Aired]:
+    """The first airing on the channel of each post rerun in the window: before the window
+    when there is one, else its first in the window."""
+    reposted = {airing.post_id for airing in window if airing.kind == "repost"}
+    firsts: dict[int, Aired] = {}
+    for airing in published_airings(store, channel, weights, end=start, post_ids=reposted):
+        firsts.setdefault(airing.post_id, airing)  # oldest first
+    for airing in window:
+        if airing.post_id in reposted:
+            firsts.setdefault(airing.post_id, airing)
+    return firsts
+
+
 def _channel_report(
     settings: ChannelSettings,
-    rows: Sequence[tuple[MeasuredAiring, float | None]],
-    window: Sequence[tuple[MeasuredAiring, float | None]],
+    window: Sequence[Aired],
+    firsts: dict[int, Aired],
     tags: dict[int, list[str]],
     followers: Sequence[tuple[datetime, int]],
     *,
     now: datetime,
 ) -> dict[str, Any]:
-    measured = [(a, v) for a, v in window if v is not None]
     local = _LocalTimes(settings.timezone)
     readable = settings.publisher in READABLE_PUBLISHERS
+    measured: list[Aired] = []
     by_kind: dict[str, list[float]] = defaultdict(list)
     by_hour: dict[int, list[float]] = defaultdict(list)
     by_tag: dict[str, list[float]] = defaultdict(list)
-    for airing, value in measured:
+    shifts: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    no_tags: list[str] = []
+    for airing in window:
+        value = airing.engagement
+        if value is None:
+            continue
+        measured.append(airing)
+        minute = local.minute_of_day(airing.aired_ts)
         by_kind[airing.kind].append(value)
-        by_hour[local.minute_of_day(airing.aired_ts) // 60].append(value)
-        for tag in tags.get(airing.post_id, ()):
+        by_hour[minute // 60].append(value)
+        for tag in tags.get(airing.post_id, no_tags):
             by_tag[tag].append(value)
-    ranked = sorted(measured, key=lambda pair: (-pair[1], pair[0].id))
+        if airing.kind == "repost":
+            # Each measured rerun against its post's first airing on the channel, grouped by
+            # the hour shift between their local times of day.
+            original = firsts[airing.post_id]
+            if original.engagement is not None:
+                shift = hour_shift(local.minute_of_day(original.aired_ts), minute)
+                shifts[shift].append((value, original.engagement))
+    ranked = sorted(measured, key=lambda airing: (-(airing.engagement or 0.0), airing.id))
     return {
         "publisher": settings.publisher,
         "measured": bool(measured) or readable,
@@ -98,10 +125,10 @@ def _channel_report(
         "measured_airings": len(measured),
         "by_kind": {kind: _summary(values) for kind, values in sorted(by_kind.items())},
         "by_hour": {str(hour): _summary(by_hour[hour]) for hour in sorted(by_hour)},
-        "reruns": _reruns(rows, window, local),
+        "reruns": _reruns(shifts),
         "by_tag": {tag: _summary(values) for tag, values in sorted(by_tag.items())},
-        "top": [_ranked(a, v) for a, v in ranked[:TOP_AND_BOTTOM]],
-        "bottom": [_ranked(a, v) for a, v in reversed(ranked[-TOP_AND_BOTTOM:])]
+        "top": [_ranked(a) for a in ranked[:TOP_AND_BOTTOM]],
+        "bottom": [_ranked(a) for a in reversed(ranked[-TOP_AND_BOTTOM:])]
         if len(ranked) > TOP_AND_BOTTOM
         else [],
         "inbox": None,  # no inbox data yet: the inbox (§10) is not in this version
@@ -114,35 +141,18 @@ def _summary(values: Sequence[float]) -> dict[str, Any]:
     return {"airings": len(values), "median": median(values), "total": sum(values)}
 
 
-def _ranked(airing: MeasuredAiring, value: float) -> dict[str, Any]:
+def _ranked(airing: Aired) -> dict[str, Any]:
     return {
         "airing_id": airing.id,
         "post_id": airing.post_id,
         "kind": airing.kind,
         "at": iso_utc(airing.aired),
-        "engagement": value,
+        "engagement": airing.engagement,
     }
 
 
-def _reruns(
-    rows: Sequence[tuple[MeasuredAiring, float | None]],
-    window: Sequence[tuple[MeasuredAiring, float | None]],
-    local: _LocalTimes,
-) -> dict[str, Any]:
-    """Each measured rerun in the window against its post's first airing on the channel
-    (wherever that fell), grouped by the hour shift between their local times of day."""
-    first: dict[int, tuple[MeasuredAiring, float | None]] = {}
-    for airing, value in rows:  # oldest first
-        first.setdefault(airing.post_id, (airing, value))
-    shifts: dict[int, list[tuple[float, float]]] = defaultdict(list)
-    for airing, value in window:
-        original, first_value = first[airing.post_id]
-        if airing.kind != "repost" or value is None or first_value is None:
-            continue
-        shift = hour_shift(
-            local.minute_of_day(original.aired_ts), local.minute_of_day(airing.aired_ts)
-        )
-        shifts[shift].append((value, first_value))
+def _reruns(shifts: dict[int, list[tuple[float, float]]]) -> dict[str, Any]:
+    """Reruns by hour shift: (rerun, first airing) engagement pairs, as counts and medians."""
     return {
         str(shift): {
             "reruns": len(pairs),
@@ -184,17 +194,13 @@ def goals_behind(config: Config, store: Store, *, now: datetime) -> dict[str, li
     """Per channel, its goals that are behind or unrealistic at the current trend, as
     `status` names them; engagement per airing judged over the last `STATUS_WINDOW`."""
     behind: dict[str, list[str]] = {name: [] for name in config.channels}
-    if not any(channel.goals.dated() for channel in config.channels.values()):
-        return behind  # no goal: nothing to read
     weights = config.metrics.weights
-    measured: dict[str, list[tuple[MeasuredAiring, float]]] = defaultdict(list)
-    for item in measured_airings(store):
-        if (c := item.counts) is not None and item.aired_ts >= (now - STATUS_WINDOW).timestamp():
-            measured[item.channel].append((item, weights.engagement(c.likes, c.shares, c.replies)))
     for name, settings in config.channels.items():
         if not settings.goals.dated():
-            continue
-        paces = _goals(settings, measured[name], follower_history(store, name), now=now)
+            continue  # no goal: nothing to read
+        recent = published_airings(store, name, weights, start=now - STATUS_WINDOW)
+        measured = [airing for airing in recent if airing.engagement is not None]
+        paces = _goals(settings, measured, follower_history(store, name), now=now)
         behind[name] = [
             f"{pace.name} {pace.verdict}"
             for pace in paces
@@ -205,7 +211,7 @@ def goals_behind(config: Config, store: Store, *, now: datetime) -> dict[str, li
 
 def _goals(
     settings: ChannelSettings,
-    measured: Sequence[tuple[MeasuredAiring, float]],
+    measured: Sequence[Aired],
     followers: Sequence[tuple[datetime, int]],
     *,
     now: datetime,
@@ -214,11 +220,11 @@ def _goals(
     paces = []
     if goals.followers is not None:
         goal = goals.followers
-        points = [(at, float(count)) for at, count in followers]
+        points = [(at.timestamp(), float(count)) for at, count in followers]
         paces.append(goal_pace("followers", goal.target, _end_of(goal.by), points, now=now))
     if goals.engagement_per_airing is not None:
         goal = goals.engagement_per_airing
-        points = [(airing.aired, value) for airing, value in measured]
+        points = [(airing.aired_ts, airing.engagement or 0.0) for airing in measured]
         mean = statistics.fmean(v for _, v in points) if points else None
         paces.append(
             goal_pace(

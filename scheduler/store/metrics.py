@@ -1,7 +1,9 @@
 """Count snapshots, follower counts and tags (§11): what measuring writes and reports read.
 
-Reads return plain tuples of narrow columns, never ORM objects: a year of twenty hourly
-channels is 175,000 airings, and a report reads them all in one pass.
+Each airing's engagement snapshot (the latest within the engagement window) is kept in
+`airing_engagement`, updated in the transaction that writes snapshots, so reads never rank
+snapshots. Reads return plain tuples of narrow columns over the DB-API cursor, never ORM
+objects: a year of twenty hourly channels is 175,000 airings, and a report reads them all.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlmodel import Session
@@ -42,19 +45,17 @@ class DueRead:
     step: int
 
 
-@dataclass(frozen=True, slots=True)
-class MeasuredAiring:
-    """One published airing with its engagement counts (None when never measured).
+class Aired(NamedTuple):
+    """One published airing of a channel and its engagement (None when never measured).
 
     `aired_ts` is its time as POSIX seconds: a year's report compares and buckets 175,000
     of them, and numbers are cheap where datetimes are not."""
 
     id: int
     post_id: int
-    channel: str
     kind: str
     aired_ts: float
-    counts: Counts | None
+    engagement: float | None
 
     @property
     def aired(self) -> datetime:
@@ -129,7 +130,34 @@ def record_snapshots(store: Store, snapshots: Iterable[Snapshot]) -> int:
             ),
             rows,
         )
+        touched = sorted({row["airing_id"] for row in rows if row["in_window"]})
+        for start in range(0, len(touched), 500):
+            _refresh_engagement(session, touched[start : start + 500])
     return len(rows)
+
+
+def _refresh_engagement(session: Session, airing_ids: Sequence[int]) -> None:
+    """Make `airing_engagement` hold each airing's latest snapshot in the window (by `at`,
+    then id), whatever order snapshots arrived in. An existing row is replaced only by a
+    later snapshot, so two transactions writing at once (PostgreSQL) can't undo each other:
+    whichever commits last, the later snapshot stays."""
+    keys = {f"a{index}": value for index, value in enumerate(airing_ids)}
+    session.execute(
+        text(
+            "INSERT INTO airing_engagement (airing_id, snapshot_id, at, likes, shares, replies, "
+            "quotes) SELECT s.airing_id, s.id, s.at, s.likes, s.shares, s.replies, s.quotes "
+            f"FROM metric_snapshot s WHERE s.airing_id IN ({', '.join(':' + key for key in keys)}) "
+            "AND s.in_window = :yes AND NOT EXISTS (SELECT 1 FROM metric_snapshot t "
+            "WHERE t.airing_id = s.airing_id AND t.in_window = :yes "
+            "AND (t.at > s.at OR (t.at = s.at AND t.id > s.id))) "
+            "ON CONFLICT (airing_id) DO UPDATE SET snapshot_id = excluded.snapshot_id, "
+            "at = excluded.at, likes = excluded.likes, shares = excluded.shares, "
+            "replies = excluded.replies, quotes = excluded.quotes "
+            "WHERE excluded.at > airing_engagement.at OR (excluded.at = airing_engagement.at "
+            "AND excluded.snapshot_id > airing_engagement.snapshot_id)"
+        ),
+        {**keys, "yes": True},
+    )
 
 
 def _aired_times(
@@ -190,37 +218,78 @@ def follower_history(store: Store, channel: str) -> list[tuple[datetime, int]]:
     return [(store._sql.read_time(at), followers) for at, followers in rows]
 
 
-def measured_airings(store: Store, *, channel: str | None = None) -> list[MeasuredAiring]:
-    """Every published airing (of `channel`, or all), oldest first, with the counts of its
-    latest snapshot inside the engagement window."""
-    where = "a.status = 'published'" + (" AND a.channel = :channel" if channel else "")
-    aired = "COALESCE(a.published_at, a.at)"
-    epoch = (
-        f"(julianday({aired}) - 2440587.5) * 86400.0"
-        if store.dialect == "sqlite"
-        else f"EXTRACT(EPOCH FROM {aired})"
-    )
-    query = text(
-        f"SELECT a.id, a.post_id, a.channel, a.kind, {epoch}, "
-        "s.likes, s.shares, s.replies, s.quotes FROM airing a LEFT JOIN ("
-        "SELECT airing_id, likes, shares, replies, quotes, ROW_NUMBER() OVER ("
-        "PARTITION BY airing_id ORDER BY at DESC, id DESC) AS newest "
-        "FROM metric_snapshot WHERE in_window = :yes) s "
-        f"ON s.airing_id = a.id AND s.newest = 1 WHERE {where} ORDER BY {aired}, a.id"
-    )
+# An airing's time, and the same as whole microseconds since the epoch: exact on both
+# databases (SQLite keeps times as fixed-width text, microseconds from character 21).
+_AIRED = "COALESCE(a.published_at, a.at)"
+_AIRED_MICROS = {
+    "sqlite": f"CAST(strftime('%s', {_AIRED}) AS INTEGER) * 1000000 "
+    f"+ CAST(substr({_AIRED}, 21, 6) AS INTEGER)",
+    "postgresql": f"CAST(EXTRACT(EPOCH FROM {_AIRED}) * 1000000 AS BIGINT)",
+}
+
+
+def published_airings(
+    store: Store,
+    channel: str,
+    weights: Weights,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    post_ids: Iterable[int] | None = None,
+) -> list[Aired]:
+    """The published airings of `channel` aired in [start, end) (an open side: unbounded),
+    oldest first (ties by id), with their engagement; only those of `post_ids` when given.
+    A window is read through the index over published airings by channel and time."""
+    sql = store._sql
+    where = "a.status = 'published' AND a.channel = ?"
+    params: list[Any] = [channel]
+    if start is not None:
+        where += f" AND {_AIRED} >= ?"
+        params.append(sql.time(start))
+    if end is not None:
+        where += f" AND {_AIRED} < ?"
+        params.append(sql.time(end))
+    batches: list[list[int]] = [[]]  # one query, or one per 500 posts
+    if post_ids is not None:
+        wanted = sorted(set(post_ids))
+        batches = [wanted[at : at + 500] for at in range(0, len(wanted), 500)]
+    rows: list[Any] = []
     with store.session() as session:
-        rows = session.execute(query, {"channel": channel, "yes": True}).all()
+        cursor = session.connection().connection.cursor()
+        for batch in batches:
+            among = f" AND a.post_id IN ({', '.join('?' * len(batch))})" if batch else ""
+            cursor.execute(
+                sql.sql(
+                    f"SELECT a.id, a.post_id, a.kind, {_AIRED_MICROS[sql.name]}, e.likes, "
+                    "e.shares, e.replies FROM airing a "
+                    "LEFT JOIN airing_engagement e ON e.airing_id = a.id "
+                    f"WHERE {where}{among} ORDER BY {_AIRED}, a.id"
+                ),
+                params + batch,
+            )
+            rows += cursor.fetchall()
+    if len(batches) > 1:
+        rows.sort(key=lambda row: (row[3], row[0]))
+    engagement = weights.engagement
     return [
-        MeasuredAiring(
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            round(float(row[4]), 3),
-            None if row[5] is None else Counts(row[5], row[6], row[7], row[8]),
+        Aired(
+            id_,
+            post,
+            kind,
+            micros / 1_000_000,
+            None if likes is None else engagement(likes, shares, replies),
         )
-        for row in rows
+        for id_, post, kind, micros, likes, shares, replies in rows
     ]
+
+
+def engagement_counts(store: Store) -> dict[int, Counts]:
+    """The counts each measured airing's engagement is read from, by airing id."""
+    with store.session() as session:
+        rows = session.execute(
+            text("SELECT airing_id, likes, shares, replies, quotes FROM airing_engagement")
+        ).all()
+    return {row[0]: Counts(row[1], row[2], row[3], row[4]) for row in rows}
 
 
 def tags_by_post(store: Store) -> dict[int, list[str]]:
@@ -230,8 +299,13 @@ def tags_by_post(store: Store) -> dict[int, list[str]]:
 
 def engagements(store: Store, weights: Weights) -> list[tuple[int, str, float]]:
     """(post, channel, engagement) of every measured published airing: what scores read."""
-    return [
-        (item.post_id, item.channel, weights.engagement(c.likes, c.shares, c.replies))
-        for item in measured_airings(store)
-        if (c := item.counts) is not None
-    ]
+    query = (
+        "SELECT a.post_id, a.channel, e.likes, e.shares, e.replies FROM airing_engagement e "
+        "JOIN airing a ON a.id = e.airing_id WHERE a.status = 'published' ORDER BY a.id"
+    )
+    with store.session() as session:
+        cursor = session.connection().connection.cursor()
+        cursor.execute(query)
+        rows = cursor.fetchall()
+    engagement = weights.engagement
+    return [(post, channel, engagement(*counts)) for post, channel, *counts in rows]

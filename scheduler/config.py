@@ -559,7 +559,7 @@ def _read_channel(
     min_spacing = rule_duration("min_spacing", plain.min_spacing)
     max_gap = rule_duration("max_gap", plain.max_gap, positive=True)
     freeze = rule_duration("freeze", plain.freeze)
-    response_time = rule_duration("response_time", plain.response_time, positive=True)
+    configured_response = rule_duration("response_time", plain.response_time, positive=True)
     before = problems.found
     quiet = _quiet_hours(_merged(defaults, table, "quiet_hours")[0], where("quiet_hours"), problems)
     if problems.found != before:
@@ -567,6 +567,7 @@ def _read_channel(
     mix = _mix(_merged(defaults, table, "mix")[0], where("mix"), problems)
     repost = _repost(defaults.get("repost"), table.get("repost"), path, problems)
     goals = read_goals(defaults.get("goals"), table.get("goals"), path, problems.add)
+    response_time = _response_time(table, defaults, goals, path, configured_response)
     options = _publisher_options(publisher, table, option_spec, path, base_dir, problems)
 
     own_repost = table.get("repost")
@@ -592,6 +593,29 @@ def _read_channel(
         goals=goals,
         options=MappingProxyType(options),
     )
+
+
+def _response_time(
+    table: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    goals: Goals,
+    path: str,
+    configured: timedelta,
+) -> timedelta:
+    """How long an inbox item may wait (§10): the nearest level that says so wins, and at
+    one level an explicit `response_time` wins over the `replies_answered` goal's `within`,
+    which sets it where that level has no `response_time` of its own. So: the channel's
+    `response_time`, its own goal's `within`, `[defaults].response_time`, the defaults
+    goal's `within`, 4h. Nothing a user wrote is silently ignored: a channel's own
+    `response_time` shorter than its goal's `within` is an early warning, not a conflict.
+    `configured` is the `response_time` read from the channel or `[defaults]`."""
+    goal = goals.replies_answered
+    own_goal = goal is not None and goal.path.startswith(f"{path}.")
+    if "response_time" in table or goal is None:
+        return configured
+    if own_goal or "response_time" not in defaults:
+        return goal.within
+    return configured
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,7 @@ class AnswerGoal:
 
     share: float
     within: timedelta
+    path: str  # where it was configured: its level decides whether it sets `response_time`
 
 
 @dataclass(frozen=True)
@@ -200,10 +201,14 @@ def _answer_goal(value: Any, path: str, add: AddProblem) -> AnswerGoal | None:
             f"{path}.share",
             f'{value.get("share")!r} must be a percentage from 0% to 100%, e.g. "90%"',
         )
-    within = _duration(value.get("within"), f"{path}.within", add)
+    within = None
+    if "within" not in value:
+        add(f"{path}.within", 'missing; give how long an answer may take, e.g. "2h"')
+    else:
+        within = _duration(value["within"], f"{path}.within", add)
     if share is None or within is None:
         return None
-    return AnswerGoal(share=share, within=within)
+    return AnswerGoal(share=share, within=within, path=path)
 
 
 def past_goal_problems(goals: Goals, today: date) -> list[tuple[str, str]]:

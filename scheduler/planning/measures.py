@@ -10,7 +10,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 DAY_SECONDS = 86_400.0
 # Below this many measured airings per tag, `--compare` says "not enough airings to tell":
@@ -141,3 +141,69 @@ def hour_shift(first_minute: int, later_minute: int) -> int:
     """Whole hours between two local minutes of day on the 24 h circle (0..12)."""
     minutes = (later_minute - first_minute) % 1440
     return round(min(minutes, 1440 - minutes) / 60)
+
+
+@dataclass(frozen=True)
+class AnswerStats:
+    """How a channel's inbox was answered over a window (§10, §11)."""
+
+    received: int
+    answered: int
+    done: int  # closed with `inbox done`: they needed no answer
+    open: int
+    answered_share: float | None  # answered / (received - done); None when nothing needed one
+    median_response_seconds: float | None  # item `at` → its answer's published time
+    due: int  # items the replies_answered goal judges (see `answer_stats`)
+    answered_within: int  # of `due`, answered within `within`
+    within_share: float | None  # answered_within / due; None when nothing is due yet
+
+
+def answer_stats(
+    items: Iterable[tuple[datetime, str, datetime | None]],
+    *,
+    within: timedelta,
+    now: datetime,
+) -> AnswerStats:
+    """`items` are (arrived, status, answer published) of one channel's items in the window.
+
+    The goal's denominator is the items old enough to be due (arrived more than `within`
+    before `now`) plus any younger one already answered (it can only have been answered in
+    time): an item that arrived five minutes ago is not yet a miss. Items closed with
+    `inbox done` needed no answer and count in neither share."""
+    received = answered = done = still_open = due = in_time = 0
+    responses: list[float] = []
+    for arrived, status, answered_at in items:
+        received += 1
+        if status == "done":
+            done += 1
+            continue
+        if status == "answered":
+            answered += 1
+        else:
+            still_open += 1
+        took = None if answered_at is None else answered_at - arrived
+        if took is not None:
+            responses.append(max(took.total_seconds(), 0.0))
+        if took is not None or arrived + within <= now:
+            due += 1
+            if took is not None and took <= within:
+                in_time += 1
+    needing = received - done
+    return AnswerStats(
+        received=received,
+        answered=answered,
+        done=done,
+        open=still_open,
+        answered_share=answered / needing if needing else None,
+        median_response_seconds=median(responses),
+        due=due,
+        answered_within=in_time,
+        within_share=in_time / due if due else None,
+    )
+
+
+def answer_verdict(stats: AnswerStats, share: float) -> str:
+    """The replies_answered goal against its share: on track, behind, or not measured."""
+    if stats.within_share is None:
+        return "not measured"
+    return "on track" if stats.within_share >= share - 1e-9 else "behind"

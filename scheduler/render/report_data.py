@@ -16,13 +16,24 @@ from zoneinfo import ZoneInfo
 
 from ..config import ChannelSettings, Config
 from ..measuring import Weights
-from ..planning.measures import GoalPace, compare, goal_pace, hour_shift, median
+from ..planning.measures import (
+    AnswerStats,
+    GoalPace,
+    answer_stats,
+    answer_verdict,
+    compare,
+    goal_pace,
+    hour_shift,
+    median,
+)
+from ..store.inbox import InboxStore, Received
 from ..store.metrics import Aired, follower_history, published_airings, tags_by_post
 from ..store.store import Store
-from ..timeutil import iso_utc
+from ..timeutil import format_duration, iso_utc
 
 READABLE_PUBLISHERS = ("mastodon", "bluesky")  # the daemon reads their counts (§11)
 TOP_AND_BOTTOM = 5
+WAITING_SHOWN = 5  # the oldest open items a report names
 STATUS_WINDOW = timedelta(days=30)
 
 
@@ -39,6 +50,7 @@ def build_report(
     names = [name for name in config.channels if channel is None or name == channel]
     weights = config.metrics.weights
     tags = tags_by_post(store)
+    inbox = _inbox_by_channel(store, start=start, end=end, channel=channel)
     report: dict[str, Any] = {"from": iso_utc(start), "to": iso_utc(end), "channels": {}}
     compared: dict[str, list[float]] = {tag: [] for tag in compare_tags or ()}
     for name in names:
@@ -54,6 +66,7 @@ def build_report(
         report["channels"][name] = _channel_report(
             settings, window, firsts, tags, follower_history(store, name), now=now
         )
+        _add_inbox(report["channels"][name], settings, inbox.get(name, []), now=now)
     if compare_tags is not None:
         first, second = compare_tags
         result = compare(compared[first], compared[second])
@@ -131,7 +144,7 @@ def _channel_report(
         "bottom": [_ranked(a) for a in reversed(ranked[-TOP_AND_BOTTOM:])]
         if len(ranked) > TOP_AND_BOTTOM
         else [],
-        "inbox": None,  # no inbox data yet: the inbox (§10) is not in this version
+        "inbox": None,  # filled by `_add_inbox`
         "followers": _followers(followers),
         "goals": [_goal_json(pace) for pace in _goals(settings, measured, followers, now=now)],
     }
@@ -190,9 +203,85 @@ def _followers(history: Sequence[tuple[datetime, int]]) -> dict[str, Any]:
     }
 
 
+def _inbox_by_channel(
+    store: Store, *, start: datetime, end: datetime, channel: str | None
+) -> dict[str, list[Received]]:
+    found: dict[str, list[Received]] = defaultdict(list)
+    for item in InboxStore(store).received(start=start, end=end, channel=channel):
+        found[item.channel].append(item)
+    return found
+
+
+def _add_inbox(
+    report: dict[str, Any], settings: ChannelSettings, items: Sequence[Received], *, now: datetime
+) -> None:
+    """The channel's inbox over the window (§11), and its replies_answered goal. Answers
+    are counted against the goal's `within`, else the channel's `response_time`."""
+    goal = settings.goals.replies_answered
+    within = settings.response_time if goal is None else goal.within
+    stats = answer_stats(((i.at, i.status, i.answered_at) for i in items), within=within, now=now)
+    if not items and settings.publisher not in READABLE_PUBLISHERS:
+        report["inbox"] = None  # nothing is read from its platform: not "0 answered"
+    else:
+        report["inbox"] = _inbox_json(stats, items, within)
+    if goal is not None:
+        report["goals"].append(
+            {
+                "goal": "replies_answered",
+                "target": goal.share,
+                "within": format_duration(goal.within),
+                "by": None,
+                "value": stats.within_share,
+                "due": stats.due,
+                "answered_within": stats.answered_within,
+                "trend_per_day": None,
+                "needed_per_day": None,
+                "projected": None,
+                "verdict": answer_verdict(stats, goal.share),
+            }
+        )
+
+
+def _inbox_json(stats: AnswerStats, items: Sequence[Received], within: timedelta) -> dict[str, Any]:
+    waiting = [item for item in items if item.status == "open"][:WAITING_SHOWN]
+    seconds = stats.median_response_seconds
+    return {
+        "received": stats.received,
+        "answered": stats.answered,
+        "done": stats.done,
+        "open": stats.open,
+        "answered_share": stats.answered_share,
+        "median_response_minutes": None if seconds is None else round(seconds / 60, 1),
+        "within": format_duration(within),
+        "due": stats.due,
+        "answered_within": stats.answered_within,
+        "waiting": [
+            {"id": item.id, "author": item.author, "at": iso_utc(item.at)} for item in waiting
+        ],
+    }
+
+
 def goals_behind(config: Config, store: Store, *, now: datetime) -> dict[str, list[str]]:
     """Per channel, its goals that are behind or unrealistic at the current trend, as
-    `status` names them; engagement per airing judged over the last `STATUS_WINDOW`."""
+    `status` names them; engagement per airing and replies answered are judged over the
+    last `STATUS_WINDOW`."""
+    behind = _dated_goals_behind(config, store, now=now)
+    answering = {name for name, c in config.channels.items() if c.goals.replies_answered}
+    if answering:
+        items = _inbox_by_channel(store, start=now - STATUS_WINDOW, end=now, channel=None)
+        for name in sorted(answering):
+            goal = config.channels[name].goals.replies_answered
+            assert goal is not None
+            rows = ((i.at, i.status, i.answered_at) for i in items.get(name, []))
+            if (
+                answer_verdict(answer_stats(rows, within=goal.within, now=now), goal.share)
+                == "behind"
+            ):
+                behind[name].append("replies_answered behind")
+    return behind
+
+
+def _dated_goals_behind(config: Config, store: Store, *, now: datetime) -> dict[str, list[str]]:
     behind: dict[str, list[str]] = {name: [] for name in config.channels}
     weights = config.metrics.weights
     for name, settings in config.channels.items():

@@ -69,6 +69,19 @@ class Waiting:
     oldest: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Received:
+    """An item as the report counts it: when it arrived, where it stands, and when its
+    answer was published (None unless answered)."""
+
+    id: int
+    channel: str
+    author: str
+    at: datetime
+    status: str
+    answered_at: datetime | None
+
+
 class InboxStore:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -152,6 +165,34 @@ class InboxStore:
             query = query.where(col(InboxItem.status) == InboxStatus.open)
         with self.store.session() as session:
             return [InboxEntry(*row) for row in session.execute(query).all()]
+
+    def received(
+        self, *, start: datetime, end: datetime, channel: str | None = None
+    ) -> list[Received]:
+        """Items that arrived in `[start, end)`, oldest first, with their answer's published
+        time: what `report` counts answers and response times from."""
+        reply = Airing.__table__.alias("reply")  # type: ignore[attr-defined]
+        query = (
+            sa_select(
+                col(InboxItem.id),
+                col(InboxItem.channel),
+                col(InboxItem.author),
+                col(InboxItem.at),
+                col(InboxItem.status),
+                reply.c.published_at,
+            )
+            .outerjoin(
+                reply,
+                (reply.c.id == InboxItem.reply_airing_id)
+                & (reply.c.status == str(AiringStatus.published)),
+            )
+            .where(col(InboxItem.at) >= start, col(InboxItem.at) < end)
+            .order_by(col(InboxItem.at), col(InboxItem.id))
+        )
+        if channel is not None:
+            query = query.where(col(InboxItem.channel) == channel)
+        with self.store.session() as session:
+            return [Received(*row) for row in session.execute(query).all()]
 
     def get(self, item_id: int) -> InboxItem:
         with self.store.session() as session:

@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _library import run_measured  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from scheduler.measuring import Counts  # noqa: E402
+from scheduler.store.metrics import Snapshot, record_snapshots  # noqa: E402
 from scheduler.store.store import Store  # noqa: E402
 
 CHANNELS = 20
@@ -44,8 +46,8 @@ def fill(store: Store, now: datetime) -> int:
     hours = DAYS * 24
     created = sql.time(start - timedelta(days=1))
     airings = 0
-    with store.session(write=True) as session:
-        for channel_number in range(CHANNELS):
+    for channel_number in range(CHANNELS):
+        with store.session(write=True) as session:
             channel = f"ch{channel_number:02d}"
             first_post = channel_number * POSTS_PER_CHANNEL + 1
             session.execute(
@@ -95,17 +97,8 @@ def fill(store: Store, now: datetime) -> int:
                 )
                 likes = rng.randrange(30)
                 for step, after in enumerate((HOUR, 24 * HOUR, 168 * HOUR)):
-                    snapshots.append(
-                        {
-                            "airing": airing_id,
-                            "at": sql.time(at + after),
-                            "likes": likes * (step + 1),
-                            "shares": rng.randrange(5),
-                            "replies": rng.randrange(4),
-                            "step": step,
-                            "window": step < 2,
-                        }
-                    )
+                    counts = Counts(likes * (step + 1), rng.randrange(5), rng.randrange(4))
+                    snapshots.append(Snapshot(airing_id, at + after, counts, step, "platform"))
             session.execute(
                 text(
                     "INSERT INTO airing (id, post_id, channel, kind, pinned, at, status, "
@@ -114,15 +107,10 @@ def fill(store: Store, now: datetime) -> int:
                 ),
                 rows,
             )
-            session.execute(
-                text(
-                    "INSERT INTO metric_snapshot (airing_id, at, likes, shares, replies, quotes, "
-                    "step, in_window, source) VALUES (:airing, :at, :likes, :shares, :replies, "
-                    "0, :step, :window, 'platform')"
-                ),
-                snapshots,
-            )
-            airings += len(rows)
+        # Through the write path the measuring loop uses, which keeps each airing's
+        # engagement snapshot beside it.
+        record_snapshots(store, snapshots)
+        airings += len(rows)
     return airings
 
 

@@ -7,6 +7,7 @@ over them; the statistics themselves are the pure ones of `measures`.
 
 from __future__ import annotations
 
+import heapq
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -53,18 +54,20 @@ def build_report(
     inbox = _inbox_by_channel(store, start=start, end=end, channel=channel)
     report: dict[str, Any] = {"from": iso_utc(start), "to": iso_utc(end), "channels": {}}
     compared: dict[str, list[float]] = {tag: [] for tag in compare_tags or ()}
+    clocks: dict[ZoneInfo, _LocalTimes] = {}  # channels in one timezone share conversions
     for name in names:
         settings = config.channels[name]
         window = published_airings(store, name, weights, start=start, end=end)
         if compared:
-            for airing in window:
-                if airing.engagement is not None:
-                    for tag in tags.get(airing.post_id, ()):
+            for _, post_id, _, _, value in window:
+                if value is not None:
+                    for tag in tags.get(post_id, ()):
                         if tag in compared:
-                            compared[tag].append(airing.engagement)
+                            compared[tag].append(value)
         firsts = _first_airings(store, name, weights, window, start=start)
+        local = clocks.setdefault(settings.timezone, _LocalTimes(settings.timezone))
         report["channels"][name] = _channel_report(
-            settings, window, firsts, tags, follower_history(store, name), now=now
+            settings, window, firsts, tags, follower_history(store, name), local=local, now=now
         )
         _add_inbox(report["channels"][name], settings, inbox.get(name, []), now=now)
     if compare_tags is not None:
@@ -86,13 +89,13 @@ def _first_airings(
 ) -> dict[int, Aired]:
     """The first airing on the channel of each post rerun in the window: before the window
     when there is one, else its first in the window."""
-    reposted = {airing.post_id for airing in window if airing.kind == "repost"}
+    reposted = {post_id for _, post_id, kind, _, _ in window if kind == "repost"}
     firsts: dict[int, Aired] = {}
     for airing in published_airings(store, channel, weights, end=start, post_ids=reposted):
-        firsts.setdefault(airing.post_id, airing)  # oldest first
+        firsts.setdefault(airing[1], airing)  # oldest first, by post
     for airing in window:
-        if airing.post_id in reposted:
-            firsts.setdefault(airing.post_id, airing)
+        if airing[1] in reposted:
+            firsts.setdefault(airing[1], airing)
     return firsts
 
 
@@ -103,51 +106,62 @@ def _channel_report(
     tags: dict[int, list[str]],
     followers: Sequence[tuple[datetime, int]],
     *,
+    local: _LocalTimes,
     now: datetime,
 ) -> dict[str, Any]:
-    local = _LocalTimes(settings.timezone)
-    readable = settings.publisher in READABLE_PUBLISHERS
-    measured: list[Aired] = []
+    minute_of_day = local.minute_of_day
+    # Each rerun is set against its post's first airing on the channel (§11), grouped by the
+    # hour shift between their local times of day.
+    first_of = {
+        post: (minute_of_day(aired_ts), value) for post, (*_, aired_ts, value) in firsts.items()
+    }
+    times: list[float] = []  # the measured airings' times and engagement, in time order
+    values: list[float] = []
+    ranks: list[tuple[float, int, int]] = []  # (−engagement, airing id, index in window)
     by_kind: dict[str, list[float]] = defaultdict(list)
     by_hour: dict[int, list[float]] = defaultdict(list)
     by_tag: dict[str, list[float]] = defaultdict(list)
     shifts: dict[int, list[tuple[float, float]]] = defaultdict(list)
     no_tags: list[str] = []
-    for airing in window:
-        value = airing.engagement
+    # One pass over up to a year of airings: unpacking and appends, nothing per row that
+    # could be done once.
+    for index, (airing_id, post_id, kind, aired_ts, value) in enumerate(window):
         if value is None:
             continue
-        measured.append(airing)
-        minute = local.minute_of_day(airing.aired_ts)
-        by_kind[airing.kind].append(value)
+        minute = minute_of_day(aired_ts)
+        times.append(aired_ts)
+        values.append(value)
+        ranks.append((-value, airing_id, index))
+        by_kind[kind].append(value)
         by_hour[minute // 60].append(value)
-        for tag in tags.get(airing.post_id, no_tags):
+        for tag in tags.get(post_id, no_tags):
             by_tag[tag].append(value)
-        if airing.kind == "repost":
-            # Each measured rerun against its post's first airing on the channel, grouped by
-            # the hour shift between their local times of day.
-            original = firsts[airing.post_id]
-            if original.engagement is not None:
-                shift = hour_shift(local.minute_of_day(original.aired_ts), minute)
-                shifts[shift].append((value, original.engagement))
-    ranked = sorted(measured, key=lambda airing: (-(airing.engagement or 0.0), airing.id))
+        if kind == "repost":
+            first_minute, first_value = first_of[post_id]
+            if first_value is not None:
+                shifts[_SHIFT_OF[(minute - first_minute) % 1440]].append((value, first_value))
+    # Best first, ties by id (unique keys): the two ends, without sorting the whole order.
+    top = [window[index] for *_, index in heapq.nsmallest(TOP_AND_BOTTOM, ranks)]
+    bottom = [window[index] for *_, index in heapq.nlargest(TOP_AND_BOTTOM, ranks)]
     return {
         "publisher": settings.publisher,
-        "measured": bool(measured) or readable,
+        "measured": bool(values) or settings.publisher in READABLE_PUBLISHERS,
         "airings": len(window),
-        "measured_airings": len(measured),
-        "by_kind": {kind: _summary(values) for kind, values in sorted(by_kind.items())},
+        "measured_airings": len(values),
+        "by_kind": {kind: _summary(group) for kind, group in sorted(by_kind.items())},
         "by_hour": {str(hour): _summary(by_hour[hour]) for hour in sorted(by_hour)},
         "reruns": _reruns(shifts),
-        "by_tag": {tag: _summary(values) for tag, values in sorted(by_tag.items())},
-        "top": [_ranked(a) for a in ranked[:TOP_AND_BOTTOM]],
-        "bottom": [_ranked(a) for a in reversed(ranked[-TOP_AND_BOTTOM:])]
-        if len(ranked) > TOP_AND_BOTTOM
-        else [],
+        "by_tag": {tag: _summary(group) for tag, group in sorted(by_tag.items())},
+        "top": [_ranked(a) for a in top],
+        "bottom": [_ranked(a) for a in bottom] if len(values) > TOP_AND_BOTTOM else [],
         "inbox": None,  # filled by `_add_inbox`
         "followers": _followers(followers),
-        "goals": [_goal_json(pace) for pace in _goals(settings, measured, followers, now=now)],
+        "goals": [_goal_json(p) for p in _goals(settings, times, values, followers, now=now)],
     }
+
+
+# Hour shift by the minutes from a first airing's local time of day to a rerun's (mod 1440).
+_SHIFT_OF = tuple(hour_shift(0, minutes) for minutes in range(1440))
 
 
 def _summary(values: Sequence[float]) -> dict[str, Any]:
@@ -155,12 +169,13 @@ def _summary(values: Sequence[float]) -> dict[str, Any]:
 
 
 def _ranked(airing: Aired) -> dict[str, Any]:
+    airing_id, post_id, kind, aired_ts, value = airing
     return {
-        "airing_id": airing.id,
-        "post_id": airing.post_id,
-        "kind": airing.kind,
-        "at": iso_utc(airing.aired),
-        "engagement": airing.engagement,
+        "airing_id": airing_id,
+        "post_id": post_id,
+        "kind": kind,
+        "at": iso_utc(datetime.fromtimestamp(aired_ts, UTC)),
+        "engagement": value,
     }
 
 
@@ -179,7 +194,7 @@ def _reruns(shifts: dict[int, list[tuple[float, float]]]) -> dict[str, Any]:
 class _LocalTimes:
     """Local minute of day of POSIX times in one timezone, converted once per UTC quarter
     hour (every offset in use is a whole number of quarter hours): a year of hourly airings
-    costs 35,000 conversions, not one per airing."""
+    costs 35,000 conversions, not one per airing, however many channels share the zone."""
 
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
@@ -288,8 +303,9 @@ def _dated_goals_behind(config: Config, store: Store, *, now: datetime) -> dict[
         if not settings.goals.dated():
             continue  # no goal: nothing to read
         recent = published_airings(store, name, weights, start=now - STATUS_WINDOW)
-        measured = [airing for airing in recent if airing.engagement is not None]
-        paces = _goals(settings, measured, follower_history(store, name), now=now)
+        measured = [(aired_ts, value) for *_, aired_ts, value in recent if value is not None]
+        times, values = [t for t, _ in measured], [v for _, v in measured]
+        paces = _goals(settings, times, values, follower_history(store, name), now=now)
         behind[name] = [
             f"{pace.name} {pace.verdict}"
             for pace in paces
@@ -300,24 +316,40 @@ def _dated_goals_behind(config: Config, store: Store, *, now: datetime) -> dict[
 
 def _goals(
     settings: ChannelSettings,
-    measured: Sequence[Aired],
+    times: Sequence[float],
+    values: Sequence[float],
     followers: Sequence[tuple[datetime, int]],
     *,
     now: datetime,
 ) -> list[GoalPace]:
+    """Each dated goal's pace: engagement per airing from the measured airings' `times`
+    (POSIX seconds) and engagement `values`, followers from their history."""
     goals = settings.goals
     paces = []
     if goals.followers is not None:
         goal = goals.followers
-        points = [(at.timestamp(), float(count)) for at, count in followers]
-        paces.append(goal_pace("followers", goal.target, _end_of(goal.by), points, now=now))
-    if goals.engagement_per_airing is not None:
-        goal = goals.engagement_per_airing
-        points = [(airing.aired_ts, airing.engagement or 0.0) for airing in measured]
-        mean = statistics.fmean(v for _, v in points) if points else None
         paces.append(
             goal_pace(
-                "engagement_per_airing", goal.target, _end_of(goal.by), points, now=now, value=mean
+                "followers",
+                goal.target,
+                _end_of(goal.by),
+                [at.timestamp() for at, _ in followers],
+                [float(count) for _, count in followers],
+                now=now,
+            )
+        )
+    if goals.engagement_per_airing is not None:
+        goal = goals.engagement_per_airing
+        mean = statistics.fmean(values) if values else None
+        paces.append(
+            goal_pace(
+                "engagement_per_airing",
+                goal.target,
+                _end_of(goal.by),
+                times,
+                values,
+                now=now,
+                value=mean,
             )
         )
     return paces

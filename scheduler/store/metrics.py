@@ -8,10 +8,11 @@ objects: a year of twenty hourly channels is 175,000 airings, and a report reads
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session
@@ -19,7 +20,7 @@ from sqlmodel import Session
 from ..errors import InputError
 from ..measuring import Counts, Weights
 from .post_sql import SqlDialect
-from .store import Store, tags_of
+from .store import Store
 
 # Engagement is the latest snapshot "up to 24 h" after airing (§11); the 24 h read itself is
 # batched and rate-limited, so it may land a little after: an hour's grace keeps it.
@@ -45,21 +46,10 @@ class DueRead:
     step: int
 
 
-class Aired(NamedTuple):
-    """One published airing of a channel and its engagement (None when never measured).
-
-    `aired_ts` is its time as POSIX seconds: a year's report compares and buckets 175,000
-    of them, and numbers are cheap where datetimes are not."""
-
-    id: int
-    post_id: int
-    kind: str
-    aired_ts: float
-    engagement: float | None
-
-    @property
-    def aired(self) -> datetime:
-        return datetime.fromtimestamp(self.aired_ts, UTC)
+# One published airing of a channel, as the driver returns it: (airing id, post id, kind,
+# aired as POSIX seconds, engagement or None when never measured). A year's report reads
+# 175,000 of them; a plain tuple costs nothing more to make, where an object per row did.
+Aired = tuple[int, int, str, float, float | None]
 
 
 def due_reads(
@@ -167,12 +157,15 @@ def _aired_times(
     for start in range(0, len(airing_ids), 500):
         batch = sorted(set(airing_ids[start : start + 500]))
         keys = {f"i{index}": value for index, value in enumerate(batch)}
+        # The status is checked here, not in SQL: given `status = ...`, SQLite scanned
+        # every published airing through the status index instead of looking ids up.
         query = text(
-            "SELECT id, COALESCE(published_at, at) FROM airing WHERE status = 'published' "
-            f"AND id IN ({', '.join(':' + key for key in keys)})"
+            "SELECT id, status, COALESCE(published_at, at) FROM airing "
+            f"WHERE id IN ({', '.join(':' + key for key in keys)})"
         )
-        for airing_id, aired in session.execute(query, keys):
-            found[airing_id] = sql.read_time(aired)
+        for airing_id, status, aired in session.execute(query, keys):
+            if status == "published":
+                found[airing_id] = sql.read_time(aired)
     return found
 
 
@@ -218,14 +211,19 @@ def follower_history(store: Store, channel: str) -> list[tuple[datetime, int]]:
     return [(store._sql.read_time(at), followers) for at, followers in rows]
 
 
-# An airing's time, and the same as whole microseconds since the epoch: exact on both
-# databases (SQLite keeps times as fixed-width text, microseconds from character 21).
+# An airing's time as POSIX seconds, exact to the microsecond on both databases (SQLite
+# keeps times as fixed-width text, microseconds from character 21), so both give the same
+# float as `datetime.timestamp()`.
 _AIRED = "COALESCE(a.published_at, a.at)"
-_AIRED_MICROS = {
-    "sqlite": f"CAST(strftime('%s', {_AIRED}) AS INTEGER) * 1000000 "
-    f"+ CAST(substr({_AIRED}, 21, 6) AS INTEGER)",
-    "postgresql": f"CAST(EXTRACT(EPOCH FROM {_AIRED}) * 1000000 AS BIGINT)",
+_AIRED_TS = {
+    "sqlite": f"(CAST(strftime('%s', {_AIRED}) AS INTEGER) * 1000000 "
+    f"+ CAST(substr({_AIRED}, 21, 6) AS INTEGER)) / 1000000.0",
+    "postgresql": f"CAST(CAST(EXTRACT(EPOCH FROM {_AIRED}) * 1000000 AS BIGINT) "
+    "AS DOUBLE PRECISION) / 1000000",
 }
+# `Weights.engagement` in SQL, the same products summed in the same order: the same numbers
+# (whole when the weights are, as in Python), without a Python step per row.
+_ENGAGEMENT = "e.likes * ? + e.shares * ? + e.replies * ?"
 
 
 def published_airings(
@@ -239,10 +237,10 @@ def published_airings(
 ) -> list[Aired]:
     """The published airings of `channel` aired in [start, end) (an open side: unbounded),
     oldest first (ties by id), with their engagement; only those of `post_ids` when given.
-    A window is read through the index over published airings by channel and time."""
+    A channel is read through the index over its published airings."""
     sql = store._sql
     where = "a.status = 'published' AND a.channel = ?"
-    params: list[Any] = [channel]
+    params: list[Any] = [weights.likes, weights.shares, weights.replies, channel]
     if start is not None:
         where += f" AND {_AIRED} >= ?"
         params.append(sql.time(start))
@@ -253,16 +251,15 @@ def published_airings(
     if post_ids is not None:
         wanted = sorted(set(post_ids))
         batches = [wanted[at : at + 500] for at in range(0, len(wanted), 500)]
-    rows: list[Any] = []
+    rows: list[Aired] = []
     with store.session() as session:
         cursor = session.connection().connection.cursor()
         for batch in batches:
             among = f" AND a.post_id IN ({', '.join('?' * len(batch))})" if batch else ""
             cursor.execute(
                 sql.sql(
-                    f"SELECT a.id, a.post_id, a.kind, {_AIRED_MICROS[sql.name]}, e.likes, "
-                    "e.shares, e.replies FROM airing a "
-                    "LEFT JOIN airing_engagement e ON e.airing_id = a.id "
+                    f"SELECT a.id, a.post_id, a.kind, {_AIRED_TS[sql.name]}, {_ENGAGEMENT} "
+                    "FROM airing a LEFT JOIN airing_engagement e ON e.airing_id = a.id "
                     f"WHERE {where}{among} ORDER BY {_AIRED}, a.id"
                 ),
                 params + batch,
@@ -270,17 +267,7 @@ def published_airings(
             rows += cursor.fetchall()
     if len(batches) > 1:
         rows.sort(key=lambda row: (row[3], row[0]))
-    engagement = weights.engagement
-    return [
-        Aired(
-            id_,
-            post,
-            kind,
-            micros / 1_000_000,
-            None if likes is None else engagement(likes, shares, replies),
-        )
-        for id_, post, kind, micros, likes, shares, replies in rows
-    ]
+    return rows
 
 
 def engagement_counts(store: Store) -> dict[int, Counts]:
@@ -293,8 +280,16 @@ def engagement_counts(store: Store) -> dict[int, Counts]:
 
 
 def tags_by_post(store: Store) -> dict[int, list[str]]:
+    """Every post's tags, sorted (the same as `tags_of(session, None)`, over the DB-API
+    cursor: a year's report reads 100,000 of them)."""
     with store.session() as session:
-        return tags_of(session, None)
+        cursor = session.connection().connection.cursor()
+        cursor.execute("SELECT post_id, tag FROM post_tag ORDER BY post_id, tag")
+        rows = cursor.fetchall()
+    tags: dict[int, list[str]] = defaultdict(list)
+    for post_id, tag in rows:
+        tags[post_id].append(tag)
+    return tags
 
 
 def engagements(store: Store, weights: Weights) -> list[tuple[int, str, float]]:

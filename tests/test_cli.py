@@ -1,4 +1,5 @@
-"""The editors' command line (DESIGN §4) as a real process: `python -m scheduler …`.
+"""The editors' command line (DESIGN §4), run in this process (`invoke`: the same output
+and exit status as `python -m scheduler …`); the console script itself runs as a process.
 
 Every refusal must exit 1 with one line on stderr, print nothing on stdout, and leave the
 database exactly as it was; usage errors exit 2. State is seeded through the library where
@@ -27,6 +28,7 @@ from scheduler.domain import PostDraft
 from scheduler.store.migrations import LATEST_VERSION
 from scheduler.store.models import Airing
 from scheduler.store.store import Store
+from scheduler.timeutil import local_label
 from tests.conftest import RunCli, write_config
 
 BERLIN, RIYADH = ZoneInfo("Europe/Berlin"), ZoneInfo("Asia/Riyadh")
@@ -78,6 +80,11 @@ def z(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def berlin(moment: datetime) -> str:
+    """How the main channel (Europe/Berlin) shows a time to the editor."""
+    return local_label(moment, BERLIN)
+
+
 def parse_z(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -127,9 +134,9 @@ class Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, run_cli: RunCli) -> Cli:
+def cli(tmp_path: Path, invoke: RunCli) -> Cli:
     write_config(tmp_path, CHANNELS)
-    return Cli(tmp_path, run_cli)
+    return Cli(tmp_path, invoke)
 
 
 @pytest.fixture
@@ -413,8 +420,9 @@ REFUSALS: list[Any] = [
     pytest.param(
         (*ADD, "hi", "-c", "main", *CORE, "--at", z(PINNED + timedelta(minutes=10))),
         None,
-        f"error: pinned time {z(PINNED + timedelta(minutes=10))} on channel 'main' is within "
-        f"min_spacing 30m of post 2 (pinned at {z(PINNED)}); choose a time at least 30m away",
+        f"error: pinned time {berlin(PINNED + timedelta(minutes=10))} on channel 'main' is "
+        f"within min_spacing 30m of post 2 (pinned at {berlin(PINNED)}); choose a time at "
+        "least 30m away",
         id="pinned-spacing-conflict",
     ),
     pytest.param(
@@ -458,9 +466,10 @@ REFUSALS: list[Any] = [
     pytest.param(
         ("queue", "import", "posts.csv"),
         csv_with_spacing_conflict,
-        f"error: posts.csv: row 3: pinned time {z(datetime.combine(DAY, time(15, 20), UTC))} "
-        "on channel 'main' is within min_spacing 30m of posts.csv: row 1 (pinned at "
-        f"{z(datetime.combine(DAY, time(15), UTC))}); choose a time at least 30m away",
+        "error: posts.csv: row 3: pinned time "
+        f"{berlin(datetime.combine(DAY, time(15, 20), UTC))} on channel 'main' is within "
+        "min_spacing 30m of posts.csv: row 1 (pinned at "
+        f"{berlin(datetime.combine(DAY, time(15), UTC))}); choose a time at least 30m away",
         id="import-rows-too-close",
     ),
     pytest.param(
@@ -505,8 +514,9 @@ REFUSALS: list[Any] = [
     pytest.param(
         ("queue", "edit", "1", "--at", z(PINNED - timedelta(minutes=29))),
         None,
-        f"error: pinned time {z(PINNED - timedelta(minutes=29))} on channel 'main' is within "
-        f"min_spacing 30m of post 2 (pinned at {z(PINNED)}); choose a time at least 30m away",
+        f"error: pinned time {berlin(PINNED - timedelta(minutes=29))} on channel 'main' is "
+        f"within min_spacing 30m of post 2 (pinned at {berlin(PINNED)}); choose a time at "
+        "least 30m away",
         id="edit-into-spacing-conflict",
     ),
     pytest.param(
@@ -811,8 +821,8 @@ COMMANDS = [
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "scheduler")
-def test_help_works(run_cli: RunCli, command: tuple[str, ...]) -> None:
-    result = run_cli(*command, "--help")
+def test_help_works(invoke: RunCli, command: tuple[str, ...]) -> None:
+    result = invoke(*command, "--help")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"Usage: scheduler {' '.join(command)}".rstrip())
     assert result.stderr == ""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import col, select
@@ -68,7 +69,7 @@ class Harness:
     hook: FakeWebhook
     other: FakeWebhook
     telegram: FakeTelegram
-    run_cli: RunCli
+    invoke: RunCli
     daemons: list[Daemon] = field(default_factory=list)
 
     def daemon(
@@ -126,7 +127,7 @@ class Harness:
         return min(self.airings(post_id, channel), key=lambda a: a.at)
 
     def cli_json(self, *args: str) -> Any:
-        result = self.run_cli(*args, "--format", "json", config=self.config_path)
+        result = self.invoke(*args, "--format", "json", config=self.config_path)
         assert result.returncode == 0, result.stderr
         assert "database is locked" not in result.stderr
         return json.loads(result.stdout)
@@ -138,7 +139,7 @@ class Harness:
 
 
 @pytest.fixture
-def harness(tmp_path: Path, db_url: str, run_cli: RunCli) -> Iterator[Harness]:
+def harness(tmp_path: Path, db_url: str, invoke: RunCli) -> Iterator[Harness]:
     (tmp_path / "tg-token").write_text("123456:TEST-bot-token_abc\n", encoding="utf-8")
     with (
         FakeWebhook() as hook,
@@ -183,7 +184,7 @@ def harness(tmp_path: Path, db_url: str, run_cli: RunCli) -> Iterator[Harness]:
         store.migrate()
         clients = ChannelClients(timeout=2.0)
         h = Harness(
-            tmp_path, config_path, config, store, clients, Clock(T0), hook, other, telegram, run_cli
+            tmp_path, config_path, config, store, clients, Clock(T0), hook, other, telegram, invoke
         )
         try:
             yield h
@@ -344,6 +345,32 @@ def test_downtime_beyond_grace_misses_pinned_and_replans_floating(harness: Harne
     assert h.listed(pinned)["status"] == "missed"
     status = h.cli_json("status")
     assert missed.id in status["channels"]["hook"]["needs_editor"]
+
+
+def test_the_log_tells_times_in_the_channels_own_zone(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 14: an operator reads `due 13:30+01:00` for a Berlin channel, not UTC."""
+    h = harness
+    berlin = ZoneInfo("Europe/Berlin")
+    channels = {**h.config.channels, "hook": replace(h.config.channels["hook"], timezone=berlin)}
+    config = replace(h.config, channels=channels)
+    aired = h.add("on time", "hook", at=T0 + timedelta(minutes=25))
+    missed = h.add("too late", "hook", at=T0 + timedelta(minutes=55))
+    daemon = h.daemon(config=config)
+    with caplog.at_level("INFO", logger="scheduler"):
+        h.tick(daemon, T0 + timedelta(minutes=25))
+        h.tick(daemon, T0 + timedelta(hours=2))  # 70 minutes late: over the 15m grace
+    lines = [record.getMessage() for record in caplog.records]
+    assert (
+        f"published airing {h.first(aired).id} on hook (post {aired}, core, due "
+        "2026-11-23T13:30:00+01:00): ok"
+    ) in lines
+    assert any(
+        line.startswith(f"missed airing {h.first(missed).id} on hook (post {missed}, due "
+        "2026-11-23T14:00:00+01:00)")
+        for line in lines
+    ), lines  # fmt: skip
 
 
 # --- failures ------------------------------------------------------------------------------
@@ -664,7 +691,7 @@ def test_history_shows_the_text_that_aired_after_an_edit_and_a_cancel(harness: H
     assert aired.status == AiringStatus.published
     assert h.hook.requests[0].body["body"] == "typo in the launch post"
 
-    edited = h.run_cli("queue", "edit", str(post), "fixed launch post", config=h.config_path)
+    edited = h.invoke("queue", "edit", str(post), "fixed launch post", config=h.config_path)
     assert edited.returncode == 0, edited.stderr
     assert f"airing {aired.id} keeps the text it was sent with" in edited.stderr
     shown = h.cli_json("queue", "show", str(post))
@@ -674,7 +701,7 @@ def test_history_shows_the_text_that_aired_after_an_edit_and_a_cancel(harness: H
     calendar = h.cli_json("calendar", "--from", "2026-11-23T12:00Z", "--days", "1")
     (in_calendar,) = [a for a in calendar["airings"] if a["id"] == aired.id]
     assert in_calendar["body"] == "typo in the launch post"
-    as_text = h.run_cli("queue", "show", str(post), config=h.config_path)
+    as_text = h.invoke("queue", "show", str(post), config=h.config_path)
     assert as_text.returncode == 0, as_text.stderr
     aired_line, sent_line = [
         line for line in as_text.stdout.splitlines() if f"#{aired.id} " in line or "sent:" in line
@@ -682,7 +709,7 @@ def test_history_shows_the_text_that_aired_after_an_edit_and_a_cancel(harness: H
     assert "published" in aired_line
     assert sent_line.strip() == "sent: typo in the launch post"
 
-    cancelled = h.run_cli("queue", "cancel", str(post), config=h.config_path)
+    cancelled = h.invoke("queue", "cancel", str(post), config=h.config_path)
     assert cancelled.returncode == 0, cancelled.stderr
     assert cancelled.stdout.startswith(f"cancelled post {post}: ")
     assert cancelled.stdout.endswith(f"airing {aired.id} already aired and stays published\n")

@@ -8,24 +8,24 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ConfigError, InputError, SchedulerError
-from ..timeutil import utc_now
+from ..errors import ConfigError, InputError
+from .context import AppContext, context
+from .root import RootGroup, internal_error
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..domain import PostDraft
-    from ..store.store import Store
 
 app = typer.Typer(
     name="scheduler",
+    cls=RootGroup,
     help="Content scheduling daemon: queue posts, preview the calendar, run the publisher.",
     no_args_is_help=True,
     add_completion=False,
@@ -50,55 +50,6 @@ class ListFormat(StrEnum):
 class ShowFormat(StrEnum):
     text = "text"
     json = "json"
-
-
-@dataclass
-class AppContext:
-    """What every command needs, loaded on first use (so `--help` loads nothing)."""
-
-    config_path: Path | None
-    _config: Config | None = None
-    _store: Store | None = None
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            from ..config import load_config
-
-            self._config = load_config(self.config_path)
-        return self._config
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            from ..store.store import Store
-
-            self._store = Store(self.config.scheduler.database)
-            self._store.ensure_schema()
-        return self._store
-
-    @staticmethod
-    def now() -> datetime:
-        return utc_now()
-
-    def add_posts(self, drafts: list[PostDraft], now: datetime) -> list[int]:
-        """Store drafts; on SQLite without loading the database layer (see post_sql)."""
-        from ..store.post_sql import add_posts_sqlite
-        from .queue_commands import spacing_by_channel
-
-        spacing = spacing_by_channel(self.config)
-        url = self.config.scheduler.database
-        if self._store is None and url.startswith("sqlite:///"):
-            ids = add_posts_sqlite(url.removeprefix("sqlite:///"), drafts, now=now, spacing=spacing)
-            if ids is not None:
-                return ids
-        return self.store.add_posts(drafts, now=now, spacing=spacing)
-
-
-def context(ctx: typer.Context) -> AppContext:
-    obj = ctx.find_root().obj
-    assert isinstance(obj, AppContext)
-    return obj
 
 
 def print_json(value: Any) -> None:
@@ -136,7 +87,11 @@ def main_options(
         ),
     ] = False,
 ) -> None:
-    ctx.obj = AppContext(config)
+    # A caller may hand in its own context (tests: a fixed clock); `--config` still applies.
+    app_ctx = ctx.ensure_object(AppContext)
+    if config is not None:
+        app_ctx.config_path = config
+    ctx.call_on_close(app_ctx.close)
 
 
 # --- check ---------------------------------------------------------------------------------
@@ -284,24 +239,32 @@ def queue_add(
     (post_id,) = app_ctx.add_posts([draft], now)
     if output is ShowFormat.json:
         _print_post(app_ctx, post_id, now)
+        return
+    if draft.at is not None:
+        print(_queued(post_id, draft, app_ctx.config, draft.at))
+        return
+    planned = app_ctx.wait_for_plan(post_id, now)
+    if planned.at is not None:
+        print(_queued(post_id, draft, app_ctx.config, planned.at))
+    elif planned.daemon_running:
+        print(
+            f"queued post {post_id} on {', '.join(draft.channels)}; floating: not planned yet "
+            f"(`scheduler queue show {post_id}` shows its first airing once the daemon plans it)"
+        )
     else:
-        print(_queued(post_id, draft, app_ctx.config))
+        print(
+            f"queued post {post_id} on {', '.join(draft.channels)}; floating: the planner gives "
+            "it the next free slot (see `scheduler calendar`)"
+        )
 
 
-def _queued(post_id: int, draft: PostDraft, config: Config) -> str:
-    """`queued post 5 on main; first airing Sun 29 Nov 02:00 +01:00`: what `queue add` did.
-    A floating post's slot is the planner's to give; planning here would cost `queue add`
-    the whole library's read, so the sentence says where to see it."""
+def _queued(post_id: int, draft: PostDraft, config: Config, first: datetime) -> str:
+    """`queued post 5 on main; first airing Sun 29 Nov 02:00 +01:00`: what `queue add` did."""
     from ..timeutil import local_label
 
+    zone = config.zone(draft.channels[0] if len(draft.channels) == 1 else None)
     where = ", ".join(draft.channels)
-    if draft.at is not None:
-        zone = config.zone(draft.channels[0] if len(draft.channels) == 1 else None)
-        return f"queued post {post_id} on {where}; first airing {local_label(draft.at, zone)}"
-    return (
-        f"queued post {post_id} on {where}; floating: the planner gives it the next free slot "
-        "(see `scheduler calendar`)"
-    )
+    return f"queued post {post_id} on {where}; first airing {local_label(first, zone)}"
 
 
 @queue_app.command("import")
@@ -432,9 +395,10 @@ def queue_edit(
         media=media,
         alt=alt,
     )
-    record = app_ctx.store.edit_post(
-        post_id, changes, now=now, spacing=spacing_by_channel(app_ctx.config)
-    )
+    with app_ctx.local_refusals():
+        record = app_ctx.store.edit_post(
+            post_id, changes, now=now, spacing=spacing_by_channel(app_ctx.config)
+        )
     _print_post(app_ctx, post_id, now, as_json=output is ShowFormat.json)
     kept = [a.id for a in record.airings if a.body is not None]  # claimed once: text as sent
     if kept and "body" in changes and output is not ShowFormat.json:
@@ -562,6 +526,12 @@ def run(ctx: typer.Context) -> None:
 class ReportFormat(StrEnum):
     text = "text"
     json = "json"
+    html = "html"
+
+
+class ReportLang(StrEnum):
+    en = "en"
+    ar = "ar"
 
 
 @app.command()
@@ -582,21 +552,26 @@ def report(
         typer.Option("--compare", help="Two tags to set side by side.", show_default=False),
     ] = None,
     output: Annotated[
-        ReportFormat, typer.Option("--format", help="text or json.")
+        ReportFormat,
+        typer.Option("--format", help="text, json, or html (one self-contained page)."),
     ] = ReportFormat.text,
     output_file: Annotated[
         Path | None, typer.Option("--output", help="Write to this file instead of stdout.")
     ] = None,
+    lang: Annotated[
+        ReportLang | None,
+        typer.Option("--lang", help="Language of the HTML page (en, ar).", show_default=False),
+    ] = None,
 ) -> None:
     """What worked: engagement by kind, hour of day, reruns against first airings, tags,
-    top and bottom posts, followers, and each goal with its pace (§11)."""
-    from datetime import timedelta
-
+    top and bottom posts, the inbox, followers, and each goal with its pace (§11)."""
     from ..render.report_data import build_report
     from ..render.report_text import report_text
     from ..render.terminal import json_text
     from .calendar_commands import write_output
 
+    if lang is not None and output is not ReportFormat.html:
+        raise typer.BadParameter("--lang applies to --format html only", param_hint="--lang")
     app_ctx = context(ctx)
     now = app_ctx.now()
     if channel is not None:
@@ -620,7 +595,22 @@ def report(
         channel=channel,
         compare_tags=compare,
     )
-    text = json_text(result) + "\n" if output is ReportFormat.json else report_text(result) + "\n"
+    if output is ReportFormat.html:
+        from ..render.report_html import render_report_html
+
+        config = app_ctx.config
+        zones = {name: settings.timezone for name, settings in config.channels.items()}
+        text = render_report_html(
+            result,
+            zones=zones,
+            page_zone=config.zone(channel),
+            now=now,
+            lang=(lang or ReportLang.en).value,
+        )
+    elif output is ReportFormat.json:
+        text = json_text(result) + "\n"
+    else:
+        text = report_text(result) + "\n"
     write_output(text, output_file)
 
 
@@ -668,33 +658,11 @@ _register_inbox()
 # --- entry point ---------------------------------------------------------------------------
 
 
-def config_first(args: Sequence[str]) -> list[str]:
-    """`--config PATH` moved in front of the subcommand, where Click reads it, so it is
-    accepted after the subcommand too (`scheduler check --config x.toml`)."""
-    args = list(args)
-    moved: list[str] = []
-    index = 0
-    while index < len(args) and args[index] != "--":
-        if args[index] == "--config" and index + 1 < len(args):
-            moved += args[index : index + 2]
-            del args[index : index + 2]
-        elif args[index].startswith("--config="):
-            moved.append(args.pop(index))
-        else:
-            index += 1
-    return moved + args
-
-
 def main() -> None:
-    """Run the CLI; a project error becomes its message on stderr and exit status 1."""
+    """The console script. Commands end their own errors (cli/root.py); what is left here
+    is a bug, which gets one line and exit status 1 instead of a traceback."""
     try:
-        app(args=config_first(sys.argv[1:]), prog_name="scheduler")
-    except SchedulerError as exc:
-        # Messages may quote outside text (a platform's answer, a name from a file); the
-        # renderer is imported only here, off the fast path of a `queue add` that succeeds.
-        from ..render.terminal import clean
-
-        problems = exc.problems if isinstance(exc, ConfigError) else [f"error: {exc}"]
-        for problem in problems:
-            print(clean(problem, keep_newlines=True), file=sys.stderr)
+        app(prog_name="scheduler")
+    except Exception as exc:
+        print(internal_error(exc), file=sys.stderr)
         sys.exit(1)

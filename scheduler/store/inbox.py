@@ -5,7 +5,7 @@ Items are unique by (channel, platform id) and inserted with ON CONFLICT DO NOTH
 same transaction as the page's cursor: a page read twice (a crash before the cursor moved,
 two replicas listening at once) stores nothing twice, and a cursor never runs ahead of the
 items it covers. A reply is an airing of kind `reply`, claimed, keyed and retried like any
-other; planning, spacing and the audit leave it out (see `store._BROADCAST_AIRING`).
+other; planning, spacing and the audit leave it out (see `models.BROADCAST_AIRING`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from ..timeutil import iso_utc
 if TYPE_CHECKING:  # the store takes notices; it needs no publisher code to do so
     from ..domain import Notice
 from ..domain import AiringKind, AiringStatus, InboxStatus
+from .db import Database
+from .meta import note_change
 from .models import Airing, InboxItem, ListenCursor, Post
-from .store import Store, note_change
 
 # A reply in these states still stands: another one would answer the item twice.
 _STANDING = (*(str(s) for s in (AiringStatus.planned, AiringStatus.publishing)), "published")
@@ -83,7 +84,7 @@ class Received:
 
 
 class InboxStore:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Database) -> None:
         self.store = store
 
     def cursor(self, channel: str) -> str | None:

@@ -1,4 +1,4 @@
-"""SQLModel tables, nothing else (the enums are in `scheduler.domain`).
+"""SQLModel tables and the filters every read shares (the enums are in `scheduler.domain`).
 
 The tables are created and upgraded only by `scheduler.migrations`; these classes map them.
 Times are stored as naive UTC (portable across SQLite and PostgreSQL) and come back aware.
@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
-from ..domain import AiringStatus, InboxStatus
+from ..domain import AiringKind, AiringStatus, InboxStatus
 from ..timeutil import naive_utc
 
 
@@ -207,3 +207,8 @@ class Meta(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: str
+
+
+# Replies (§10) are conversation: planning, the audit, spacing and `queue list` leave them out.
+BROADCAST_POST = col(Post.kind) != AiringKind.reply
+BROADCAST_AIRING = col(Airing.kind) != AiringKind.reply

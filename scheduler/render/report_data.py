@@ -98,9 +98,11 @@ def _first_airings(
     when there is one, else its first in the window."""
     reposted = {post_id for _, post_id, kind, _, _ in window if kind == "repost"}
     firsts: dict[int, Aired] = {}
-    for airing in published_airings(store, channel, weights, end=start, post_ids=reposted):
-        firsts.setdefault(airing[1], airing)  # oldest first, by post
-    for airing in window:
+    if not reposted:
+        return firsts
+    # The history before the window in one read (the channel's index is scanned whichever
+    # posts are asked for), oldest first.
+    for airing in (*published_airings(store, channel, weights, end=start), *window):
         if airing[1] in reposted:
             firsts.setdefault(airing[1], airing)
     return firsts

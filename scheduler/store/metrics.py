@@ -233,11 +233,10 @@ def published_airings(
     *,
     start: datetime | None = None,
     end: datetime | None = None,
-    post_ids: Iterable[int] | None = None,
 ) -> list[Aired]:
     """The published airings of `channel` aired in [start, end) (an open side: unbounded),
-    oldest first (ties by id), with their engagement; only those of `post_ids` when given.
-    A channel is read through the index over its published airings."""
+    oldest first (ties by id), with their engagement. A channel is read through the index
+    over its published airings."""
     sql = store._sql
     where = "a.status = 'published' AND a.channel = ?"
     params: list[Any] = [weights.likes, weights.shares, weights.replies, channel]
@@ -247,26 +246,17 @@ def published_airings(
     if end is not None:
         where += f" AND {_AIRED} < ?"
         params.append(sql.time(end))
-    batches: list[list[int]] = [[]]  # one query, or one per 500 posts
-    if post_ids is not None:
-        wanted = sorted(set(post_ids))
-        batches = [wanted[at : at + 500] for at in range(0, len(wanted), 500)]
-    rows: list[Aired] = []
     with store.session() as session:
         cursor = session.connection().connection.cursor()
-        for batch in batches:
-            among = f" AND a.post_id IN ({', '.join('?' * len(batch))})" if batch else ""
-            cursor.execute(
-                sql.sql(
-                    f"SELECT a.id, a.post_id, a.kind, {_AIRED_TS[sql.name]}, {_ENGAGEMENT} "
-                    "FROM airing a LEFT JOIN airing_engagement e ON e.airing_id = a.id "
-                    f"WHERE {where}{among} ORDER BY {_AIRED}, a.id"
-                ),
-                params + batch,
-            )
-            rows += cursor.fetchall()
-    if len(batches) > 1:
-        rows.sort(key=lambda row: (row[3], row[0]))
+        cursor.execute(
+            sql.sql(
+                f"SELECT a.id, a.post_id, a.kind, {_AIRED_TS[sql.name]}, {_ENGAGEMENT} "
+                "FROM airing a LEFT JOIN airing_engagement e ON e.airing_id = a.id "
+                f"WHERE {where} ORDER BY {_AIRED}, a.id"
+            ),
+            params,
+        )
+        rows: list[Aired] = list(cursor.fetchall())
     return rows
 
 

@@ -322,7 +322,10 @@ def queue_list(
         )
     records = app_ctx.store.list_posts(channel=channel, status=status, now=now)
     if output is ListFormat.json:
-        print_json({"posts": [post_json(r, app_ctx.config, now=now) for r in records]})
+        from ..render.terminal import write_json_listing
+
+        config = app_ctx.config
+        write_json_listing("posts", (post_json(r, config, now=now) for r in records), sys.stdout)
     elif records:
         print(posts_table(records, app_ctx.config, now=now))
     else:
@@ -483,14 +486,23 @@ def simulate(
     """Project the plan forward N days, counting simulated airings as history, and report the
     rules: airings per kind, worst gap, gaps over max_gap, when fresh content runs out."""
     from ..planning.forecast import simulate as project
+    from ..render.progress import ProgressBar
     from ..render.status import simulate_text
 
     app_ctx = context(ctx)
     now = app_ctx.now()
     begin = _when(app_ctx, start, "--from", channel) if start else now
-    result = project(
-        app_ctx.config, app_ctx.store, start=begin, days=days, channel=channel, audit=audit
-    )
+    channels = 1 if channel else len(app_ctx.config.channels)
+    with ProgressBar("simulate: planning channels", channels) as bar:
+        result = project(
+            app_ctx.config,
+            app_ctx.store,
+            start=begin,
+            days=days,
+            channel=channel,
+            audit=audit,
+            planned=bar.advance,
+        )
     if output is ShowFormat.json:
         print_json(result)
     else:
@@ -612,6 +624,17 @@ def report(
     else:
         text = report_text(result) + "\n"
     write_output(text, output_file)
+    if output_file is not None:  # said on stderr, so the command is not silent
+        from ..render.terminal import clean
+        from ..timeutil import local_label
+
+        zone = app_ctx.config.zone(channel)
+        count = len(result["channels"])
+        typer.echo(
+            f"wrote the report of {count} channel{'' if count == 1 else 's'}, "
+            f"{local_label(first, zone)} – {local_label(last, zone)}, to {clean(str(output_file))}",
+            err=True,
+        )
 
 
 @metrics_app.command("import")

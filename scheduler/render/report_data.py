@@ -27,6 +27,7 @@ from ..planning.measures import (
     hour_shift,
     median,
 )
+from ..platforms.spec import Read
 from ..store.inbox import InboxStore, Received
 from ..store.metrics import (
     Aired,
@@ -38,7 +39,6 @@ from ..store.metrics import (
 from ..store.store import Store
 from ..timeutil import format_duration, iso_utc
 
-READABLE_PUBLISHERS = ("mastodon", "bluesky")  # the daemon reads their counts (§11)
 TOP_AND_BOTTOM = 5
 WAITING_SHOWN = 5  # the oldest open items a report names
 STATUS_WINDOW = timedelta(days=30)
@@ -154,7 +154,7 @@ def _channel_report(
     bottom = [window[index] for *_, index in heapq.nlargest(TOP_AND_BOTTOM, ranks)]
     return {
         "publisher": settings.publisher,
-        "measured": bool(values) or settings.publisher in READABLE_PUBLISHERS,
+        "measured": bool(values) or Read.counts in settings.platform.reads,  # read (§11)
         "airings": len(window),
         "measured_airings": len(values),
         "by_kind": {kind: _summary(group) for kind, group in sorted(by_kind.items())},
@@ -256,7 +256,7 @@ def _add_inbox(
     goal = settings.goals.replies_answered
     within = settings.response_time if goal is None else goal.within
     stats = answer_stats(((i.at, i.status, i.answered_at) for i in items), within=within, now=now)
-    if not items and settings.publisher not in READABLE_PUBLISHERS:
+    if not items and Read.notices not in settings.platform.reads:
         report["inbox"] = None  # nothing is read from its platform: not "0 answered"
     else:
         report["inbox"] = _inbox_json(stats, items, within)

@@ -17,14 +17,9 @@ simulated window when the full month would take minutes (the label says which wa
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from _library import fill as fill_library  # noqa: E402
+from _library import run_measured  # noqa: E402
 from _webhook import write_webhook_config  # noqa: E402
 
 CHANNELS = 100
@@ -45,37 +41,6 @@ def fill(config_path: Path, posts: int) -> float:
         channels_of=lambda n: (f"ch{n % CHANNELS:03d}",),
         pinned_at=lambda n, first: first + timedelta(minutes=17 + n // 50) if n % 50 == 0 else None,
     )
-
-
-@dataclass(frozen=True)
-class Run:
-    seconds: float
-    rss_mb: float
-    finished: bool
-
-
-def run_measured(command: Sequence[str], cwd: Path, timeout: float) -> Run:
-    """One process, reaped with os.wait4 so its own peak RSS is known."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = started + timeout
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() > deadline:
-            process.kill()
-            os.wait4(process.pid, 0)
-            process.returncode = -9
-            return Run(time.perf_counter() - started, float("nan"), finished=False)
-        time.sleep(0.005)
-    elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command[3:7])}… exited {process.returncode}")
-    return Run(elapsed, usage.ru_maxrss / 1024, finished=True)
 
 
 def commands(base: list[str], simulate_days: int) -> list[tuple[str, list[str]]]:

@@ -109,14 +109,13 @@ class Publisher(Protocol):
     `publish` raises `TransientPublishError` (worth retrying: connection refused, timeout
     before sending, 5xx, 429 with `retry_after`), `PermanentPublishError` (the platform
     refused the post, with its own message) or `InterruptedPublishError` (the request may
-    have reached the platform). After an interruption the dispatcher may retry only when
-    `deduplicates` is true: a repeated request with the same idempotency key can't post twice.
+    have reached the platform). After an interruption the dispatcher may retry only where
+    the channel's spec says the platform deduplicates (`ChannelSettings.deduplication`): a
+    repeated request with the same idempotency key can't post twice there.
 
     `publish_async` is the same exchange on the daemon's event loop (the dispatcher sends
     only through it); both paths run the publisher's one set of steps (see `http.py`).
     """
-
-    deduplicates: bool
 
     def publish(self, delivery: Delivery) -> Receipt: ...
 

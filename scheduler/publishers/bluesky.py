@@ -79,7 +79,6 @@ def encode_tid(micros: int, clock_id: int) -> str:
 
 
 class BlueskyPublisher:
-    deduplicates = True
     page_limit = PAGE_LIMIT
 
     def __init__(

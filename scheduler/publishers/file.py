@@ -25,8 +25,6 @@ from .base import Delivery, Receipt
 
 
 class FilePublisher:
-    deduplicates = True
-
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 

@@ -47,20 +47,7 @@ from .notices import MAX_AUTHOR, MAX_PLATFORM_ID, html_to_text, parse_time, shor
 PAGE_LIMIT = 40  # Mastodon's largest page of notifications
 
 
-def addressed(text: str, author: str) -> str:
-    """A reply's text starting with the author's handle, as Mastodon's own apps write it."""
-    stripped = text.lstrip()
-    if stripped.lower().startswith(author.lower()) and stripped[len(author) : len(author) + 1] in (
-        "",
-        " ",
-        "\n",
-    ):
-        return text
-    return f"{author} {text}"
-
-
 class MastodonPublisher:
-    deduplicates = True
     media_poll_interval = 1.0
     media_poll_limit = 30  # polls before giving up on one upload (then a retry starts over)
     page_limit = PAGE_LIMIT

@@ -4,8 +4,9 @@ A post with its one photo (queue time refuses more) goes as `sendPhoto`: the kep
 uploaded as multipart/form-data, the body as `caption` (at most 1024 UTF-16 code units,
 checked at queue time; a text alone may have 4096).
 
-The Bot API has no idempotency key, so `deduplicates` is False: an airing interrupted
-mid-request becomes `unconfirmed` for an editor to check, never re-sent blindly (docs/design.md §5).
+The Bot API has no idempotency key, so its spec declares no deduplication
+(`platforms/telegram.py`): an airing interrupted mid-request becomes `unconfirmed` for an
+editor to check, never re-sent blindly (docs/design.md §5).
 The bot token sits in the URL path (`/bot<token>/sendMessage`), so every message built here
 goes through `Api.scrub`, and httpx's request log lines are filtered (see `http.py`).
 """
@@ -31,8 +32,6 @@ from .http import (
 
 
 class TelegramPublisher:
-    deduplicates = False
-
     def __init__(
         self,
         base_url: str,

@@ -55,9 +55,6 @@ class WebhookPublisher:
         self.api = Api(
             client, f"webhook ({format})", now, secrets=secrets, new_async_client=new_async_client
         )
-        # Our own receivers honour Idempotency-Key; Slack and Discord ignore it, so a request
-        # interrupted mid-way must not be re-sent blindly there.
-        self.deduplicates = format == "json"
 
     @classmethod
     def from_channel(

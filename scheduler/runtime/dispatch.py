@@ -51,8 +51,6 @@ from ..timeutil import format_duration, iso_local
 
 log = logging.getLogger("scheduler.dispatch")
 
-# How long a platform remembers an idempotency key; past it a re-send could post twice.
-KEY_MEMORY = {"mastodon": timedelta(minutes=55)}
 # An airing taken back this many times from processes that died sending it is not sent
 # again automatically: something in it keeps killing the daemon.
 MAX_RECOVERIES = 3
@@ -270,10 +268,12 @@ class Dispatcher:
         for airing, attempt in self.store.expired_leases(now=now):
             if airing.id in ours:
                 continue  # still queued or in flight here: this process is alive
-            publisher = self.publishers.get(airing.channel)
             sent_maybe = airing.maybe_sent or (
                 attempt is not None
-                and (attempt.outcome == AttemptOutcome.sending or not _marks_sending(publisher))
+                and (
+                    attempt.outcome == AttemptOutcome.sending
+                    or not self._marks_sending(airing.channel)
+                )
             )
             platform = self._platform(airing.channel)
             if airing.recoveries + 1 >= MAX_RECOVERIES:
@@ -320,16 +320,27 @@ class Dispatcher:
         channel = self.config.channels.get(channel_name)
         return channel.publisher if channel is not None else channel_name
 
+    def _can_dedupe(self, channel_name: str) -> bool:
+        """Can the channel's platform recognise a repeat by its key at all (its spec says)?"""
+        channel = self.config.channels.get(channel_name)
+        return channel is not None and channel.deduplication is not None
+
+    def _marks_sending(self, channel_name: str) -> bool:
+        """Channels whose platform can't deduplicate record "sending" before each request."""
+        channel = self.config.channels.get(channel_name)
+        return channel is not None and channel.deduplication is None
+
     def _dedupes(self, channel_name: str, first_due: datetime | None, now: datetime) -> bool:
         """Would the platform recognise a re-send of this airing now, by its key?
 
-        Key memory is counted from the due time it was first sent with, which is never later
-        than its first request: an estimate on the safe side.
+        Key memory (the spec's) is counted from the due time it was first sent with, which
+        is never later than its first request: an estimate on the safe side.
         """
-        publisher = self.publishers.get(channel_name)
-        if publisher is None or not publisher.deduplicates:
+        channel = self.config.channels.get(channel_name)
+        dedupe = channel.deduplication if channel is not None else None
+        if dedupe is None:
             return False
-        memory = KEY_MEMORY.get(self._platform(channel_name))
+        memory = dedupe.memory
         return memory is None or first_due is None or now - first_due < memory
 
     def _advice(
@@ -341,8 +352,7 @@ class Dispatcher:
         retry = f"`scheduler queue retry {post_id}`"
         if self._dedupes(channel_name, first_due, now):
             return f"{platform} recognises its idempotency key, so {retry} can't post it twice"
-        publisher = self.publishers.get(channel_name)
-        if publisher is not None and publisher.deduplicates:
+        if self._can_dedupe(channel_name):
             why = f"{platform} has forgotten its idempotency key by now"
         else:
             why = f"{platform} can't recognise a repeat"
@@ -605,12 +615,13 @@ class Dispatcher:
         after the due time), so `queue cancel` stops every send not yet started.
         """
         settings = self.retry
+        deduplicates = self._can_dedupe(delivery.channel)
 
         def retryable(exc: BaseException) -> bool:
             if self._stopping.is_set():
                 return False
             if isinstance(exc, InterruptedPublishError):
-                return publisher.deduplicates
+                return deduplicates
             return isinstance(exc, TransientPublishError)
 
         def wait(state: RetryCallState) -> float:
@@ -645,7 +656,7 @@ class Dispatcher:
             tries += 1
             if tries > 1 and await cancelled():
                 raise _Cancelled
-            if not publisher.deduplicates:
+            if not deduplicates:
                 await asyncio.to_thread(self._note_sending, delivery.airing_id)
             async with self._sending:
                 try:
@@ -817,8 +828,3 @@ def _unexpected(exc: Exception) -> str:
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
     return f"unexpected {type(exc).__name__}{where} while sending"
-
-
-def _marks_sending(publisher: Publisher | None) -> bool:
-    """Publishers that can't deduplicate record "sending" before each request."""
-    return publisher is not None and not publisher.deduplicates

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -605,7 +606,13 @@ class ExplodingPublisher:
         "Bearer tök-secret".encode("ascii")  # raises UnicodeEncodeError
         raise AssertionError("unreachable")
 
+    async def publish_async(self, delivery: Delivery) -> Receipt:
+        return self.publish(delivery)
+
     def close(self) -> None:
+        pass
+
+    async def close_async(self) -> None:
         pass
 
 
@@ -742,60 +749,76 @@ def test_a_retried_floating_airing_is_sent_again_as_itself(harness: Harness) -> 
     assert first.body["due"] == second.body["due"] == iso_utc(planned.at)
 
 
+@dataclass
+class MastodonWorld:
+    """One Mastodon channel on a fake server, its store and a daemon with an injected clock."""
+
+    config: Config
+    store: Store
+    clock: Clock
+    daemon: Daemon
+
+
+@contextmanager
+def mastodon_world(tmp_path: Path, db_url: str, mastodon: FakeMastodon) -> Iterator[MastodonWorld]:
+    (tmp_path / "masto-token").write_text("mastodon-test-token\n", encoding="utf-8")
+    config_path = write_config(
+        tmp_path,
+        f"""
+        [channels.masto]
+        publisher = "mastodon"
+        base_url = "{mastodon.base_url}"
+        token = {{ file = "masto-token" }}
+        timezone = "UTC"
+        """,
+        database=db_url,
+    )
+    config = load_config(config_path)
+    store = Store(config.scheduler.database)
+    store.migrate()
+    clients = ChannelClients(timeout=2.0)
+    clock = Clock(T0)
+    publishers = build_publishers(config.channels, clients, now=clock)
+    daemon = Daemon(config, store, publishers, clock=clock, retry=NO_WAIT)
+    try:
+        yield MastodonWorld(config, store, clock, daemon)
+    finally:
+        daemon.close(timeout=5)
+        clients.close()
+        store.close()
+
+
 def test_a_mastodon_airing_past_its_key_memory_is_not_called_safe_to_retry(
     tmp_path: Path, db_url: str
 ) -> None:
     """Mastodon forgets idempotency keys after an hour: the advice must say so."""
-    (tmp_path / "masto-token").write_text("mastodon-test-token\n", encoding="utf-8")
-    with FakeMastodon() as mastodon:
-        config_path = write_config(
-            tmp_path,
-            f"""
-            [channels.masto]
-            publisher = "mastodon"
-            base_url = "{mastodon.base_url}"
-            token = {{ file = "masto-token" }}
-            timezone = "UTC"
-            """,
-            database=db_url,
+    with FakeMastodon() as mastodon, mastodon_world(tmp_path, db_url, mastodon) as world:
+        config, store, daemon = world.config, world.store, world.daemon
+        at = T0 + timedelta(minutes=25)
+        posts = store.add_posts(
+            [
+                PostDraft(body=f"toot {n}", kind="core", channels=("masto",), editor="s", at=t)
+                for n, t in enumerate((at, at + HOUR))
+            ],
+            now=T0,
+            spacing={"masto": SPACING},
         )
-        config = load_config(config_path)
-        store = Store(config.scheduler.database)
-        store.migrate()
-        clients = ChannelClients(timeout=2.0)
-        clock = Clock(T0)
-        publishers = build_publishers(config.channels, clients, now=clock)
-        daemon = Daemon(config, store, publishers, clock=clock, retry=NO_WAIT)
-        try:
-            at = T0 + timedelta(minutes=25)
-            posts = store.add_posts(
-                [
-                    PostDraft(body=f"toot {n}", kind="core", channels=("masto",), editor="s", at=t)
-                    for n, t in enumerate((at, at + HOUR))
-                ],
-                now=T0,
-                spacing={"masto": SPACING},
+        for due in (at, at + HOUR):
+            store.claim_due(
+                owner="gone:1:dead",
+                now=due,
+                lease=config.scheduler.lease,
+                limit=1,
+                key_prefix="k-",
+                channels=["masto"],
             )
-            for due in (at, at + HOUR):
-                store.claim_due(
-                    owner="gone:1:dead",
-                    now=due,
-                    lease=config.scheduler.lease,
-                    limit=1,
-                    key_prefix="k-",
-                    channels=["masto"],
-                )
-            assert daemon.dispatcher.recover_leases(at + HOUR + timedelta(minutes=30)) == 2
-            old, recent = (store.get_post(p).airings[0] for p in posts)
-            assert old.status == AiringStatus.unconfirmed
-            assert old.error == (
-                "interrupted by a process that stopped while sending it; mastodon has forgotten "
-                "its idempotency key by now: check the channel, and if it isn't there, "
-                f"`scheduler queue retry {posts[0]}` sends it"
-            )
-            assert recent.status == AiringStatus.planned  # within the hour: re-sent by its key
-            assert mastodon.requests == []
-        finally:
-            daemon.close(timeout=5)
-            clients.close()
-            store.close()
+        assert daemon.dispatcher.recover_leases(at + HOUR + timedelta(minutes=30)) == 2
+        old, recent = (store.get_post(p).airings[0] for p in posts)
+        assert old.status == AiringStatus.unconfirmed
+        assert old.error == (
+            "interrupted by a process that stopped while sending it; mastodon has forgotten "
+            "its idempotency key by now: check the channel, and if it isn't there, "
+            f"`scheduler queue retry {posts[0]}` sends it"
+        )
+        assert recent.status == AiringStatus.planned  # within the hour: re-sent by its key
+        assert mastodon.requests == []

@@ -220,6 +220,9 @@ def test_the_page_shows_every_section_with_its_numbers(sample_store: Store) -> N
         assert len(re.findall(r'class="bar( best)?"', drawing)) == len(main["by_hour"]) == 6
         assert drawing.count('class="bar best"') == 1
         assert f'class="value" text-anchor="middle">{best["median"]:g}</text>' in drawing
+    counts = re.findall(r'class="count" text-anchor="middle">([^<]+)<', hours[0][1])
+    assert len(counts) == 24  # the full drawing says how many airings each hour had
+    assert sum(int(n) for n in counts if n != "–") == main["measured_airings"]
     # Goals with their status words, the inbox with its counts.
     assert "on track" in page or "behind" in page
     inbox = main["inbox"]
@@ -252,6 +255,10 @@ def test_report_command_writes_html_and_refuses_lang_without_it(
         "report", "--format", "html", "--lang", "ar", "--output", str(page), config=config
     )
     assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert re.fullmatch(
+        r"wrote the report of 1 channel, .+ – .+, to .+report\.html\n", result.stderr
+    )
     html = page.read_text(encoding="utf-8")
     assert '<html lang="ar" dir="rtl">' in html and "ما الذي نجح" in html
     assert "لا منشورات في هذه الفترة." in html or "غير مقيس" in html
@@ -376,3 +383,17 @@ def test_report_page_in_chromium(
         assert requested and all(url.startswith(("file:", "data:")) for url in requested), requested
     finally:
         tools.close()
+
+
+def test_svg_text_and_tooltips_are_cleaned_and_escaped() -> None:
+    from scheduler.render.report_html import Canvas
+
+    canvas = Canvas(200, 50, rtl=True)
+    canvas.text(10, 20, HOSTILE_TAG, "label", own=True)
+    canvas.rect(10, 20, 30, 10, "bar", title=f'{EVIL}"{RLO}')
+    drawn = str(canvas.chart("hostile").shapes)
+    assert ESC not in drawn and RLO not in drawn
+    assert "<script" not in drawn and "<img" not in drawn
+    assert '<text x="190" y="20" class="label" text-anchor="start">\u2068&lt;script&gt;' in drawn
+    assert "<title>&lt;script&gt;document.title=&#34;pwned&#34;" in drawn
+    assert '<rect x="160" y="20" width="30" height="10" class="bar">' in drawn  # mirrored

@@ -624,6 +624,17 @@ def report(
     else:
         text = report_text(result) + "\n"
     write_output(text, output_file)
+    if output_file is not None:  # said on stderr, so the command is not silent
+        from ..render.terminal import clean
+        from ..timeutil import local_label
+
+        zone = app_ctx.config.zone(channel)
+        count = len(result["channels"])
+        typer.echo(
+            f"wrote the report of {count} channel{'' if count == 1 else 's'}, "
+            f"{local_label(first, zone)} – {local_label(last, zone)}, to {clean(str(output_file))}",
+            err=True,
+        )
 
 
 @metrics_app.command("import")

@@ -24,6 +24,7 @@ from ..planning.measures import (
     hour_shift,
     median,
 )
+from ..platforms.spec import Read
 from ..store.inbox import InboxStore, Received
 from ..store.metrics import (
     MeasuredAiring,
@@ -35,7 +36,6 @@ from ..store.metrics import (
 from ..store.store import Store
 from ..timeutil import format_duration, iso_utc
 
-READABLE_PUBLISHERS = ("mastodon", "bluesky")  # the daemon reads their counts (§11)
 TOP_AND_BOTTOM = 5
 WAITING_SHOWN = 5  # the oldest open items a report names
 STATUS_WINDOW = timedelta(days=30)
@@ -101,7 +101,7 @@ def _channel_report(
 ) -> dict[str, Any]:
     measured = [(a, v) for a, v in window if v is not None]
     local = _LocalTimes(settings.timezone)
-    readable = settings.publisher in READABLE_PUBLISHERS
+    readable = Read.counts in settings.platform.reads  # the daemon reads them (§11)
     by_kind: dict[str, list[float]] = defaultdict(list)
     by_hour: dict[int, list[float]] = defaultdict(list)
     by_tag: dict[str, list[float]] = defaultdict(list)
@@ -229,7 +229,7 @@ def _add_inbox(
     goal = settings.goals.replies_answered
     within = settings.response_time if goal is None else goal.within
     stats = answer_stats(((i.at, i.status, i.answered_at) for i in items), within=within, now=now)
-    if not items and settings.publisher not in READABLE_PUBLISHERS:
+    if not items and Read.notices not in settings.platform.reads:
         report["inbox"] = None  # nothing is read from its platform: not "0 answered"
     else:
         report["inbox"] = _inbox_json(stats, items, within)

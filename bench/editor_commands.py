@@ -21,15 +21,10 @@ the views read their window, not all of history.
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from _library import fill as fill_library  # noqa: E402
+from _library import run_measured  # noqa: E402
 from _webhook import write_webhook_config  # noqa: E402
 
 CHANNELS = 100
@@ -84,37 +80,6 @@ def add_history(database: Path, days: int) -> int:
         )
     connection.close()
     return len(rows)
-
-
-@dataclass(frozen=True)
-class Run:
-    seconds: float
-    rss_mb: float
-    finished: bool
-
-
-def run_measured(command: Sequence[str], cwd: Path, timeout: float) -> Run:
-    """One process, reaped with os.wait4 so its own peak RSS is known."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = started + timeout
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() > deadline:
-            process.kill()
-            os.wait4(process.pid, 0)
-            process.returncode = -9
-            return Run(time.perf_counter() - started, float("nan"), finished=False)
-        time.sleep(0.005)
-    elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command[3:7])}… exited {process.returncode}")
-    return Run(elapsed, usage.ru_maxrss / 1024, finished=True)
 
 
 def commands(base: list[str], simulate_days: int) -> list[tuple[str, list[str]]]:

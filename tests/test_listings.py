@@ -404,37 +404,3 @@ def test_times_of_the_listing_are_aware_utc(store: Store) -> None:
     for moment in (listed.post.created, listed.post.at, listed.post.expires, listed.airings[0].at):
         assert moment is not None and moment.tzinfo is UTC
     assert listed.post.at == hours(2)
-
-
-def test_engagements_read_only_the_measured_airings_and_say_what_they_said(
-    store: Store, config: Config
-) -> None:
-    from scheduler.measuring import Counts
-    from scheduler.store.metrics import Snapshot, engagements, measured_airings, record_snapshots
-
-    posts = [P(created=-100), P(created=-90, channels=("main", "side")), P(created=-80)]
-    airings = [
-        A(0, -95),
-        A(1, -85),
-        A(1, -84, channel="side"),
-        A(2, -70),
-        A(0, -60, kind="repost"),
-        A(2, -50, status="failed"),
-    ]
-    fill(store, posts, airings)
-    ids = [a.id for a in store.planning_rows()[1]]
-    snapshots = [
-        Snapshot(ids[0], hours(-94), Counts(3, 1, 0), 0, "platform"),
-        Snapshot(ids[0], hours(-80), Counts(5, 1, 1), 1, "platform"),  # the newest in window
-        Snapshot(ids[2], hours(-83), Counts(1, 0, 0), 0, "import"),
-        Snapshot(ids[4], hours(-59), Counts(7, 2, 3), 0, "platform"),
-    ]
-    record_snapshots(store, snapshots)
-    weights = config.metrics.weights
-    before = [
-        (m.post_id, m.channel, weights.engagement(c.likes, c.shares, c.replies))
-        for m in measured_airings(store)
-        if (c := m.counts) is not None
-    ]
-    assert len(before) == 3
-    assert engagements(store, weights) == before

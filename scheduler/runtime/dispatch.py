@@ -690,6 +690,25 @@ class Dispatcher:
                     sent.maybe = True
                     raise
 
+        # Most airings go out at the first attempt: that one is made here, and tenacity's
+        # machinery (costly per call on a busy loop) is entered only after a failure worth
+        # retrying, which it is handed as its own first attempt's outcome.
+        try:
+            return await send()
+        except Exception as exc:
+            if settings.attempts <= 1 or not retryable(exc):
+                raise
+            first_failure = exc
+
+        replayed = False
+
+        async def retry() -> Receipt:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                raise first_failure
+            return await send()
+
         retrying = AsyncRetrying(
             retry=retry_if_exception(retryable),
             stop=stop_after_attempt(settings.attempts),
@@ -698,7 +717,7 @@ class Dispatcher:
             before_sleep=before_sleep,
             reraise=True,
         )
-        return await retrying(send)
+        return await retrying(retry)
 
     def _note_sending(self, airing_id: int) -> None:
         with self._writing:

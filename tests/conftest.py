@@ -148,9 +148,15 @@ def invoke_cli(
     from typer.testing import CliRunner
 
     from scheduler.cli.app import app
+    from scheduler.cli.root import config_first
     from scheduler.render import terminal
 
     command = ["--config", str(config)] if config is not None else []
+    rest = config_first(args)
+    while rest[:1] == ["--config"] or rest[:1] and rest[0].startswith("--config="):
+        rest = rest[2:] if rest[0] == "--config" else rest[1:]
+    # The daemon sets up the process's logging and signal handling: it runs as a process.
+    assert rest[:1] != ["run"] or "--help" in rest, "`scheduler run` is a daemon: use run_cli"
     terminal._stdout_is_terminal.cache_clear()  # a process asks once; each command is one
     try:
         result = CliRunner().invoke(

@@ -322,7 +322,10 @@ def queue_list(
         )
     records = app_ctx.store.list_posts(channel=channel, status=status, now=now)
     if output is ListFormat.json:
-        print_json({"posts": [post_json(r, app_ctx.config, now=now) for r in records]})
+        from ..render.terminal import write_json_listing
+
+        config = app_ctx.config
+        write_json_listing("posts", (post_json(r, config, now=now) for r in records), sys.stdout)
     elif records:
         print(posts_table(records, app_ctx.config, now=now))
     else:
@@ -483,14 +486,23 @@ def simulate(
     """Project the plan forward N days, counting simulated airings as history, and report the
     rules: airings per kind, worst gap, gaps over max_gap, when fresh content runs out."""
     from ..planning.forecast import simulate as project
+    from ..render.progress import ProgressBar
     from ..render.status import simulate_text
 
     app_ctx = context(ctx)
     now = app_ctx.now()
     begin = _when(app_ctx, start, "--from", channel) if start else now
-    result = project(
-        app_ctx.config, app_ctx.store, start=begin, days=days, channel=channel, audit=audit
-    )
+    channels = 1 if channel else len(app_ctx.config.channels)
+    with ProgressBar("simulate: planning channels", channels) as bar:
+        result = project(
+            app_ctx.config,
+            app_ctx.store,
+            start=begin,
+            days=days,
+            channel=channel,
+            audit=audit,
+            planned=bar.advance,
+        )
     if output is ShowFormat.json:
         print_json(result)
     else:
@@ -526,6 +538,12 @@ def run(ctx: typer.Context) -> None:
 class ReportFormat(StrEnum):
     text = "text"
     json = "json"
+    html = "html"
+
+
+class ReportLang(StrEnum):
+    en = "en"
+    ar = "ar"
 
 
 @app.command()
@@ -546,19 +564,26 @@ def report(
         typer.Option("--compare", help="Two tags to set side by side.", show_default=False),
     ] = None,
     output: Annotated[
-        ReportFormat, typer.Option("--format", help="text or json.")
+        ReportFormat,
+        typer.Option("--format", help="text, json, or html (one self-contained page)."),
     ] = ReportFormat.text,
     output_file: Annotated[
         Path | None, typer.Option("--output", help="Write to this file instead of stdout.")
     ] = None,
+    lang: Annotated[
+        ReportLang | None,
+        typer.Option("--lang", help="Language of the HTML page (en, ar).", show_default=False),
+    ] = None,
 ) -> None:
     """What worked: engagement by kind, hour of day, reruns against first airings, tags,
-    top and bottom posts, followers, and each goal with its pace (§11)."""
+    top and bottom posts, the inbox, followers, and each goal with its pace (§11)."""
     from ..render.report_data import build_report
     from ..render.report_text import report_text
     from ..render.terminal import json_text
     from .calendar_commands import write_output
 
+    if lang is not None and output is not ReportFormat.html:
+        raise typer.BadParameter("--lang applies to --format html only", param_hint="--lang")
     app_ctx = context(ctx)
     now = app_ctx.now()
     if channel is not None:
@@ -582,8 +607,34 @@ def report(
         channel=channel,
         compare_tags=compare,
     )
-    text = json_text(result) + "\n" if output is ReportFormat.json else report_text(result) + "\n"
+    if output is ReportFormat.html:
+        from ..render.report_html import render_report_html
+
+        config = app_ctx.config
+        zones = {name: settings.timezone for name, settings in config.channels.items()}
+        text = render_report_html(
+            result,
+            zones=zones,
+            page_zone=config.zone(channel),
+            now=now,
+            lang=(lang or ReportLang.en).value,
+        )
+    elif output is ReportFormat.json:
+        text = json_text(result) + "\n"
+    else:
+        text = report_text(result) + "\n"
     write_output(text, output_file)
+    if output_file is not None:  # said on stderr, so the command is not silent
+        from ..render.terminal import clean
+        from ..timeutil import local_label
+
+        zone = app_ctx.config.zone(channel)
+        count = len(result["channels"])
+        typer.echo(
+            f"wrote the report of {count} channel{'' if count == 1 else 's'}, "
+            f"{local_label(first, zone)} – {local_label(last, zone)}, to {clean(str(output_file))}",
+            err=True,
+        )
 
 
 @metrics_app.command("import")

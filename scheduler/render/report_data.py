@@ -25,7 +25,13 @@ from ..planning.measures import (
     median,
 )
 from ..store.inbox import InboxStore, Received
-from ..store.metrics import MeasuredAiring, follower_history, measured_airings, tags_by_post
+from ..store.metrics import (
+    MeasuredAiring,
+    airing_texts,
+    follower_history,
+    measured_airings,
+    tags_by_post,
+)
 from ..store.store import Store
 from ..timeutil import format_duration, iso_utc
 
@@ -69,6 +75,7 @@ def build_report(
             settings, rows, window, tags, follower_history(store, name), now=now
         )
         _add_inbox(report["channels"][name], settings, inbox.get(name, []), now=now)
+    _add_bodies(report, store)
     if compare_tags is not None:
         first, second = compare_tags
         result = compare(compared[first], compared[second])
@@ -191,6 +198,18 @@ def _followers(history: Sequence[tuple[datetime, int]]) -> dict[str, Any]:
         "now": history[-1][1] if history else None,
         "history": [{"at": iso_utc(at), "followers": count} for at, count in history],
     }
+
+
+def _add_bodies(report: dict[str, Any], store: Store) -> None:
+    """Each top and bottom post's text, so the report says which post it was."""
+    rows = [
+        row
+        for channel in report["channels"].values()
+        for row in (*channel["top"], *channel["bottom"])
+    ]
+    texts = airing_texts(store, (row["airing_id"] for row in rows))
+    for row in rows:
+        row["body"] = texts.get(row["airing_id"], "")
 
 
 def _inbox_by_channel(

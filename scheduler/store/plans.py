@@ -16,8 +16,9 @@ from sqlalchemy import delete
 from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, col, select
 
-from ..domain import AiringRow, AiringStatus, PostRow
-from .db import Database, chunked
+from ..domain import AiringRow, AiringStatus, ChannelWindow, PostRow, WindowRows
+from . import listings
+from .db import Database, chunked, dbapi_cursor
 from .inbox import InboxStore
 from .meta import revision_of
 from .models import BROADCAST_AIRING, BROADCAST_POST, Airing, InboxItem, Post, PostChannel
@@ -82,6 +83,31 @@ class PlanJobs(Database):
                 ).all()
             ]
             return posts, airings
+
+    def window_rows(
+        self,
+        channels: Sequence[ChannelWindow],
+        *,
+        start: datetime,
+        end: datetime,
+        history_from: datetime,
+    ) -> WindowRows:
+        """The rows planning [start, end) at `start` needs, history from `history_from` on:
+        what calendar, simulate and status read (see `store.listings`)."""
+        with self.session() as session:
+            return listings.window_rows(
+                dbapi_cursor(session),
+                self._sql,
+                channels,
+                start=start,
+                end=end,
+                history_from=history_from,
+            )
+
+    def queued_counts(self, channels: Sequence[str], *, now: datetime) -> dict[str, int]:
+        """Per channel, the posts still to air there (`status`'s queued posts)."""
+        with self.session() as session:
+            return listings.queued_counts(dbapi_cursor(session), self._sql, channels, now=now)
 
     def open_inbox_items(self) -> list[InboxItem]:
         """Open inbox items oldest first (what planning's `StoredPlan` reads)."""

@@ -133,6 +133,13 @@ def queued_id(stdout: str) -> str:
     return match.group(1)
 
 
+# What a `run_cli` process sees that this one may not: the editor's name, and the width a
+# process with piped output falls back to (here stdout may be a terminal, under `pytest -s`).
+_AS_A_PROCESS = {"SCHEDULER_EDITOR": "tester"} | (
+    {} if "COLUMNS" in os.environ else {"COLUMNS": "100"}
+)
+
+
 def invoke_cli(
     *args: str,
     config: Path | None = None,
@@ -163,7 +170,7 @@ def invoke_cli(
             app,
             [*command, *args],
             input=input,
-            env={"SCHEDULER_EDITOR": "tester", **(env or {})},
+            env={**_AS_A_PROCESS, **(env or {})},
             catch_exceptions=False,
             prog_name="scheduler",
             obj=context,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -519,6 +520,32 @@ def test_an_expired_lease_of_a_dead_owner_is_recovered(harness: Harness) -> None
     assert outcomes == ["interrupted", "published"]
 
 
+def test_after_a_database_outage_leases_are_taken_back_only_one_lease_later(
+    harness: Harness,
+) -> None:
+    """Nobody can extend a lease while the database is down, so a live replica's lease may
+    have run out by the time it is back: recovery waits one lease after the failure, time
+    for a live owner to extend again, before it takes anything back (issue 10's HA test
+    re-sent airings of a live replica after a PostgreSQL restart on a loaded machine)."""
+    h = harness
+    at = T0 + timedelta(minutes=25)
+    post = h.add("claimed by a replica the outage hid", "hook", at=at)
+    daemon = h.daemon()
+    h.tick(daemon, T0)
+    claimed = _claimed_by_dead_process(h, post, "hook", at)
+    lease = h.config.scheduler.lease
+    outage_end = at + lease + timedelta(seconds=30)  # the lease ran out during the outage
+    daemon.dispatcher.note_store_failure(outage_end)
+    h.tick(daemon, outage_end + lease - timedelta(seconds=1))
+    assert h.first(post).status == AiringStatus.publishing  # its owner may extend it yet
+    assert h.hook.requests == []
+
+    h.tick(daemon, outage_end + 2 * lease)  # the next lease check after that lease
+    airing = h.first(post)
+    assert airing.status == AiringStatus.published  # nobody extended it: the owner is gone
+    assert h.hook.idempotency_keys() == [claimed.idempotency_key]
+
+
 def test_a_dead_owner_mid_request_on_telegram_leaves_it_unconfirmed(harness: Harness) -> None:
     h = harness
     at = T0 + timedelta(minutes=25)
@@ -605,7 +632,13 @@ class ExplodingPublisher:
         "Bearer tök-secret".encode("ascii")  # raises UnicodeEncodeError
         raise AssertionError("unreachable")
 
+    async def publish_async(self, delivery: Delivery) -> Receipt:
+        return self.publish(delivery)
+
     def close(self) -> None:
+        pass
+
+    async def close_async(self) -> None:
         pass
 
 
@@ -742,60 +775,76 @@ def test_a_retried_floating_airing_is_sent_again_as_itself(harness: Harness) -> 
     assert first.body["due"] == second.body["due"] == iso_utc(planned.at)
 
 
+@dataclass
+class MastodonWorld:
+    """One Mastodon channel on a fake server, its store and a daemon with an injected clock."""
+
+    config: Config
+    store: Store
+    clock: Clock
+    daemon: Daemon
+
+
+@contextmanager
+def mastodon_world(tmp_path: Path, db_url: str, mastodon: FakeMastodon) -> Iterator[MastodonWorld]:
+    (tmp_path / "masto-token").write_text("mastodon-test-token\n", encoding="utf-8")
+    config_path = write_config(
+        tmp_path,
+        f"""
+        [channels.masto]
+        publisher = "mastodon"
+        base_url = "{mastodon.base_url}"
+        token = {{ file = "masto-token" }}
+        timezone = "UTC"
+        """,
+        database=db_url,
+    )
+    config = load_config(config_path)
+    store = Store(config.scheduler.database)
+    store.migrate()
+    clients = ChannelClients(timeout=2.0)
+    clock = Clock(T0)
+    publishers = build_publishers(config.channels, clients, now=clock)
+    daemon = Daemon(config, store, publishers, clock=clock, retry=NO_WAIT)
+    try:
+        yield MastodonWorld(config, store, clock, daemon)
+    finally:
+        daemon.close(timeout=5)
+        clients.close()
+        store.close()
+
+
 def test_a_mastodon_airing_past_its_key_memory_is_not_called_safe_to_retry(
     tmp_path: Path, db_url: str
 ) -> None:
     """Mastodon forgets idempotency keys after an hour: the advice must say so."""
-    (tmp_path / "masto-token").write_text("mastodon-test-token\n", encoding="utf-8")
-    with FakeMastodon() as mastodon:
-        config_path = write_config(
-            tmp_path,
-            f"""
-            [channels.masto]
-            publisher = "mastodon"
-            base_url = "{mastodon.base_url}"
-            token = {{ file = "masto-token" }}
-            timezone = "UTC"
-            """,
-            database=db_url,
+    with FakeMastodon() as mastodon, mastodon_world(tmp_path, db_url, mastodon) as world:
+        config, store, daemon = world.config, world.store, world.daemon
+        at = T0 + timedelta(minutes=25)
+        posts = store.add_posts(
+            [
+                PostDraft(body=f"toot {n}", kind="core", channels=("masto",), editor="s", at=t)
+                for n, t in enumerate((at, at + HOUR))
+            ],
+            now=T0,
+            spacing={"masto": SPACING},
         )
-        config = load_config(config_path)
-        store = Store(config.scheduler.database)
-        store.migrate()
-        clients = ChannelClients(timeout=2.0)
-        clock = Clock(T0)
-        publishers = build_publishers(config.channels, clients, now=clock)
-        daemon = Daemon(config, store, publishers, clock=clock, retry=NO_WAIT)
-        try:
-            at = T0 + timedelta(minutes=25)
-            posts = store.add_posts(
-                [
-                    PostDraft(body=f"toot {n}", kind="core", channels=("masto",), editor="s", at=t)
-                    for n, t in enumerate((at, at + HOUR))
-                ],
-                now=T0,
-                spacing={"masto": SPACING},
+        for due in (at, at + HOUR):
+            store.claim_due(
+                owner="gone:1:dead",
+                now=due,
+                lease=config.scheduler.lease,
+                limit=1,
+                key_prefix="k-",
+                channels=["masto"],
             )
-            for due in (at, at + HOUR):
-                store.claim_due(
-                    owner="gone:1:dead",
-                    now=due,
-                    lease=config.scheduler.lease,
-                    limit=1,
-                    key_prefix="k-",
-                    channels=["masto"],
-                )
-            assert daemon.dispatcher.recover_leases(at + HOUR + timedelta(minutes=30)) == 2
-            old, recent = (store.get_post(p).airings[0] for p in posts)
-            assert old.status == AiringStatus.unconfirmed
-            assert old.error == (
-                "interrupted by a process that stopped while sending it; mastodon has forgotten "
-                "its idempotency key by now: check the channel, and if it isn't there, "
-                f"`scheduler queue retry {posts[0]}` sends it"
-            )
-            assert recent.status == AiringStatus.planned  # within the hour: re-sent by its key
-            assert mastodon.requests == []
-        finally:
-            daemon.close(timeout=5)
-            clients.close()
-            store.close()
+        assert daemon.dispatcher.recover_leases(at + HOUR + timedelta(minutes=30)) == 2
+        old, recent = (store.get_post(p).airings[0] for p in posts)
+        assert old.status == AiringStatus.unconfirmed
+        assert old.error == (
+            "interrupted by a process that stopped while sending it; mastodon has forgotten "
+            "its idempotency key by now: check the channel, and if it isn't there, "
+            f"`scheduler queue retry {posts[0]}` sends it"
+        )
+        assert recent.status == AiringStatus.planned  # within the hour: re-sent by its key
+        assert mastodon.requests == []

@@ -25,7 +25,8 @@ from scheduler.cli.queue_commands import RawPost, draft_post, edit_changes
 from scheduler.config import Config, load_config
 from scheduler.domain import AiringStatus, PostDraft
 from scheduler.errors import InputError
-from scheduler.media import IMPORT_MEDIA_LIMIT, MASTODON_MEDIA, MediaBudget, Medium
+from scheduler.media import IMPORT_MEDIA_LIMIT, MediaBudget, Medium
+from scheduler.platforms.mastodon import MEDIA as MASTODON_MEDIA
 from scheduler.runtime.daemon import Daemon
 from scheduler.store.migrations import MIGRATIONS
 from scheduler.store.store import Store

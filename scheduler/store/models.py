@@ -160,6 +160,20 @@ class MetricSnapshot(SQLModel, table=True):
     source: str  # platform | import
 
 
+class AiringEngagement(SQLModel, table=True):
+    """The snapshot an airing's engagement is read from (§11): its latest taken within the
+    engagement window, copied here whenever snapshots are written (`store.metrics`)."""
+
+    __tablename__ = "airing_engagement"
+    airing_id: int = _id_field(foreign_key="airing.id", primary_key=True)
+    snapshot_id: int = _id_field(foreign_key="metric_snapshot.id")
+    at: datetime = _utc_field()  # the snapshot's
+    likes: int = _id_field()
+    shares: int = _id_field()
+    replies: int = _id_field()
+    quotes: int = _id_field()
+
+
 class FollowerSnapshot(SQLModel, table=True):
     """A channel's follower count when it was read (§11)."""
 

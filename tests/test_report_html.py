@@ -19,7 +19,7 @@ import pytest
 from scheduler.config import Config, parse_config
 from scheduler.domain import AiringStatus, Notice
 from scheduler.measuring import Counts
-from scheduler.render.report_data import build_report
+from scheduler.queries.report import build_report
 from scheduler.render.report_html import render_report_html
 from scheduler.store.inbox import InboxStore
 from scheduler.store.metrics import Snapshot, record_followers, record_snapshots

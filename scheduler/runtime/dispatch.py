@@ -138,6 +138,7 @@ class Dispatcher:
         self._stopping = threading.Event()
         self._idle = threading.Condition(self._lock)
         self._outcomes: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
+        self._store_failed_at: datetime | None = None  # see note_store_failure
         self._unrecorded = 0
         self._recorder = threading.Thread(target=self._record_loop, name="record", daemon=True)
         self._recorder.start()
@@ -260,8 +261,18 @@ class Dispatcher:
 
     # --- downtime and dead processes -------------------------------------------------------
 
+    def note_store_failure(self, now: datetime) -> None:
+        """The database failed this process (a restart, a killed connection). No replica
+        could extend a lease meanwhile, so a live one's may have run out: lease recovery
+        waits one lease after the last failure seen here, time for every live owner to
+        extend its leases again, and takes back only what a dead process left."""
+        self._store_failed_at = now
+
     def recover_leases(self, now: datetime) -> int:
         """Take back airings whose owner died mid-publish (§5): re-send only when it is safe."""
+        failed = self._store_failed_at
+        if failed is not None and now - failed < self.config.scheduler.lease:
+            return 0
         recovered = 0
         with self._lock:
             ours = set(self._active)
@@ -465,8 +476,21 @@ class Dispatcher:
         now = self.clock()
         if claimed.lease_until - now > lease * RENEW_BELOW:
             return True  # freshly claimed: no write needed
-        if await asyncio.to_thread(self._extend_lease, claimed.id, now + lease):
-            return True
+        try:
+            if await asyncio.to_thread(self._extend_lease, claimed.id, now + lease):
+                return True
+        except StoreError as exc:
+            # Unknown whether it is still ours: not sending it is the safe side. Nothing was
+            # sent, so whoever takes it back once the lease runs out sends it, once.
+            self.note_store_failure(now)
+            log.warning(
+                "airing %s on %s not sent now, database unavailable (%s); it is sent once its "
+                "lease runs out",
+                claimed.id,
+                claimed.channel,
+                exc,
+            )
+            return False
         log.warning(
             "airing %s on %s was taken back while it waited; not sending it from here",
             claimed.id,
@@ -509,6 +533,7 @@ class Dispatcher:
                 with self._writing:
                     self.store.extend_leases(sending, owner=self.owner, until=self.clock() + lease)
             except StoreError as exc:  # the next beat tries again, well within the lease
+                self.note_store_failure(self.clock())
                 log.warning("could not extend the leases of %s airings: %s", len(sending), exc)
 
     async def _deliver(self, claimed: Claimed) -> None:

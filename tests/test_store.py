@@ -7,6 +7,7 @@ with the store's own session, as the planner and dispatcher will.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -14,9 +15,11 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
-from scheduler.domain import AiringStatus, PostDraft
+from scheduler.domain import AiringRow, AiringStatus, PostDraft
 from scheduler.errors import InputError, PostNotFound, StoreError
 from scheduler.media import Medium
+from scheduler.store.airings import ExpiredLease
+from scheduler.store.meta import HeartbeatRow
 from scheduler.store.migrations import LATEST_VERSION, MIGRATIONS
 from scheduler.store.models import Airing, Attempt
 from scheduler.store.store import Claimed, Outcome, Store
@@ -803,3 +806,71 @@ def test_cancel_of_a_retried_airing_that_may_be_out_is_unconfirmed(
         "not sent again: check the channel"
     )
     assert done.record.status(at) == "unconfirmed"
+
+
+# --- one airing shape: frozen rows, never live ORM objects -------------------------------------
+
+
+def test_overdue_airings_are_frozen_airing_rows(store: Store, now: datetime) -> None:
+    (post_id,) = add(store, now, draft("late"))
+    late = add_airing(store, post_id, now - timedelta(minutes=5))
+    add_airing(store, post_id, now + timedelta(hours=2))  # not due yet
+    (row,) = store.overdue(now=now)
+    assert row == AiringRow(
+        id=late,
+        post_id=post_id,
+        channel="main",
+        kind="core",
+        pinned=False,
+        at=now - timedelta(minutes=5),
+        status="planned",
+        remote_url=None,
+        error=None,
+        keyed=False,
+    )
+    with pytest.raises(FrozenInstanceError):
+        row.status = "published"  # type: ignore[misc]
+
+
+def test_expired_leases_are_frozen_rows_with_the_latest_attempt(
+    store: Store, now: datetime
+) -> None:
+    (post_id,) = add(store, now, draft("sent?"))
+    airing_id = add_airing(store, post_id, now)
+    claim(store, now)  # a 2-minute lease
+    store.note_sending(airing_id, owner="d1")
+    assert store.expired_leases(now=now + timedelta(minutes=1)) == []  # lease still runs
+    later = now + timedelta(minutes=3)
+    (expired,) = store.expired_leases(now=later)
+    assert expired == ExpiredLease(
+        id=airing_id,
+        post_id=post_id,
+        channel="main",
+        owner="d1",
+        first_due=now,
+        maybe_sent=False,
+        recoveries=0,
+        attempted=True,
+        last_outcome="sending",
+    )
+    with pytest.raises(FrozenInstanceError):
+        expired.owner = "d2"  # type: ignore[misc]
+    # Taken back and claimed again: the row shows the new attempt, not the interrupted one.
+    assert store.recover_lease(
+        airing_id, dead_owner="d1", status="planned", now=later, detail="gone", maybe_sent=True
+    )
+    claim(store, later, owner="d2")
+    (again,) = store.expired_leases(now=later + timedelta(minutes=3))
+    assert (again.owner, again.recoveries, again.maybe_sent) == ("d2", 1, True)
+    assert (again.first_due, again.attempted, again.last_outcome) == (now, True, None)
+
+
+def test_heartbeats_are_frozen_rows_latest_first(store: Store, now: datetime) -> None:
+    store.beat(owner="a", pid=1, host="h1", now=now, state="running")
+    store.beat(owner="b", pid=2, host="h2", now=now + timedelta(seconds=5), state="running")
+    store.beat(owner="a", pid=1, host="h1", now=now + timedelta(seconds=9), state="stopped")
+    first, second = store.heartbeats()
+    assert first == HeartbeatRow("a", 1, "h1", now, now + timedelta(seconds=9), "stopped")
+    assert (second.owner, second.beat, second.state) == ("b", now + timedelta(seconds=5), "running")
+    with pytest.raises(FrozenInstanceError):
+        first.state = "running"  # type: ignore[misc]

@@ -210,13 +210,13 @@ class Dispatcher:
         recovered = 0
         with self._lock:
             ours = set(self._active)
-        for airing, attempt in self.store.expired_leases(now=now):
+        for airing in self.store.expired_leases(now=now):
             if airing.id in ours:
                 continue  # still queued or in flight here: this process is alive
             publisher = self.publishers.get(airing.channel)
             sent_maybe = airing.maybe_sent or (
-                attempt is not None
-                and (attempt.outcome == AttemptOutcome.sending or not _marks_sending(publisher))
+                airing.attempted
+                and (airing.last_outcome == AttemptOutcome.sending or not _marks_sending(publisher))
             )
             platform = self._platform(airing.channel)
             if airing.recoveries + 1 >= MAX_RECOVERIES:
@@ -238,7 +238,6 @@ class Dispatcher:
                 detail = "interrupted by a process that stopped while sending it; " + self._advice(
                     airing.post_id, airing.channel, airing.first_due, now
                 )
-            assert airing.id is not None and airing.owner is not None
             if self.store.recover_lease(
                 airing.id,
                 dead_owner=airing.owner,
@@ -307,7 +306,7 @@ class Dispatcher:
         moved: list[tuple[int, datetime]] = []
         for airing in self.store.overdue(now=now):
             channel = self.config.channels.get(airing.channel)
-            if channel is None or airing.id is None or airing.idempotency_key is not None:
+            if channel is None or airing.keyed:
                 continue
             if now - airing.at > grace:
                 (missed if airing.pinned else replan).append(airing.id)

@@ -198,3 +198,18 @@ class Meta(SQLModel, table=True):
 # Replies (§10) are conversation: planning, the audit, spacing and `queue list` leave them out.
 BROADCAST_POST = col(Post.kind) != AiringKind.reply
 BROADCAST_AIRING = col(Airing.kind) != AiringKind.reply
+
+# The columns of `domain.AiringRow`, in its field order: how every read of airings for
+# planning and the daemon's downtime policy selects them.
+AIRING_ROW = (
+    col(Airing.id),
+    col(Airing.post_id),
+    col(Airing.channel),
+    col(Airing.kind),
+    col(Airing.pinned),
+    col(Airing.at),
+    col(Airing.status),
+    col(Airing.remote_url),
+    col(Airing.error),
+    col(Airing.idempotency_key).is_not(None),
+)

@@ -20,7 +20,15 @@ from ..domain import AiringRow, AiringStatus, PostRow
 from .db import Database, chunked
 from .inbox import InboxStore
 from .meta import revision_of
-from .models import BROADCAST_AIRING, BROADCAST_POST, Airing, InboxItem, Post, PostChannel
+from .models import (
+    AIRING_ROW,
+    BROADCAST_AIRING,
+    BROADCAST_POST,
+    Airing,
+    InboxItem,
+    Post,
+    PostChannel,
+)
 
 
 class PlanJobs(Database):
@@ -65,18 +73,7 @@ class PlanJobs(Database):
             airings = [
                 AiringRow(*row)
                 for row in session.execute(
-                    sa_select(
-                        col(Airing.id),
-                        col(Airing.post_id),
-                        col(Airing.channel),
-                        col(Airing.kind),
-                        col(Airing.pinned),
-                        col(Airing.at),
-                        col(Airing.status),
-                        col(Airing.remote_url),
-                        col(Airing.error),
-                        col(Airing.idempotency_key).is_not(None),
-                    )
+                    sa_select(*AIRING_ROW)
                     .where(col(Airing.status) != AiringStatus.cancelled, BROADCAST_AIRING)
                     .order_by(col(Airing.at), col(Airing.id))
                 ).all()

@@ -6,7 +6,9 @@ with the store's own session, as the planner and dispatcher will.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -874,3 +876,74 @@ def test_heartbeats_are_frozen_rows_latest_first(store: Store, now: datetime) ->
     assert (second.owner, second.beat, second.state) == ("b", now + timedelta(seconds=5), "running")
     with pytest.raises(FrozenInstanceError):
         first.state = "running"  # type: ignore[misc]
+
+
+# --- an editor's write against a daemon's claim in progress (two sessions) ----------------------
+
+
+def _while_a_claim_is_open(store: Store, airing_id: int, write: Callable[[], Any]) -> Any:
+    """Run `write` in a thread while another connection holds an uncommitted claim of the
+    airing, let the claim commit once `write` waits for it, and return what `write` did."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = write()
+        except Exception as exc:  # the assertion reads it
+            outcome["value"] = exc
+
+    worker = threading.Thread(target=run)
+    with store.engine.execution_options(write=True).connect() as claimer:
+        claimer.execute(
+            text("UPDATE airing SET status = 'publishing', owner = 'd1' WHERE id = :id"),
+            {"id": airing_id},
+        )
+        worker.start()
+        if store.dialect == "postgresql":
+            claimer_pid = claimer.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            deadline = time.monotonic() + 60
+            with store.engine.connect() as watcher:
+                while not watcher.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE CAST(:pid AS INTEGER) = ANY(pg_blocking_pids(pid))"
+                    ),
+                    {"pid": claimer_pid},
+                ).scalar_one():
+                    assert time.monotonic() < deadline, "the editor's write never waited"
+                    watcher.rollback()
+                    time.sleep(0.05)
+        else:  # BEGIN IMMEDIATE waits for the claimer's write lock, however long it takes
+            worker.join(0.2)
+            assert worker.is_alive()
+        claimer.commit()
+    worker.join(60)
+    assert not worker.is_alive()
+    return outcome["value"]
+
+
+def test_cancel_never_overwrites_a_claim_made_meanwhile(store: Store, now: datetime) -> None:
+    """The claim committed while the cancel waited: the airing stays the daemon's (it is
+    stopped before sending by `is_cancelled`), and the CLI says it is in flight."""
+    (post_id,) = add(store, now, draft("racing"))
+    airing_id = add_airing(store, post_id, now)
+    done = _while_a_claim_is_open(store, airing_id, lambda: store.cancel_post(post_id, now=now))
+    assert (done.cancelled, done.in_flight) == ((), (airing_id,))
+    assert (only_airing(store, post_id).status, only_airing(store, post_id).owner) == (
+        "publishing",
+        "d1",
+    )
+    assert store.is_cancelled(airing_id)
+
+
+def test_edit_never_removes_a_claim_made_meanwhile(store: Store, now: datetime) -> None:
+    (post_id,) = add(store, now, draft("racing"))
+    airing_id = add_airing(store, post_id, now)
+    refused = _while_a_claim_is_open(
+        store, airing_id, lambda: edit(store, post_id, now, body="changed")
+    )
+    assert isinstance(refused, InputError)
+    assert str(refused) == f"post {post_id} is being published right now; try again shortly"
+    airing = only_airing(store, post_id)
+    assert (airing.id, airing.status) == (airing_id, "publishing")
+    assert store.get_post(post_id).post.body == "racing"

@@ -133,6 +133,7 @@ class PostJobs(Database):
         """
         with self.session(write=True) as session:
             lock_pinned(dbapi_cursor(session), self._sql)
+            _lock_airings(session, post_id)
             record = _read_record(session, post_id)
             post = record.post
             if post.cancelled:
@@ -191,6 +192,7 @@ class PostJobs(Database):
         its request already left. Published airings stay `published`, and a planned one an
         earlier attempt may have delivered becomes `unconfirmed`, not `cancelled`."""
         with self.session(write=True) as session:
+            _lock_airings(session, post_id)
             record = _read_record(session, post_id)
             record.post.cancelled = True
             session.add(record.post)
@@ -230,6 +232,7 @@ class PostJobs(Database):
         that was never claimed (no key) is removed, so the planner gives it the next free slot.
         """
         with self.session(write=True) as session:
+            _lock_airings(session, post_id)
             record = _read_record(session, post_id)
             if record.post.cancelled:
                 raise InputError(f"post {post_id} is cancelled; it can't be retried")
@@ -256,6 +259,17 @@ class PostJobs(Database):
                     _delete_airing(session, airing)
             note_change(session)
             return [a.id for a in stuck if a.id is not None]
+
+
+def _lock_airings(session: Session, post_id: int) -> None:
+    """Hold the post's airings until the editor's transaction ends (PostgreSQL: `FOR
+    UPDATE`; SQLite's `BEGIN IMMEDIATE` already serialises writers). A daemon's claim in
+    progress is waited for and then seen, so an edit, cancel or retry never overwrites or
+    removes an airing claimed after it was read; a claim that comes later skips these rows
+    (`SKIP LOCKED`) until the editor's change is in."""
+    session.execute(
+        sa_select(col(Airing.id)).where(col(Airing.post_id) == post_id).with_for_update()
+    )
 
 
 def _delete_airing(session: Session, airing: Airing) -> None:

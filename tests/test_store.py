@@ -14,8 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
-from sqlmodel import SQLModel
+from sqlalchemy import text
 
 from scheduler.domain import AiringRow, AiringStatus, PostDraft
 from scheduler.errors import InputError, PostNotFound, StoreError
@@ -627,38 +626,6 @@ def test_upgrade_from_version_1_keeps_every_row(bare: Store) -> None:
         [draft("new", score=2.5)], now=datetime(2026, 11, 23, tzinfo=UTC), spacing=SPACING
     )
     assert bare.get_post(new).post.score == 2.5
-
-
-def test_migrated_schema_matches_the_models(store: Store) -> None:
-    """Every SQLModel table and column exists in the migrated database, and nothing else."""
-    inspector = inspect(store.engine)
-    tables = SQLModel.metadata.tables
-    assert set(inspector.get_table_names()) == set(tables)
-    for name, table in tables.items():
-        columns = {column["name"]: column for column in inspector.get_columns(name)}
-        assert set(columns) == set(table.columns.keys()), name
-        primary_key = set(inspector.get_pk_constraint(name)["constrained_columns"])
-        assert primary_key == {c.name for c in table.primary_key.columns}, name
-        for column in table.columns:
-            if column.primary_key:
-                continue  # SQLite reports a text primary key as nullable
-            assert columns[column.name]["nullable"] == column.nullable, f"{name}.{column.name}"
-            model_type = column.type.python_type
-            db_type = columns[column.name]["type"].python_type
-            assert issubclass(db_type, model_type) or (model_type, db_type) == (
-                datetime,
-                datetime,
-            ), f"{name}.{column.name}: {db_type} in the database, {model_type} in the model"
-        foreign_keys = {
-            (tuple(fk["constrained_columns"]), fk["referred_table"])
-            for fk in inspector.get_foreign_keys(name)
-        }
-        assert foreign_keys == {
-            ((fk.parent.name,), fk.column.table.name) for fk in table.foreign_keys
-        }, name
-        indexed = {tuple(index["column_names"]) for index in inspector.get_indexes(name)}
-        for index in table.indexes:
-            assert tuple(c.name for c in index.columns) in indexed, f"{name}: {index.name}"
 
 
 def test_a_newer_schema_is_refused(store: Store, now: datetime) -> None:

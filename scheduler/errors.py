@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 
 class SchedulerError(Exception):
@@ -19,6 +21,47 @@ class ConfigError(SchedulerError):
 
 class InputError(SchedulerError):
     """A value given on the command line or in an import file is not accepted."""
+
+
+class PinnedConflict(InputError):
+    """§3.2: a pinned time too close to another pinned post on the same channel.
+
+    The store finds the conflict and knows only UTC; `shown_in` gives the same refusal in
+    the channel's zone, as every time a person reads is shown (the CLI calls it)."""
+
+    def __init__(
+        self,
+        *,
+        prefix: str,
+        channel: str,
+        at: datetime,
+        other: str,
+        other_at: datetime,
+        gap: timedelta,
+        zone: ZoneInfo | None = None,
+    ) -> None:
+        from .timeutil import format_duration, local_label
+
+        self.prefix, self.channel, self.at = prefix, channel, at
+        self.other, self.other_at, self.gap = other, other_at, gap
+        shown = zone or ZoneInfo("UTC")
+        spacing = format_duration(gap)
+        super().__init__(
+            f"{prefix}pinned time {local_label(at, shown)} on channel {channel!r} is within "
+            f"min_spacing {spacing} of {other} (pinned at {local_label(other_at, shown)}); "
+            f"choose a time at least {spacing} away"
+        )
+
+    def shown_in(self, zone: ZoneInfo) -> PinnedConflict:
+        return PinnedConflict(
+            prefix=self.prefix,
+            channel=self.channel,
+            at=self.at,
+            other=self.other,
+            other_at=self.other_at,
+            gap=self.gap,
+            zone=zone,
+        )
 
 
 class PostNotFound(SchedulerError):

@@ -27,6 +27,7 @@ from scheduler.domain import PostDraft
 from scheduler.store.migrations import LATEST_VERSION
 from scheduler.store.models import Airing
 from scheduler.store.store import Store
+from scheduler.timeutil import local_label
 from tests.conftest import RunCli, write_config
 
 BERLIN, RIYADH = ZoneInfo("Europe/Berlin"), ZoneInfo("Asia/Riyadh")
@@ -76,6 +77,11 @@ AIRING_KEYS = {"id", "channel", "post_id", "kind", "pinned", "at", "local", "sta
 
 def z(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def berlin(moment: datetime) -> str:
+    """How the main channel (Europe/Berlin) shows a time to the editor."""
+    return local_label(moment, BERLIN)
 
 
 def parse_z(text: str) -> datetime:
@@ -413,8 +419,9 @@ REFUSALS: list[Any] = [
     pytest.param(
         (*ADD, "hi", "-c", "main", *CORE, "--at", z(PINNED + timedelta(minutes=10))),
         None,
-        f"error: pinned time {z(PINNED + timedelta(minutes=10))} on channel 'main' is within "
-        f"min_spacing 30m of post 2 (pinned at {z(PINNED)}); choose a time at least 30m away",
+        f"error: pinned time {berlin(PINNED + timedelta(minutes=10))} on channel 'main' is "
+        f"within min_spacing 30m of post 2 (pinned at {berlin(PINNED)}); choose a time at "
+        "least 30m away",
         id="pinned-spacing-conflict",
     ),
     pytest.param(
@@ -458,9 +465,10 @@ REFUSALS: list[Any] = [
     pytest.param(
         ("queue", "import", "posts.csv"),
         csv_with_spacing_conflict,
-        f"error: posts.csv: row 3: pinned time {z(datetime.combine(DAY, time(15, 20), UTC))} "
-        "on channel 'main' is within min_spacing 30m of posts.csv: row 1 (pinned at "
-        f"{z(datetime.combine(DAY, time(15), UTC))}); choose a time at least 30m away",
+        "error: posts.csv: row 3: pinned time "
+        f"{berlin(datetime.combine(DAY, time(15, 20), UTC))} on channel 'main' is within "
+        "min_spacing 30m of posts.csv: row 1 (pinned at "
+        f"{berlin(datetime.combine(DAY, time(15), UTC))}); choose a time at least 30m away",
         id="import-rows-too-close",
     ),
     pytest.param(
@@ -505,8 +513,9 @@ REFUSALS: list[Any] = [
     pytest.param(
         ("queue", "edit", "1", "--at", z(PINNED - timedelta(minutes=29))),
         None,
-        f"error: pinned time {z(PINNED - timedelta(minutes=29))} on channel 'main' is within "
-        f"min_spacing 30m of post 2 (pinned at {z(PINNED)}); choose a time at least 30m away",
+        f"error: pinned time {berlin(PINNED - timedelta(minutes=29))} on channel 'main' is "
+        f"within min_spacing 30m of post 2 (pinned at {berlin(PINNED)}); choose a time at "
+        "least 30m away",
         id="edit-into-spacing-conflict",
     ),
     pytest.param(

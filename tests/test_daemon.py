@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import col, select
@@ -344,6 +345,32 @@ def test_downtime_beyond_grace_misses_pinned_and_replans_floating(harness: Harne
     assert h.listed(pinned)["status"] == "missed"
     status = h.cli_json("status")
     assert missed.id in status["channels"]["hook"]["needs_editor"]
+
+
+def test_the_log_tells_times_in_the_channels_own_zone(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 14: an operator reads `due 13:30+01:00` for a Berlin channel, not UTC."""
+    h = harness
+    berlin = ZoneInfo("Europe/Berlin")
+    channels = {**h.config.channels, "hook": replace(h.config.channels["hook"], timezone=berlin)}
+    config = replace(h.config, channels=channels)
+    aired = h.add("on time", "hook", at=T0 + timedelta(minutes=25))
+    missed = h.add("too late", "hook", at=T0 + timedelta(minutes=55))
+    daemon = h.daemon(config=config)
+    with caplog.at_level("INFO", logger="scheduler"):
+        h.tick(daemon, T0 + timedelta(minutes=25))
+        h.tick(daemon, T0 + timedelta(hours=2))  # 70 minutes late: over the 15m grace
+    lines = [record.getMessage() for record in caplog.records]
+    assert (
+        f"published airing {h.first(aired).id} on hook (post {aired}, core, due "
+        "2026-11-23T13:30:00+01:00): ok"
+    ) in lines
+    assert any(
+        line.startswith(f"missed airing {h.first(missed).id} on hook (post {missed}, due "
+        "2026-11-23T14:00:00+01:00)")
+        for line in lines
+    ), lines  # fmt: skip
 
 
 # --- failures ------------------------------------------------------------------------------

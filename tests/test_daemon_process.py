@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -30,7 +31,8 @@ from scheduler.config import load_config
 from scheduler.domain import AiringStatus, PostDraft
 from scheduler.store.models import Airing
 from scheduler.store.store import Store
-from tests.conftest import REPO
+from scheduler.timeutil import local_label
+from tests.conftest import REPO, RunCli, queued_id
 from tests.fakeplatforms import FakeWebhook
 
 pytestmark = pytest.mark.slow
@@ -217,6 +219,38 @@ def world(tmp_path: Path, hook: FakeWebhook) -> Iterator[World]:
 
 def soon(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+# --- what `queue add` says -----------------------------------------------------------------
+
+
+def test_queue_add_names_the_slot_a_running_daemon_gave_a_floating_post(
+    world: World, run_cli: RunCli
+) -> None:
+    """Issue 14: "queued post 5 on main; first airing …" for a floating post too, read from
+    the plan the running daemon wrote, so it is the time that will air."""
+    service = world.start()
+    wait_until(lambda: bool(world.store.heartbeats()), 60, "the daemon's first heartbeat")
+    patient = {"SCHEDULER_PLAN_WAIT": "120"}  # a loaded machine may take a while to plan
+    added = run_cli(
+        "queue", "add", "floating", "-c", "hook", "--kind", "core",
+        config=world.config_path, env=patient,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    post = int(queued_id(added.stdout))
+    first = min(a.at for a in world.store.get_post(post).airings)
+    slot = local_label(first, ZoneInfo("UTC"))
+    assert added.stdout == f"queued post {post} on hook; first airing {slot}\n"
+    assert service.terminate() == 0
+
+    stopped = run_cli(
+        "queue", "add", "later", "-c", "hook", "--kind", "core",
+        config=world.config_path, env=patient,
+    )  # fmt: skip
+    # A stopped daemon plans nothing: no wait, and the sentence says where the slot shows.
+    assert stopped.stdout.endswith(
+        "floating: the planner gives it the next free slot (see `scheduler calendar`)\n"
+    ), stopped.stdout
 
 
 # --- kill -9 -------------------------------------------------------------------------------

@@ -5,29 +5,44 @@ and run in order with `sh -c`, in a temporary directory holding only a copy of t
 `config.toml`, with the project's `scheduler` on PATH (as after `. .venv/bin/activate`).
 Every command must have its expected output below, and every expectation its command, so
 the README can't drift from what the program does.
+
+"Listen and answer" needs an account others wrote to: before its first command the test
+adds a Mastodon channel served by a local fake holding three mentions, as the README says,
+and starts `scheduler run`; afterwards the fake must have received each reply once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import textwrap
+import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import REPO
+from tests.fakeplatforms import FakeMastodon
 
 README = REPO / "README.md"
 BIN = Path(sys.executable).parent
 LOCAL = r"\w{3} \d{1,2} \w{3} \d\d:\d\d \+0[12]:00"  # Wed 2 Dec 09:00 +01:00
 FLOATING = "floating: the planner gives it the next free slot (see `scheduler calendar`)"
 Check = Callable[[str], None]
-LISTEN = "**Listen and answer.**"
+FIRST_LISTENING = "scheduler inbox"
+MENTIONS = (
+    ("Love the new release!", "ali@example.social"),
+    ("Is there a dark mode?", "mona@example.social"),
+    ("👍", "sam@example.social"),
+)
 FIRST_ADD = (
     'scheduler queue add "New release is out https://example.com" --channel main --kind core'
 )
@@ -36,9 +51,6 @@ FIRST_ADD = (
 def tour_commands(readme: str) -> list[str]:
     """Each line of the tour's `sh` blocks, without its trailing `  # comment`."""
     section = readme.split("\n## A short tour\n", 1)[1].split("\n## ", 1)[0]
-    # Answering needs items a real Mastodon or Bluesky account received: the runnable tour
-    # ends where "Listen and answer" begins (the inbox has process tests of its own).
-    section = section.split(LISTEN, 1)[0]
     commands = []
     for block in re.findall(r"```sh\n(.*?)```", section, flags=re.S):
         for line in block.splitlines():
@@ -68,6 +80,18 @@ def queue_list(stdout: str) -> None:
     assert lines[0].split() == ["ID", "KIND", "STATUS", "CHANNELS", "NEXT", "EDITOR", "BODY"]
     assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3", "4", "5"]
     assert re.search(rf"^2 .* {LOCAL} \(pinned\)  tour ", stdout, flags=re.M), stdout
+
+
+def inbox_json(stdout: str) -> None:
+    items = json.loads(stdout)["items"]
+    assert [(i["id"], i["kind"], i["status"]) for i in items] == [
+        (1, "mention", "open"),
+        (2, "mention", "open"),
+        (3, "mention", "open"),
+    ]
+    assert [(i["text"], i["author"]) for i in items] == [
+        (f"@brand {text}", f"@{author}") for text, author in MENTIONS
+    ]
 
 
 def calendar_text(stdout: str) -> None:
@@ -112,6 +136,16 @@ EXPECTED: dict[str, Check] = {
     "scheduler status": contains(
         "daemon: never ran (start it with `scheduler run`)", "queued posts:     4"
     ),
+    FIRST_LISTENING: contains(
+        "#1  social  mention  open", "ali@example.social", "Love the new release!", "#3  social"
+    ),
+    "scheduler inbox --all --format json": inbox_json,
+    'scheduler reply 1 "Thanks, fixed in 2.1"': matches(
+        r"reply to inbox item 1 queued as airing \d+\n"
+    ),
+    'echo "Glad you like it" > answer.txt': matches(""),
+    "scheduler reply 2 --file answer.txt": matches(r"reply to inbox item 2 queued as airing \d+\n"),
+    "scheduler inbox done 3": matches("inbox item 3: done\n"),
 }
 WRITES = {"week.html": 'class="week"', "plan.ics": "BEGIN:VCALENDAR"}
 
@@ -128,21 +162,96 @@ def test_the_readme_tour_runs_as_printed(tmp_path: Path) -> None:
     }
     env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", COLUMNS="100")
     env["SCHEDULER_EDITOR"] = "tour"
-    for command in commands:
-        if "--serve" in command:
-            serve(command, tmp_path, env)
-            continue
-        done = subprocess.run(
-            ["sh", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True,
-            timeout=180,
-        )  # fmt: skip
-        assert done.returncode == 0, (command, done.stderr)
-        assert "Traceback" not in done.stderr
-        EXPECTED[command](done.stdout)
-        for name, marker in WRITES.items():
-            if f"--output {name}" in command:
-                assert done.stderr.startswith("wrote "), done.stderr
-                assert marker in (tmp_path / name).read_text(encoding="utf-8")
+    with contextlib.ExitStack() as stack:
+        for command in commands:
+            if command == FIRST_LISTENING:
+                mastodon = stack.enter_context(a_listened_account(tmp_path, env))
+            run_step(command, tmp_path, env)
+        wait_until(lambda: len(replies_of(mastodon)) == 2, "the two replies")
+    mentions = {s["id"]: s for s in (n["status"] for n in mastodon.notifications)}
+    replies = replies_of(mastodon)
+    assert sorted(mentions[r["in_reply_to_id"]]["account"]["acct"] for r in replies) == [
+        "ali@example.social",
+        "mona@example.social",
+    ]
+    assert sorted(r["text"] for r in replies) == [
+        "@ali@example.social Thanks, fixed in 2.1",
+        "@mona@example.social Glad you like it",
+    ]
+
+
+def run_step(command: str, cwd: Path, env: dict[str, str]) -> None:
+    """One tour line as printed, checked against its expectation."""
+    if "--serve" in command:
+        serve(command, cwd, env)
+        return
+    done = subprocess.run(
+        ["sh", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, (command, done.stderr)
+    assert "Traceback" not in done.stderr
+    EXPECTED[command](done.stdout)
+    for name, marker in WRITES.items():
+        if f"--output {name}" in command:
+            assert done.stderr.startswith("wrote "), done.stderr
+            assert marker in (cwd / name).read_text(encoding="utf-8")
+
+
+@contextlib.contextmanager
+def a_listened_account(cwd: Path, env: dict[str, str]) -> Iterator[FakeMastodon]:
+    """A Mastodon channel others wrote to, added to the tour's config, with `scheduler run`
+    listening to it (every second, so the test needn't wait two minutes)."""
+    with FakeMastodon() as mastodon:
+        for text, author in MENTIONS:
+            mastodon.mention(text, author=author)
+        (cwd / "masto-token").write_text(mastodon.token, encoding="utf-8")
+        config = cwd / "config.toml"
+        text = config.read_text(encoding="utf-8").replace(
+            "[scheduler]\n", '[scheduler]\nlisten = "1s"\n', 1
+        )
+        text += textwrap.dedent(
+            f"""
+            [channels.social]
+            publisher = "mastodon"
+            base_url = "{mastodon.base_url}"
+            token = {{ file = "masto-token" }}
+            timezone = "Europe/Berlin"
+            """
+        )
+        config.write_text(text, encoding="utf-8")
+        run = ["scheduler", "run"]
+        with (
+            open(cwd / "daemon.log", "wb") as log,
+            subprocess.Popen(run, cwd=cwd, env=env, stdout=log, stderr=log) as daemon,
+        ):
+            try:
+                wait_until(lambda: len(inbox_items(cwd, env)) == len(MENTIONS), "the mentions")
+                yield mastodon
+            finally:
+                daemon.terminate()
+                daemon.wait(timeout=60)
+        assert "Traceback" not in (cwd / "daemon.log").read_text(encoding="utf-8")
+
+
+def inbox_items(cwd: Path, env: dict[str, str]) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        ["scheduler", "inbox", "--all", "--format", "json"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    items: list[dict[str, Any]] = json.loads(done.stdout)["items"]
+    return items
+
+
+def replies_of(mastodon: FakeMastodon) -> list[dict[str, Any]]:
+    return [status for status in mastodon.statuses if status["in_reply_to_id"] is not None]
+
+
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
 
 
 def serve(command: str, cwd: Path, env: dict[str, str]) -> None:

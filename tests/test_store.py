@@ -220,8 +220,8 @@ def test_pinned_spacing_conflict_names_the_other_post_and_stores_nothing(
     with pytest.raises(InputError) as caught:
         add(store, now, draft("second", at=at + timedelta(minutes=10)))
     assert str(caught.value) == (
-        "pinned time 2026-11-23T14:10:00Z on channel 'main' is within min_spacing 30m of "
-        f"post {first} (pinned at 2026-11-23T14:00:00Z); choose a time at least 30m away"
+        "pinned time Mon 23 Nov 14:10 +00:00 on channel 'main' is within min_spacing 30m of "
+        f"post {first} (pinned at Mon 23 Nov 14:00 +00:00); choose a time at least 30m away"
     )
     assert [r.post.body for r in store.list_posts(now=now)] == ["first"]
     assert store.revision() == revision
@@ -266,9 +266,9 @@ def test_batch_is_all_or_none(store: Store, now: datetime) -> None:
             draft("third", at=at + timedelta(minutes=20), source="posts.csv: row 3"),
         )
     message = str(caught.value)
-    assert message.startswith("posts.csv: row 3: pinned time 2026-11-23T15:20:00Z on channel")
+    assert message.startswith("posts.csv: row 3: pinned time Mon 23 Nov 15:20 +00:00 on channel")
     # The other post was never stored, so it is named by its place in the batch, not an id.
-    assert "of draft 1 of this batch (pinned at 2026-11-23T15:00:00Z)" in message
+    assert "of draft 1 of this batch (pinned at Mon 23 Nov 15:00 +00:00)" in message
     assert [r.id for r in store.list_posts(now=now)] == [existing]
     assert store.revision() == revision
     with store.session() as session:

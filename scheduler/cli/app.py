@@ -7,22 +7,30 @@ costs a few hundred milliseconds to import, and `--help` or `check` should not p
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ConfigError, InputError, SchedulerError
+from ..errors import ConfigError, InputError, PinnedConflict, SchedulerError
 from ..timeutil import utc_now
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..domain import PostDraft
+    from ..store.post_sql import PlannedFirst
     from ..store.store import Store
+
+# How long `queue add` waits for a running daemon to plan a floating post (it polls for CLI
+# changes every second, §5); past it the post is still queued and the sentence says so.
+# `SCHEDULER_PLAN_WAIT` (seconds) changes it, e.g. 0 in scripts that add many posts.
+PLAN_WAIT_SECONDS = 5.0
 
 app = typer.Typer(
     name="scheduler",
@@ -88,11 +96,49 @@ class AppContext:
 
         spacing = spacing_by_channel(self.config)
         url = self.config.scheduler.database
-        if self._store is None and url.startswith("sqlite:///"):
-            ids = add_posts_sqlite(url.removeprefix("sqlite:///"), drafts, now=now, spacing=spacing)
-            if ids is not None:
-                return ids
-        return self.store.add_posts(drafts, now=now, spacing=spacing)
+        with self.local_refusals():
+            if self._store is None and url.startswith("sqlite:///"):
+                path = url.removeprefix("sqlite:///")
+                ids = add_posts_sqlite(path, drafts, now=now, spacing=spacing)
+                if ids is not None:
+                    return ids
+            return self.store.add_posts(drafts, now=now, spacing=spacing)
+
+    def wait_for_plan(self, post_id: int, now: datetime) -> PlannedFirst:
+        """A floating post's slot is the daemon's to give, and a running daemon plans a CLI
+        change within seconds (§5): wait up to PLAN_WAIT for the post's first airing, so
+        `queue add` can say when it airs. With no daemon running, don't wait."""
+        from ..domain import LIVE_STATUSES
+        from ..store.post_sql import PlannedFirst, planned_first_sqlite
+
+        beat_since = now - (2 * self.config.scheduler.reconcile + timedelta(seconds=5))
+        url = self.config.scheduler.database
+
+        def read() -> PlannedFirst:
+            if self._store is None and url.startswith("sqlite:///"):
+                path = url.removeprefix("sqlite:///")
+                return planned_first_sqlite(path, post_id, beat_since=beat_since)
+            beats = self.store.heartbeats()
+            running = any(b.state == "running" and b.beat >= beat_since for b in beats)
+            airings = self.store.get_post(post_id).airings
+            times = [a.at for a in airings if a.status in LIVE_STATUSES]
+            return PlannedFirst(daemon_running=running, at=min(times, default=None))
+
+        deadline = time.monotonic() + _plan_wait()
+        planned = read()
+        while planned.daemon_running and planned.at is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            planned = read()
+        return planned
+
+    @contextmanager
+    def local_refusals(self) -> Iterator[None]:
+        """The store refuses a pinned-spacing conflict in UTC; an editor reads it in the
+        channel's own time, as every other time they see."""
+        try:
+            yield
+        except PinnedConflict as conflict:
+            raise conflict.shown_in(self.config.zone(conflict.channel)) from None
 
 
 def context(ctx: typer.Context) -> AppContext:
@@ -284,24 +330,47 @@ def queue_add(
     (post_id,) = app_ctx.add_posts([draft], now)
     if output is ShowFormat.json:
         _print_post(app_ctx, post_id, now)
+        return
+    if draft.at is not None:
+        print(_queued(post_id, draft, app_ctx.config, draft.at))
+        return
+    planned = app_ctx.wait_for_plan(post_id, now)
+    if planned.at is not None:
+        print(_queued(post_id, draft, app_ctx.config, planned.at))
+    elif planned.daemon_running:
+        print(
+            f"queued post {post_id} on {', '.join(draft.channels)}; floating: not planned yet "
+            f"(`scheduler queue show {post_id}` shows its first airing once the daemon plans it)"
+        )
     else:
-        print(_queued(post_id, draft, app_ctx.config))
+        print(
+            f"queued post {post_id} on {', '.join(draft.channels)}; floating: the planner gives "
+            "it the next free slot (see `scheduler calendar`)"
+        )
 
 
-def _queued(post_id: int, draft: PostDraft, config: Config) -> str:
-    """`queued post 5 on main; first airing Sun 29 Nov 02:00 +01:00`: what `queue add` did.
-    A floating post's slot is the planner's to give; planning here would cost `queue add`
-    the whole library's read, so the sentence says where to see it."""
+def _plan_wait() -> float:
+    import os
+
+    text = os.environ.get("SCHEDULER_PLAN_WAIT", "")
+    try:
+        seconds = float(text) if text else PLAN_WAIT_SECONDS
+    except ValueError:
+        raise InputError(
+            f"SCHEDULER_PLAN_WAIT={text[:20]!r} is not a number of seconds; use e.g. 5 or 0"
+        ) from None
+    if not 0 <= seconds <= 3600:
+        raise InputError(f"SCHEDULER_PLAN_WAIT={text[:20]!r} must be 0 to 3600 seconds")
+    return seconds
+
+
+def _queued(post_id: int, draft: PostDraft, config: Config, first: datetime) -> str:
+    """`queued post 5 on main; first airing Sun 29 Nov 02:00 +01:00`: what `queue add` did."""
     from ..timeutil import local_label
 
+    zone = config.zone(draft.channels[0] if len(draft.channels) == 1 else None)
     where = ", ".join(draft.channels)
-    if draft.at is not None:
-        zone = config.zone(draft.channels[0] if len(draft.channels) == 1 else None)
-        return f"queued post {post_id} on {where}; first airing {local_label(draft.at, zone)}"
-    return (
-        f"queued post {post_id} on {where}; floating: the planner gives it the next free slot "
-        "(see `scheduler calendar`)"
-    )
+    return f"queued post {post_id} on {where}; first airing {local_label(first, zone)}"
 
 
 @queue_app.command("import")
@@ -432,9 +501,10 @@ def queue_edit(
         media=media,
         alt=alt,
     )
-    record = app_ctx.store.edit_post(
-        post_id, changes, now=now, spacing=spacing_by_channel(app_ctx.config)
-    )
+    with app_ctx.local_refusals():
+        record = app_ctx.store.edit_post(
+            post_id, changes, now=now, spacing=spacing_by_channel(app_ctx.config)
+        )
     _print_post(app_ctx, post_id, now, as_json=output is ShowFormat.json)
     kept = [a.id for a in record.airings if a.body is not None]  # claimed once: text as sent
     if kept and "body" in changes and output is not ShowFormat.json:
@@ -590,8 +660,6 @@ def report(
 ) -> None:
     """What worked: engagement by kind, hour of day, reruns against first airings, tags,
     top and bottom posts, followers, and each goal with its pace (§11)."""
-    from datetime import timedelta
-
     from ..render.report_data import build_report
     from ..render.report_text import report_text
     from ..render.terminal import json_text

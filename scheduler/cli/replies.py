@@ -14,9 +14,11 @@ from .queue_commands import unstorable_text_problem
 
 def reply_text(config: Config, item: InboxItem, text: str | None) -> str:
     """The text a reply to `item` sends: on Mastodon it starts with the author's @handle
-    (added when missing), and it must fit the channel's limits. Raises InputError naming
-    what is wrong."""
-    if text is None or not text.strip():
+    (added when missing), and it must fit the channel's limits. Leading and trailing
+    whitespace goes, as from a post's body (`echo … > file` ends in a newline). Raises
+    InputError naming what is wrong."""
+    text = (text or "").strip()
+    if not text:
         raise InputError("give the reply's text as TEXT, --file PATH or --file - (it is empty)")
     problem = unstorable_text_problem(text, "the reply")
     if problem:

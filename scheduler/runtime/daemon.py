@@ -26,7 +26,7 @@ from ..planning.planner import Gap, gap_has_free_slot
 from ..publishers.base import Publisher
 from ..store.dbfile import DatabaseFile, DatabaseFileChanged, sqlite_file
 from ..store.store import PlannerLock, Store
-from ..timeutil import format_duration, iso_local, iso_utc, utc_now
+from ..timeutil import format_duration, iso_local, utc_now
 from .dispatch import Dispatcher, RetrySettings
 from .measuring import Measurer, start_measuring
 
@@ -179,7 +179,7 @@ class Daemon:
             log.info(
                 "planned %s airings up to %s (%s new, %s removed)",
                 sum(len(p.airings) for p in plans.values()),
-                iso_utc(horizon_end),
+                iso_local(horizon_end, self.config.zone()),
                 len(add),
                 len(remove),
             )

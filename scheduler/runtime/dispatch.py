@@ -44,7 +44,7 @@ from ..errors import (
 from ..publishers.base import Delivery, Publisher, Receipt
 from ..store.store import Claimed, Outcome, Store
 from ..text import airing_body
-from ..timeutil import format_duration, iso_utc
+from ..timeutil import format_duration, iso_local
 
 log = logging.getLogger("scheduler.dispatch")
 
@@ -316,7 +316,7 @@ class Dispatcher:
                     airing.id,
                     airing.channel,
                     airing.post_id,
-                    iso_utc(airing.at),
+                    iso_local(airing.at, channel.timezone),
                     "pinned posts are never sent late"
                     if airing.pinned
                     else f"more than {format_duration(grace)} late, it gets the next free slot",
@@ -486,7 +486,7 @@ class Dispatcher:
                 delivery.channel,
                 delivery.post_id,
                 delivery.kind,
-                iso_utc(delivery.due),
+                iso_local(delivery.due, self.config.zone(delivery.channel)),
                 receipt.remote_url or receipt.remote_id or "ok",
             )
 

@@ -26,6 +26,7 @@ from ..store.metrics import (
     record_snapshots,
 )
 from ..store.store import Store
+from ..timeutil import iso_local
 
 log = logging.getLogger("scheduler.measuring")
 
@@ -85,7 +86,8 @@ class Measurer:
 
     def _pause(self, channel: str, until: datetime, error: Exception) -> None:
         self._paused_until[channel] = until
-        log.warning("measuring %s paused until %s: %s", channel, until.isoformat(), error)
+        until_local = iso_local(until, self.config.zone(channel))
+        log.warning("measuring %s paused until %s: %s", channel, until_local, error)
 
 
 def start_measuring(

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..domain import LIVE_STATUSES, PostDraft
-from ..errors import InputError, StoreError
+from ..errors import PinnedConflict, StoreError
 from ..media import Medium
-from ..timeutil import format_duration, iso_utc, naive_utc
+from ..timeutil import naive_utc
 from .migrations import LATEST_VERSION
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -65,7 +65,7 @@ def insert_posts(
 ) -> list[int]:
     """Insert drafts (with the airings of pinned ones) inside the caller's write transaction.
 
-    Raises InputError, naming the other post, when a pinned draft would break `spacing`.
+    Raises PinnedConflict, naming the other post, when a pinned draft would break `spacing`.
     """
     lock_pinned(cursor, dialect)
     ids: list[int] = []
@@ -183,10 +183,8 @@ def refuse_pinned_conflicts(
         other_post, other_at = int(row[0]), dialect.read_time(row[1])
         prefix = f"{draft.source}: " if draft.source else ""
         named = batch[other_post] if batch and other_post in batch else f"post {other_post}"
-        raise InputError(
-            f"{prefix}pinned time {iso_utc(draft.at)} on channel {channel!r} is within "
-            f"min_spacing {format_duration(gap)} of {named} (pinned at {iso_utc(other_at)}); "
-            f"choose a time at least {format_duration(gap)} away"
+        raise PinnedConflict(
+            prefix=prefix, channel=channel, at=draft.at, other=named, other_at=other_at, gap=gap
         )
 
 
@@ -253,3 +251,33 @@ def _add_posts_sqlite(
         return ids
     finally:
         connection.close()
+
+
+def planned_first_sqlite(path: str, post_id: int, *, beat_since: datetime) -> PlannedFirst:
+    """What `queue add` reports for a floating post, with the stdlib driver: whether a daemon
+    beat since `beat_since` (so it will plan the post soon) and the post's first live airing."""
+    dialect = SqlDialect("sqlite")
+    statuses = ", ".join(f"'{status}'" for status in LIVE_STATUSES)
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            beats = connection.execute(
+                "SELECT count(*) FROM heartbeat WHERE state = 'running' AND beat >= ?",
+                (dialect.time(beat_since),),
+            ).fetchone()
+            first = connection.execute(
+                f"SELECT min(at) FROM airing WHERE post_id = ? AND status IN ({statuses})",
+                (post_id,),
+            ).fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"database sqlite:///{path} failed: {exc}") from exc
+    at = None if first is None or first[0] is None else dialect.read_time(first[0])
+    return PlannedFirst(daemon_running=bool(beats and beats[0]), at=at)
+
+
+@dataclass(frozen=True)
+class PlannedFirst:
+    daemon_running: bool
+    at: datetime | None

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import String, bindparam, case, cast, delete, func, insert, or_, update
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from ..domain import (
     LIVE_STATUSES,
@@ -28,7 +28,16 @@ from ..domain import (
 from ..media import Medium
 from .db import Database, chunked, rowcount
 from .meta import revision_of
-from .models import AIRING_ROW, BROADCAST_AIRING, Airing, Attempt, InboxItem, Media, Post
+from .models import (
+    AIRING_ROW,
+    BROADCAST_AIRING,
+    Airing,
+    Attempt,
+    InboxItem,
+    Media,
+    Post,
+    table_of,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +169,8 @@ class AiringJobs(Database):
         still ours (an airing whose lease was lost meanwhile is left to its new owner)."""
         if not outcomes:
             return 0
-        airing = SQLModel.metadata.tables["airing"]
-        attempt = SQLModel.metadata.tables["attempt"]
+        airing = table_of(Airing)
+        attempt = table_of(Attempt)
         set_airing = (
             airing.update()
             .where(
@@ -488,7 +497,7 @@ def _keep_bodies(
     result = [
         replace(c, body=render(c)) if render is not None and c.id in fresh else c for c in claimed
     ]
-    airing = SQLModel.metadata.tables["airing"]
+    airing = table_of(Airing)
     session.connection().execute(
         airing.update().where(airing.c.id == bindparam("b_id")).values(body=bindparam("b_body")),
         [{"b_id": c.id, "b_body": c.body} for c in result if c.id in fresh],

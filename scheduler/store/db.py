@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Insert, Table, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
@@ -101,6 +101,16 @@ def chunked(items: Iterable[int], size: int = 500) -> Iterator[list[int]]:
             batch = []
     if batch:
         yield batch
+
+
+def insert_or_skip(dialect: str, table: Table) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING in the dialect's own form: a row that another writer
+    (a second planner, a replica listening too) put there first is left as it is."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 def dbapi_cursor(session: Session) -> Any:

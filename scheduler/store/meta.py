@@ -8,12 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select as sa_select
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
-from .db import Database, dbapi_cursor
-from .models import Heartbeat, Meta
+from .db import Database, dbapi_cursor, insert_or_skip
+from .models import Heartbeat, Meta, table_of
 from .post_sql import SqlDialect, bump_revision
 
 _PLANNER_LOCK = 7_345_003
@@ -45,11 +44,8 @@ class MetaJobs(Database):
             # Replicas starting together race to create it: the first insert wins (the others
             # wait for it to commit, then insert nothing) and all read the same row.
             session.execute(
-                text(
-                    "INSERT INTO meta (key, value) VALUES ('instance', :value) "
-                    "ON CONFLICT (key) DO NOTHING"
-                ),
-                {"value": uuid.uuid4().hex[:12]},
+                insert_or_skip(self.dialect, table_of(Meta)),
+                {"key": "instance", "value": uuid.uuid4().hex[:12]},
             )
             row = session.get(Meta, "instance")
             assert row is not None

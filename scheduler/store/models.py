@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -277,6 +278,12 @@ class Meta(SQLModel, table=True):
 
     key: str = _typed(_NAME, primary_key=True)
     value: str = _typed(Text)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table a model maps: what statements over many rows at once are built on."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 # Replies (§10) are conversation: planning, the audit, spacing and `queue list` leave them out.

@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy import select as sa_select
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 
 from ..domain import AiringRow, AiringStatus, PostRow
-from .db import Database, chunked
+from .db import Database, chunked, insert_or_skip
 from .inbox import InboxStore
 from .meta import revision_of
 from .models import (
@@ -28,6 +27,7 @@ from .models import (
     InboxItem,
     Post,
     PostChannel,
+    table_of,
 )
 
 
@@ -148,15 +148,5 @@ class PlanJobs(Database):
                     }
                     for channel, post_id, kind, at in add
                 ]
-                session.execute(_insert_new_airings(self.dialect), rows)
+                session.execute(insert_or_skip(self.dialect, table_of(Airing)), rows)
             return True
-
-
-def _insert_new_airings(dialect: str) -> Any:
-    """INSERT INTO airing … ON CONFLICT DO NOTHING, in the dialect's own form."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    table = SQLModel.metadata.tables["airing"]
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, text, true, update
+from sqlalchemy import delete, true, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -23,7 +23,16 @@ from ..errors import InputError, PostNotFound
 from ..media import MediumInfo
 from .db import Database, dbapi_cursor
 from .meta import note_change
-from .models import BROADCAST_AIRING, BROADCAST_POST, Airing, Attempt, Media, Post, PostChannel
+from .models import (
+    BROADCAST_AIRING,
+    BROADCAST_POST,
+    Airing,
+    Attempt,
+    Media,
+    Post,
+    PostChannel,
+    PostTag,
+)
 from .post_sql import (
     insert_media,
     insert_pinned_airing,
@@ -344,13 +353,13 @@ def _read_records(session: Session, *, channel: str | None) -> list[PostRecord]:
 
 def tags_of(session: Session, post_id: int | None) -> dict[int, list[str]]:
     """Tags by post, sorted: of one post, or of every post (`None`)."""
-    query = "SELECT post_id, tag FROM post_tag"
+    query = sa_select(col(PostTag.post_id), col(PostTag.tag)).order_by(
+        col(PostTag.post_id), col(PostTag.tag)
+    )
     if post_id is not None:
-        query += " WHERE post_id = :post_id"
+        query = query.where(col(PostTag.post_id) == post_id)
     tags: dict[int, list[str]] = defaultdict(list)
-    for row_post, tag in session.execute(
-        text(query + " ORDER BY post_id, tag"), {"post_id": post_id}
-    ):
+    for row_post, tag in session.execute(query):
         tags[row_post].append(tag)
     return tags
 

@@ -1,10 +1,15 @@
-"""The floor under `bench/dispatch.py`: the same burst sent by bare httpx, with no scheduler.
+"""The floor under `bench/dispatch.py`: the same burst sent with no scheduler, two ways.
 
 1,000 JSON POSTs due at one instant across 100 channels, to the same fake webhook process,
-sent the way the daemon sends them (one httpx client and one thread per channel, at most 16
-requests in flight) but with nothing else: no claims, no retries, no outcomes, no logging.
-The daemon can't beat these figures on the same machine; the gap between the two benches is
-the daemon's own work. Prints, never fails.
+with nothing but the requests: no claims, no retries, no outcomes, no logging.
+- `threads`: one httpx client and one thread per channel, at most 16 requests in flight
+  (how the daemon sent before issue 13);
+- `asyncio`: one event loop, one pooled `httpx.AsyncClient` per channel (how the daemon
+  sends now), one task per channel, at most 16 requests in flight.
+The daemon can't beat the asyncio figures on the same machine; the gap between the two
+benches is the daemon's own work. `bench/dispatch.py` runs `async_burst` in the same run as
+its own burst, so its figures are read against this machine's floor of the moment. Prints,
+never fails.
 
     .venv/bin/python bench/http_floor.py [--runs 3]
 """
@@ -12,12 +17,14 @@ the daemon's own work. Prints, never fails.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import signal
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,8 +39,44 @@ REQUESTS = 1_000
 IN_FLIGHT = 16  # the daemon's default
 
 
-def burst(base_url: str, record: Path) -> tuple[list[float], float]:
-    """Send the burst; returns each request's lateness (received minus due) and the span."""
+@dataclass(frozen=True)
+class Burst:
+    """What the webhook received of one burst: each request's lateness and the span; and
+    the CPU time the sender spent on it (less at the mercy of a busy machine than time)."""
+
+    lateness: list[float]
+    span: float
+    cpu: float
+
+    def line(self) -> str:
+        return (
+            f"{len(self.lateness)} requests, lateness p50 "
+            f"{percentile(self.lateness, 0.50) * 1000:.0f} ms, p99 "
+            f"{percentile(self.lateness, 0.99) * 1000:.0f} ms, "
+            f"{len(self.lateness) / self.span:.0f}/s, "
+            f"{self.cpu / len(self.lateness) * 1000:.2f} ms CPU per request"
+        )
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.lateness, 0.99)
+
+
+def _request(base_url: str, n: int, i: int) -> tuple[str, bytes, dict[str, str]]:
+    body = json.dumps({"body": f"airing {n}-{i}"}).encode()
+    headers = {"Content-Type": "application/json", "Idempotency-Key": f"{n}-{i}"}
+    return f"{base_url}/hook/ch{n:03d}", body, headers
+
+
+def _received(record: Path, due: datetime, cpu: float) -> Burst:
+    time.sleep(0.3)  # the server writes its record after answering
+    received = [datetime.fromisoformat(str(r["at"])) for r in read_record(record)]
+    lateness = [(at - due).total_seconds() for at in received]
+    return Burst(lateness, (max(received) - due).total_seconds(), cpu)
+
+
+def thread_burst(base_url: str, record: Path) -> Burst:
+    """Send the burst from one thread per channel, each with its own synchronous client."""
     clients = ChannelClients()
     channel_clients = [clients.new() for _ in range(CHANNELS)]
     sending = threading.BoundedSemaphore(IN_FLIGHT)
@@ -41,26 +84,55 @@ def burst(base_url: str, record: Path) -> tuple[list[float], float]:
         client.post(f"{base_url}/warm/{n}", content=b"{}")
     record.unlink()
     due = datetime.now(UTC) + timedelta(seconds=2)
+    cpu = time.process_time()
 
     def channel(n: int) -> None:
         client = channel_clients[n]
         while (left := (due - datetime.now(UTC)).total_seconds()) > 0:
             time.sleep(min(left, 0.5))
         for i in range(REQUESTS // CHANNELS):
-            body = json.dumps({"body": f"airing {n}-{i}"}).encode()
-            headers = {"Content-Type": "application/json", "Idempotency-Key": f"{n}-{i}"}
+            url, body, headers = _request(base_url, n, i)
             with sending:
-                client.post(f"{base_url}/hook/ch{n:03d}", content=body, headers=headers)
+                client.post(url, content=body, headers=headers)
 
     threads = [threading.Thread(target=channel, args=(n,)) for n in range(CHANNELS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    cpu = time.process_time() - cpu
     clients.close()
-    time.sleep(0.3)  # the server writes its record after answering
-    received = [datetime.fromisoformat(str(r["at"])) for r in read_record(record)]
-    return [(at - due).total_seconds() for at in received], (max(received) - due).total_seconds()
+    return _received(record, due, cpu)
+
+
+def async_burst(base_url: str, record: Path) -> Burst:
+    """Send the burst from one event loop: a task and a pooled async client per channel."""
+    return asyncio.run(_async_burst(base_url, record))
+
+
+async def _async_burst(base_url: str, record: Path) -> Burst:
+    clients = ChannelClients()
+    channel_clients = [clients.new_async() for _ in range(CHANNELS)]
+    sending = asyncio.Semaphore(IN_FLIGHT)
+    for n, client in enumerate(channel_clients):  # connections open before the clock starts
+        await client.post(f"{base_url}/warm/{n}", content=b"{}")
+    record.unlink()
+    due = datetime.now(UTC) + timedelta(seconds=2)
+    cpu = time.process_time()
+
+    async def channel(n: int) -> None:
+        client = channel_clients[n]
+        await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds(), 0.0))
+        for i in range(REQUESTS // CHANNELS):
+            url, body, headers = _request(base_url, n, i)
+            async with sending:
+                await client.post(url, content=body, headers=headers)
+
+    await asyncio.gather(*(channel(n) for n in range(CHANNELS)))
+    cpu = time.process_time() - cpu
+    for client in channel_clients:
+        await client.aclose()
+    return _received(record, due, cpu)
 
 
 def main() -> int:
@@ -72,12 +144,8 @@ def main() -> int:
         server, base_url = start_webhook(record)
         try:
             for run in range(1, args.runs + 1):
-                lateness, span = burst(base_url, record)
-                print(
-                    f"run {run}: {len(lateness)} requests, lateness p50 "
-                    f"{percentile(lateness, 0.50) * 1000:.0f} ms, p99 "
-                    f"{percentile(lateness, 0.99) * 1000:.0f} ms, {len(lateness) / span:.0f}/s"
-                )
+                print(f"run {run} threads: {thread_burst(base_url, record).line()}")
+                print(f"run {run} asyncio: {async_burst(base_url, record).line()}")
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=10)

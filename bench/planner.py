@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scheduler.config import ChannelSettings, QuietWindow  # noqa: E402
 from scheduler.planning.planner import PlanAiring, PlanPost, plan_channel  # noqa: E402
 from scheduler.planning.planner import slots as grid_slots  # noqa: E402
+from scheduler.platforms.file import SPEC as FILE
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a month that crosses Europe's and America's DST
 TIMEZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Riyadh", "Asia/Tokyo"]
@@ -50,7 +51,7 @@ def build_inputs(library: int, seed: int = 7) -> list[ChannelInput]:
     channels = [
         ChannelSettings(
             name=f"ch{number:03d}",
-            publisher="file",
+            platform=FILE,
             timezone=ZoneInfo(TIMEZONES[number % len(TIMEZONES)]),
             max_gap=timedelta(hours=8),
             quiet_hours=(QuietWindow(60, 300),) if number % 4 == 0 else (),

@@ -13,7 +13,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Callable, Mapping, Set
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -24,13 +24,12 @@ from .domain import AIRING_KINDS
 from .errors import ConfigError, SchedulerError, SecretError
 from .inputfile import MB, UnreadableInput, read_text_file
 from .measuring import Goals, MetricsSettings, read_goals, read_metrics
+from .platforms.spec import Deduplication, Option, PlatformSpec
 from .timeutil import DURATION_HINT, format_duration, parse_duration, zone
 
 DAY = timedelta(days=1)
 CONFIG_FILE_LIMIT = 1 * MB
 SECRET_FILE_LIMIT = 1 * MB  # a `{ file = "/dev/zero" }` must not be read forever either
-PUBLISHERS = ("file", "webhook", "mastodon", "bluesky", "telegram")
-WEBHOOK_FORMATS = ("json", "slack", "discord")
 SECRET_SOURCES = ("env", "file", "credential")
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _QUIET_WINDOW = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
@@ -173,10 +172,13 @@ class RepostRules:
 
 @dataclass(frozen=True)
 class ChannelSettings:
-    """One channel's rules (§3) and publisher options (§7), defaults already applied."""
+    """One channel's rules (§3) and publisher options (§7), defaults already applied.
+
+    `platform` is the spec of its publisher: what its options mean, its limits, how it
+    deduplicates (`platforms.PlatformSpec`)."""
 
     name: str
-    publisher: str
+    platform: PlatformSpec
     timezone: ZoneInfo
     cadence: timedelta = timedelta(hours=1)
     slot_offset: timedelta = timedelta(0)
@@ -189,6 +191,16 @@ class ChannelSettings:
     response_time: timedelta = timedelta(hours=4)  # how long an inbox item may wait (§10)
     goals: Goals = Goals()
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def publisher(self) -> str:
+        """The platform's name, as `publisher = "…"` gives it."""
+        return self.platform.name
+
+    @property
+    def deduplication(self) -> Deduplication | None:
+        """How the channel's platform recognises a repeated airing; None: it can't."""
+        return self.platform.deduplicates(self.options)
 
     def option(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
@@ -279,34 +291,11 @@ _RULE_KEYS = {
     "goals",
 }
 _REPOST_KEYS = {"max_per_day", "min_interval", "hour_shift", "max_airings", "template"}
-# Options each publisher accepts; `True` marks a required one. Secrets are validated apart.
-_PUBLISHER_OPTIONS: dict[str, dict[str, bool]] = {
-    "file": {"path": True},
-    "webhook": {"url": True, "format": False, "secret": False, "max_chars": False},
-    "mastodon": {
-        "base_url": True,
-        "token": True,
-        "max_chars": False,
-        "visibility": False,
-        "language": False,
-    },
-    "bluesky": {"service": False, "handle": True, "app_password": True, "language": False},
-    "telegram": {"base_url": False, "bot_token": True, "chat_id": True},
-}
-SECRET_KEYS = {"token", "app_password", "bot_token", "secret"}
-# Where a secret is sent bounds what it may hold (see `SecretRef`); the others go in a body.
-_SECRET_CARRIES = {"token": "header", "bot_token": "path"}
-_URL_KEYS = {"url", "base_url", "service"}
-PUBLISHER_DEFAULTS: dict[str, dict[str, Any]] = {
-    "webhook": {"format": "json"},
-    "mastodon": {"visibility": "public"},
-    "bluesky": {"service": "https://bsky.social"},
-    "telegram": {"base_url": "https://api.telegram.org"},
-}
 
 
-class _Problems:
-    """Collects `path: reason` lines while the whole file is read."""
+class Problems:
+    """Collects `path: reason` lines while the whole file is read (an option's reader adds
+    to it: `add(path, reason)`)."""
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -331,8 +320,16 @@ def default_config_path() -> Path:
     return Path(os.environ.get("SCHEDULER_CONFIG") or "config.toml")
 
 
-def load_config(path: Path | str | None = None, *, resolve_secrets: bool = False) -> Config:
+def load_config(
+    path: Path | str | None = None,
+    *,
+    resolve_secrets: bool = False,
+    platforms: Mapping[str, PlatformSpec] | None = None,
+) -> Config:
     """Read and validate the config; raise ConfigError listing every problem.
+
+    `platforms` (name -> spec) says which publishers exist and what each accepts; by
+    default `platforms.registry.PLATFORMS`, every platform the scheduler has.
 
     The file is read as `inputfile` reads every named input: a regular UTF-8 file of at
     most `CONFIG_FILE_LIMIT`, so `--config /dev/zero` is refused instead of read forever.
@@ -351,13 +348,23 @@ def load_config(path: Path | str | None = None, *, resolve_secrets: bool = False
         raise ConfigError([f"{source}: {exc.reason}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: not valid TOML: {exc}"]) from None
-    return parse_config(raw, config_path, resolve_secrets=resolve_secrets)
+    return parse_config(raw, config_path, resolve_secrets=resolve_secrets, platforms=platforms)
 
 
 def parse_config(
-    raw: Mapping[str, Any], config_path: Path, *, resolve_secrets: bool = False
+    raw: Mapping[str, Any],
+    config_path: Path,
+    *,
+    resolve_secrets: bool = False,
+    platforms: Mapping[str, PlatformSpec] | None = None,
 ) -> Config:
-    problems = _Problems(str(config_path))
+    if platforms is None:
+        # Here, not at the top: each platform's spec reads its options with this module's
+        # readers, so the registry can only be imported once this module is.
+        from .platforms.registry import PLATFORMS
+
+        platforms = PLATFORMS
+    problems = Problems(str(config_path))
     base_dir = config_path.resolve().parent
     problems.unknown_keys(raw, {"scheduler", "defaults", "channels", "metrics"}, "")
 
@@ -378,7 +385,7 @@ def parse_config(
         if not isinstance(table, Mapping):
             problems.add(path, "must be a table ([channels.NAME])")
             continue
-        channel = _read_channel(name, table, defaults, scheduler, base_dir, problems)
+        channel = _read_channel(name, table, defaults, scheduler, platforms, base_dir, problems)
         if channel is not None:
             channels[name] = channel
 
@@ -396,7 +403,7 @@ def parse_config(
     )
 
 
-def _table(raw: Mapping[str, Any], key: str, problems: _Problems) -> Mapping[str, Any]:
+def _table(raw: Mapping[str, Any], key: str, problems: Problems) -> Mapping[str, Any]:
     value = raw.get(key, {})
     if not isinstance(value, Mapping):
         problems.add(key, "must be a table")
@@ -405,7 +412,7 @@ def _table(raw: Mapping[str, Any], key: str, problems: _Problems) -> Mapping[str
 
 
 def _read_scheduler(
-    table: Mapping[str, Any], base_dir: Path, problems: _Problems
+    table: Mapping[str, Any], base_dir: Path, problems: Problems
 ) -> SchedulerSettings:
     problems.unknown_keys(table, _SCHEDULER_KEYS, "scheduler")
     defaults = SchedulerSettings()
@@ -431,7 +438,7 @@ def _read_scheduler(
     )
 
 
-def _retry_policy(value: Any, problems: _Problems) -> RetryPolicy:
+def _retry_policy(value: Any, problems: Problems) -> RetryPolicy:
     plain = RetryPolicy()
     if value is None:
         return plain
@@ -453,7 +460,7 @@ def _retry_policy(value: Any, problems: _Problems) -> RetryPolicy:
     )
 
 
-def _database_url(value: Any, base_dir: Path, problems: _Problems) -> str:
+def _database_url(value: Any, base_dir: Path, problems: Problems) -> str:
     if not isinstance(value, str):
         problems.add("scheduler.database", "must be a string URL")
         return SchedulerSettings.database
@@ -473,7 +480,7 @@ def _database_url(value: Any, base_dir: Path, problems: _Problems) -> str:
     return SchedulerSettings.database
 
 
-def _timezone(value: Any, path: str, problems: _Problems) -> ZoneInfo | None:
+def _timezone(value: Any, path: str, problems: Problems) -> ZoneInfo | None:
     if not isinstance(value, str):
         problems.add(path, "must be an IANA timezone name such as UTC or Europe/Berlin")
         return None
@@ -488,7 +495,7 @@ def _duration(
     table: Mapping[str, Any],
     key: str,
     path: str,
-    problems: _Problems,
+    problems: Problems,
     fallback: timedelta,
     *,
     positive: bool = False,
@@ -521,18 +528,20 @@ def _read_channel(
     table: Mapping[str, Any],
     defaults: Mapping[str, Any],
     scheduler: SchedulerSettings,
+    platforms: Mapping[str, PlatformSpec],
     base_dir: Path,
-    problems: _Problems,
+    problems: Problems,
 ) -> ChannelSettings | None:
     path = f"channels.{name}"
     errors_before = problems.found
     publisher = table.get("publisher")
-    if publisher not in PUBLISHERS:
+    platform = platforms.get(publisher) if isinstance(publisher, str) else None
+    if platform is None:
         shown = "missing" if publisher is None else repr(publisher)
-        problems.add(f"{path}.publisher", f"{shown}; accepted: {', '.join(PUBLISHERS)}")
+        problems.add(f"{path}.publisher", f"{shown}; accepted: {', '.join(platforms)}")
         return None
-    option_spec = _PUBLISHER_OPTIONS[publisher]
-    problems.unknown_keys(table, _RULE_KEYS | set(option_spec) | {"publisher"}, path)
+    option_keys = {option.key for option in platform.options}
+    problems.unknown_keys(table, _RULE_KEYS | option_keys | {"publisher"}, path)
 
     def where(key: str) -> str:
         return f"{path}.{key}" if key in table else f"defaults.{key}"
@@ -549,7 +558,7 @@ def _read_channel(
             unreadable.add(key)
         return value
 
-    plain = ChannelSettings(name=name, publisher=publisher, timezone=scheduler.timezone)
+    plain = ChannelSettings(name=name, platform=platform, timezone=scheduler.timezone)
     tz_value, _ = _merged(defaults, table, "timezone")
     tz = plain.timezone
     if tz_value is not None:
@@ -568,7 +577,7 @@ def _read_channel(
     repost = _repost(defaults.get("repost"), table.get("repost"), path, problems)
     goals = read_goals(defaults.get("goals"), table.get("goals"), path, problems.add)
     response_time = _response_time(table, defaults, goals, path, configured_response)
-    options = _publisher_options(publisher, table, option_spec, path, base_dir, problems)
+    options = _publisher_options(platform, table, path, base_dir, problems)
 
     own_repost = table.get("repost")
     own_shift = isinstance(own_repost, Mapping) and "hour_shift" in own_repost
@@ -579,7 +588,7 @@ def _read_channel(
         return None
     return ChannelSettings(
         name=name,
-        publisher=publisher,
+        platform=platform,
         timezone=tz,
         cadence=cadence,
         slot_offset=slot_offset,
@@ -633,7 +642,7 @@ def _check_rules(
     where: Callable[[str], str],
     unreadable: Set[str],
     hour_shift_path: str,
-    problems: _Problems,
+    problems: Problems,
 ) -> None:
     """Rules that are each valid alone but can't hold together (§3, §6).
 
@@ -713,7 +722,7 @@ def _longest_quiet_stretch(quiet: tuple[QuietWindow, ...]) -> timedelta:
     return timedelta(minutes=longest)
 
 
-def _quiet_hours(value: Any, path: str, problems: _Problems) -> tuple[QuietWindow, ...]:
+def _quiet_hours(value: Any, path: str, problems: Problems) -> tuple[QuietWindow, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -741,7 +750,7 @@ def _quiet_hours(value: Any, path: str, problems: _Problems) -> tuple[QuietWindo
     return tuple(windows)
 
 
-def _mix(value: Any, path: str, problems: _Problems) -> Mix:
+def _mix(value: Any, path: str, problems: Problems) -> Mix:
     if value is None:
         return Mix()
     if not isinstance(value, Mapping):
@@ -763,7 +772,7 @@ def _mix(value: Any, path: str, problems: _Problems) -> Mix:
     return Mix(**weights)
 
 
-def _repost(defaults: Any, override: Any, channel_path: str, problems: _Problems) -> RepostRules:
+def _repost(defaults: Any, override: Any, channel_path: str, problems: Problems) -> RepostRules:
     """Repost rules merge key by key: a channel may change one rule and keep the rest."""
     merged: dict[str, Any] = {}
     for value, path in ((defaults, "defaults.repost"), (override, f"{channel_path}.repost")):
@@ -809,45 +818,49 @@ def _template_problem(text: str) -> str | None:
 
 
 def _publisher_options(
-    publisher: str,
+    platform: PlatformSpec,
     table: Mapping[str, Any],
-    spec: Mapping[str, bool],
     path: str,
     base_dir: Path,
-    problems: _Problems,
+    problems: Problems,
 ) -> dict[str, Any]:
-    options: dict[str, Any] = dict(PUBLISHER_DEFAULTS.get(publisher, {}))
-    for key, required in spec.items():
-        key_path = f"{path}.{key}"
-        if key not in table:
-            if required:
-                problems.add(key_path, f"required for the {publisher} publisher")
+    options: dict[str, Any] = dict(platform.defaults)
+    for option in platform.options:
+        key_path = f"{path}.{option.key}"
+        if option.key not in table:
+            if option.required:
+                problems.add(key_path, f"required for the {platform.name} publisher")
             continue
-        value = table[key]
-        reader = _OPTION_READERS.get(f"{publisher}.{key}") or _OPTION_READERS.get(key, _read_string)
-        checked = reader(value, key_path, problems, base_dir)
+        checked = _reader(option)(table[option.key], key_path, problems, base_dir)
         if checked is not None:
-            options[key] = checked
-    webhook_format = options.get("format") if publisher == "webhook" else None
-    if webhook_format in ("slack", "discord") and isinstance(options.get("url"), str):
-        # The URL is the credential: inline, anyone who can read the config could post.
-        problems.add(
-            f"{path}.url",
-            f"a {webhook_format} webhook URL is a secret; give it as "
-            '{ env = "NAME" }, { file = "path" } or { credential = "name" }',
-        )
+            options[option.key] = checked
+    platform.check(options, path, problems)
     return options
 
 
-def _read_secret(value: Any, path: str, problems: _Problems, base_dir: Path) -> SecretRef | None:
+def _reader(option: Option) -> Callable[[Any, str, Problems, Path], Any]:
+    if option.secret is not None:
+        carries = option.secret
+        return lambda value, path, problems, base_dir: read_secret(
+            value, path, problems, base_dir, carries=carries
+        )
+    return option.read or read_string
+
+
+SECRET_HINT = '{ env = "NAME" }, { file = "path" } or { credential = "name" }'
+
+
+def read_secret(
+    value: Any, path: str, problems: Problems, base_dir: Path, *, carries: str = "text"
+) -> SecretRef | None:
+    """A secret reference (`{ env | file | credential }`), noted so `check` can read it."""
     # Never echo `value`: an inline secret is exactly what must not be printed.
-    accepted = '{ env = "NAME" }, { file = "path" } or { credential = "name" }'
     if not isinstance(value, Mapping):
-        problems.add(path, f"secrets are never written inline; use {accepted}")
+        problems.add(path, f"secrets are never written inline; use {SECRET_HINT}")
         return None
     sources = [key for key in value if key in SECRET_SOURCES]
     if len(value) != 1 or len(sources) != 1 or not isinstance(value[sources[0]], str):
-        problems.add(path, f"must be exactly one of {accepted}")
+        problems.add(path, f"must be exactly one of {SECRET_HINT}")
         return None
     source = sources[0]
     name = value[source]
@@ -862,7 +875,7 @@ def _read_secret(value: Any, path: str, problems: _Problems, base_dir: Path) -> 
         return None
     if source == "file":
         name = str(base_dir / name)
-    ref = SecretRef(source, name, carries=_SECRET_CARRIES.get(path.rsplit(".", 1)[-1], "text"))
+    ref = SecretRef(source, name, carries=carries)
     problems.secrets.append((path, ref))
     return ref
 
@@ -885,105 +898,41 @@ def secret_problem(ref: SecretRef, path: str) -> str | None:
     return None
 
 
-def _read_webhook_url(
-    value: Any, path: str, problems: _Problems, base_dir: Path
-) -> str | SecretRef | None:
-    """A webhook's URL: a secret reference (any format), or a plain URL (JSON only: the
-    format is checked once the channel is read, in `_publisher_options`)."""
-    if isinstance(value, Mapping):
-        reference = _read_secret(value, path, problems, base_dir)
-        return replace(reference, carries="header") if reference is not None else None
-    return _read_url(value, path, problems, base_dir)
-
-
-def _read_string(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
+def read_string(value: Any, path: str, problems: Problems, base_dir: Path) -> str | None:
     if isinstance(value, str) and value.strip():
         return value
     problems.add(path, "must be a non-empty string")
     return None
 
 
-def _read_url(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
+def read_url(value: Any, path: str, problems: Problems, base_dir: Path) -> str | None:
     if isinstance(value, str) and re.match(r"^https?://[^\s/]+", value):
         return value.rstrip("/")
     problems.add(path, f"{value!r} is not an http:// or https:// URL")
     return None
 
 
-def _read_path(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
+def read_path(value: Any, path: str, problems: Problems, base_dir: Path) -> str | None:
     if isinstance(value, str) and value.strip():
         return str(base_dir / value)
     problems.add(path, "must be a file path (relative to the config file)")
     return None
 
 
-def _read_positive_int(value: Any, path: str, problems: _Problems, base_dir: Path) -> int | None:
+def read_positive_int(value: Any, path: str, problems: Problems, base_dir: Path) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     problems.add(path, f"{value!r} must be a whole number above 0")
     return None
 
 
-def _one_of(accepted: tuple[str, ...]) -> Callable[[Any, str, _Problems, Path], str | None]:
+def one_of(accepted: tuple[str, ...]) -> Callable[[Any, str, Problems, Path], str | None]:
     """A reader of an option whose value is one of `accepted`."""
 
-    def read(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
+    def read(value: Any, path: str, problems: Problems, base_dir: Path) -> str | None:
         if value in accepted:
             return str(value)
         problems.add(path, f"{value!r}; accepted: {', '.join(accepted)}")
         return None
 
     return read
-
-
-def _read_chat_id(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
-    if (isinstance(value, int) and not isinstance(value, bool)) or (
-        isinstance(value, str) and value.strip()
-    ):
-        return str(value)
-    problems.add(path, f"{value!r} must be a chat id (a number) or @channelname")
-    return None
-
-
-MASTODON_VISIBILITIES = ("public", "unlisted", "private", "direct")
-# RFC 5646 §2.1 well-formed tags with a lower-case primary subtag (atproto's strict form);
-# grandfathered tags such as `i-klingon` are left out on purpose.
-_BCP47 = re.compile(
-    r"^[a-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
-    r"(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(-[0-9A-WY-Za-wy-z](-[A-Za-z0-9]{2,8})+)*"
-    r"(-[xX](-[A-Za-z0-9]{1,8})+)?$"
-)
-# ISO 639-1 or -3, and the regional forms Mastodon's LanguagesHelper knows (Chinese).
-_ISO_639 = re.compile(r"^([a-z]{2,3}|zh-(CN|HK|TW|YUE))$")
-
-
-def _read_bcp47(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
-    """Bluesky `langs`: a BCP 47 tag; a PDS refuses the whole record for a malformed one."""
-    if isinstance(value, str) and _BCP47.match(value):
-        return value
-    problems.add(path, f"{value!r} is not a BCP 47 language tag; use e.g. en, ar, pt-BR")
-    return None
-
-
-def _read_iso639(value: Any, path: str, problems: _Problems, base_dir: Path) -> str | None:
-    """Mastodon `language`: an ISO 639 code. Mastodon doesn't refuse a wrong one, it silently
-    files the post under the account's default language, so it is caught here instead."""
-    if isinstance(value, str) and _ISO_639.match(value):
-        return value
-    problems.add(path, f"{value!r} is not an ISO 639 language code; use e.g. en, ar, de")
-    return None
-
-
-# Keyed by option name, or `publisher.option` where one name means different things.
-_OPTION_READERS: dict[str, Callable[[Any, str, _Problems, Path], Any]] = {
-    **{key: _read_secret for key in SECRET_KEYS},
-    **{key: _read_url for key in _URL_KEYS},
-    "path": _read_path,
-    "max_chars": _read_positive_int,
-    "format": _one_of(WEBHOOK_FORMATS),
-    "chat_id": _read_chat_id,
-    "visibility": _one_of(MASTODON_VISIBILITIES),
-    "bluesky.language": _read_bcp47,
-    "webhook.url": _read_webhook_url,
-    "mastodon.language": _read_iso639,
-}

@@ -6,7 +6,7 @@ member is its value wherever a string is expected (SQL, JSON, comparisons with s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -123,6 +123,49 @@ class AiringRow:
     remote_url: str | None
     error: str | None
     keyed: bool  # has an idempotency key: it was claimed once and may be on the platform
+
+
+def post_status(
+    *, cancelled: bool, expires: datetime | None, statuses: Collection[str], now: datetime
+) -> str:
+    """queued | published | failed | missed | unconfirmed | cancelled | expired: a post's
+    status from its airings' `statuses`, as `queue list --status` filters it.
+
+    A cancelled post that already aired says `published` (cancelling stopped only what
+    had not aired), and `unconfirmed` while one of its airings may be on the platform.
+    """
+    if cancelled:
+        if AiringStatus.unconfirmed in statuses:
+            return "unconfirmed"
+        return "published" if AiringStatus.published in statuses else "cancelled"
+    for needing_editor in NEEDS_EDITOR:
+        if needing_editor in statuses:
+            return str(needing_editor)
+    if AiringStatus.published in statuses:
+        return "published"
+    if expires is not None and expires <= now:
+        return "expired"
+    return "queued"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelWindow:
+    """What a store needs of one channel's rules to read only the rows a window's plan
+    needs (`Store.window_rows`)."""
+
+    name: str
+    fixed_until: datetime  # now + freeze: a planned airing before it keeps its place
+    slots: int  # at least the number of the channel's slots in the window
+    max_airings: int  # repost.max_airings
+
+
+@dataclass(frozen=True)
+class WindowRows:
+    """The rows planning a window needs: every post and airing that can change its plan."""
+
+    posts: list[PostRow]  # each with only the channels where it is needed
+    airings: list[AiringRow]  # by (at, id)
+    began: dict[str, datetime]  # per channel, the earliest created of its candidate posts
 
 
 def may_be_out(status: str, *, keyed: bool) -> bool:

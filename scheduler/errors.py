@@ -70,6 +70,19 @@ class PostNotFound(SchedulerError):
         super().__init__(f"no post with id {post_id}")
 
 
+class ReplyNotAPost(SchedulerError):
+    """The post id of a reply's text: replies are answered and shown through the inbox."""
+
+    def __init__(self, post_id: int, item_id: int | None) -> None:
+        self.post_id = post_id
+        answers = f" to inbox item {item_id}" if item_id is not None else ""
+        again = f"; `scheduler reply {item_id}` answers again" if item_id is not None else ""
+        super().__init__(
+            f"post {post_id} is the text of a reply{answers}, not a post in the queue: "
+            f"`scheduler inbox --all` shows it{again}"
+        )
+
+
 class InboxItemNotFound(SchedulerError):
     def __init__(self, item_id: int) -> None:
         self.item_id = item_id

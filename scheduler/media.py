@@ -6,8 +6,8 @@ have the daemon upload it. `read_media` opens each file in the editor's process,
 most the limit plus one byte, and takes the type from the first bytes (an extension proves
 nothing). The bytes then travel with the post through the database to the publisher.
 
-Each platform's media rule lives here, beside the length rules of `text.py`: what a
-platform would refuse is refused at queue time, never first at publish time.
+Each platform's spec states its `MediaRule` (`publishers/<platform>.py`), beside its length
+rules: what a platform would refuse is refused at queue time, never first at publish time.
 """
 
 from __future__ import annotations
@@ -51,36 +51,9 @@ class MediaRule:
     alt_unit: str = "characters"
 
 
-# Mastodon's defaults: 4 attachments a status, images up to 16 MiB (the `image_size_limit`
-# that `GET /api/v2/instance` reports on mastodon.social; servers before 4.x said 10 MiB).
-# The description (alt text) is at most 1,500 characters (`MediaAttachment`'s
-# MAX_DESCRIPTION_LENGTH, counted as Ruby counts a string: code points).
-MASTODON_MEDIA = MediaRule(max_files=4, max_bytes=16 * MIB, max_alt=1500)
-# The `app.bsky.embed.images` lexicon: at most 4 images, each a blob of `image/*` of at most
-# 1,000,000 bytes (`maxSize`, decimal). The lexicon sets no limit on `alt`; 2,000 graphemes
-# is the Bluesky app's own (`MAX_ALT_TEXT`), kept so a post reads the same in every client.
-BLUESKY_MEDIA = MediaRule(max_files=4, max_bytes=1_000_000, max_alt=2000, alt_unit="graphemes")
-# Bot API `sendPhoto`: one photo of at most 10 MB uploaded as multipart/form-data (a GIF is
-# `sendAnimation`'s and is turned into a still by `sendPhoto`, so it is refused). A photo
-# carries no alt text: what it shows belongs in the caption.
-TELEGRAM_MEDIA = MediaRule(
-    max_files=1, max_bytes=10_000_000, types=("image/jpeg", "image/png", "image/webp")
-)
-# The file publisher writes only each medium's description, but the bytes are kept in the
-# database all the same, so the same bound keeps an import from filling it.
-FILE_MEDIA = MediaRule(max_files=4, max_bytes=16 * MIB, max_alt=1500)
 # All the media of one import: every row's are held in memory until the rows are stored in
 # one transaction (all or none), so their sum is bounded as well as each file.
 IMPORT_MEDIA_LIMIT = 256 * MIB
-_NO_MEDIA_YET = {
-    "webhook": "webhooks don't carry media",
-}
-_RULES = {
-    "mastodon": MASTODON_MEDIA,
-    "bluesky": BLUESKY_MEDIA,
-    "telegram": TELEGRAM_MEDIA,
-    "file": FILE_MEDIA,
-}
 
 
 @dataclass(frozen=True)
@@ -136,9 +109,10 @@ class MediaBudget:
 
 def media_rule(channel: ChannelSettings) -> MediaRule:
     """The channel's media rule; InputError when its platform takes no media (yet)."""
-    if channel.publisher in _RULES:
-        return _RULES[channel.publisher]
-    reason = _NO_MEDIA_YET.get(channel.publisher, f"{channel.publisher} takes no media")
+    rule = channel.platform.media
+    if rule is not None:
+        return rule
+    reason = channel.platform.no_media or f"{channel.publisher} takes no media"
     raise InputError(
         f"channel {channel.name!r} ({channel.publisher}) can't take media: {reason}; "
         "remove the media or that channel"

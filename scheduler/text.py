@@ -1,18 +1,15 @@
-"""Text as people see it: grapheme counts, each platform's length rule, repost bodies.
+"""Text as people see it: grapheme counts, the measures platforms count length in, repost
+bodies.
 
 Each platform counts length its own way, and a post must be refused at queue time exactly
-where the platform would refuse it (docs/design.md §7), not where a simpler count would:
-
-- Bluesky: 300 graphemes *and* 3000 UTF-8 bytes (the `app.bsky.feed.post` lexicon's
-  `maxGraphemes` and `maxLength`). Arabic letters take two bytes and emoji four or more, so a
-  300-grapheme Arabic post can be 7,000 bytes, which the PDS refuses.
-- Telegram: 4096 UTF-16 code units for a message, as the Bot API counts (an emoji outside
-  the Basic Multilingual Plane is two units; a family emoji is eleven).
-- Mastodon: 500, counted as `app/validators/status_length_validator.rb` does (Mastodon 4):
-  every link (`https://…` as twitter-text finds it, with Mastodon's own path rules from
-  `config/initializers/twitter_regex.rb`) counts as 23 characters whatever its length, a
-  mention `@user@server` counts as `@user`, and the rest is counted in extended grapheme
-  clusters (`each_grapheme_cluster.size`): Mastodon counts graphemes, not code points.
+where the platform would refuse it (docs/design.md §7), not where a simpler count would.
+Each platform's spec (`publishers/<platform>.py`) states its limits as `LengthRule`s over
+the measures here: graphemes, UTF-8 bytes (Bluesky), UTF-16 code units (Telegram), and
+Mastodon's own count, as `app/validators/status_length_validator.rb` does it (Mastodon 4):
+every link (`https://…` as twitter-text finds it, with Mastodon's own path rules from
+`config/initializers/twitter_regex.rb`) counts as 23 characters whatever its length, a
+mention `@user@server` counts as `@user`, and the rest is counted in extended grapheme
+clusters (`each_grapheme_cluster.size`): Mastodon counts graphemes, not code points.
 
 Graphemes are `regex`'s `\\X`, so an Arabic letter with its marks or a family emoji of seven
 code points counts once.
@@ -21,25 +18,19 @@ code points counts once.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from .config import ChannelSettings
 from .domain import AiringKind
+from .platforms.spec import LengthRule
 
 # C0 and C1 controls, DEL, and the explicit bidi embeddings, overrides and isolates: a stray
 # PDI would close our own isolate early and an RLO would flip the rest of the line.
 UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 MASTODON_URL_LENGTH = 23
-MASTODON_LIMIT = 500
-BLUESKY_GRAPHEMES = 300
-BLUESKY_BYTES = 3000
-TELEGRAM_UTF16_UNITS = 4096
-TELEGRAM_CAPTION_UTF16_UNITS = 1024  # a photo's caption (`sendPhoto`)
 
 
 @lru_cache(maxsize=1)
@@ -117,45 +108,13 @@ def mastodon_length(text: str) -> int:
     return graphemes("".join(countable))
 
 
-@dataclass(frozen=True)
-class LengthRule:
-    """One limit of one platform: at most `limit` of `unit`, as `measure` counts them."""
-
-    limit: int
-    unit: str  # what is counted, for the error message
-    measure: Callable[[str], int]
-    how: str = ""  # how the platform counts, where "characters" alone would mislead
-
-
-_MASTODON_HOW = (
-    f" (as Mastodon counts: a link counts {MASTODON_URL_LENGTH}, @user@server counts as @user)"
-)
-
-
 def length_rules(channel: ChannelSettings, *, media: bool = False) -> tuple[LengthRule, ...]:
-    """The queue-time limits of docs/design.md §7 for a channel; empty where there are none.
+    """The queue-time limits of docs/design.md §7 for a channel, as its platform's spec
+    declares them; empty where there are none.
 
     `media`: the post carries media, which on Telegram makes the body a photo's caption.
     """
-    publisher = channel.publisher
-    max_chars = channel.option("max_chars")
-    if publisher == "mastodon":
-        limit = max_chars or MASTODON_LIMIT
-        return (LengthRule(limit, "characters", mastodon_length, _MASTODON_HOW),)
-    if publisher == "bluesky":
-        return (
-            LengthRule(BLUESKY_GRAPHEMES, "graphemes", graphemes),
-            LengthRule(BLUESKY_BYTES, "bytes", utf8_bytes, " in UTF-8"),
-        )
-    if publisher == "telegram":
-        units = "UTF-16 code units"
-        if media:
-            how = " (a photo's caption, as Telegram counts)"
-            return (LengthRule(TELEGRAM_CAPTION_UTF16_UNITS, units, utf16_units, how),)
-        return (LengthRule(TELEGRAM_UTF16_UNITS, units, utf16_units, " (as Telegram counts)"),)
-    if publisher == "webhook" and max_chars:
-        return (LengthRule(max_chars, "characters", graphemes),)
-    return ()
+    return channel.platform.length_rules(channel.options, media)
 
 
 def length_problem(body: str, channel: ChannelSettings, *, media: bool = False) -> str | None:

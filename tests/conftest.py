@@ -133,6 +133,51 @@ def queued_id(stdout: str) -> str:
     return match.group(1)
 
 
+def invoke_cli(
+    *args: str,
+    config: Path | None = None,
+    input: str | bytes | None = None,
+    env: dict[str, str] | None = None,
+    context: object | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `scheduler ARGS` in this process, as `run_cli` would in a real one: the same
+    arguments, environment (`SCHEDULER_EDITOR=tester` and `env`) and result (exit status,
+    stdout, stderr), so a test reads the same either way. `context` is an `AppContext` to
+    hand in, e.g. one with a fixed clock. A bug is raised here with its traceback (the
+    console script would print its one "internal error" line)."""
+    from typer.testing import CliRunner
+
+    from scheduler.cli.app import app
+    from scheduler.render import terminal
+
+    command = ["--config", str(config)] if config is not None else []
+    terminal._stdout_is_terminal.cache_clear()  # a process asks once; each command is one
+    try:
+        result = CliRunner().invoke(
+            app,
+            [*command, *args],
+            input=input,
+            env={"SCHEDULER_EDITOR": "tester", **(env or {})},
+            catch_exceptions=False,
+            prog_name="scheduler",
+            obj=context,
+        )
+    finally:
+        terminal._stdout_is_terminal.cache_clear()
+    return subprocess.CompletedProcess(
+        ["scheduler", *command, *args], result.exit_code, result.stdout, result.stderr
+    )
+
+
+@pytest.fixture
+def invoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunCli:
+    """`invoke_cli` from `tmp_path`: the CLI in this process, for every test whose behaviour
+    doesn't need a real one (signals, kill -9, daemons, the import check of the fast path,
+    the installed console script, a terminal)."""
+    monkeypatch.chdir(tmp_path)
+    return invoke_cli
+
+
 @pytest.fixture
 def run_cli(tmp_path: Path) -> RunCli:
     """Run `python -m scheduler ARGS` as a real process; returns the completed process."""

@@ -104,9 +104,9 @@ def env(fakes: Fakes, **changes: str) -> dict[str, str]:
 
 
 def test_check_online_names_each_account_and_skips_webhooks_and_files(
-    tmp_path: Path, run_cli: RunCli, fakes: Fakes
+    tmp_path: Path, invoke: RunCli, fakes: Fakes
 ) -> None:
-    result = run_cli("check", "--online", config=fakes.config(tmp_path), env=env(fakes))
+    result = invoke("check", "--online", config=fakes.config(tmp_path), env=env(fakes))
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     lines = result.stdout.splitlines()
@@ -130,20 +130,20 @@ def test_check_online_names_each_account_and_skips_webhooks_and_files(
     assert fakes.mastodon.statuses == [] and fakes.bluesky.records == {}
     assert fakes.telegram.messages == []
     # Without --online, no platform is called.
-    plain = run_cli("check", config=fakes.config(tmp_path), env=env(fakes))
+    plain = invoke("check", config=fakes.config(tmp_path), env=env(fakes))
     assert plain.returncode == 0 and "credentials" not in plain.stdout
     assert len(fakes.mastodon.requests) == 1
 
 
 def test_a_wrong_credential_fails_with_the_platforms_answer_and_no_secret(
-    tmp_path: Path, run_cli: RunCli, fakes: Fakes
+    tmp_path: Path, invoke: RunCli, fakes: Fakes
 ) -> None:
     wrong = {
         "T_MASTODON": "wrong-mastodon-Token-9",
         "T_BSKY": "wrong-app-pass-word",
         "T_BOT": "999999:WRONG-bot-token_y",
     }
-    result = run_cli("check", "--online", config=fakes.config(tmp_path), env=env(fakes, **wrong))
+    result = invoke("check", "--online", config=fakes.config(tmp_path), env=env(fakes, **wrong))
     assert result.returncode == 1
     config = tmp_path / "config.toml"
     lines = result.stdout.splitlines()
@@ -173,11 +173,11 @@ def test_a_wrong_credential_fails_with_the_platforms_answer_and_no_secret(
 
 
 def test_a_platform_that_echoes_the_credential_is_shown_redacted(
-    tmp_path: Path, run_cli: RunCli, fakes: Fakes
+    tmp_path: Path, invoke: RunCli, fakes: Fakes
 ) -> None:
     fakes.bluesky.fail_next(401, message=f"password {APP_PASSWORD!r} is not {APP_PASSWORD}")
     fakes.mastodon.fail_next(403, message=f"token {MASTODON_TOKEN} was revoked")
-    result = run_cli("check", "--online", config=fakes.config(tmp_path), env=env(fakes))
+    result = invoke("check", "--online", config=fakes.config(tmp_path), env=env(fakes))
     assert result.returncode == 1
     assert "  masto: failed: mastodon answered 403: token <redacted> was revoked" in (
         result.stdout.splitlines()
@@ -191,10 +191,10 @@ def test_a_platform_that_echoes_the_credential_is_shown_redacted(
 
 
 def test_a_platforms_control_characters_never_reach_the_terminal(
-    tmp_path: Path, run_cli: RunCli, fakes: Fakes
+    tmp_path: Path, invoke: RunCli, fakes: Fakes
 ) -> None:
     fakes.mastodon.fail_next(401, message="\x1b]0;owned\x07 bad \x1b[31mtoken\u202e")
-    result = run_cli("check", "--online", config=fakes.config(tmp_path), env=env(fakes))
+    result = invoke("check", "--online", config=fakes.config(tmp_path), env=env(fakes))
     assert result.returncode == 1
     assert "  masto: failed: mastodon answered 401: ]0;owned bad [31mtoken" in (
         result.stdout.splitlines()
@@ -204,13 +204,13 @@ def test_a_platforms_control_characters_never_reach_the_terminal(
 
 
 def test_an_unreachable_platform_is_named_and_a_missing_secret_is_not_called(
-    tmp_path: Path, run_cli: RunCli, fakes: Fakes
+    tmp_path: Path, invoke: RunCli, fakes: Fakes
 ) -> None:
     config = fakes.config(tmp_path)
     fakes.telegram.stop()  # nothing listens on its port any more
     values = env(fakes)
     del values["T_MASTODON"]
-    result = run_cli("check", "--online", config=config, env=values)
+    result = invoke("check", "--online", config=config, env=values)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     lines = lines[lines.index("credentials (one read-only call per channel):") :]
@@ -225,7 +225,7 @@ def test_an_unreachable_platform_is_named_and_a_missing_secret_is_not_called(
 
 
 def test_a_slack_url_is_a_secret_reference_sent_to_and_never_printed(
-    tmp_path: Path, run_cli: RunCli, fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, invoke: RunCli, fakes: Fakes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config_path = fakes.config(tmp_path)
     secret_url = env(fakes)["T_SLACK_URL"]
@@ -249,14 +249,14 @@ def test_a_slack_url_is_a_secret_reference_sent_to_and_never_printed(
     assert str(caught.value) == (
         "webhook (slack) answered 404: no_service: <redacted> (<redacted>)"
     )
-    shown = run_cli("check", "--online", config=config_path, env=env(fakes))
+    shown = invoke("check", "--online", config=config_path, env=env(fakes))
     assert shown.returncode == 0, shown.stderr
     assert "SECRETslackpath" not in shown.stdout + shown.stderr
 
 
 @pytest.mark.parametrize("format", ["slack", "discord"])
 def test_a_plain_slack_or_discord_url_is_refused_naming_the_secret_forms(
-    tmp_path: Path, run_cli: RunCli, format: str
+    tmp_path: Path, invoke: RunCli, format: str
 ) -> None:
     url = "https://hooks.example/services/T000/B000/SECRETinline"
     config = write_config(
@@ -268,7 +268,7 @@ def test_a_plain_slack_or_discord_url_is_refused_naming_the_secret_forms(
         url = "{url}"
         """,
     )
-    result = run_cli("check", config=config)
+    result = invoke("check", config=config)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
         f"{config}: channels.team.url: a {format} webhook URL is a secret; give it as "
@@ -277,10 +277,10 @@ def test_a_plain_slack_or_discord_url_is_refused_naming_the_secret_forms(
 
 
 def test_a_webhook_url_secret_must_be_an_http_url_and_is_not_shown_when_it_is_not(
-    tmp_path: Path, run_cli: RunCli, fakes: Fakes
+    tmp_path: Path, invoke: RunCli, fakes: Fakes
 ) -> None:
     config = fakes.config(tmp_path)
-    result = run_cli("check", "--online", config=config, env=env(fakes, T_SLACK_URL="ftp-SECRETx"))
+    result = invoke("check", "--online", config=config, env=env(fakes, T_SLACK_URL="ftp-SECRETx"))
     assert result.returncode == 1
     assert "ftp-SECRETx" not in result.stdout + result.stderr
     assert result.stderr == (

@@ -1,4 +1,5 @@
-"""The editors' command line (DESIGN §4) as a real process: `python -m scheduler …`.
+"""The editors' command line (DESIGN §4), run in this process (`invoke`: the same output
+and exit status as `python -m scheduler …`); the console script itself runs as a process.
 
 Every refusal must exit 1 with one line on stderr, print nothing on stdout, and leave the
 database exactly as it was; usage errors exit 2. State is seeded through the library where
@@ -133,9 +134,9 @@ class Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, run_cli: RunCli) -> Cli:
+def cli(tmp_path: Path, invoke: RunCli) -> Cli:
     write_config(tmp_path, CHANNELS)
-    return Cli(tmp_path, run_cli)
+    return Cli(tmp_path, invoke)
 
 
 @pytest.fixture
@@ -820,8 +821,8 @@ COMMANDS = [
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "scheduler")
-def test_help_works(run_cli: RunCli, command: tuple[str, ...]) -> None:
-    result = run_cli(*command, "--help")
+def test_help_works(invoke: RunCli, command: tuple[str, ...]) -> None:
+    result = invoke(*command, "--help")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"Usage: scheduler {' '.join(command)}".rstrip())
     assert result.stderr == ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -69,7 +70,7 @@ class Harness:
     hook: FakeWebhook
     other: FakeWebhook
     telegram: FakeTelegram
-    run_cli: RunCli
+    invoke: RunCli
     daemons: list[Daemon] = field(default_factory=list)
 
     def daemon(
@@ -127,7 +128,7 @@ class Harness:
         return min(self.airings(post_id, channel), key=lambda a: a.at)
 
     def cli_json(self, *args: str) -> Any:
-        result = self.run_cli(*args, "--format", "json", config=self.config_path)
+        result = self.invoke(*args, "--format", "json", config=self.config_path)
         assert result.returncode == 0, result.stderr
         assert "database is locked" not in result.stderr
         return json.loads(result.stdout)
@@ -139,7 +140,7 @@ class Harness:
 
 
 @pytest.fixture
-def harness(tmp_path: Path, db_url: str, run_cli: RunCli) -> Iterator[Harness]:
+def harness(tmp_path: Path, db_url: str, invoke: RunCli) -> Iterator[Harness]:
     (tmp_path / "tg-token").write_text("123456:TEST-bot-token_abc\n", encoding="utf-8")
     with (
         FakeWebhook() as hook,
@@ -184,7 +185,7 @@ def harness(tmp_path: Path, db_url: str, run_cli: RunCli) -> Iterator[Harness]:
         store.migrate()
         clients = ChannelClients(timeout=2.0)
         h = Harness(
-            tmp_path, config_path, config, store, clients, Clock(T0), hook, other, telegram, run_cli
+            tmp_path, config_path, config, store, clients, Clock(T0), hook, other, telegram, invoke
         )
         try:
             yield h
@@ -605,7 +606,13 @@ class ExplodingPublisher:
         "Bearer tök-secret".encode("ascii")  # raises UnicodeEncodeError
         raise AssertionError("unreachable")
 
+    async def publish_async(self, delivery: Delivery) -> Receipt:
+        return self.publish(delivery)
+
     def close(self) -> None:
+        pass
+
+    async def close_async(self) -> None:
         pass
 
 
@@ -691,7 +698,7 @@ def test_history_shows_the_text_that_aired_after_an_edit_and_a_cancel(harness: H
     assert aired.status == AiringStatus.published
     assert h.hook.requests[0].body["body"] == "typo in the launch post"
 
-    edited = h.run_cli("queue", "edit", str(post), "fixed launch post", config=h.config_path)
+    edited = h.invoke("queue", "edit", str(post), "fixed launch post", config=h.config_path)
     assert edited.returncode == 0, edited.stderr
     assert f"airing {aired.id} keeps the text it was sent with" in edited.stderr
     shown = h.cli_json("queue", "show", str(post))
@@ -701,7 +708,7 @@ def test_history_shows_the_text_that_aired_after_an_edit_and_a_cancel(harness: H
     calendar = h.cli_json("calendar", "--from", "2026-11-23T12:00Z", "--days", "1")
     (in_calendar,) = [a for a in calendar["airings"] if a["id"] == aired.id]
     assert in_calendar["body"] == "typo in the launch post"
-    as_text = h.run_cli("queue", "show", str(post), config=h.config_path)
+    as_text = h.invoke("queue", "show", str(post), config=h.config_path)
     assert as_text.returncode == 0, as_text.stderr
     aired_line, sent_line = [
         line for line in as_text.stdout.splitlines() if f"#{aired.id} " in line or "sent:" in line
@@ -709,7 +716,7 @@ def test_history_shows_the_text_that_aired_after_an_edit_and_a_cancel(harness: H
     assert "published" in aired_line
     assert sent_line.strip() == "sent: typo in the launch post"
 
-    cancelled = h.run_cli("queue", "cancel", str(post), config=h.config_path)
+    cancelled = h.invoke("queue", "cancel", str(post), config=h.config_path)
     assert cancelled.returncode == 0, cancelled.stderr
     assert cancelled.stdout.startswith(f"cancelled post {post}: ")
     assert cancelled.stdout.endswith(f"airing {aired.id} already aired and stays published\n")
@@ -742,60 +749,76 @@ def test_a_retried_floating_airing_is_sent_again_as_itself(harness: Harness) -> 
     assert first.body["due"] == second.body["due"] == iso_utc(planned.at)
 
 
+@dataclass
+class MastodonWorld:
+    """One Mastodon channel on a fake server, its store and a daemon with an injected clock."""
+
+    config: Config
+    store: Store
+    clock: Clock
+    daemon: Daemon
+
+
+@contextmanager
+def mastodon_world(tmp_path: Path, db_url: str, mastodon: FakeMastodon) -> Iterator[MastodonWorld]:
+    (tmp_path / "masto-token").write_text("mastodon-test-token\n", encoding="utf-8")
+    config_path = write_config(
+        tmp_path,
+        f"""
+        [channels.masto]
+        publisher = "mastodon"
+        base_url = "{mastodon.base_url}"
+        token = {{ file = "masto-token" }}
+        timezone = "UTC"
+        """,
+        database=db_url,
+    )
+    config = load_config(config_path)
+    store = Store(config.scheduler.database)
+    store.migrate()
+    clients = ChannelClients(timeout=2.0)
+    clock = Clock(T0)
+    publishers = build_publishers(config.channels, clients, now=clock)
+    daemon = Daemon(config, store, publishers, clock=clock, retry=NO_WAIT)
+    try:
+        yield MastodonWorld(config, store, clock, daemon)
+    finally:
+        daemon.close(timeout=5)
+        clients.close()
+        store.close()
+
+
 def test_a_mastodon_airing_past_its_key_memory_is_not_called_safe_to_retry(
     tmp_path: Path, db_url: str
 ) -> None:
     """Mastodon forgets idempotency keys after an hour: the advice must say so."""
-    (tmp_path / "masto-token").write_text("mastodon-test-token\n", encoding="utf-8")
-    with FakeMastodon() as mastodon:
-        config_path = write_config(
-            tmp_path,
-            f"""
-            [channels.masto]
-            publisher = "mastodon"
-            base_url = "{mastodon.base_url}"
-            token = {{ file = "masto-token" }}
-            timezone = "UTC"
-            """,
-            database=db_url,
+    with FakeMastodon() as mastodon, mastodon_world(tmp_path, db_url, mastodon) as world:
+        config, store, daemon = world.config, world.store, world.daemon
+        at = T0 + timedelta(minutes=25)
+        posts = store.add_posts(
+            [
+                PostDraft(body=f"toot {n}", kind="core", channels=("masto",), editor="s", at=t)
+                for n, t in enumerate((at, at + HOUR))
+            ],
+            now=T0,
+            spacing={"masto": SPACING},
         )
-        config = load_config(config_path)
-        store = Store(config.scheduler.database)
-        store.migrate()
-        clients = ChannelClients(timeout=2.0)
-        clock = Clock(T0)
-        publishers = build_publishers(config.channels, clients, now=clock)
-        daemon = Daemon(config, store, publishers, clock=clock, retry=NO_WAIT)
-        try:
-            at = T0 + timedelta(minutes=25)
-            posts = store.add_posts(
-                [
-                    PostDraft(body=f"toot {n}", kind="core", channels=("masto",), editor="s", at=t)
-                    for n, t in enumerate((at, at + HOUR))
-                ],
-                now=T0,
-                spacing={"masto": SPACING},
+        for due in (at, at + HOUR):
+            store.claim_due(
+                owner="gone:1:dead",
+                now=due,
+                lease=config.scheduler.lease,
+                limit=1,
+                key_prefix="k-",
+                channels=["masto"],
             )
-            for due in (at, at + HOUR):
-                store.claim_due(
-                    owner="gone:1:dead",
-                    now=due,
-                    lease=config.scheduler.lease,
-                    limit=1,
-                    key_prefix="k-",
-                    channels=["masto"],
-                )
-            assert daemon.dispatcher.recover_leases(at + HOUR + timedelta(minutes=30)) == 2
-            old, recent = (store.get_post(p).airings[0] for p in posts)
-            assert old.status == AiringStatus.unconfirmed
-            assert old.error == (
-                "interrupted by a process that stopped while sending it; mastodon has forgotten "
-                "its idempotency key by now: check the channel, and if it isn't there, "
-                f"`scheduler queue retry {posts[0]}` sends it"
-            )
-            assert recent.status == AiringStatus.planned  # within the hour: re-sent by its key
-            assert mastodon.requests == []
-        finally:
-            daemon.close(timeout=5)
-            clients.close()
-            store.close()
+        assert daemon.dispatcher.recover_leases(at + HOUR + timedelta(minutes=30)) == 2
+        old, recent = (store.get_post(p).airings[0] for p in posts)
+        assert old.status == AiringStatus.unconfirmed
+        assert old.error == (
+            "interrupted by a process that stopped while sending it; mastodon has forgotten "
+            "its idempotency key by now: check the channel, and if it isn't there, "
+            f"`scheduler queue retry {posts[0]}` sends it"
+        )
+        assert recent.status == AiringStatus.planned  # within the hour: re-sent by its key
+        assert mastodon.requests == []

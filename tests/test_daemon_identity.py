@@ -100,13 +100,13 @@ def pinned(body: str, at: datetime) -> PostDraft:
 
 @pytest.mark.slow
 def test_a_second_daemon_on_one_sqlite_file_refuses_and_names_the_first(
-    tmp_path: Path, run_cli: RunCli
+    tmp_path: Path, run_cli: RunCli, invoke: RunCli
 ) -> None:
     # A floating post whose slot comes up seconds from now: the case two daemons both planned
     # and both sent, each under its own key.
     next_slot = datetime.now(UTC) + timedelta(seconds=10)
     config = write_file_config(tmp_path, slot_offset=f"{next_slot.second}s")
-    added = run_cli(
+    added = invoke(
         "queue", "add", "once only", "--channel", "main", "--kind", "core", "--no-evergreen",
         config=config,
     )  # fmt: skip
@@ -161,7 +161,7 @@ def test_kill_9_of_the_daemon_frees_the_file_for_the_next_one(tmp_path: Path) ->
 @pytest.mark.slow
 @pytest.mark.parametrize("change", ["removed", "replaced"])
 def test_a_daemon_stops_when_its_database_file_is_removed_or_replaced(
-    tmp_path: Path, run_cli: RunCli, change: str
+    tmp_path: Path, invoke: RunCli, change: str
 ) -> None:
     config = write_file_config(tmp_path)
     database = tmp_path / "scheduler.db"
@@ -170,7 +170,7 @@ def test_a_daemon_stops_when_its_database_file_is_removed_or_replaced(
     store.close()
     backup(database, tmp_path / "backup.db")  # taken before any daemon ran
     daemon = Service(config, tmp_path / "daemon.log")
-    status = run_cli("status", config=config)
+    status = invoke("status", config=config)
     assert status.stdout.startswith("daemon: running"), status.stdout + status.stderr
     assert f":{daemon.process.pid}:" in status.stdout.splitlines()[0]
 
@@ -188,7 +188,7 @@ def test_a_daemon_stops_when_its_database_file_is_removed_or_replaced(
 
     # The next daemon works on the file now at the path, and `status` sees it running there.
     restarted = Service(config, tmp_path / "restarted.log")
-    status = run_cli("status", config=config)
+    status = invoke("status", config=config)
     assert status.stdout.startswith("daemon: running"), status.stdout + status.stderr
     assert f":{restarted.process.pid}:" in status.stdout.splitlines()[0]
     assert restarted.terminate() == 0

@@ -20,18 +20,18 @@ max_airings = 6
 """
 
 
-def _queue(run_cli: RunCli, config: Path, *args: str) -> int:
-    done = run_cli("queue", "add", *args, config=config)
+def _queue(invoke: RunCli, config: Path, *args: str) -> int:
+    done = invoke("queue", "add", *args, config=config)
     assert done.returncode == 0, done.stderr
     return int(queued_id(done.stdout))
 
 
-def _library(run_cli: RunCli, config: Path) -> dict[str, int]:
+def _library(invoke: RunCli, config: Path) -> dict[str, int]:
     return {
-        "core": _queue(run_cli, config, "Core news", "-c", "main", "--kind", "core"),
-        "fun": _queue(run_cli, config, "A light joke", "-c", "main", "--kind", "entertaining"),
+        "core": _queue(invoke, config, "Core news", "-c", "main", "--kind", "core"),
+        "fun": _queue(invoke, config, "A light joke", "-c", "main", "--kind", "entertaining"),
         "pinned": _queue(
-            run_cli,
+            invoke,
             config,
             "Launch at ten",
             "-c",
@@ -44,18 +44,18 @@ def _library(run_cli: RunCli, config: Path) -> dict[str, int]:
     }
 
 
-def _json(run_cli: RunCli, config: Path, *args: str) -> dict:  # type: ignore[type-arg]
-    done = run_cli(*args, "--format", "json", config=config)
+def _json(invoke: RunCli, config: Path, *args: str) -> dict:  # type: ignore[type-arg]
+    done = invoke(*args, "--format", "json", config=config)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
 def test_simulate_json_has_the_design_shape_and_reports_the_rules(
-    tmp_path: Path, run_cli: RunCli
+    tmp_path: Path, invoke: RunCli
 ) -> None:
     config = write_config(tmp_path, BERLIN_EXTRA)
-    ids = _library(run_cli, config)
-    result = _json(run_cli, config, "simulate", "--from", START, "--days", "2", "--audit")
+    ids = _library(invoke, config)
+    result = _json(invoke, config, "simulate", "--from", START, "--days", "2", "--audit")
 
     assert result["from"] == START
     assert result["to"] == "2030-01-09T00:00:00Z"
@@ -83,21 +83,21 @@ def test_simulate_json_has_the_design_shape_and_reports_the_rules(
 
 
 def test_simulate_json_is_byte_identical_for_the_same_inputs(
-    tmp_path: Path, run_cli: RunCli
+    tmp_path: Path, invoke: RunCli
 ) -> None:
     config = write_config(tmp_path, BERLIN_EXTRA)
-    _library(run_cli, config)
+    _library(invoke, config)
     args = ("simulate", "--from", START, "--days", "3", "--format", "json")
-    first = run_cli(*args, config=config)
-    second = run_cli(*args, config=config)
+    first = invoke(*args, config=config)
+    second = invoke(*args, config=config)
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
 
 
-def test_simulate_text_is_a_readable_report(tmp_path: Path, run_cli: RunCli) -> None:
+def test_simulate_text_is_a_readable_report(tmp_path: Path, invoke: RunCli) -> None:
     config = write_config(tmp_path, 'max_gap = "3h"\n')
-    _library(run_cli, config)
-    done = run_cli("simulate", "--from", START, "--days", "2", "--audit", config=config)
+    _library(invoke, config)
+    done = invoke("simulate", "--from", START, "--days", "2", "--audit", config=config)
     assert done.returncode == 0, done.stderr
     text = done.stdout
     assert "main: " in text and "airings (core 2, entertaining 1, repost" in text
@@ -112,27 +112,25 @@ def test_simulate_text_is_a_readable_report(tmp_path: Path, run_cli: RunCli) -> 
     )
 
 
-def test_simulate_runs_the_audit_only_when_asked(tmp_path: Path, run_cli: RunCli) -> None:
+def test_simulate_runs_the_audit_only_when_asked(tmp_path: Path, invoke: RunCli) -> None:
     """Without --audit the plan's own gaps and mix are reported and violations are null (not
     checked), never an empty list that would claim the rules were judged."""
     config = write_config(tmp_path, 'max_gap = "3h"\n')
-    _library(run_cli, config)
-    channel = _json(run_cli, config, "simulate", "--from", START, "--days", "2")["channels"]["main"]
+    _library(invoke, config)
+    channel = _json(invoke, config, "simulate", "--from", START, "--days", "2")["channels"]["main"]
     assert channel["violations"] is None
     assert channel["gaps"] and channel["by_kind"]["core"] == 2
-    done = run_cli("simulate", "--from", START, "--days", "2", config=config)
+    done = invoke("simulate", "--from", START, "--days", "2", config=config)
     assert done.returncode == 0, done.stderr
     assert "gaps over max_gap 3h:" in done.stdout
     assert "rule violations" not in done.stdout
 
 
-def test_calendar_shows_the_plan_before_the_daemon_ever_ran(
-    tmp_path: Path, run_cli: RunCli
-) -> None:
+def test_calendar_shows_the_plan_before_the_daemon_ever_ran(tmp_path: Path, invoke: RunCli) -> None:
     config = write_config(tmp_path)
-    floating = _queue(run_cli, config, "Core news", "-c", "main", "--kind", "core")
-    pinned = _queue(run_cli, config, "Pinned", "-c", "main", "--kind", "core", "--at", "+2d")
-    calendar = _json(run_cli, config, "calendar", "--days", "7")
+    floating = _queue(invoke, config, "Core news", "-c", "main", "--kind", "core")
+    pinned = _queue(invoke, config, "Pinned", "-c", "main", "--kind", "core", "--at", "+2d")
+    calendar = _json(invoke, config, "calendar", "--days", "7")
     airings = calendar["airings"]
     (stored,) = [a for a in airings if a["post_id"] == pinned and a["pinned"]]
     assert stored["id"] is not None and stored["status"] == "planned"  # stored at queue time
@@ -142,11 +140,11 @@ def test_calendar_shows_the_plan_before_the_daemon_ever_ran(
 
 
 def test_status_forecasts_the_first_gap_and_when_fresh_content_runs_out(
-    tmp_path: Path, run_cli: RunCli
+    tmp_path: Path, invoke: RunCli
 ) -> None:
     config = write_config(tmp_path, 'max_gap = "3h"\n')
-    _queue(run_cli, config, "Only post", "-c", "main", "--kind", "core", "--no-evergreen")
-    report = _json(run_cli, config, "status")
+    _queue(invoke, config, "Only post", "-c", "main", "--kind", "core", "--no-evergreen")
+    report = _json(invoke, config, "status")
     assert report["daemon"] == {"state": "never ran"}
     main = report["channels"]["main"]
     assert main["queued_posts"] == 1
@@ -155,21 +153,21 @@ def test_status_forecasts_the_first_gap_and_when_fresh_content_runs_out(
     assert main["first_gap"] is not None and main["first_gap"]["minutes"] > 180
     assert main["fresh_runs_out"] is not None
 
-    text = run_cli("status", config=config)
+    text = invoke("status", config=config)
     assert text.returncode == 0, text.stderr
     assert "daemon: never ran" in text.stdout
     assert "first gap:" in text.stdout and "none forecast" not in text.stdout
 
 
-def test_simulate_refuses_an_unknown_channel(tmp_path: Path, run_cli: RunCli) -> None:
+def test_simulate_refuses_an_unknown_channel(tmp_path: Path, invoke: RunCli) -> None:
     config = write_config(tmp_path)
-    done = run_cli("simulate", "--channel", "nope", config=config)
+    done = invoke("simulate", "--channel", "nope", config=config)
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr.strip() == "error: unknown channel 'nope'; known channels: main"
 
 
-def test_a_busy_serve_port_is_one_error_line(tmp_path: Path, run_cli: RunCli) -> None:
+def test_a_busy_serve_port_is_one_error_line(tmp_path: Path, invoke: RunCli) -> None:
     import socket
 
     config = write_config(tmp_path)
@@ -177,7 +175,7 @@ def test_a_busy_serve_port_is_one_error_line(tmp_path: Path, run_cli: RunCli) ->
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = run_cli("calendar", "--serve", "--port", str(port), config=config)
+        done = invoke("calendar", "--serve", "--port", str(port), config=config)
     assert done.returncode == 1
     assert done.stderr == (
         f"error: --port {port}: the port is already in use (another `calendar --serve`?); "
@@ -186,12 +184,12 @@ def test_a_busy_serve_port_is_one_error_line(tmp_path: Path, run_cli: RunCli) ->
     assert done.stdout == ""
 
 
-def test_text_calendar_is_as_wide_as_the_terminal(tmp_path: Path, run_cli: RunCli) -> None:
+def test_text_calendar_is_as_wide_as_the_terminal(tmp_path: Path, invoke: RunCli) -> None:
     config = write_config(tmp_path, 'max_gap = "3h"\n')
-    _library(run_cli, config)
+    _library(invoke, config)
     args = ("calendar", "--from", START, "--days", "2")
     for columns in (60, 160):
-        done = run_cli(*args, config=config, env={"COLUMNS": str(columns)})
+        done = invoke(*args, config=config, env={"COLUMNS": str(columns)})
         assert done.returncode == 0, done.stderr
         lines = done.stdout.splitlines()
         gaps = [line for line in lines if line.startswith("!")]

@@ -1,10 +1,11 @@
 """Hostile and unlucky input through the real CLI (issue 10): one line, no traceback, no change.
 
-Each case runs `python -m scheduler` as a real process against a seeded SQLite database and
-asserts the exit status, exactly one line on stderr naming the value and what would be
-accepted, nothing on stdout, and every row of every table unchanged. Times too far out,
-ids past 64 bits, files that never end (`/dev/zero`, a FIFO), text that is not UTF-8 or
-can't be stored (NUL, lone surrogates) and import files that could be read two ways.
+Each case runs the CLI in this process (`invoke`: what `python -m scheduler` would print and
+exit with) against a seeded SQLite database and asserts the exit status, exactly one line on
+stderr naming the value and what would be accepted, nothing on stdout, and every row of every
+table unchanged. Times too far out, ids past 64 bits, files that never end (`/dev/zero`, a
+FIFO), text that is not UTF-8 or can't be stored (NUL, lone surrogates) and import files
+that could be read two ways.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import json
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -426,35 +425,18 @@ def dump(database: Path) -> list[str]:
         return list(connection.iterdump())
 
 
-def run_with_bytes(directory: Path, args: tuple[str, ...], stdin: bytes | None) -> Any:
-    """`python -m scheduler ARGS` with raw bytes on standard input (run_cli passes text)."""
-    return subprocess.run(
-        [sys.executable, "-m", "scheduler", *args],
-        input=stdin,
-        capture_output=True,
-        cwd=directory,
-        env={**os.environ, "SCHEDULER_EDITOR": "tester"},
-        timeout=120,
-    )
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_hostile_input_is_one_line_and_changes_nothing(
-    name: str, tmp_path: Path, run_cli: RunCli
+    name: str, tmp_path: Path, invoke: RunCli
 ) -> None:
     case = CASES[name]
     database = seed(tmp_path)
     if case.setup is not None:
         case.setup(tmp_path)
     before = dump(database)
-    if case.stdin is None:
-        args = case.args if case.args[0] == "--config" else ("--config", "config.toml", *case.args)
-        result = run_cli(*args)
-        stdout, stderr = result.stdout, result.stderr
-    else:
-        raw = run_with_bytes(tmp_path, ("--config", "config.toml", *case.args), case.stdin)
-        result = raw
-        stdout, stderr = raw.stdout.decode(), raw.stderr.decode()
+    args = case.args if case.args[0] == "--config" else ("--config", "config.toml", *case.args)
+    result = invoke(*args, input=case.stdin)  # raw bytes on standard input where given
+    stdout, stderr = result.stdout, result.stderr
     assert "Traceback" not in stderr, stderr
     assert result.returncode == case.status, stderr
     assert case.reports or stdout == ""
@@ -475,11 +457,11 @@ USAGE_ERRORS = {
 
 
 @pytest.mark.parametrize("name", list(USAGE_ERRORS))
-def test_unusable_options_are_usage_errors(name: str, tmp_path: Path, run_cli: RunCli) -> None:
+def test_unusable_options_are_usage_errors(name: str, tmp_path: Path, invoke: RunCli) -> None:
     args, named = USAGE_ERRORS[name]
     database = seed(tmp_path)
     before = dump(database)
-    result = run_cli(*args, config=Path("config.toml"))
+    result = invoke(*args, config=Path("config.toml"))
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert named in result.stderr.splitlines()[-1]
@@ -489,14 +471,14 @@ def test_unusable_options_are_usage_errors(name: str, tmp_path: Path, run_cli: R
 # --- both databases -----------------------------------------------------------------------
 
 
-def listing(run_cli: RunCli) -> Any:
-    result = run_cli("queue", "list", "--format", "json", config=Path("config.toml"))
+def listing(invoke: RunCli) -> Any:
+    result = invoke("queue", "list", "--format", "json", config=Path("config.toml"))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
 def test_a_nul_byte_is_refused_on_both_databases(
-    db_url: str, tmp_path: Path, run_cli: RunCli
+    db_url: str, tmp_path: Path, invoke: RunCli
 ) -> None:
     """PostgreSQL can't store NUL; SQLite could, so the rule is checked before either."""
     write_config(tmp_path, database=db_url)
@@ -505,18 +487,18 @@ def test_a_nul_byte_is_refused_on_both_databases(
         '{"text": "bad\\u0000", "channel": "main", "kind": "core"}\n',
         encoding="utf-8",
     )
-    before = listing(run_cli)
-    result = run_cli("queue", "import", "posts.jsonl", config=Path("config.toml"))
+    before = listing(invoke)
+    result = invoke("queue", "import", "posts.jsonl", config=Path("config.toml"))
     assert result.returncode == 1
     assert result.stderr == (
         "error: nothing was imported: posts.jsonl: line 2: the body contains a NUL character "
         "(U+0000) at character 4; remove it\n"
     )
-    assert listing(run_cli) == before
+    assert listing(invoke) == before
 
 
 def test_ids_past_32_bits_work_on_both_databases(
-    db_url: str, tmp_path: Path, run_cli: RunCli
+    db_url: str, tmp_path: Path, invoke: RunCli
 ) -> None:
     """Post and airing ids are 64-bit everywhere: the sequences start past 2^32 here."""
     write_config(tmp_path, database=db_url)
@@ -539,20 +521,20 @@ def test_ids_past_32_bits_work_on_both_databases(
             connection.exec_driver_sql(f"ALTER TABLE airing ALTER COLUMN id RESTART WITH {big}")
     store.close()
     config = Path("config.toml")
-    added = run_cli(*ADD, "--at", "+2d", config=config)
+    added = invoke(*ADD, "--at", "+2d", config=config)
     assert added.returncode == 0, added.stderr
     assert added.stdout.startswith(f"queued post {big} on main; first airing ")
-    shown = run_cli("queue", "show", str(big), "--format", "json", config=config)
+    shown = invoke("queue", "show", str(big), "--format", "json", config=config)
     assert shown.returncode == 0, shown.stderr
     post = json.loads(shown.stdout)
     assert post["id"] == big and [a["id"] for a in post["airings"]] == [big]
-    edited = run_cli("queue", "edit", str(big), "new body", config=config)
+    edited = invoke("queue", "edit", str(big), "new body", config=config)
     assert edited.returncode == 0, edited.stderr
-    missing = run_cli("queue", "show", str(big + 2**31), config=config)
+    missing = invoke("queue", "show", str(big + 2**31), config=config)
     assert (missing.returncode, missing.stderr) == (1, f"error: no post with id {big + 2**31}\n")
-    cancelled = run_cli("queue", "cancel", str(big), config=config)
+    cancelled = invoke("queue", "cancel", str(big), config=config)
     assert cancelled.returncode == 0, cancelled.stderr
-    (after,) = listing(run_cli)["posts"]
+    (after,) = listing(invoke)["posts"]
     assert (after["id"], after["body"]) == (big, "new body")
     assert [a["status"] for a in after["airings"]] == ["cancelled"]
 
@@ -560,12 +542,12 @@ def test_ids_past_32_bits_work_on_both_databases(
 # --- the edges of what is accepted ----------------------------------------------------------
 
 
-def test_the_last_accepted_time_keeps_every_view_working(tmp_path: Path, run_cli: RunCli) -> None:
+def test_the_last_accepted_time_keeps_every_view_working(tmp_path: Path, invoke: RunCli) -> None:
     """A post pinned at the very end of the range: before, `--at 9999-12-31T23:59` was
     accepted and then every `status` and `simulate` crashed on it."""
     seed(tmp_path)
     config = Path("config.toml")
-    added = run_cli(*ADD, "--at", "2100-01-01T00:00Z", config=config)
+    added = invoke(*ADD, "--at", "2100-01-01T00:00Z", config=config)
     assert (added.returncode, added.stderr) == (0, ""), added.stderr
     for args in (
         ("status", "--format", "json"),
@@ -573,10 +555,10 @@ def test_the_last_accepted_time_keeps_every_view_working(tmp_path: Path, run_cli
         ("simulate", "--from", "2000-01-01T00:00Z", "--days", "1", "--format", "json"),
         ("calendar", "--from", "2099-12-31T12:00Z", "--days", "366", "--format", "json"),
     ):
-        result = run_cli(*args, config=config)
+        result = invoke(*args, config=config)
         assert (result.returncode, result.stderr) == (0, ""), (args, result.stderr)
         json.loads(result.stdout)
-    result = run_cli(
+    result = invoke(
         "calendar", "--from", "2099-12-31T12:00Z", "--days", "2", "--format", "json", config=config
     )
     pinned = [a for a in json.loads(result.stdout)["airings"] if a["pinned"]]

@@ -93,7 +93,7 @@ token = {token}
     ids=["multi-line-env", "multi-line-file", "escape-in-file", "non-ascii-header-token"],
 )
 def test_check_and_run_refuse_a_secret_that_cant_be_valid(
-    tmp_path: Path, run_cli: RunCli, value: str, source: str, reason: str
+    tmp_path: Path, invoke: RunCli, value: str, source: str, reason: str
 ) -> None:
     if source == "env":
         reference = '{ env = "HOSTILE_TOKEN" }'
@@ -102,7 +102,7 @@ def test_check_and_run_refuse_a_secret_that_cant_be_valid(
         reference = '{ file = "token.txt" }'
     config = write_config(tmp_path, MASTODON_CHANNEL.format(token=reference))
     for command in ("check", "run"):
-        result = run_cli(command, config=config, env={"HOSTILE_TOKEN": value})
+        result = invoke(command, config=config, env={"HOSTILE_TOKEN": value})
         output = result.stdout + result.stderr
         assert result.returncode == 1, output
         assert "channels.masto.token: the secret in" in result.stderr
@@ -113,13 +113,13 @@ def test_check_and_run_refuse_a_secret_that_cant_be_valid(
 
 
 def test_check_refuses_a_credential_outside_the_credentials_directory(
-    tmp_path: Path, run_cli: RunCli
+    tmp_path: Path, invoke: RunCli
 ) -> None:
     (tmp_path / "creds").mkdir()
     config = write_config(
         tmp_path, MASTODON_CHANNEL.format(token='{ credential = "../../etc/shadow" }')
     )
-    result = run_cli("check", config=config, env={"CREDENTIALS_DIRECTORY": str(tmp_path / "creds")})
+    result = invoke("check", config=config, env={"CREDENTIALS_DIRECTORY": str(tmp_path / "creds")})
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
         f"{config}: channels.masto.token: credential '../../etc/shadow' must be the plain name "
@@ -245,7 +245,7 @@ def hostile_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileW
 
 
 def test_a_token_echoed_by_the_platform_never_leaves_the_scheduler(
-    hostile_world: HostileWorld, run_cli: RunCli
+    hostile_world: HostileWorld, invoke: RunCli
 ) -> None:
     config, database, window = hostile_world.config, hostile_world.database, hostile_world.window
     with sqlite3.connect(database) as db:
@@ -262,13 +262,13 @@ def test_a_token_echoed_by_the_platform_never_leaves_the_scheduler(
     outputs = {"error column": "\n".join(errors), "attempt details": "\n".join(details)}
     outputs["daemon log"] = hostile_world.log
     for post_id in range(1, len(ECHOES) + 1):
-        shown = run_cli("queue", "show", str(post_id), config=config)
+        shown = invoke("queue", "show", str(post_id), config=config)
         assert "mastodon answered 401" in shown.stdout
         outputs[f"queue show {post_id}"] = shown.stdout + shown.stderr
-    listed = run_cli("queue", "list", "--format", "json", config=config)
+    listed = invoke("queue", "list", "--format", "json", config=config)
     assert "mastodon answered 401" in listed.stdout
     outputs["queue list --format json"] = listed.stdout + listed.stderr
-    page = run_cli("calendar", *window, "--format", "html", config=config)
+    page = invoke("calendar", *window, "--format", "html", config=config)
     assert "mastodon answered 401" in page.stdout
     outputs["calendar --format html"] = page.stdout + page.stderr
 
@@ -277,7 +277,7 @@ def test_a_token_echoed_by_the_platform_never_leaves_the_scheduler(
 
 
 def test_a_hostile_url_injects_nothing_into_ics_or_the_log(
-    hostile_world: HostileWorld, run_cli: RunCli
+    hostile_world: HostileWorld, invoke: RunCli
 ) -> None:
     config, database, window = hostile_world.config, hostile_world.database, hostile_world.window
     with sqlite3.connect(database) as db:
@@ -286,9 +286,9 @@ def test_a_hostile_url_injects_nothing_into_ics_or_the_log(
         ).fetchall()
     assert row == ("published", None, None)  # published; what the receiver said is not kept
 
-    ics = run_cli("calendar", *window, "--format", "ics", config=config)
+    ics = invoke("calendar", *window, "--format", "ics", config=config)
     assert ics.returncode == 0, ics.stderr
-    listed = run_cli("calendar", *window, "--format", "json", config=config)
+    listed = invoke("calendar", *window, "--format", "json", config=config)
     events = icalendar.Calendar.from_ical(ics.stdout).walk("VEVENT")
     assert len(events) == len(json.loads(listed.stdout)["airings"])
     assert "forged" not in ics.stdout
@@ -310,10 +310,10 @@ HOSTILE_EDITOR = "ed\x1b[31m\x07\u202eitor"
 
 
 def test_queue_list_and_show_print_no_raw_control_character(
-    tmp_path: Path, run_cli: RunCli, db_url: str
+    tmp_path: Path, invoke: RunCli, db_url: str
 ) -> None:
     config = write_config(tmp_path, database=db_url)
-    added = run_cli(
+    added = invoke(
         "queue", "add", HOSTILE_BODY, "-c", "main", "--kind", "core", "--editor", HOSTILE_EDITOR,
         config=config,
     )  # fmt: skip
@@ -323,9 +323,9 @@ def test_queue_list_and_show_print_no_raw_control_character(
         with sqlite3.connect(tmp_path / "scheduler.db") as db:
             db.execute("UPDATE post SET body = body || ?, editor = editor || ?", ("\x00!", "\x00"))
     shown = {
-        "queue list": run_cli("queue", "list", config=config),
-        "queue show": run_cli("queue", "show", "1", config=config),
-        "queue list --format json": run_cli("queue", "list", "--format", "json", config=config),
+        "queue list": invoke("queue", "list", config=config),
+        "queue show": invoke("queue", "show", "1", config=config),
+        "queue list --format json": invoke("queue", "list", "--format", "json", config=config),
     }
     for where, result in shown.items():
         assert result.returncode == 0, (where, result.stderr)

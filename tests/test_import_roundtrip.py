@@ -16,11 +16,9 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from scheduler.cli.app import app
 from scheduler.store.store import Store
-from tests.conftest import RunCli, write_config
+from tests.conftest import RunCli, invoke_cli, write_config
 
 # What broke imports before: line ends and separators that str.splitlines and csv reading
 # without newline="" treat as row ends, and what CSV must quote.
@@ -72,10 +70,8 @@ def write_jsonl(path: Path, bodies: list[str], *, ensure_ascii: bool) -> None:
 
 
 def imported_ids(config: Path, path: Path) -> list[int]:
-    result = CliRunner().invoke(
-        app, ["--config", str(config), "queue", "import", str(path), "--format", "json"]
-    )
-    assert result.exit_code == 0, (result.output, result.exception)
+    result = invoke_cli("queue", "import", str(path), "--format", "json", config=config)
+    assert result.returncode == 0, result.stderr
     return [post["id"] for post in json.loads(result.stdout)["posts"]]
 
 

@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from scheduler.cli.replies import reply_text
 from scheduler.config import Config, load_config
 from scheduler.domain import AiringKind, AiringStatus, InboxStatus, Notice
-from scheduler.errors import ConfigError, InboxItemNotFound, InputError
+from scheduler.errors import ConfigError, InboxItemNotFound, InputError, ReplyNotAPost
 from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.publishers.notices import html_to_text
 from scheduler.runtime.daemon import Daemon
@@ -166,6 +167,38 @@ def test_a_failed_reply_can_be_replaced_and_done_closes_an_item(store: Store) ->
     assert [e.item.id for e in inbox.entries()] == [first]
     with pytest.raises(InboxItemNotFound, match="no inbox item with id 999"):
         inbox.done(999)
+
+
+def test_a_replys_text_is_not_an_editable_post(store: Store) -> None:
+    """queue show/edit/cancel/retry of the post id a reply is stored under point to the inbox
+    instead of showing or changing conversation as if it were broadcast."""
+    inbox = InboxStore(store)
+    inbox.ingest("main", [notice("11")], "11", now=T0)
+    (entry,) = inbox.entries()
+    assert entry.item.id is not None
+    airing_id = inbox.queue_reply(entry.item.id, "thanks", editor="sara", now=T0)
+    with store.session() as session:
+        post_id = session.execute(
+            sqlalchemy.text("SELECT post_id FROM airing WHERE id = :id"), {"id": airing_id}
+        ).scalar_one()
+    expected = (
+        f"post {post_id} is the text of a reply to inbox item {entry.item.id}, not a post in the "
+        f"queue: `scheduler inbox --all` shows it; `scheduler reply {entry.item.id}` answers again"
+    )
+    attempts: list[Callable[[], object]] = [
+        lambda: store.get_post(post_id),
+        lambda: store.edit_post(post_id, {"body": "edited"}, now=T0, spacing={}),
+        lambda: store.cancel_post(post_id, now=T0),
+        lambda: store.retry_post(post_id, now=T0),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ReplyNotAPost) as refused:
+            attempt()
+        assert str(refused.value) == expected
+    (claimed,) = store.claim_due(
+        owner="me", now=T0, lease=timedelta(seconds=30), limit=10, key_prefix="k", channels=["main"]
+    )
+    assert claimed.body == "thanks"  # untouched: still sent as queued
 
 
 def test_items_waiting_past_response_time_are_named_once(store: Store) -> None:
@@ -412,7 +445,7 @@ def test_bluesky_replies_mentions_and_quotes_arrive_once_and_replies_thread(worl
 # --- editors' views: CLI, status, calendar, log ----------------------------------------------
 
 
-def test_inbox_cli_status_and_calendar_name_what_waits(tmp_path: Path, run_cli: RunCli) -> None:
+def test_inbox_cli_status_and_calendar_name_what_waits(tmp_path: Path, invoke: RunCli) -> None:
     config_path = write_config(tmp_path)
     config_path.write_text(
         config_path.read_text().replace('max_gap = "24h"', 'max_gap = "24h"\nresponse_time = "1h"'),
@@ -434,25 +467,25 @@ def test_inbox_cli_status_and_calendar_name_what_waits(tmp_path: Path, run_cli: 
     InboxStore(store).ingest("main", [hostile, notice("2", at=datetime.now(UTC))], "2", now=T0)
     store.close()
 
-    listed = run_cli("inbox", config=config_path)
+    listed = invoke("inbox", config=config_path)
     assert listed.returncode == 0, listed.stderr
     assert "\x1b" not in listed.stdout and "\u202e" not in listed.stdout
     assert listed.stdout.startswith("#1  main  mention  open  3h ago  @mal[31m@evil.test")
-    shown = json.loads(run_cli("inbox", "--format", "json", config=config_path).stdout)
+    shown = json.loads(invoke("inbox", "--format", "json", config=config_path).stdout)
     assert [item["text"] for item in shown["items"]] == [HOSTILE, "text of 2"]  # as received
 
-    status = run_cli("status", config=config_path)
+    status = invoke("status", config=config_path)
     assert "inbox:            2 open, oldest waiting 3h, over response_time" in status.stdout
 
     out = tmp_path / "calendar.html"
-    done = run_cli("calendar", "--format", "html", "--output", str(out), config=config_path)
+    done = invoke("calendar", "--format", "html", "--output", str(out), config=config_path)
     assert done.returncode == 0, done.stderr
     page = out.read_text(encoding="utf-8")
     assert "Unanswered" in page and "javascript:" not in page
     assert "&lt;script&gt;" in page and "<script>alert" not in page and "\x1b" not in page
 
     inbox_page = tmp_path / "inbox.html"
-    done = run_cli(
+    done = invoke(
         "calendar", "--format", "html", "--view", "inbox", "--lang", "ar",
         "--output", str(inbox_page), config=config_path,
     )  # fmt: skip
@@ -463,12 +496,12 @@ def test_inbox_cli_status_and_calendar_name_what_waits(tmp_path: Path, run_cli: 
     assert 'href="https://example.social/@ali/2"' in page and "\x1b" not in page
     assert page.count('<li class="mention') == 2 and page.count(' late"') == 1
 
-    unknown = run_cli("inbox", "done", "99", config=config_path)
+    unknown = invoke("inbox", "done", "99", config=config_path)
     assert unknown.returncode == 1
     assert "no inbox item with id 99" in unknown.stderr
-    bad = run_cli("reply", "x", "hi", config=config_path)
+    bad = invoke("reply", "x", "hi", config=config_path)
     assert bad.returncode == 2 and "'x' is not an inbox item id" in bad.stderr
-    empty = run_cli("reply", "2", "", config=config_path)
+    empty = invoke("reply", "2", "", config=config_path)
     assert empty.returncode == 1 and "it is empty" in empty.stderr
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.render.jsonout import dumps
+from scheduler.render.jsonout import dumps, dumps_listing
 
 SCALARS = (
     st.none()
@@ -48,3 +48,9 @@ def test_a_listing_shape() -> None:
         "empty": {},
     }
     assert dumps(value) == reference(value)
+
+
+@settings(max_examples=300)
+@given(st.lists(VALUES, max_size=6))
+def test_a_listing_written_in_pieces_is_the_same_text(items: list[Any]) -> None:
+    assert "".join(dumps_listing("posts", iter(items))) == reference({"posts": items})

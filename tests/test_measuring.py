@@ -248,7 +248,7 @@ def test_goals_are_read_merged_and_validated() -> None:
     ]
 
 
-def test_a_goal_date_in_the_past_is_refused_by_check(tmp_path: Path, run_cli: RunCli) -> None:
+def test_a_goal_date_in_the_past_is_refused_by_check(tmp_path: Path, invoke: RunCli) -> None:
     goal = TargetGoal(10, date(2020, 1, 1), "channels.main.goals.followers")
     assert past_goal_problems(Goals(followers=goal), date(2026, 1, 1)) == [
         ("channels.main.goals.followers.by", "2020-01-01 is in the past (today is 2026-01-01)")
@@ -256,7 +256,7 @@ def test_a_goal_date_in_the_past_is_refused_by_check(tmp_path: Path, run_cli: Ru
     config = write_config(
         tmp_path, "\n[channels.main.goals]\nfollowers = { target = 10, by = 2020-01-01 }\n"
     )
-    result = run_cli("check", config=config)
+    result = invoke("check", config=config)
     assert result.returncode == 1
     assert "channels.main.goals.followers.by: 2020-01-01 is in the past" in result.stderr
 
@@ -288,7 +288,7 @@ def test_compare_below_the_minimum_says_so() -> None:
 # --- the commands ------------------------------------------------------------------------------
 
 
-def test_metrics_import_is_all_or_nothing(tmp_path: Path, run_cli: RunCli) -> None:
+def test_metrics_import_is_all_or_nothing(tmp_path: Path, invoke: RunCli) -> None:
     config = write_config(tmp_path)
     store = Store(f"sqlite:///{tmp_path / 'scheduler.db'}")
     store.migrate()
@@ -304,21 +304,21 @@ def test_metrics_import_is_all_or_nothing(tmp_path: Path, run_cli: RunCli) -> No
         f",{url},{(aired + DAY).isoformat()},5,2,1",
     ]
     bad.write_text("\n".join([*rows, f"{airing_id},,{aired.isoformat()},many,0,0"]) + "\n")
-    refused = run_cli("metrics", "import", str(bad), config=config)
+    refused = invoke("metrics", "import", str(bad), config=config)
     assert refused.returncode == 1
     assert "nothing was imported: bad.csv: row 3: likes 'many' must be a whole number" in (
         refused.stderr
     )
     assert measured_airings(store)[0].counts is None
     good.write_text("\n".join(rows) + "\n")
-    accepted = run_cli("metrics", "import", str(good), config=config)
+    accepted = invoke("metrics", "import", str(good), config=config)
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.strip() == "imported 2 snapshots"
     assert measured_airings(store)[0].counts == Counts(5, 2, 1)
     store.close()
 
 
-def test_report_json_by_kind_hour_tag_and_compare(tmp_path: Path, run_cli: RunCli) -> None:
+def test_report_json_by_kind_hour_tag_and_compare(tmp_path: Path, invoke: RunCli) -> None:
     config = write_config(
         tmp_path, "\n[channels.main.goals]\nfollowers = { target = 10, by = 2099-01-01 }\n"
     )
@@ -337,7 +337,7 @@ def test_report_json_by_kind_hour_tag_and_compare(tmp_path: Path, run_cli: RunCl
                 snapshots.append(snap(rerun, rerun_at + HOUR, likes=2))
     record_snapshots(store, snapshots)
     store.close()
-    result = run_cli(
+    result = invoke(
         "report", "--days", "7", "--compare", "long", "short", "--format", "json", config=config
     )
     assert result.returncode == 0, result.stderr
@@ -351,7 +351,7 @@ def test_report_json_by_kind_hour_tag_and_compare(tmp_path: Path, run_cli: RunCl
     assert report["compare"]["n"] == [12, 6]
     assert report["compare"]["verdict"] == "the difference is more than noise (p < 0.05)"
     assert main["goals"][0]["verdict"] == "not measured"
-    text = run_cli("report", "--days", "7", config=config)
+    text = invoke("report", "--days", "7", config=config)
     assert text.returncode == 0, text.stderr
     assert "reruns against first airings, by hour shift:" in text.stdout
 

@@ -25,7 +25,8 @@ from scheduler.cli.queue_commands import RawPost, draft_post, edit_changes
 from scheduler.config import Config, load_config
 from scheduler.domain import AiringStatus, PostDraft
 from scheduler.errors import InputError
-from scheduler.media import IMPORT_MEDIA_LIMIT, MASTODON_MEDIA, MediaBudget, Medium
+from scheduler.media import IMPORT_MEDIA_LIMIT, MediaBudget, Medium
+from scheduler.platforms.mastodon import MEDIA as MASTODON_MEDIA
 from scheduler.runtime.daemon import Daemon
 from scheduler.store.migrations import MIGRATIONS
 from scheduler.store.store import Store
@@ -196,7 +197,7 @@ def test_a_channel_whose_platform_takes_no_media_refuses_them_at_queue_time(
 
 
 def test_an_import_row_with_a_bad_medium_imports_nothing(
-    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, invoke: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config_path = write_config(tmp_path, channels_toml())
     write(tmp_path / "a.png", PNG)
@@ -207,10 +208,10 @@ def test_an_import_row_with_a_bad_medium_imports_nothing(
     ]
     (tmp_path / "posts.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     env = {"TEST_MEDIA_TOKEN": TOKEN}
-    seeded = run_cli("queue", "add", "text only", "-c", "masto", "--kind", "core",
+    seeded = invoke("queue", "add", "text only", "-c", "masto", "--kind", "core",
                      config=config_path, env=env)  # fmt: skip
     assert seeded.returncode == 0, seeded.stderr
-    result = run_cli("queue", "import", "posts.jsonl", config=config_path, env=env)
+    result = invoke("queue", "import", "posts.jsonl", config=config_path, env=env)
     assert result.returncode == 1, result
     assert result.stderr == (
         "error: nothing was imported: posts.jsonl: line 2: media file 'b.png' is of no type "
@@ -221,21 +222,21 @@ def test_an_import_row_with_a_bad_medium_imports_nothing(
         assert db.execute("SELECT count(*) FROM post").fetchone() == (1,)
         assert db.execute("SELECT count(*) FROM media").fetchone() == (0,)
     write(tmp_path / "b.png", GIF)
-    result = run_cli("queue", "import", "posts.jsonl", config=config_path, env=env)
+    result = invoke("queue", "import", "posts.jsonl", config=config_path, env=env)
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(tmp_path / "scheduler.db") as db:
         rows_kept = db.execute("SELECT post_id, name, mime, data FROM media ORDER BY 1").fetchall()
     assert rows_kept == [(2, "a.png", "image/png", PNG), (3, "b.png", "image/gif", GIF)]
 
 
-def test_queue_edit_replaces_or_removes_the_media(tmp_path: Path, run_cli: RunCli) -> None:
+def test_queue_edit_replaces_or_removes_the_media(tmp_path: Path, invoke: RunCli) -> None:
     config_path = write_config(tmp_path, channels_toml())
     env = {"TEST_MEDIA_TOKEN": TOKEN}
     write(tmp_path / "a.png", PNG)
     write(tmp_path / "b.gif", GIF)
 
     def cli_json(*args: str) -> dict[str, object]:
-        result = run_cli(*args, "--format", "json", config=config_path, env=env)
+        result = invoke(*args, "--format", "json", config=config_path, env=env)
         assert result.returncode == 0, result.stderr
         return dict(json.loads(result.stdout))
 
@@ -248,7 +249,7 @@ def test_queue_edit_replaces_or_removes_the_media(tmp_path: Path, run_cli: RunCl
     edited = cli_json("queue", "edit", str(post["id"]), "--media", "b.gif", "--media", "a.png")
     assert edited["media"] == ["b.gif", "a.png"]
     assert kept() == [("b.gif", "image/gif", GIF), ("a.png", "image/png", PNG)]
-    refused = run_cli(
+    refused = invoke(
         "queue", "edit", str(post["id"]), "-c", "hook", config=config_path, env=env
     )  # kept media are checked against the new channel
     assert (refused.returncode, refused.stdout) == (1, "")
@@ -409,14 +410,14 @@ def mastodon() -> Iterator[FakeMastodon]:
 
 
 def test_the_daemon_uploads_the_bytes_queued_not_what_the_path_holds_now(
-    tmp_path: Path, run_cli: RunCli, mastodon: FakeMastodon, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, invoke: RunCli, mastodon: FakeMastodon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TEST_MEDIA_TOKEN", TOKEN)
     config_path = write_config(tmp_path, channels_toml(mastodon.base_url))
     write(tmp_path / "photo.png", PNG)
     write(tmp_path / "other.jpg", JPEG)
     at = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
-    result = run_cli(
+    result = invoke(
         "queue", "add", "with pictures", "-c", "masto", "-c", "main", "--kind", "core",
         "--at", at.isoformat(), "--media", "photo.png", "--media", "other.jpg",
         "--format", "json", config=config_path, env={"TEST_MEDIA_TOKEN": TOKEN},

@@ -22,6 +22,7 @@ from scheduler.planning.planner import (
     plan_channel,
     slots,
 )
+from scheduler.platforms.file import SPEC as FILE
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -32,7 +33,7 @@ LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def channel(**rules: object) -> ChannelSettings:
-    settings: dict[str, object] = {"name": "main", "publisher": "file", "timezone": BERLIN}
+    settings: dict[str, object] = {"name": "main", "platform": FILE, "timezone": BERLIN}
     settings.update(rules)
     return ChannelSettings(**settings)  # type: ignore[arg-type]
 

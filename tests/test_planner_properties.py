@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from scheduler.config import ChannelSettings, Mix, QuietWindow, RepostRules
 from scheduler.planning.audit import audit_channel
 from scheduler.planning.planner import PlanAiring, PlanPost, plan_channel, slots
+from scheduler.platforms.file import SPEC as FILE
 
 # Cadences from 15 minutes to 4 hours that divide a day into whole slots.
 CADENCES = [m for m in range(15, 241) if 1440 % m == 0]
@@ -65,7 +66,7 @@ def channels(draw: st.DrawFn) -> ChannelSettings:
     )
     return ChannelSettings(
         name="main",
-        publisher="file",
+        platform=FILE,
         timezone=ZoneInfo(draw(st.sampled_from(TIMEZONES))),
         cadence=cadence * MINUTE,
         slot_offset=draw(st.integers(0, cadence - 1)) * MINUTE,

@@ -75,10 +75,10 @@ def cli_config(tmp_path: Path) -> Path:
     return write_config(tmp_path, CHANNELS)
 
 
-def refused(run_cli: RunCli, config: Path, *args: str) -> str:
+def refused(invoke: RunCli, config: Path, *args: str) -> str:
     """The one stderr line of a refused command, after checking it changed no post."""
     before = _posts(config.parent)
-    result = run_cli(*args, config=config, env=ENV)
+    result = invoke(*args, config=config, env=ENV)
     assert (result.returncode, result.stdout) == (1, ""), result.stderr
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.splitlines()
@@ -104,105 +104,105 @@ def add(*args: str) -> tuple[str, ...]:
 
 
 def test_bluesky_refuses_a_fifth_image_and_a_blob_over_a_million_bytes(
-    tmp_path: Path, run_cli: RunCli, cli_config: Path
+    tmp_path: Path, invoke: RunCli, cli_config: Path
 ) -> None:
     for n in range(5):
         write(tmp_path / f"{n}.png", PNG)
     media = [arg for n in range(5) for arg in ("--media", f"{n}.png")]
-    assert refused(run_cli, cli_config, *add("-c", "sky", *media)) == (
+    assert refused(invoke, cli_config, *add("-c", "sky", *media)) == (
         "error: 5 media files given; channel 'sky' (bluesky) takes at most 4"
     )
     sparse(tmp_path / "big.png", PNG, 1_000_001)
-    assert refused(run_cli, cli_config, *add("-c", "sky", "--media", "big.png")) == (
+    assert refused(invoke, cli_config, *add("-c", "sky", "--media", "big.png")) == (
         "error: media file 'big.png' is 1,000,001 bytes; channel 'sky' (bluesky) takes files "
         "up to 1,000,000 bytes"
     )
     # The lexicon's maxSize is decimal and inclusive; Mastodon alone would take far more.
     sparse(tmp_path / "limit.png", PNG, 1_000_000)
-    ok = run_cli(
+    ok = invoke(
         *add("-c", "sky", "-c", "masto", "--media", "limit.png"), config=cli_config, env=ENV
     )
     assert ok.returncode == 0, ok.stderr
 
 
 def test_telegram_takes_one_jpeg_png_or_webp_photo_of_at_most_10_mb(
-    tmp_path: Path, run_cli: RunCli, cli_config: Path
+    tmp_path: Path, invoke: RunCli, cli_config: Path
 ) -> None:
     write(tmp_path / "a.png", PNG)
     write(tmp_path / "b.jpg", JPEG)
     write(tmp_path / "c.gif", GIF)
     sparse(tmp_path / "big.jpg", JPEG, 10_000_001)
     assert refused(
-        run_cli, cli_config, *add("-c", "tg", "--media", "a.png", "--media", "b.jpg")
+        invoke, cli_config, *add("-c", "tg", "--media", "a.png", "--media", "b.jpg")
     ) == ("error: 2 media files given; channel 'tg' (telegram) takes at most 1")
-    assert refused(run_cli, cli_config, *add("-c", "tg", "--media", "c.gif")) == (
+    assert refused(invoke, cli_config, *add("-c", "tg", "--media", "c.gif")) == (
         "error: media file 'c.gif' is a GIF image; channel 'tg' (telegram) takes JPEG, PNG, "
         "WebP images"
     )
-    assert refused(run_cli, cli_config, *add("-c", "tg", "--media", "big.jpg")) == (
+    assert refused(invoke, cli_config, *add("-c", "tg", "--media", "big.jpg")) == (
         "error: media file 'big.jpg' is 10,000,001 bytes (9.5 MiB); channel 'tg' (telegram) "
         "takes files up to 10,000,000 bytes (9.5 MiB)"
     )
     write(tmp_path / "d.webp", WEBP)
     for name in ("a.png", "b.jpg", "d.webp"):
-        ok = run_cli(*add("-c", "tg", "--media", name), config=cli_config, env=ENV)
+        ok = invoke(*add("-c", "tg", "--media", name), config=cli_config, env=ENV)
         assert ok.returncode == 0, ok.stderr
 
 
 def test_a_telegram_caption_is_1024_utf16_units_while_a_text_alone_may_have_4096(
-    tmp_path: Path, run_cli: RunCli, cli_config: Path
+    tmp_path: Path, invoke: RunCli, cli_config: Path
 ) -> None:
     write(tmp_path / "a.png", PNG)
     # "👋🏽" is 4 UTF-16 units, an Arabic letter 1: 255 * 4 + 4 = 1024 exactly.
     fits = "👋🏽" * 255 + "مرحب"
     over = fits + "ا"
-    ok = run_cli("queue", "add", fits, "-c", "tg", "--kind", "core", "--media", "a.png",
+    ok = invoke("queue", "add", fits, "-c", "tg", "--kind", "core", "--media", "a.png",
                  config=cli_config, env=ENV)  # fmt: skip
     assert ok.returncode == 0, ok.stderr
-    line = refused(run_cli, cli_config, "queue", "add", over, "-c", "tg", "--kind", "core",
+    line = refused(invoke, cli_config, "queue", "add", over, "-c", "tg", "--kind", "core",
                    "--media", "a.png")  # fmt: skip
     assert line == (
         "error: the body is 1025 UTF-16 code units long (a photo's caption, as Telegram "
         "counts); channel 'tg' (telegram) accepts at most 1024"
     )
-    alone = run_cli("queue", "add", over, "-c", "tg", "--kind", "core", config=cli_config, env=ENV)
+    alone = invoke("queue", "add", over, "-c", "tg", "--kind", "core", config=cli_config, env=ENV)
     assert alone.returncode == 0, alone.stderr
 
 
 def test_alt_text_is_one_per_medium_one_line_and_within_each_platforms_limit(
-    tmp_path: Path, run_cli: RunCli, cli_config: Path
+    tmp_path: Path, invoke: RunCli, cli_config: Path
 ) -> None:
     write(tmp_path / "a.png", PNG)
     assert refused(
-        run_cli, cli_config, *add("-c", "masto", "--media", "a.png", "--alt", "one", "--alt", "two")
+        invoke, cli_config, *add("-c", "masto", "--media", "a.png", "--alt", "one", "--alt", "two")
     ) == (
         "error: 2 alt texts given for 1 media file(s); give at most one --alt per --media, "
         "in the same order"
     )
-    assert refused(run_cli, cli_config, *add("-c", "masto", "--alt", ALT_AR)) == (
+    assert refused(invoke, cli_config, *add("-c", "masto", "--alt", ALT_AR)) == (
         "error: 1 alt texts given for 0 media file(s); give at most one --alt per --media, "
         "in the same order"
     )
     assert refused(
-        run_cli, cli_config, *add("-c", "masto", "--media", "a.png", "--alt", "line\nbreak")
+        invoke, cli_config, *add("-c", "masto", "--media", "a.png", "--alt", "line\nbreak")
     ) == (
         "error: alt text 1 holds a line break or another control character; write it as one "
         "line of plain text"
     )
     assert refused(
-        run_cli, cli_config, *add("-c", "masto", "--media", "a.png", "--alt", "a\u202eb")
+        invoke, cli_config, *add("-c", "masto", "--media", "a.png", "--alt", "a\u202eb")
     ).startswith("error: alt text 1 holds a line break or another control character")
     # Mastodon counts code points (1500), Bluesky graphemes (2000): a family emoji is 7 and 1.
     assert (
-        refused(run_cli, cli_config, *add("-c", "masto", "--media", "a.png", "--alt", FAMILY * 215))
+        refused(invoke, cli_config, *add("-c", "masto", "--media", "a.png", "--alt", FAMILY * 215))
         == "error: alt text 1 is 1505 characters long; channel 'masto' (mastodon) accepts at "
         "most 1500"
     )
     assert (
-        refused(run_cli, cli_config, *add("-c", "sky", "--media", "a.png", "--alt", "ب" * 2001))
+        refused(invoke, cli_config, *add("-c", "sky", "--media", "a.png", "--alt", "ب" * 2001))
         == "error: alt text 1 is 2001 graphemes long; channel 'sky' (bluesky) accepts at most 2000"
     )
-    ok = run_cli(*add("-c", "sky", "--media", "a.png", "--alt", FAMILY * 2000),
+    ok = invoke(*add("-c", "sky", "--media", "a.png", "--alt", FAMILY * 2000),
                  config=cli_config, env=ENV)  # fmt: skip
     assert ok.returncode == 0, ok.stderr
 
@@ -213,11 +213,11 @@ def kept_alts(directory: Path) -> list[tuple[int, int, str | None]]:
 
 
 def test_alt_text_is_kept_with_each_medium_and_edited_in_order(
-    tmp_path: Path, run_cli: RunCli, cli_config: Path
+    tmp_path: Path, invoke: RunCli, cli_config: Path
 ) -> None:
     write(tmp_path / "a.png", PNG)
     write(tmp_path / "b.jpg", JPEG)
-    result = run_cli(
+    result = invoke(
         *add("-c", "masto", "-c", "sky", "--media", "a.png", "--media", "b.jpg", "--alt", ALT_AR),
         "--format", "json", config=cli_config, env=ENV,
     )  # fmt: skip
@@ -226,41 +226,41 @@ def test_alt_text_is_kept_with_each_medium_and_edited_in_order(
     assert kept_alts(tmp_path) == [(post["id"], 0, ALT_AR), (post["id"], 1, None)]
 
     # --alt alone: the kept media get new alt texts from the first on; the rest keep theirs.
-    edit = run_cli("queue", "edit", str(post["id"]), "--alt", "", "--alt", ALT_EMOJI,
+    edit = invoke("queue", "edit", str(post["id"]), "--alt", "", "--alt", ALT_EMOJI,
                    config=cli_config, env=ENV)  # fmt: skip
     assert edit.returncode == 0, edit.stderr
     assert kept_alts(tmp_path) == [(post["id"], 0, None), (post["id"], 1, ALT_EMOJI)]
-    line = refused(run_cli, cli_config, "queue", "edit", str(post["id"]), "--alt", "1",
+    line = refused(invoke, cli_config, "queue", "edit", str(post["id"]), "--alt", "1",
                    "--alt", "2", "--alt", "3")  # fmt: skip
     assert line == (
         f"error: 3 alt texts given for the 2 media file(s) of post {post['id']}; give at most "
         "one --alt per medium, in order"
     )
     # With --media, the alt texts go with the new media.
-    edit = run_cli("queue", "edit", str(post["id"]), "--media", "b.jpg", "--alt", ALT_AR,
+    edit = invoke("queue", "edit", str(post["id"]), "--media", "b.jpg", "--alt", ALT_AR,
                    config=cli_config, env=ENV)  # fmt: skip
     assert edit.returncode == 0, edit.stderr
     assert kept_alts(tmp_path) == [(post["id"], 0, ALT_AR)]
 
 
 def test_kept_media_are_checked_again_when_an_edit_moves_them_to_telegram(
-    tmp_path: Path, run_cli: RunCli, cli_config: Path
+    tmp_path: Path, invoke: RunCli, cli_config: Path
 ) -> None:
     write(tmp_path / "a.png", PNG)
     write(tmp_path / "b.jpg", JPEG)
-    two = run_cli(*add("-c", "masto", "--media", "a.png", "--media", "b.jpg"),
+    two = invoke(*add("-c", "masto", "--media", "a.png", "--media", "b.jpg"),
                   config=cli_config, env=ENV)  # fmt: skip
     assert two.returncode == 0, two.stderr
-    result = run_cli("queue", "edit", queued_id(two.stdout), "-c", "tg", config=cli_config, env=ENV)
+    result = invoke("queue", "edit", queued_id(two.stdout), "-c", "tg", config=cli_config, env=ENV)
     assert (result.returncode, result.stderr) == (
         1,
         "error: 2 media files given; channel 'tg' (telegram) takes at most 1\n",
     )
     caption = "👋🏽" * 300  # 1200 UTF-16 units: a text, but not a caption
-    one = run_cli("queue", "add", caption, "-c", "masto", "--kind", "core", "--media", "a.png",
+    one = invoke("queue", "add", caption, "-c", "masto", "--kind", "core", "--media", "a.png",
                   config=cli_config, env=ENV)  # fmt: skip
     assert one.returncode == 0, one.stderr
-    result = run_cli("queue", "edit", queued_id(one.stdout), "-c", "tg", config=cli_config, env=ENV)
+    result = invoke("queue", "edit", queued_id(one.stdout), "-c", "tg", config=cli_config, env=ENV)
     assert (result.returncode, result.stderr) == (
         1,
         "error: the body is 1200 UTF-16 code units long (a photo's caption, as Telegram "
@@ -269,7 +269,7 @@ def test_kept_media_are_checked_again_when_an_edit_moves_them_to_telegram(
 
 
 def test_import_reads_alt_from_a_csv_cell_and_a_jsonl_list(
-    tmp_path: Path, run_cli: RunCli, cli_config: Path
+    tmp_path: Path, invoke: RunCli, cli_config: Path
 ) -> None:
     write(tmp_path / "a.png", PNG)
     write(tmp_path / "b.jpg", JPEG)
@@ -280,7 +280,7 @@ def test_import_reads_alt_from_a_csv_cell_and_a_jsonl_list(
         "second,sky,core,a.png,\n",
         encoding="utf-8",
     )
-    result = run_cli("queue", "import", str(csv_file), config=cli_config, env=ENV)
+    result = invoke("queue", "import", str(csv_file), config=cli_config, env=ENV)
     assert result.returncode == 0, result.stderr
     jsonl = tmp_path / "posts.jsonl"
     rows = [
@@ -288,7 +288,7 @@ def test_import_reads_alt_from_a_csv_cell_and_a_jsonl_list(
          "alt": [ALT_EMOJI, "a, b; c"]},
     ]  # fmt: skip
     jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
-    result = run_cli("queue", "import", str(jsonl), config=cli_config, env=ENV)
+    result = invoke("queue", "import", str(jsonl), config=cli_config, env=ENV)
     assert result.returncode == 0, result.stderr
     assert kept_alts(tmp_path) == [
         (1, 0, ALT_AR),
@@ -302,7 +302,7 @@ def test_import_reads_alt_from_a_csv_cell_and_a_jsonl_list(
         json.dumps({"text": "x", "channel": "masto", "kind": "core", "alt": ["orphan"]}) + "\n",
         encoding="utf-8",
     )
-    assert refused(run_cli, cli_config, "queue", "import", str(bad)) == (
+    assert refused(invoke, cli_config, "queue", "import", str(bad)) == (
         "error: nothing was imported: bad.jsonl: line 1: 1 alt texts given for 0 media "
         "file(s); give at most one --alt per --media, in the same order"
     )
@@ -467,7 +467,7 @@ def test_telegram_sends_one_photo_with_its_caption(client: httpx.Client) -> None
 
 
 def test_the_daemon_sends_the_kept_images_and_alt_text_to_bluesky_and_telegram(
-    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, invoke: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Queued through the CLI, kept in the database, sent by the daemon: the bytes and alt
     texts that reach the platforms are the ones queued, whatever the paths hold later."""
@@ -493,7 +493,7 @@ def test_the_daemon_sends_the_kept_images_and_alt_text_to_bluesky_and_telegram(
         write(tmp_path / "sunrise.jpg", JPEG)
         at = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
         body = "شروق اليوم 🌅 #صباح"
-        result = run_cli(
+        result = invoke(
             "queue", "add", body, "-c", "sky", "-c", "tg", "--kind", "core",
             "--at", at.isoformat(), "--media", "sunrise.jpg", "--alt", ALT_AR,
             config=config_path, env=env,

@@ -120,8 +120,8 @@ def config(tmp_path: Path) -> Path:
     return write_config(tmp_path, CHANNELS)
 
 
-def add(run_cli: RunCli, config: Path, body: str, channel: str) -> subprocess.CompletedProcess[str]:
-    return run_cli("queue", "add", body, "--channel", channel, "--kind", "core", config=config)
+def add(invoke: RunCli, config: Path, body: str, channel: str) -> subprocess.CompletedProcess[str]:
+    return invoke("queue", "add", body, "--channel", channel, "--kind", "core", config=config)
 
 
 def refused(result: subprocess.CompletedProcess[str]) -> str:
@@ -177,10 +177,10 @@ REFUSALS = [
 
 @pytest.mark.parametrize(("channel", "body", "message"), REFUSALS)
 def test_a_body_too_long_for_the_platform_is_refused_naming_limit_unit_and_size(
-    run_cli: RunCli, config: Path, channel: str, body: str, message: str
+    invoke: RunCli, config: Path, channel: str, body: str, message: str
 ) -> None:
-    assert refused(add(run_cli, config, body, channel)) == message
-    listed = run_cli("queue", "list", "--format", "json", config=config)
+    assert refused(add(invoke, config, body, channel)) == message
+    listed = invoke("queue", "list", "--format", "json", config=config)
     assert listed.returncode == 0 and '"posts": []' in listed.stdout
 
 
@@ -195,9 +195,9 @@ ACCEPTED = [
 
 @pytest.mark.parametrize(("channel", "body"), ACCEPTED)
 def test_a_body_at_the_platform_limit_is_queued(
-    run_cli: RunCli, config: Path, channel: str, body: str
+    invoke: RunCli, config: Path, channel: str, body: str
 ) -> None:
-    result = add(run_cli, config, body, channel)
+    result = add(invoke, config, body, channel)
     assert result.returncode == 0, result.stderr
 
 
@@ -250,9 +250,9 @@ def test_mastodon_language_is_an_iso_639_code(tmp_path: Path) -> None:
     assert "channels.main.language: 'Arabic' is not an ISO 639 language code" in str(caught.value)
 
 
-def test_check_names_a_bad_language_key(run_cli: RunCli, tmp_path: Path) -> None:
+def test_check_names_a_bad_language_key(invoke: RunCli, tmp_path: Path) -> None:
     config = write_config(tmp_path, CHANNELS.replace('language = "ar"', 'language = "arabic"'))
-    result = run_cli(
+    result = invoke(
         "check", config=config, env={"MASTO_TOKEN": "token-1234", "SKY_PASSWORD": "pass-1234"}
     )
     assert result.returncode == 1

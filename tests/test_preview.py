@@ -8,23 +8,21 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from subprocess import CompletedProcess
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import icalendar
 import jinja2
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from scheduler.cli.calendar_commands import register
+from scheduler.cli.context import AppContext
 from scheduler.domain import AIRING_KINDS
-from scheduler.errors import InputError
 from scheduler.planning.calendar_data import (
     CalendarAiring,
     CalendarChannel,
@@ -32,6 +30,7 @@ from scheduler.planning.calendar_data import (
     CalendarGap,
 )
 from scheduler.render import i18n, preview, terminal
+from tests.conftest import invoke_cli
 
 RIYADH = ZoneInfo("Asia/Riyadh")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -492,50 +491,45 @@ class StubSource:
 
 
 @pytest.fixture
-def cli(data: CalendarData) -> tuple[typer.Typer, StubSource]:
-    app = typer.Typer()
+def cli(data: CalendarData) -> tuple[Callable[..., CompletedProcess[str]], StubSource]:
+    """The real `scheduler calendar`, in this process, drawing from a stub at a fixed now."""
     source = StubSource(data)
-    register(app, source=lambda ctx: source, clock=lambda: START)
 
-    @app.callback()
-    def root() -> None:  # a group, like the real CLI, so `calendar` is a subcommand
-        pass
+    def run(*args: str) -> CompletedProcess[str]:
+        return invoke_cli(*args, context=AppContext(clock=lambda: START, calendar_source=source))
 
-    return app, source
+    return run, source
 
 
 def test_command_formats(cli, tmp_path: Path, data: CalendarData) -> None:
-    app, source = cli
-    runner = CliRunner()
-    result = runner.invoke(app, ["calendar", "--format", "json"])
-    assert result.exit_code == 0, result.output
+    run, source = cli
+    result = run("calendar", "--format", "json")
+    assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["airings"]) == len(data.airings)
     # The window starts at the start of today (in the channel's zone), so what was already
     # published today stays in sight.
     today = datetime(2026, 11, 22, 21, tzinfo=UTC)  # 23 November 00:00 in Riyadh
     assert source.calls == [(today, today + timedelta(days=7), None)]
-    result = runner.invoke(app, ["calendar", "--format", "json", "--from", "-1h"])
+    result = run("calendar", "--format", "json", "--from", "-1h")
     assert source.calls[-1][0] == START - timedelta(hours=1)
     target = tmp_path / "plan.ics"
-    result = runner.invoke(app, ["calendar", "--format", "ics", "--output", str(target)])
-    assert result.exit_code == 0 and result.stdout == ""
+    result = run("calendar", "--format", "ics", "--output", str(target))
+    assert result.returncode == 0 and result.stdout == ""
     assert result.stderr == (
         f"wrote {len(data.airings)} airings and 1 gap, Mon 23 Nov 08:00 +03:00 – "
         f"Mon 30 Nov 08:00 +03:00, to {target}\n"
     )
     assert target.read_bytes().startswith(b"BEGIN:VCALENDAR\r\n")
-    result = runner.invoke(app, ["calendar", "--format", "html", "--lang", "ar", "--days", "2"])
+    result = run("calendar", "--format", "html", "--lang", "ar", "--days", "2")
     assert 'dir="rtl"' in result.stdout and source.calls[-1][1] == today + timedelta(days=2)
-    assert "08:00" in runner.invoke(app, ["calendar"]).stdout
+    assert "08:00" in run("calendar").stdout
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
 
 
 def test_command_month_view_takes_the_month_of_from(cli) -> None:
-    app, source = cli
-    result = CliRunner().invoke(
-        app, ["calendar", "--format", "html", "--view", "month", "--from", "2026-11-15T10:00"]
-    )
-    assert result.exit_code == 0, result.output
+    run, source = cli
+    result = run("calendar", "--format", "html", "--view", "month", "--from", "2026-11-15T10:00")
+    assert result.returncode == 0, result.stderr
     assert source.calls[-1][:2] == (
         datetime(2026, 10, 31, 21, tzinfo=UTC),
         datetime(2026, 11, 30, 21, tzinfo=UTC),
@@ -551,10 +545,10 @@ def test_command_month_view_takes_the_month_of_from(cli) -> None:
     ],
 )
 def test_command_usage_errors(cli, args: list[str], message: str) -> None:
-    app, source = cli
-    result = CliRunner().invoke(app, ["calendar", *args])
-    assert result.exit_code == 2
-    assert message in result.output
+    run, source = cli
+    result = run("calendar", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
     assert source.calls == []
 
 
@@ -566,10 +560,11 @@ def test_command_usage_errors(cli, args: list[str], message: str) -> None:
     ],
 )
 def test_command_bad_values_are_project_errors(cli, args: list[str], message: str) -> None:
-    app, source = cli
-    result = CliRunner().invoke(app, ["calendar", *args])
-    assert isinstance(result.exception, InputError)  # main() prints it and exits 1
-    assert str(result.exception).startswith(message)
+    run, source = cli
+    result = run("calendar", *args)
+    assert result.returncode == 1  # a project error: one line on stderr, exit status 1
+    assert result.stderr.startswith(f"error: {message}")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
     assert source.calls == []
 
 

@@ -29,6 +29,7 @@ from scheduler.errors import (
     TransientPublishError,
 )
 from scheduler.media import Medium
+from scheduler.platforms.registry import PLATFORMS
 from scheduler.publishers import ChannelClients, Delivery, build_publisher, make_http_client
 from scheduler.publishers.bluesky import BlueskyPublisher, encode_tid, record_key
 from scheduler.publishers.file import FilePublisher
@@ -138,7 +139,7 @@ def test_file_appends_one_json_line_per_airing_and_never_twice(tmp_path: Path) -
     assert (first.remote_id, second.remote_id) == ("1", "2")
     assert again == first
     assert first.remote_url == path.resolve().as_uri() + "#L1"
-    assert publisher.deduplicates
+    assert PLATFORMS["file"].deduplicates({}) is not None
 
 
 def test_file_ends_a_half_written_line_before_appending(tmp_path: Path) -> None:
@@ -169,7 +170,8 @@ def test_webhook_json_payload_idempotency_key_and_signature(
     assert request.body == delivery(12).as_json()
     expected = hmac.new(b"s3cret-value", request.raw, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(request.headers["x-signature-256"], f"sha256={expected}")
-    assert receipt.remote_id is None and publisher.deduplicates
+    assert receipt.remote_id is None
+    assert PLATFORMS["webhook"].deduplicates({"format": "json"}) is not None
 
 
 @pytest.mark.parametrize(("format", "key"), [("slack", "text"), ("discord", "content")])
@@ -184,7 +186,7 @@ def test_webhook_chat_payloads(client: httpx.Client, format: str, key: str) -> N
     assert "x-signature-256" not in request.headers
     assert request.headers["idempotency-key"] == "airing-12-k"
     # Slack and Discord ignore the key: an interrupted request must not be re-sent blindly.
-    assert not publisher.deduplicates
+    assert PLATFORMS["webhook"].deduplicates({"format": format}) is None
     with pytest.raises(PermanentPublishError, match="media isn't supported"):
         publisher.publish(delivery(13, media=(IMAGE,)))
 
@@ -206,7 +208,7 @@ def test_mastodon_posts_a_status_with_bearer_token_and_idempotency_key(
     assert receipt.remote_id == status["id"]
     assert receipt.remote_url == status["url"]
     assert repeated == receipt
-    assert publisher.deduplicates
+    assert PLATFORMS["mastodon"].deduplicates({}) is not None
 
 
 def test_mastodon_uploads_media_waits_for_processing_and_attaches_it(
@@ -321,7 +323,7 @@ def test_telegram_send_message(
     assert receipt.remote_id == "1"
     assert receipt.remote_url == "https://t.me/brandnews/1"
     assert by_id.remote_id == "2" and by_id.remote_url is None
-    assert not publisher.deduplicates
+    assert PLATFORMS["telegram"].deduplicates({}) is None
 
 
 # --- failure classification --------------------------------------------------------------

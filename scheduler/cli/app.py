@@ -7,10 +7,7 @@ costs a few hundred milliseconds to import, and `--help` or `check` should not p
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -18,22 +15,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ConfigError, InputError, PinnedConflict, SchedulerError
-from ..timeutil import utc_now
+from ..errors import ConfigError, InputError
+from .context import AppContext, context
+from .root import RootGroup, internal_error
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..domain import PostDraft
-    from ..store.post_sql import PlannedFirst
-    from ..store.store import Store
-
-# How long `queue add` waits for a running daemon to plan a floating post (it polls for CLI
-# changes every second, §5); past it the post is still queued and the sentence says so.
-# `SCHEDULER_PLAN_WAIT` (seconds) changes it, e.g. 0 in scripts that add many posts.
-PLAN_WAIT_SECONDS = 5.0
 
 app = typer.Typer(
     name="scheduler",
+    cls=RootGroup,
     help="Content scheduling daemon: queue posts, preview the calendar, run the publisher.",
     no_args_is_help=True,
     add_completion=False,
@@ -58,93 +50,6 @@ class ListFormat(StrEnum):
 class ShowFormat(StrEnum):
     text = "text"
     json = "json"
-
-
-@dataclass
-class AppContext:
-    """What every command needs, loaded on first use (so `--help` loads nothing)."""
-
-    config_path: Path | None
-    _config: Config | None = None
-    _store: Store | None = None
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            from ..config import load_config
-
-            self._config = load_config(self.config_path)
-        return self._config
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            from ..store.store import Store
-
-            self._store = Store(self.config.scheduler.database)
-            self._store.ensure_schema()
-        return self._store
-
-    @staticmethod
-    def now() -> datetime:
-        return utc_now()
-
-    def add_posts(self, drafts: list[PostDraft], now: datetime) -> list[int]:
-        """Store drafts; on SQLite without loading the database layer (see post_sql)."""
-        from ..store.post_sql import add_posts_sqlite
-        from .queue_commands import spacing_by_channel
-
-        spacing = spacing_by_channel(self.config)
-        url = self.config.scheduler.database
-        with self.local_refusals():
-            if self._store is None and url.startswith("sqlite:///"):
-                path = url.removeprefix("sqlite:///")
-                ids = add_posts_sqlite(path, drafts, now=now, spacing=spacing)
-                if ids is not None:
-                    return ids
-            return self.store.add_posts(drafts, now=now, spacing=spacing)
-
-    def wait_for_plan(self, post_id: int, now: datetime) -> PlannedFirst:
-        """A floating post's slot is the daemon's to give, and a running daemon plans a CLI
-        change within seconds (§5): wait up to PLAN_WAIT for the post's first airing, so
-        `queue add` can say when it airs. With no daemon running, don't wait."""
-        from ..domain import LIVE_STATUSES
-        from ..store.post_sql import PlannedFirst, planned_first_sqlite
-
-        beat_since = now - (2 * self.config.scheduler.reconcile + timedelta(seconds=5))
-        url = self.config.scheduler.database
-
-        def read() -> PlannedFirst:
-            if self._store is None and url.startswith("sqlite:///"):
-                path = url.removeprefix("sqlite:///")
-                return planned_first_sqlite(path, post_id, beat_since=beat_since)
-            beats = self.store.heartbeats()
-            running = any(b.state == "running" and b.beat >= beat_since for b in beats)
-            airings = self.store.get_post(post_id).airings
-            times = [a.at for a in airings if a.status in LIVE_STATUSES]
-            return PlannedFirst(daemon_running=running, at=min(times, default=None))
-
-        deadline = time.monotonic() + _plan_wait()
-        planned = read()
-        while planned.daemon_running and planned.at is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-            planned = read()
-        return planned
-
-    @contextmanager
-    def local_refusals(self) -> Iterator[None]:
-        """The store refuses a pinned-spacing conflict in UTC; an editor reads it in the
-        channel's own time, as every other time they see."""
-        try:
-            yield
-        except PinnedConflict as conflict:
-            raise conflict.shown_in(self.config.zone(conflict.channel)) from None
-
-
-def context(ctx: typer.Context) -> AppContext:
-    obj = ctx.find_root().obj
-    assert isinstance(obj, AppContext)
-    return obj
 
 
 def print_json(value: Any) -> None:
@@ -182,7 +87,11 @@ def main_options(
         ),
     ] = False,
 ) -> None:
-    ctx.obj = AppContext(config)
+    # A caller may hand in its own context (tests: a fixed clock); `--config` still applies.
+    app_ctx = ctx.ensure_object(AppContext)
+    if config is not None:
+        app_ctx.config_path = config
+    ctx.call_on_close(app_ctx.close)
 
 
 # --- check ---------------------------------------------------------------------------------
@@ -349,21 +258,6 @@ def queue_add(
         )
 
 
-def _plan_wait() -> float:
-    import os
-
-    text = os.environ.get("SCHEDULER_PLAN_WAIT", "")
-    try:
-        seconds = float(text) if text else PLAN_WAIT_SECONDS
-    except ValueError:
-        raise InputError(
-            f"SCHEDULER_PLAN_WAIT={text[:20]!r} is not a number of seconds; use e.g. 5 or 0"
-        ) from None
-    if not 0 <= seconds <= 3600:
-        raise InputError(f"SCHEDULER_PLAN_WAIT={text[:20]!r} must be 0 to 3600 seconds")
-    return seconds
-
-
 def _queued(post_id: int, draft: PostDraft, config: Config, first: datetime) -> str:
     """`queued post 5 on main; first airing Sun 29 Nov 02:00 +01:00`: what `queue add` did."""
     from ..timeutil import local_label
@@ -428,7 +322,10 @@ def queue_list(
         )
     records = app_ctx.store.list_posts(channel=channel, status=status, now=now)
     if output is ListFormat.json:
-        print_json({"posts": [post_json(r, app_ctx.config, now=now) for r in records]})
+        from ..render.terminal import write_json_listing
+
+        config = app_ctx.config
+        write_json_listing("posts", (post_json(r, config, now=now) for r in records), sys.stdout)
     elif records:
         print(posts_table(records, app_ctx.config, now=now))
     else:
@@ -589,14 +486,23 @@ def simulate(
     """Project the plan forward N days, counting simulated airings as history, and report the
     rules: airings per kind, worst gap, gaps over max_gap, when fresh content runs out."""
     from ..planning.forecast import simulate as project
+    from ..render.progress import ProgressBar
     from ..render.status import simulate_text
 
     app_ctx = context(ctx)
     now = app_ctx.now()
     begin = _when(app_ctx, start, "--from", channel) if start else now
-    result = project(
-        app_ctx.config, app_ctx.store, start=begin, days=days, channel=channel, audit=audit
-    )
+    channels = 1 if channel else len(app_ctx.config.channels)
+    with ProgressBar("simulate: planning channels", channels) as bar:
+        result = project(
+            app_ctx.config,
+            app_ctx.store,
+            start=begin,
+            days=days,
+            channel=channel,
+            audit=audit,
+            planned=bar.advance,
+        )
     if output is ShowFormat.json:
         print_json(result)
     else:
@@ -632,6 +538,12 @@ def run(ctx: typer.Context) -> None:
 class ReportFormat(StrEnum):
     text = "text"
     json = "json"
+    html = "html"
+
+
+class ReportLang(StrEnum):
+    en = "en"
+    ar = "ar"
 
 
 @app.command()
@@ -652,19 +564,26 @@ def report(
         typer.Option("--compare", help="Two tags to set side by side.", show_default=False),
     ] = None,
     output: Annotated[
-        ReportFormat, typer.Option("--format", help="text or json.")
+        ReportFormat,
+        typer.Option("--format", help="text, json, or html (one self-contained page)."),
     ] = ReportFormat.text,
     output_file: Annotated[
         Path | None, typer.Option("--output", help="Write to this file instead of stdout.")
     ] = None,
+    lang: Annotated[
+        ReportLang | None,
+        typer.Option("--lang", help="Language of the HTML page (en, ar).", show_default=False),
+    ] = None,
 ) -> None:
     """What worked: engagement by kind, hour of day, reruns against first airings, tags,
-    top and bottom posts, followers, and each goal with its pace (§11)."""
+    top and bottom posts, the inbox, followers, and each goal with its pace (§11)."""
     from ..render.report_data import build_report
     from ..render.report_text import report_text
     from ..render.terminal import json_text
     from .calendar_commands import write_output
 
+    if lang is not None and output is not ReportFormat.html:
+        raise typer.BadParameter("--lang applies to --format html only", param_hint="--lang")
     app_ctx = context(ctx)
     now = app_ctx.now()
     if channel is not None:
@@ -688,8 +607,34 @@ def report(
         channel=channel,
         compare_tags=compare,
     )
-    text = json_text(result) + "\n" if output is ReportFormat.json else report_text(result) + "\n"
+    if output is ReportFormat.html:
+        from ..render.report_html import render_report_html
+
+        config = app_ctx.config
+        zones = {name: settings.timezone for name, settings in config.channels.items()}
+        text = render_report_html(
+            result,
+            zones=zones,
+            page_zone=config.zone(channel),
+            now=now,
+            lang=(lang or ReportLang.en).value,
+        )
+    elif output is ReportFormat.json:
+        text = json_text(result) + "\n"
+    else:
+        text = report_text(result) + "\n"
     write_output(text, output_file)
+    if output_file is not None:  # said on stderr, so the command is not silent
+        from ..render.terminal import clean
+        from ..timeutil import local_label
+
+        zone = app_ctx.config.zone(channel)
+        count = len(result["channels"])
+        typer.echo(
+            f"wrote the report of {count} channel{'' if count == 1 else 's'}, "
+            f"{local_label(first, zone)} – {local_label(last, zone)}, to {clean(str(output_file))}",
+            err=True,
+        )
 
 
 @metrics_app.command("import")
@@ -736,33 +681,11 @@ _register_inbox()
 # --- entry point ---------------------------------------------------------------------------
 
 
-def config_first(args: Sequence[str]) -> list[str]:
-    """`--config PATH` moved in front of the subcommand, where Click reads it, so it is
-    accepted after the subcommand too (`scheduler check --config x.toml`)."""
-    args = list(args)
-    moved: list[str] = []
-    index = 0
-    while index < len(args) and args[index] != "--":
-        if args[index] == "--config" and index + 1 < len(args):
-            moved += args[index : index + 2]
-            del args[index : index + 2]
-        elif args[index].startswith("--config="):
-            moved.append(args.pop(index))
-        else:
-            index += 1
-    return moved + args
-
-
 def main() -> None:
-    """Run the CLI; a project error becomes its message on stderr and exit status 1."""
+    """The console script. Commands end their own errors (cli/root.py); what is left here
+    is a bug, which gets one line and exit status 1 instead of a traceback."""
     try:
-        app(args=config_first(sys.argv[1:]), prog_name="scheduler")
-    except SchedulerError as exc:
-        # Messages may quote outside text (a platform's answer, a name from a file); the
-        # renderer is imported only here, off the fast path of a `queue add` that succeeds.
-        from ..render.terminal import clean
-
-        problems = exc.problems if isinstance(exc, ConfigError) else [f"error: {exc}"]
-        for problem in problems:
-            print(clean(problem, keep_newlines=True), file=sys.stderr)
+        app(prog_name="scheduler")
+    except Exception as exc:
+        print(internal_error(exc), file=sys.stderr)
         sys.exit(1)

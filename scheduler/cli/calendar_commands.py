@@ -2,7 +2,7 @@
 print or serve.
 
 All rendering lives in `preview.py`; this module only turns flags into a window and a
-format. The calendar itself comes from a `CalendarSource`, so tests (and the lead's CLI)
+format. The calendar itself comes from a `CalendarSource` held by the `AppContext`, so tests
 can hand in their own; by default it is the planner's forecast over the configured store.
 """
 
@@ -26,7 +26,8 @@ from ..config import Config
 from ..errors import InputError
 from ..planning.calendar_data import CalendarData
 from ..render.terminal import clean
-from ..timeutil import local_label, parse_when, utc_now
+from ..timeutil import local_label, parse_when
+from .context import context
 
 
 class CalendarSource(Protocol):
@@ -59,14 +60,6 @@ class ForecastSource:
         )
 
 
-def default_source(ctx: typer.Context) -> CalendarSource:
-    """The source of the real CLI: config and store from the global `--config`."""
-    from .app import context  # imported late: cli.py imports this module to register it
-
-    app_ctx = context(ctx)
-    return ForecastSource(app_ctx.config, app_ctx.store)
-
-
 class Format(StrEnum):
     text = "text"
     html = "html"
@@ -85,13 +78,9 @@ class Lang(StrEnum):
     ar = "ar"
 
 
-def register(
-    app: typer.Typer,
-    *,
-    source: Callable[[typer.Context], CalendarSource] = default_source,
-    clock: Callable[[], datetime] = utc_now,
-) -> None:
-    """Add the `calendar` command to `app`. `source` and `clock` are injectable for tests."""
+def register(app: typer.Typer) -> None:
+    """Add the `calendar` command to `app`. Its data and clock come from the `AppContext`
+    (cli/context.py), where tests hand in a stub source and a fixed clock."""
 
     @app.command("calendar")
     def calendar_command(
@@ -137,13 +126,14 @@ def register(
         """Show the published history and the plan of a window, as the planner makes it now."""
         if end is not None and days is not None:
             raise typer.BadParameter("give --to or --days, not both", param_hint="--to")
-        src = source(ctx)
+        app_ctx = context(ctx)
+        src = app_ctx.calendar()
         zone = src.zone(channel)
 
         def build(chosen_view: str) -> CalendarData:
             from ..render import preview  # Jinja2 and icalendar load only when a calendar is made
 
-            now = clock()
+            now = app_ctx.now()  # read again for every page `--serve` renders
             try:
                 first = parse_when(start, now=now, tz=zone)
             except ValueError as exc:

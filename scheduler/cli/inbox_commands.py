@@ -11,11 +11,11 @@ from .app import (
     FileOption,
     ShowFormat,
     _stdin_if,
-    context,
     default_editor,
     parse_id,
     print_json,
 )
+from .context import context
 
 if TYPE_CHECKING:
     from ..store.inbox import InboxEntry

@@ -330,20 +330,26 @@ def read_import(path: Path, config: Config, *, now: datetime, editor: str) -> li
     Bodies come through exactly as written (every line end and separator kept); a file that
     could be read two ways (a column twice, `text` and `body` both) is refused, not guessed.
     """
-    rows = file_rows(path)
+    from ..render.progress import ProgressBar
+
+    rows = list(file_rows(path))  # the file is read whole anyway; the bar needs the count
     drafts: list[PostDraft] = []
     problems: list[str] = []
     media_budget = MediaBudget(IMPORT_MEDIA_LIMIT)
-    for label, row in rows:
-        where = f"{path.name}: {label}"
-        try:
-            if isinstance(row, str):
-                raise InputError(row)
-            raw = _raw_from_row(row, editor)
-            drafts.append(draft_post(raw, config, now=now, source=where, media_budget=media_budget))
-        except SchedulerError as exc:
-            message = str(exc)
-            problems.append(message if message.startswith(where) else f"{where}: {message}")
+    with ProgressBar("queue import: checking rows", len(rows)) as bar:
+        for label, row in rows:
+            where = f"{path.name}: {label}"
+            try:
+                if isinstance(row, str):
+                    raise InputError(row)
+                raw = _raw_from_row(row, editor)
+                drafts.append(
+                    draft_post(raw, config, now=now, source=where, media_budget=media_budget)
+                )
+            except SchedulerError as exc:
+                message = str(exc)
+                problems.append(message if message.startswith(where) else f"{where}: {message}")
+            bar.advance()
     if problems:
         shown = problems[:MAX_LISTED_ROW_ERRORS]
         if len(problems) > len(shown):

@@ -10,13 +10,22 @@ place again.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ..config import ChannelSettings, Config
-from ..domain import AIRING_KINDS, NEEDS_EDITOR, ON_AIR, AiringRow, AiringStatus, PostRow
+from ..domain import (
+    AIRING_KINDS,
+    NEEDS_EDITOR,
+    ON_AIR,
+    AiringRow,
+    AiringStatus,
+    ChannelWindow,
+    PostRow,
+    WindowRows,
+)
 from ..measuring import Weights
 from ..text import airing_body
 from ..timeutil import iso_utc
@@ -30,6 +39,15 @@ class StoredPlan(Protocol):
     stays free of the database layer, and is handed its reads as it is handed `now`."""
 
     def planning_rows(self) -> tuple[list[PostRow], list[AiringRow]]: ...
+
+    def window_rows(
+        self,
+        channels: Sequence[ChannelWindow],
+        *,
+        start: datetime,
+        end: datetime,
+        history_from: datetime,
+    ) -> WindowRows: ...
 
     def bodies(self, post_ids: Iterable[int]) -> dict[int, str]: ...
 
@@ -61,6 +79,9 @@ class ChannelInput:
     fixed: tuple[PlanAiring, ...]
     replaceable: tuple[AiringRow, ...]  # planned floating airings outside the freeze window
     stored: tuple[AiringRow, ...]  # every stored airing of the channel but cancelled ones
+    # When `posts` and `stored` were trimmed to a window: the earliest created of all the
+    # channel's candidate posts (rule 3 counts silence from then).
+    began: datetime | None = None
 
 
 def is_fixed(airing: AiringRow, channel: ChannelSettings, now: datetime) -> bool:
@@ -150,13 +171,58 @@ def _plan_airing(airing: AiringRow) -> PlanAiring:
     )
 
 
+def window_inputs(
+    config: Config,
+    store: StoredPlan,
+    *,
+    now: datetime,
+    end: datetime,
+    history_from: datetime,
+    only: str | None = None,
+) -> tuple[dict[str, ChannelInput], list[PostRow]]:
+    """`channel_inputs` from only the rows that can change the plan of [now, end) and the
+    history shown from `history_from` (`Store.window_rows`): what editors' views read.
+    Also returns the posts read."""
+    windows = [
+        ChannelWindow(
+            name=name,
+            fixed_until=now + settings.freeze,
+            # One more than the grid can hold: a repeated local hour still has one slot.
+            slots=max(0, int((end - now) / settings.cadence)) + 2,
+            max_airings=settings.repost.max_airings,
+        )
+        for name, settings in config.channels.items()
+        if only is None or name == only
+    ]
+    rows = store.window_rows(windows, start=now, end=max(end, now), history_from=history_from)
+    inputs = channel_inputs(
+        rows.posts,
+        rows.airings,
+        config,
+        now=now,
+        only=only,
+        scores=measured_scores(store, config),
+    )
+    trimmed = {name: replace(item, began=rows.began.get(name)) for name, item in inputs.items()}
+    return trimmed, rows.posts
+
+
 def plan_all(
-    inputs: Mapping[str, ChannelInput], *, start: datetime, end: datetime
+    inputs: Mapping[str, ChannelInput],
+    *,
+    start: datetime,
+    end: datetime,
+    planned: Callable[[], None] | None = None,
 ) -> dict[str, ChannelPlan]:
-    return {
-        name: plan_channel(item.channel, item.posts, item.fixed, start, end)
-        for name, item in inputs.items()
-    }
+    """Every channel's plan; `planned` is called after each channel (a progress bar)."""
+    plans = {}
+    for name, item in inputs.items():
+        plans[name] = plan_channel(
+            item.channel, item.posts, item.fixed, start, end, began=item.began
+        )
+        if planned is not None:
+            planned()
+    return plans
 
 
 def match_stored(plan: ChannelPlan, replaceable: Sequence[AiringRow]) -> dict[int, int]:
@@ -189,15 +255,8 @@ def build_calendar(
     """Published history and the plan of [start, end), as the planner makes it at `now`."""
     if channel is not None:
         config.channel(channel)
-    posts, stored_airings = store.planning_rows()
-    inputs = channel_inputs(
-        posts,
-        stored_airings,
-        config,
-        now=now,
-        only=channel,
-        scores=measured_scores(store, config),
-    )
+    inputs, _ = window_inputs(config, store, now=now, end=end, history_from=start, only=channel)
+    stored_airings = [airing for item in inputs.values() for airing in item.stored]
     plans = plan_all(inputs, start=now, end=end) if end > now else {}
 
     shown: list[tuple[PlanAiring, ChannelSettings, int | None, str, AiringRow | None]] = []
@@ -220,7 +279,9 @@ def build_calendar(
                 shown.append((_plan_airing(airing), settings, airing.id, airing.status, airing))
         if start < now:
             began = min(
-                [post.created for post in item.posts] + [airing.at for airing in item.stored],
+                [post.created for post in item.posts]
+                + [airing.at for airing in item.stored]
+                + ([] if item.began is None else [item.began]),
                 default=now,
             )
             gaps += _history_gaps(
@@ -358,8 +419,10 @@ def simulate(
     days: int,
     channel: str | None,
     audit: bool = False,
+    planned: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """The plan of the next `days` days from `start` with per-channel rule reports (§4).
+    """The plan of the next `days` days from `start` with per-channel rule reports (§4);
+    `planned` is called as each channel's plan is made (`simulate`'s progress bar).
 
     Gaps, the mix and when fresh content runs out come from the plan itself. With `audit`
     the independent rule audit also judges the plan and `violations` lists what it finds;
@@ -369,16 +432,11 @@ def simulate(
     if channel is not None:
         config.channel(channel)
     end = start + timedelta(days=days)
-    posts, stored_airings = store.planning_rows()
-    inputs = channel_inputs(
-        posts,
-        stored_airings,
-        config,
-        now=start,
-        only=channel,
-        scores=measured_scores(store, config),
+    inputs, posts = window_inputs(
+        config, store, now=start, end=end, history_from=start, only=channel
     )
-    plans = plan_all(inputs, start=start, end=end)
+    stored_airings = [airing for item in inputs.values() for airing in item.stored]
+    plans = plan_all(inputs, start=start, end=end, planned=planned)
     hand_set = {post.id for post in posts if post.score is not None}
     bodies = _Bodies(
         store, stored_airings, {a.post_id for plan in plans.values() for a in plan.airings}

@@ -85,6 +85,8 @@ def plan_channel(
     fixed: Sequence[PlanAiring],
     start: datetime,
     end: datetime,
+    *,
+    began: datetime | None = None,
 ) -> ChannelPlan:
     """Fill the free slots of [start, end) with new airings by the rules of docs/design.md §3.
 
@@ -92,6 +94,8 @@ def plan_channel(
     airings that must stay: all history, pinned airings and those inside the freeze window.
     A post with any airing in `fixed` is not fresh; its later airings are reposts. Fixed
     airings are never moved (rule 8), and slots within `min_spacing` of them stay empty.
+    `began`: the earliest `created` among the channel's posts, when the caller passes only
+    the posts the window can reach (gaps count from when the channel began, rule 3).
     """
     start_us, end_us = _to_us(start), _to_us(end)
     planner = _Planner(channel, posts, fixed, start_us, end_us)
@@ -101,13 +105,15 @@ def plan_channel(
     airings = tuple(sorted([*kept, *new], key=_airing_order))
     before = [at for at in planner.fixed_at if at < start_us]
     # Rule 3: a channel's silence counts only from when it began (its first post or airing).
-    began = min(
-        [_to_us(post.created) for post in posts] + [_to_us(airing.at) for airing in [*fixed, *new]],
+    began_us = min(
+        [_to_us(post.created) for post in posts]
+        + [_to_us(airing.at) for airing in [*fixed, *new]]
+        + ([] if began is None else [_to_us(began)]),
         default=end_us,
     )
     gaps = _gaps(
         [_to_us(airing.at) for airing in airings],
-        before[-1] if before else max(start_us, began),
+        before[-1] if before else max(start_us, began_us),
         end_us,
         _duration_us(channel.max_gap),
     )

@@ -109,16 +109,25 @@ class Publisher(Protocol):
     `publish` raises `TransientPublishError` (worth retrying: connection refused, timeout
     before sending, 5xx, 429 with `retry_after`), `PermanentPublishError` (the platform
     refused the post, with its own message) or `InterruptedPublishError` (the request may
-    have reached the platform). After an interruption the dispatcher may retry only when
-    `deduplicates` is true: a repeated request with the same idempotency key can't post twice.
-    """
+    have reached the platform). After an interruption the dispatcher may retry only where
+    the channel's spec says the platform deduplicates (`ChannelSettings.deduplication`): a
+    repeated request with the same idempotency key can't post twice there.
 
-    deduplicates: bool
+    `publish_async` is the same exchange on the daemon's event loop (the dispatcher sends
+    only through it); both paths run the publisher's one set of steps (see `http.py`).
+    """
 
     def publish(self, delivery: Delivery) -> Receipt: ...
 
+    async def publish_async(self, delivery: Delivery) -> Receipt: ...
+
     def close(self) -> None:
         """Forget what the publisher holds (sessions); the HTTP client is the caller's."""
+        ...
+
+    async def close_async(self) -> None:
+        """Close what the async path opened (its client's connections), on the event loop
+        that opened them, when that loop ends."""
         ...
 
 

@@ -46,8 +46,8 @@ from ..errors import PermanentPublishError, PublishError
 from ..measuring import Counts, count_or_none
 from ..media import Medium
 from .base import Delivery, Receipt
-from .facets import record_facets
-from .http import Api, json_body
+from .facets import detect, record_facets
+from .http import Api, AsyncClientFactory, Call, Steps, json_body, make_async_http_client
 from .notices import MAX_AUTHOR, MAX_PLATFORM_ID, parse_time, short
 
 COLLECTION = "app.bsky.feed.post"
@@ -79,7 +79,6 @@ def encode_tid(micros: int, clock_id: int) -> str:
 
 
 class BlueskyPublisher:
-    deduplicates = True
     page_limit = PAGE_LIMIT
 
     def __init__(
@@ -91,20 +90,28 @@ class BlueskyPublisher:
         *,
         now: Callable[[], datetime],
         language: str | None = None,
+        new_async_client: AsyncClientFactory = make_async_http_client,
     ) -> None:
         self.service = service.rstrip("/")
         self.language = language
         self.handle = handle.lstrip("@")
         self._password = app_password
         self._now = now
-        self.api = Api(client, "bluesky", now, secrets=(app_password,))
+        self.api = Api(
+            client, "bluesky", now, secrets=(app_password,), new_async_client=new_async_client
+        )
         self._lock = threading.Lock()
         self._session: dict[str, str] | None = None  # did, accessJwt, refreshJwt
         self._dids: dict[str, str | None] = {}  # handle (lower case) -> DID, None: unresolvable
 
     @classmethod
     def from_channel(
-        cls, channel: ChannelSettings, client: httpx.Client, *, now: Callable[[], datetime]
+        cls,
+        channel: ChannelSettings,
+        client: httpx.Client,
+        *,
+        now: Callable[[], datetime],
+        new_async_client: AsyncClientFactory = make_async_http_client,
     ) -> BlueskyPublisher:
         return cls(
             channel.option("service"),
@@ -113,16 +120,23 @@ class BlueskyPublisher:
             client,
             now=now,
             language=channel.option("language"),
+            new_async_client=new_async_client,
         )
 
     def __repr__(self) -> str:
         return f"BlueskyPublisher({self.service!r}, handle={self.handle!r})"
 
     def publish(self, delivery: Delivery) -> Receipt:
+        return self.api.run(self._publishing(delivery))
+
+    async def publish_async(self, delivery: Delivery) -> Receipt:
+        return await self.api.run_async(self._publishing(delivery))
+
+    def _publishing(self, delivery: Delivery) -> Steps[Receipt]:
         rkey = record_key(delivery)
-        if self._existing(rkey):
-            return self._receipt(rkey)
-        record = self._record(delivery.body)
+        if (yield from self._existing(rkey)):
+            return (yield from self._receipt(rkey))
+        record = yield from self._record(delivery.body)
         if delivery.reply_to is not None:
             target = delivery.reply_to
             record["reply"] = {
@@ -130,34 +144,27 @@ class BlueskyPublisher:
                 "parent": {"uri": target["uri"], "cid": target["cid"]},
             }
         if delivery.media:
-            record["embed"] = {
-                "$type": IMAGES_EMBED,
-                "images": [
-                    {"alt": medium.alt or "", "image": self._upload(medium)}
-                    for medium in delivery.media
-                ],
-            }
+            images = []
+            for medium in delivery.media:
+                images.append({"alt": medium.alt or "", "image": (yield from self._upload(medium))})
+            record["embed"] = {"$type": IMAGES_EMBED, "images": images}
+        repo = yield from self._did()
         try:
-            self._xrpc(
+            yield from self._xrpc(
                 "POST",
                 "com.atproto.repo.createRecord",
                 posting=True,
-                json={
-                    "repo": self._did(),
-                    "collection": COLLECTION,
-                    "rkey": rkey,
-                    "record": record,
-                },
+                json={"repo": repo, "collection": COLLECTION, "rkey": rkey, "record": record},
             )
         except PublishError as failure:
             try:
-                found = self._existing(rkey)
+                found = yield from self._existing(rkey)
             except PublishError:
                 raise failure from None
             if found:
-                return self._receipt(rkey)
-            raise
-        return self._receipt(rkey)
+                return (yield from self._receipt(rkey))
+            raise failure
+        return (yield from self._receipt(rkey))
 
     def verify(self) -> str:
         """Prove the handle and app password with `createSession` (a read: it posts nothing);
@@ -168,9 +175,10 @@ class BlueskyPublisher:
             posting=False,
             json={"identifier": self.handle, "password": self._password},
         )
-        session = self._keep_secret(_session_from(response))
+        session = _session_from(response)
         with self._lock:
             self._session = session
+            self.api.session_secrets(session["accessJwt"], session["refreshJwt"])
         body = json_body(response)
         handle = body.get("handle") if isinstance(body, dict) else None
         return f"@{handle if isinstance(handle, str) and handle else self.handle}"
@@ -187,8 +195,13 @@ class BlueskyPublisher:
         while True:
             params = {"limit": str(self.page_limit), **({"cursor": page} if page else {})}
             body = json_body(
-                self._xrpc(
-                    "GET", "app.bsky.notification.listNotifications", posting=False, params=params
+                self.api.run(
+                    self._xrpc(
+                        "GET",
+                        "app.bsky.notification.listNotifications",
+                        posting=False,
+                        params=params,
+                    )
                 )
             )
             listed = body.get("notifications") if isinstance(body, dict) else None
@@ -222,8 +235,8 @@ class BlueskyPublisher:
         found = {}
         for start in range(0, len(remote_ids), GET_POSTS_BATCH):
             batch = list(remote_ids[start : start + GET_POSTS_BATCH])
-            response = self._xrpc(
-                "GET", "app.bsky.feed.getPosts", posting=False, params={"uris": batch}
+            response = self.api.run(
+                self._xrpc("GET", "app.bsky.feed.getPosts", posting=False, params={"uris": batch})
             )
             body = json_body(response)
             posts = body.get("posts") if isinstance(body, dict) else None
@@ -242,8 +255,9 @@ class BlueskyPublisher:
 
     def read_followers(self) -> int | None:
         """The account's `followersCount` from `app.bsky.actor.getProfile`."""
-        response = self._xrpc(
-            "GET", "app.bsky.actor.getProfile", posting=False, params={"actor": self._did()}
+        actor = self.api.run(self._did())
+        response = self.api.run(
+            self._xrpc("GET", "app.bsky.actor.getProfile", posting=False, params={"actor": actor})
         )
         profile = json_body(response)
         return count_or_none(profile.get("followersCount")) if isinstance(profile, dict) else None
@@ -253,9 +267,12 @@ class BlueskyPublisher:
             self._session = None
         self._dids.clear()  # a handle may move to another account; look again next time
 
+    async def close_async(self) -> None:
+        await self.api.close_async()
+
     # --- records -------------------------------------------------------------------------
 
-    def _record(self, text: str) -> dict[str, Any]:
+    def _record(self, text: str) -> Steps[dict[str, Any]]:
         """The `app.bsky.feed.post` record: text, facets, `langs`, creation time."""
         record: dict[str, Any] = {
             "$type": COLLECTION,
@@ -265,16 +282,20 @@ class BlueskyPublisher:
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
         }
-        facets = record_facets(text, self._resolve_handle)
+        dids: dict[str, str | None] = {}  # each mentioned handle, resolved in text order
+        for facet in detect(text):
+            if facet.kind == "mention" and facet.value not in dids:
+                dids[facet.value] = yield from self._resolve_handle(facet.value)
+        facets = record_facets(text, dids.__getitem__)
         if facets:
             record["facets"] = facets
         if self.language:
             record["langs"] = [self.language]
         return record
 
-    def _upload(self, medium: Medium) -> dict[str, Any]:
+    def _upload(self, medium: Medium) -> Steps[dict[str, Any]]:
         """Upload one kept medium's bytes; the blob reference the PDS answered."""
-        response = self._xrpc(
+        response = yield from self._xrpc(
             "POST",
             "com.atproto.repo.uploadBlob",
             posting=False,
@@ -289,7 +310,7 @@ class BlueskyPublisher:
             )
         return blob
 
-    def _resolve_handle(self, handle: str) -> str | None:
+    def _resolve_handle(self, handle: str) -> Steps[str | None]:
         """The DID behind `handle`, or None when the PDS answers that it can't resolve it.
 
         Only answers are remembered: a 5xx, 429 or lost connection raises, so the airing is
@@ -297,34 +318,41 @@ class BlueskyPublisher:
         """
         key = handle.lower()
         if key not in self._dids:
-            response = self.api.send(
+            response = yield Call(
                 "GET",
                 f"{self.service}/xrpc/com.atproto.identity.resolveHandle",
                 posting=False,
-                params={"handle": key},
+                options={"params": {"handle": key}},
             )
+            assert response is not None
             status = response.status_code
             refused = 400 <= status < 500 and status not in (408, 429)
             self._dids[key] = None if refused else _did_from(self.api.check(response))
         return self._dids[key]
 
-    def _existing(self, rkey: str) -> bool:
-        response = self._xrpc(
+    def _existing(self, rkey: str) -> Steps[bool]:
+        repo = yield from self._did()
+        response = yield from self._xrpc(
             "GET",
             "com.atproto.repo.getRecord",
             posting=False,
-            params={"repo": self._did(), "collection": COLLECTION, "rkey": rkey},
+            params={"repo": repo, "collection": COLLECTION, "rkey": rkey},
             allow_error="RecordNotFound",
         )
         return response.is_success
 
-    def _receipt(self, rkey: str) -> Receipt:
+    def _receipt(self, rkey: str) -> Steps[Receipt]:
+        did = yield from self._did()
         return Receipt(
-            remote_id=f"at://{self._did()}/{COLLECTION}/{rkey}",
+            remote_id=f"at://{did}/{COLLECTION}/{rkey}",
             remote_url=f"https://bsky.app/profile/{self.handle}/post/{rkey}",
         )
 
     # --- session -------------------------------------------------------------------------
+    # A session is made or refreshed with no lock held over the request: the event loop
+    # must never wait for a listening thread's request. The lock only guards the swap, so
+    # two callers racing may both ask; the first session stored wins and the other is
+    # dropped, which costs one request and posts nothing.
 
     def _xrpc(
         self,
@@ -334,66 +362,80 @@ class BlueskyPublisher:
         posting: bool,
         allow_error: str | None = None,
         headers: dict[str, str] | None = None,
-        **kw: Any,
-    ) -> httpx.Response:
+        **options: Any,
+    ) -> Steps[httpx.Response]:
         """Call an authenticated XRPC method, refreshing the session once on `ExpiredToken`.
 
         An error named `allow_error` (e.g. `RecordNotFound`) is returned, not raised.
         """
         url = f"{self.service}/xrpc/{nsid}"
         for attempt in range(2):
-            token = self._access_token()
+            token = yield from self._access_token()
             sent = {**(headers or {}), "Authorization": f"Bearer {token}"}
-            response = self.api.send(method, url, posting=posting, headers=sent, **kw)
+            response = yield Call(method, url, posting, {**options, "headers": sent})
+            assert response is not None
             error = _error_name(response)
             if error == "ExpiredToken" and attempt == 0:
-                self._refresh(token)
+                yield from self._refresh(token)
                 continue
             if allow_error is not None and error == allow_error:
                 return response
             return self.api.check(response)
         raise AssertionError("unreachable")
 
-    def _did(self) -> str:
-        self._access_token()
-        assert self._session is not None
-        return self._session["did"]
+    def _did(self) -> Steps[str]:
+        return (yield from self._current_session())["did"]
 
-    def _access_token(self) -> str:
-        with self._lock:
-            if self._session is None:
-                self._session = self._create_session()
-            return self._session["accessJwt"]
+    def _access_token(self) -> Steps[str]:
+        return (yield from self._current_session())["accessJwt"]
 
-    def _create_session(self) -> dict[str, str]:
-        response = self.api.call(
+    def _current_session(self) -> Steps[dict[str, str]]:
+        session = self._session
+        if session is None:
+            made = yield from self._create_session()
+            session = self._store_session(None, made)
+        return session
+
+    def _create_session(self) -> Steps[dict[str, str]]:
+        response = yield from self.api.calling(
             "POST",
             f"{self.service}/xrpc/com.atproto.server.createSession",
             posting=False,
             json={"identifier": self.handle, "password": self._password},
         )
-        return self._keep_secret(_session_from(response))
+        return _session_from(response)
 
-    def _refresh(self, expired_access: str) -> None:
+    def _refresh(self, expired_access: str) -> Steps[None]:
         """Swap an expired access token for a fresh one; a new session if refreshing fails."""
-        with self._lock:
-            if self._session is None or self._session["accessJwt"] != expired_access:
-                return  # another thread refreshed already
-            response = self.api.send(
-                "POST",
-                f"{self.service}/xrpc/com.atproto.server.refreshSession",
-                posting=False,
-                headers={"Authorization": f"Bearer {self._session['refreshJwt']}"},
-            )
-            if _error_name(response) in ("ExpiredToken", "InvalidToken"):
-                self._session = self._create_session()
-            else:
-                self._session = self._keep_secret(_session_from(self.api.check(response)))
+        session = self._session
+        if session is None or session["accessJwt"] != expired_access:
+            return  # another caller refreshed already
+        response = yield Call(
+            "POST",
+            f"{self.service}/xrpc/com.atproto.server.refreshSession",
+            posting=False,
+            options={"headers": {"Authorization": f"Bearer {session['refreshJwt']}"}},
+        )
+        assert response is not None
+        if _error_name(response) in ("ExpiredToken", "InvalidToken"):
+            fresh = yield from self._create_session()
+        else:
+            fresh = _session_from(self.api.check(response))
+        self._store_session(session, fresh)
 
-    def _keep_secret(self, session: dict[str, str]) -> dict[str, str]:
-        """The session's tokens are secrets too: keep them out of every message."""
-        self.api.session_secrets(session["accessJwt"], session["refreshJwt"])
-        return session
+    def _store_session(
+        self, replacing: dict[str, str] | None, fresh: dict[str, str]
+    ) -> dict[str, str]:
+        """Keep `fresh` unless another caller replaced `replacing` first; the session now.
+
+        The session's tokens are secrets too: kept out of every message from here on.
+        """
+        with self._lock:
+            if self._session is replacing:
+                self._session = fresh
+                self.api.session_secrets(fresh["accessJwt"], fresh["refreshJwt"])
+            assert self._session is not None
+            return self._session
 
 
 def _notice(notification: dict[str, Any]) -> Notice | None:

@@ -10,6 +10,7 @@ must not be skipped as already written. The file is never written through a symb
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import fcntl
 import json
@@ -24,16 +25,19 @@ from .base import Delivery, Receipt
 
 
 class FilePublisher:
-    deduplicates = True
-
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
     @classmethod
     def from_channel(
-        cls, channel: ChannelSettings, client: object, *, now: object
+        cls,
+        channel: ChannelSettings,
+        client: object,
+        *,
+        now: object,
+        new_async_client: object = None,
     ) -> FilePublisher:
-        """Same signature as the network publishers; a file needs neither client nor clock."""
+        """Same signature as the network publishers; a file needs no client nor clock."""
         return cls(channel.option("path"))
 
     def __repr__(self) -> str:
@@ -74,6 +78,10 @@ class FilePublisher:
             remote_id=str(number), remote_url=f"{self.path.resolve().as_uri()}#L{number}"
         )
 
+    async def publish_async(self, delivery: Delivery) -> Receipt:
+        """`publish` in a thread: file locks, reads and fsync would hold up the event loop."""
+        return await asyncio.to_thread(self.publish, delivery)
+
     def _open(self) -> BinaryIO:
         """The output file for reading and appending, refusing a symbolic link (O_NOFOLLOW,
         so no one can point the daemon's writes at another file) or anything not a file."""
@@ -97,6 +105,9 @@ class FilePublisher:
         return os.fdopen(descriptor, "a+b")
 
     def close(self) -> None:
+        pass
+
+    async def close_async(self) -> None:
         pass
 
 

@@ -7,24 +7,34 @@ The split that matters for exactly-once (docs/design.md §5) is *when* a request
   retry it blindly.
 Reads (look-ups, session creation, media polling) pass `posting=False`, since repeating
 them can't post anything.
+
+A publisher writes each exchange with its platform once, as *steps*: a generator that
+yields the `Call`s it needs (and `Pause`s between them) and receives each answer, so the
+request building, the reading of answers and the error classification are the same code
+whether the daemon sends on its event loop (`Api.run_async`, through an `httpx.AsyncClient`)
+or a command reads synchronously (`Api.run`, through an `httpx.Client`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import ssl
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 
 from ..errors import (
     InterruptedPublishError,
     PermanentPublishError,
+    PublishError,
     TransientPublishError,
 )
 from ..redact import Redactor
@@ -60,20 +70,34 @@ def redact_http_logs() -> None:
             logger.addFilter(_redact_filter)
 
 
-def make_http_client(timeout: float = 10.0, *, tls: ssl.SSLContext | None = None) -> httpx.Client:
-    """A client with our timeouts, TLS verified and redirects not followed.
-
-    Redirects are not followed: a POST that is redirected is a misconfigured base URL,
-    better reported than replayed somewhere else.
-    """
+def _client_options(timeout: float, tls: ssl.SSLContext | None) -> dict[str, Any]:
+    """What every client of ours is made with, sync or async: our timeouts, TLS verified,
+    redirects not followed (a POST that is redirected is a misconfigured base URL, better
+    reported than replayed somewhere else), one channel's small pool."""
     redact_http_logs()
-    return httpx.Client(
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        verify=tls if tls is not None else True,
-        follow_redirects=False,
-        headers={"User-Agent": USER_AGENT},
-        limits=httpx.Limits(max_connections=CONNECTIONS_PER_CHANNEL),
-    )
+    return {
+        "timeout": httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        "verify": tls if tls is not None else True,
+        "follow_redirects": False,
+        "headers": {"User-Agent": USER_AGENT},
+        "limits": httpx.Limits(max_connections=CONNECTIONS_PER_CHANNEL),
+    }
+
+
+def make_http_client(timeout: float = 10.0, *, tls: ssl.SSLContext | None = None) -> httpx.Client:
+    """A synchronous client with our settings (`_client_options`)."""
+    return httpx.Client(**_client_options(timeout, tls))
+
+
+def make_async_http_client(
+    timeout: float = 10.0, *, tls: ssl.SSLContext | None = None
+) -> httpx.AsyncClient:
+    """An asyncio client with the same settings; it opens connections only on the event
+    loop that first sends through it, and must be closed there."""
+    return httpx.AsyncClient(**_client_options(timeout, tls))
+
+
+AsyncClientFactory = Callable[[], httpx.AsyncClient]
 
 
 class ChannelClients:
@@ -83,6 +107,11 @@ class ChannelClients:
     slow or rate-limited platform can't hold connections another channel is waiting for.
     One pool shared by 100 channels also cost more CPU than the requests themselves under
     a burst: httpcore scans every pooled connection under one lock on each request.
+
+    `new` gives the synchronous client a channel reads with (listening, measuring, `check
+    --online`); `new_async` makes the asyncio client its publisher sends with. The async
+    clients belong to the event loop that uses them: the publisher closes its own there
+    (`Publisher.close_async`), so only the synchronous ones are closed here.
     """
 
     def __init__(self, timeout: float = 10.0) -> None:
@@ -95,10 +124,37 @@ class ChannelClients:
         self._clients.append(client)
         return client
 
+    def new_async(self) -> httpx.AsyncClient:
+        return make_async_http_client(self._timeout, tls=self._tls)
+
     def close(self) -> None:
         for client in self._clients:
             client.close()
         self._clients.clear()
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request a publisher's steps ask for; `options` are httpx's (params, headers,
+    json, data, files, content). `posting` says whether it can make a post (see above)."""
+
+    method: str
+    url: str
+    posting: bool
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Wait this long before the next step (Mastodon's media processing)."""
+
+    seconds: float
+
+
+T = TypeVar("T")
+# A publisher's exchange: yields what to do, is sent each answer (None after a pause), and
+# has a `PublishError` thrown in where a request failed; returns its result.
+Steps = Generator[Call | Pause, httpx.Response | None, T]
 
 
 @dataclass
@@ -114,9 +170,13 @@ class Api:
     platform: str
     now: Callable[[], datetime]
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    # Where the async path's clients come from: one per event loop that sends through this
+    # channel (a client's connections belong to the loop that opened them), made on first use.
+    new_async_client: AsyncClientFactory = field(default=make_async_http_client, repr=False)
 
     def __post_init__(self) -> None:
         self._redact = Redactor(self.secrets)
+        self._async_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
 
     def session_secrets(self, *tokens: str) -> None:
         """Keep a session's tokens out of messages too; they replace the last session's."""
@@ -134,7 +194,7 @@ class Api:
 
     def send(self, method: str, url: str, *, posting: bool, **kwargs: Any) -> httpx.Response:
         """Send one request; transport failures become publish errors, any status is returned."""
-        try:
+        with self._transport_errors(posting):
             request = self.client.build_request(method, url, **kwargs)
             response = self.client.send(request, stream=True)
             try:
@@ -142,6 +202,69 @@ class Api:
             finally:
                 response.close()  # past the limit this drops the connection, unread
             return _with_body(response, body)
+
+    async def send_async(self, call: Call) -> httpx.Response:
+        """`send` on the event loop, through this channel's async client for that loop."""
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = self._async_clients[loop] = self.new_async_client()
+        with self._transport_errors(call.posting):
+            request = client.build_request(call.method, call.url, **call.options)
+            response = await client.send(request, stream=True)
+            try:
+                body = await _read_at_most_async(response, ANSWER_LIMIT)
+            finally:
+                await response.aclose()
+            return _with_body(response, body)
+
+    async def close_async(self) -> None:
+        """Close the running loop's async client, which opened its connections there."""
+        client = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+    def run(self, steps: Steps[T]) -> T:
+        """Carry out a publisher's steps synchronously; returns what they return."""
+        drive = _Drive(steps)
+        while (step := drive.next()) is not None:
+            if isinstance(step, Pause):
+                time.sleep(step.seconds)
+                continue
+            try:
+                drive.answer = self.send(
+                    step.method, step.url, posting=step.posting, **step.options
+                )
+            except PublishError as exc:
+                drive.failure = exc
+        return drive.result
+
+    async def run_async(self, steps: Steps[T]) -> T:
+        """Carry out the same steps on the event loop, each request awaited."""
+        drive = _Drive(steps)
+        while (step := drive.next()) is not None:
+            if isinstance(step, Pause):
+                await asyncio.sleep(step.seconds)
+                continue
+            try:
+                drive.answer = await self.send_async(step)
+            except PublishError as exc:
+                drive.failure = exc
+        return drive.result
+
+    def calling(
+        self, method: str, url: str, *, posting: bool, **options: Any
+    ) -> Steps[httpx.Response]:
+        """Steps of one request whose answer must be a success (see `check`)."""
+        answer = yield Call(method, url, posting, options)
+        assert answer is not None
+        return self.check(answer)
+
+    @contextmanager
+    def _transport_errors(self, posting: bool) -> Iterator[None]:
+        """Turn what httpx raises while sending into the publish error it means."""
+        try:
+            yield
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TransientPublishError(self._describe("can't connect", exc)) from None
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
@@ -179,17 +302,61 @@ class Api:
         return self.message(f"{self.platform}: {what}: {detail}")
 
 
+class _Drive(Generic[T]):
+    """Where a run of steps stands: the answer (or failure) the next step receives, and
+    what the steps returned once they are done."""
+
+    def __init__(self, steps: Steps[T]) -> None:
+        self._steps = steps
+        self.answer: httpx.Response | None = None
+        self.failure: PublishError | None = None
+        self.result: T
+
+    def next(self) -> Call | Pause | None:
+        """Hand over the last answer or failure; the next step, or None when done."""
+        answer, failure = self.answer, self.failure
+        self.answer = self.failure = None
+        try:
+            return self._steps.throw(failure) if failure is not None else self._steps.send(answer)
+        except StopIteration as done:
+            self.result = done.value
+            return None
+
+
 def _read_at_most(response: httpx.Response, limit: int) -> bytes:
     """The answer's (decoded) body, cut at `limit` bytes: a receiver that answers with
     hundreds of megabytes must not take the daemon's memory with it."""
-    chunks: list[bytes] = []
-    size = 0
+    reading = _Bounded(limit)
     for chunk in response.iter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
+        if reading.full_after(chunk):
             break
-    return b"".join(chunks)[:limit]
+    return reading.body()
+
+
+async def _read_at_most_async(response: httpx.Response, limit: int) -> bytes:
+    """`_read_at_most` for a response streamed by an async client."""
+    reading = _Bounded(limit)
+    async for chunk in response.aiter_bytes():
+        if reading.full_after(chunk):
+            break
+    return reading.body()
+
+
+class _Bounded:
+    """The chunks of an answer read so far, up to a limit."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def full_after(self, chunk: bytes) -> bool:
+        self._chunks.append(chunk)
+        self._size += len(chunk)
+        return self._size > self._limit
+
+    def body(self) -> bytes:
+        return b"".join(self._chunks)[: self._limit]
 
 
 def _with_body(streamed: httpx.Response, body: bytes) -> httpx.Response:

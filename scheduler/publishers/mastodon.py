@@ -20,7 +20,6 @@ the last stored page ended. A mention whose status has `in_reply_to_id` is a rep
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -34,26 +33,21 @@ from ..errors import PermanentPublishError, TransientPublishError
 from ..measuring import Counts, count_or_none
 from ..media import Medium
 from .base import Delivery, Receipt
-from .http import Api, json_body, retry_after
+from .http import (
+    Api,
+    AsyncClientFactory,
+    Pause,
+    Steps,
+    json_body,
+    make_async_http_client,
+    retry_after,
+)
 from .notices import MAX_AUTHOR, MAX_PLATFORM_ID, html_to_text, parse_time, short
 
 PAGE_LIMIT = 40  # Mastodon's largest page of notifications
 
 
-def addressed(text: str, author: str) -> str:
-    """A reply's text starting with the author's handle, as Mastodon's own apps write it."""
-    stripped = text.lstrip()
-    if stripped.lower().startswith(author.lower()) and stripped[len(author) : len(author) + 1] in (
-        "",
-        " ",
-        "\n",
-    ):
-        return text
-    return f"{author} {text}"
-
-
 class MastodonPublisher:
-    deduplicates = True
     media_poll_interval = 1.0
     media_poll_limit = 30  # polls before giving up on one upload (then a retry starts over)
     page_limit = PAGE_LIMIT
@@ -67,16 +61,22 @@ class MastodonPublisher:
         now: Callable[[], datetime],
         visibility: str = "public",
         language: str | None = None,
+        new_async_client: AsyncClientFactory = make_async_http_client,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.visibility = visibility
         self.language = language
         self._auth = {"Authorization": f"Bearer {token}"}
-        self.api = Api(client, "mastodon", now, secrets=(token,))
+        self.api = Api(client, "mastodon", now, secrets=(token,), new_async_client=new_async_client)
 
     @classmethod
     def from_channel(
-        cls, channel: ChannelSettings, client: httpx.Client, *, now: Callable[[], datetime]
+        cls,
+        channel: ChannelSettings,
+        client: httpx.Client,
+        *,
+        now: Callable[[], datetime],
+        new_async_client: AsyncClientFactory = make_async_http_client,
     ) -> MastodonPublisher:
         return cls(
             channel.option("base_url"),
@@ -85,19 +85,28 @@ class MastodonPublisher:
             now=now,
             visibility=channel.option("visibility", "public"),
             language=channel.option("language"),
+            new_async_client=new_async_client,
         )
 
     def __repr__(self) -> str:
         return f"MastodonPublisher({self.base_url!r})"
 
     def publish(self, delivery: Delivery) -> Receipt:
-        media_ids = [self._upload(medium) for medium in delivery.media]
+        return self.api.run(self._publishing(delivery))
+
+    async def publish_async(self, delivery: Delivery) -> Receipt:
+        return await self.api.run_async(self._publishing(delivery))
+
+    def _publishing(self, delivery: Delivery) -> Steps[Receipt]:
+        media_ids = []
+        for medium in delivery.media:
+            media_ids.append((yield from self._upload(medium)))
         form = self._status_form(delivery.body)
         if delivery.reply_to is not None:
             form["in_reply_to_id"] = delivery.reply_to["status_id"]
         if media_ids:
             form["media_ids[]"] = media_ids
-        response = self.api.call(
+        response = yield from self.api.calling(
             "POST",
             f"{self.base_url}/api/v1/statuses",
             posting=True,
@@ -226,10 +235,10 @@ class MastodonPublisher:
         )
         return json_body(response)
 
-    def _upload(self, medium: Medium) -> str:
+    def _upload(self, medium: Medium) -> Steps[str]:
         """Upload the bytes kept at queue time, with the type sniffed from them then, and the
         alt text as `description`."""
-        response = self.api.call(
+        response = yield from self.api.calling(
             "POST",
             f"{self.base_url}/api/v2/media",
             posting=False,
@@ -244,15 +253,18 @@ class MastodonPublisher:
                 raise TransientPublishError(
                     f"mastodon is still processing media file {medium.name!r}"
                 )
-            time.sleep(self.media_poll_interval)
+            yield Pause(self.media_poll_interval)
             polls += 1
-            response = self.api.call(
+            response = yield from self.api.calling(
                 "GET", f"{self.base_url}/api/v1/media/{media_id}", posting=False, headers=self._auth
             )
         return media_id
 
     def close(self) -> None:
         pass
+
+    async def close_async(self) -> None:
+        await self.api.close_async()
 
 
 def _numeric(value: object) -> bool:

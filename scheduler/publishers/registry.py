@@ -1,41 +1,47 @@
-"""From a channel's settings to its publisher: the only place that knows every platform."""
+"""From a channel's settings to its publisher: the class its platform's spec names.
+
+The spec names the class as "module:Class" (`PlatformSpec.client`) rather than holding it,
+so reading the config (every command, `queue add` above all) never imports the HTTP stack;
+the class is imported here, when a daemon or `check --online` builds publishers.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 import httpx
 
 from ..config import ChannelSettings
 from .base import Publisher
-from .bluesky import BlueskyPublisher
-from .file import FilePublisher
-from .http import ChannelClients
-from .mastodon import MastodonPublisher
-from .telegram import TelegramPublisher
-from .webhook import WebhookPublisher
+from .http import AsyncClientFactory, ChannelClients, make_async_http_client
 
 
 def build_publisher(
-    channel: ChannelSettings, client: httpx.Client, *, now: Callable[[], datetime]
+    channel: ChannelSettings,
+    client: httpx.Client,
+    *,
+    now: Callable[[], datetime],
+    new_async_client: AsyncClientFactory = make_async_http_client,
 ) -> Publisher:
-    """The publisher for `channel`, sending through `client`; `now` turns HTTP dates into waits.
+    """The publisher for `channel`, reading through `client` and sending on the daemon's
+    event loop through a client `new_async_client` makes; `now` turns HTTP dates into waits.
 
     Secrets are read here, so a missing one raises `SecretError` (naming the reference,
     never a value) when the daemon starts rather than at the first airing.
     """
-    kind = channel.publisher
-    builders: dict[str, Callable[..., Publisher]] = {
-        "file": FilePublisher.from_channel,
-        "webhook": WebhookPublisher.from_channel,
-        "mastodon": MastodonPublisher.from_channel,
-        "bluesky": BlueskyPublisher.from_channel,
-        "telegram": TelegramPublisher.from_channel,
-    }
-    if kind not in builders:
-        raise ValueError(f"unknown publisher {kind!r} for channel {channel.name!r}")
-    return builders[kind](channel, client, now=now)
+    publisher: Publisher = publisher_class(channel.platform.client).from_channel(
+        channel, client, now=now, new_async_client=new_async_client
+    )
+    return publisher
+
+
+def publisher_class(reference: str) -> Any:
+    """The class a spec's `client` names ("package.module:Class")."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def build_publishers(
@@ -44,7 +50,8 @@ def build_publishers(
     *,
     now: Callable[[], datetime],
 ) -> dict[str, Publisher]:
-    """Every channel's publisher, each sending through a client of its own from `clients`."""
+    """Every channel's publisher, each with clients of its own from `clients`."""
     return {
-        name: build_publisher(channel, clients.new(), now=now) for name, channel in channels.items()
+        name: build_publisher(channel, clients.new(), now=now, new_async_client=clients.new_async)
+        for name, channel in channels.items()
     }

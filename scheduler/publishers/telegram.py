@@ -4,8 +4,9 @@ A post with its one photo (queue time refuses more) goes as `sendPhoto`: the kep
 uploaded as multipart/form-data, the body as `caption` (at most 1024 UTF-16 code units,
 checked at queue time; a text alone may have 4096).
 
-The Bot API has no idempotency key, so `deduplicates` is False: an airing interrupted
-mid-request becomes `unconfirmed` for an editor to check, never re-sent blindly (docs/design.md §5).
+The Bot API has no idempotency key, so its spec declares no deduplication
+(`platforms/telegram.py`): an airing interrupted mid-request becomes `unconfirmed` for an
+editor to check, never re-sent blindly (docs/design.md §5).
 The bot token sits in the URL path (`/bot<token>/sendMessage`), so every message built here
 goes through `Api.scrub`, and httpx's request log lines are filtered (see `http.py`).
 """
@@ -20,12 +21,17 @@ import httpx
 from ..config import ChannelSettings
 from ..errors import PermanentPublishError
 from .base import Delivery, Receipt
-from .http import Api, json_body, redact_http_logs
+from .http import (
+    Api,
+    AsyncClientFactory,
+    Steps,
+    json_body,
+    make_async_http_client,
+    redact_http_logs,
+)
 
 
 class TelegramPublisher:
-    deduplicates = False
-
     def __init__(
         self,
         base_url: str,
@@ -34,16 +40,24 @@ class TelegramPublisher:
         client: httpx.Client,
         *,
         now: Callable[[], datetime],
+        new_async_client: AsyncClientFactory = make_async_http_client,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.chat_id = chat_id
         self._token = bot_token
-        self.api = Api(client, "telegram", now, secrets=(bot_token,))
+        self.api = Api(
+            client, "telegram", now, secrets=(bot_token,), new_async_client=new_async_client
+        )
         redact_http_logs()  # even when the caller built its own client
 
     @classmethod
     def from_channel(
-        cls, channel: ChannelSettings, client: httpx.Client, *, now: Callable[[], datetime]
+        cls,
+        channel: ChannelSettings,
+        client: httpx.Client,
+        *,
+        now: Callable[[], datetime],
+        new_async_client: AsyncClientFactory = make_async_http_client,
     ) -> TelegramPublisher:
         return cls(
             channel.option("base_url"),
@@ -51,19 +65,26 @@ class TelegramPublisher:
             str(channel.option("chat_id")),
             client,
             now=now,
+            new_async_client=new_async_client,
         )
 
     def __repr__(self) -> str:
         return f"TelegramPublisher({self.base_url!r}, chat_id={self.chat_id!r})"
 
     def publish(self, delivery: Delivery) -> Receipt:
+        return self.api.run(self._publishing(delivery))
+
+    async def publish_async(self, delivery: Delivery) -> Receipt:
+        return await self.api.run_async(self._publishing(delivery))
+
+    def _publishing(self, delivery: Delivery) -> Steps[Receipt]:
         if len(delivery.media) > 1:
             raise PermanentPublishError(
                 f"telegram takes one photo a message; this post has {len(delivery.media)}"
             )
         if delivery.media:
             photo = delivery.media[0]
-            response = self.api.call(
+            response = yield from self.api.calling(
                 "POST",
                 f"{self.base_url}/bot{self._token}/sendPhoto",
                 posting=True,
@@ -73,7 +94,7 @@ class TelegramPublisher:
         else:
             # A numeric chat id goes as a number, a public channel as its @username.
             chat: int | str = int(self.chat_id) if _is_int(self.chat_id) else self.chat_id
-            response = self.api.call(
+            response = yield from self.api.calling(
                 "POST",
                 f"{self.base_url}/bot{self._token}/sendMessage",
                 posting=True,
@@ -105,6 +126,9 @@ class TelegramPublisher:
 
     def close(self) -> None:
         pass
+
+    async def close_async(self) -> None:
+        await self.api.close_async()
 
 
 def _is_int(text: str) -> bool:

@@ -27,7 +27,7 @@ import httpx
 from ..config import ChannelSettings, SecretRef
 from ..errors import PermanentPublishError, SecretError
 from .base import Delivery, Receipt
-from .http import Api, json_body
+from .http import Api, AsyncClientFactory, Steps, json_body, make_async_http_client
 
 _HTTP_URL = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
 
@@ -42,6 +42,7 @@ class WebhookPublisher:
         format: str = "json",
         secret: str | None = None,
         url_is_secret: bool | None = None,
+        new_async_client: AsyncClientFactory = make_async_http_client,
     ) -> None:
         self.url = url
         self.format = format
@@ -51,14 +52,18 @@ class WebhookPublisher:
             url_is_secret = format in ("slack", "discord")
         if url_is_secret:  # the URL's path is the credential (docs/design.md §7)
             secrets += (url, urlsplit(url).path)
-        self.api = Api(client, f"webhook ({format})", now, secrets=secrets)
-        # Our own receivers honour Idempotency-Key; Slack and Discord ignore it, so a request
-        # interrupted mid-way must not be re-sent blindly there.
-        self.deduplicates = format == "json"
+        self.api = Api(
+            client, f"webhook ({format})", now, secrets=secrets, new_async_client=new_async_client
+        )
 
     @classmethod
     def from_channel(
-        cls, channel: ChannelSettings, client: httpx.Client, *, now: Callable[[], datetime]
+        cls,
+        channel: ChannelSettings,
+        client: httpx.Client,
+        *,
+        now: Callable[[], datetime],
+        new_async_client: AsyncClientFactory = make_async_http_client,
     ) -> WebhookPublisher:
         reference = channel.option("url")
         url = reference
@@ -76,6 +81,7 @@ class WebhookPublisher:
             format=channel.option("format", "json"),
             secret=channel.secret("secret") if "secret" in channel.options else None,
             url_is_secret=isinstance(reference, SecretRef) or None,
+            new_async_client=new_async_client,
         )
 
     def __repr__(self) -> str:
@@ -91,6 +97,12 @@ class WebhookPublisher:
         return {"text": delivery.body} if self.format == "slack" else {"content": delivery.body}
 
     def publish(self, delivery: Delivery) -> Receipt:
+        return self.api.run(self._publishing(delivery))
+
+    async def publish_async(self, delivery: Delivery) -> Receipt:
+        return await self.api.run_async(self._publishing(delivery))
+
+    def _publishing(self, delivery: Delivery) -> Steps[Receipt]:
         raw = json.dumps(self.payload(delivery), ensure_ascii=False).encode("utf-8")
         headers = {
             "Content-Type": "application/json; charset=utf-8",
@@ -99,7 +111,9 @@ class WebhookPublisher:
         if self._secret:
             digest = hmac.new(self._secret.encode("utf-8"), raw, hashlib.sha256).hexdigest()
             headers["X-Signature-256"] = f"sha256={digest}"
-        response = self.api.call("POST", self.url, posting=True, content=raw, headers=headers)
+        response = yield from self.api.calling(
+            "POST", self.url, posting=True, content=raw, headers=headers
+        )
         # Slack answers "ok", Discord 204; a receiver of our JSON may name what it created.
         body = json_body(response)
         if isinstance(body, dict):
@@ -112,3 +126,6 @@ class WebhookPublisher:
 
     def close(self) -> None:
         pass
+
+    async def close_async(self) -> None:
+        await self.api.close_async()

@@ -11,11 +11,13 @@ The output is byte for byte what `json.dumps(..., indent=2)` gives (a property t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from functools import cache
 from typing import Any
 
 INDENT = "  "
 _SCALARS = (str, int, float, bool, type(None))
+_CONTAINERS = (dict, list, tuple)
 
 
 def dumps(value: Any) -> str:
@@ -37,7 +39,11 @@ def _write(value: Any, depth: int, parts: list[str]) -> None:
         parts.append("{}" if isinstance(value, dict) else "[]")
         return
     inner = "\n" + INDENT * (depth + 1)
-    if all(isinstance(item, _SCALARS) for item in items):
+    # Empty containers read `[]` and `{}` in both encoders, so they count as scalars here:
+    # a post without airings, media or tags is then written by the C encoder in one call.
+    if all(
+        isinstance(item, _SCALARS) or (not item and isinstance(item, _CONTAINERS)) for item in items
+    ):
         flat = _encoder(depth).encode(value)
         parts += [flat[0], inner, flat[1:-1], "\n", INDENT * depth, flat[-1]]
         return
@@ -54,6 +60,19 @@ def _write(value: Any, depth: int, parts: list[str]) -> None:
             parts += ["," if number else "", inner]
             _write(item, depth + 1, parts)
         parts += ["\n", INDENT * depth, "]"]
+
+
+def dumps_listing(key: str, items: Iterable[Any]) -> Iterator[str]:
+    """`dumps({key: list(items)})` in pieces, one item at a time, so a listing of 100,000
+    posts is never held whole as one text."""
+    head = "{\n" + INDENT + _encoder(0).encode(key) + ": "
+    empty = True
+    for item in items:
+        parts = [head + "[" if empty else ",", "\n" + INDENT * 2]
+        _write(item, 2, parts)
+        yield "".join(parts)
+        empty = False
+    yield head + "[]\n}" if empty else "\n" + INDENT + "]\n}"
 
 
 @cache

@@ -7,16 +7,15 @@ and right-to-left text is isolated so it can't reorder the columns around it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from ..config import Config
 from ..domain import LIVE_STATUSES, NEEDS_EDITOR
 from ..planning.calendar_data import CalendarAiring
-from ..store.models import Airing
-from ..store.store import PostRecord, media_of
 from ..text import airing_body
 from ..timeutil import iso_utc, local_label
 from .terminal import cell, clean, display_width, isolate
@@ -24,7 +23,79 @@ from .terminal import cell, clean, display_width, isolate
 UTC_ZONE = ZoneInfo("UTC")
 
 
-def calendar_airings(record: PostRecord, config: Config) -> list[CalendarAiring]:
+class PostFields(Protocol):
+    """A post's columns: the ORM row of `queue show`, or a light row of `queue list`."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def at(self) -> datetime | None: ...
+    @property
+    def expires(self) -> datetime | None: ...
+    @property
+    def evergreen(self) -> bool: ...
+    @property
+    def editor(self) -> str: ...
+    @property
+    def created(self) -> datetime: ...
+    @property
+    def media(self) -> str: ...  # JSON list of the media's names
+    @property
+    def score(self) -> float | None: ...
+
+
+class AiringFields(Protocol):
+    """An airing's columns, whichever way they were read."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def post_id(self) -> int: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def pinned(self) -> bool: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def body(self) -> str | None: ...
+    @property
+    def remote_url(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+class PostView(Protocol):
+    """A post with its channels, airings (by time) and tags: `store.PostView` or
+    `store.listings.PostListing`."""
+
+    @property
+    def post(self) -> PostFields: ...
+    @property
+    def channels(self) -> tuple[str, ...]: ...
+    @property
+    def airings(self) -> Sequence[AiringFields]: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+    def status(self, now: datetime) -> str: ...
+
+
+def media_names(post: PostFields) -> list[str]:
+    if post.media == "[]":  # most posts: no parse for them
+        return []
+    names: list[str] = json.loads(post.media)
+    return names
+
+
+def calendar_airings(record: PostView, config: Config) -> list[CalendarAiring]:
     """The post's airings with local times and the body each one sends (or sent).
 
     A repost's `first_aired` is the earliest airing that is (or will be) on air, as the
@@ -48,7 +119,7 @@ def calendar_airings(record: PostRecord, config: Config) -> list[CalendarAiring]
     return result
 
 
-def calendar_airing(airing: Airing, tz: ZoneInfo, body: str) -> CalendarAiring:
+def calendar_airing(airing: AiringFields, tz: ZoneInfo, body: str) -> CalendarAiring:
     assert airing.id is not None
     return CalendarAiring(
         id=airing.id,
@@ -65,7 +136,7 @@ def calendar_airing(airing: Airing, tz: ZoneInfo, body: str) -> CalendarAiring:
     )
 
 
-def post_json(record: PostRecord, config: Config, *, now: datetime) -> dict[str, Any]:
+def post_json(record: PostView, config: Config, *, now: datetime) -> dict[str, Any]:
     post = record.post
     return {
         "id": post.id,
@@ -77,7 +148,7 @@ def post_json(record: PostRecord, config: Config, *, now: datetime) -> dict[str,
         "evergreen": post.evergreen,
         "editor": post.editor,
         "created": iso_utc(post.created),
-        "media": list(media_of(post)),
+        "media": media_names(post),
         "score": post.score,
         "tags": list(record.tags),
         "status": record.status(now),
@@ -105,7 +176,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def posts_table(
-    records: Sequence[PostRecord], config: Config, *, now: datetime, body_width: int = 48
+    records: Sequence[PostView], config: Config, *, now: datetime, body_width: int = 48
 ) -> str:
     rows = []
     for record in records:
@@ -125,7 +196,7 @@ def posts_table(
     return table(["ID", "KIND", "STATUS", "CHANNELS", "NEXT", "EDITOR", "BODY"], rows)
 
 
-def _next_text(record: PostRecord, status: str, config: Config) -> str:
+def _next_text(record: PostView, status: str, config: Config) -> str:
     """The next airing in its channel's wall clock; `(pinned)` only on an airing that is
     pinned (never on its reposts); "floating" only for a queued post still waiting for a
     slot, so a cancelled or failed post does not look as if it will air."""
@@ -141,12 +212,12 @@ def _zone(config: Config, channel: str) -> ZoneInfo:
     return settings.timezone if settings else UTC_ZONE
 
 
-def _next_airing(record: PostRecord) -> Airing | None:
+def _next_airing(record: PostView) -> AiringFields | None:
     planned = [a for a in record.airings if a.status in ("planned", "publishing")]
     return min(planned, key=lambda a: a.at) if planned else None
 
 
-def post_details(record: PostRecord, config: Config, *, now: datetime) -> str:
+def post_details(record: PostView, config: Config, *, now: datetime) -> str:
     post = record.post
     zone = config.zone(record.channels[0] if len(record.channels) == 1 else None)
     lines = [
@@ -156,8 +227,8 @@ def post_details(record: PostRecord, config: Config, *, now: datetime) -> str:
         f"expires:  {local_label(post.expires, zone) if post.expires else 'never'}",
         f"evergreen: {'yes' if post.evergreen else 'no'}",
     ]
-    if media_of(post):
-        lines.append(f"media:    {', '.join(cell(path) for path in media_of(post))}")
+    if media_names(post):
+        lines.append(f"media:    {', '.join(cell(path) for path in media_names(post))}")
     lines += ["", isolate(clean(post.body, keep_newlines=True)), ""]
     airings = calendar_airings(record, config)
     if not airings:

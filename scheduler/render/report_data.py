@@ -24,12 +24,18 @@ from ..planning.measures import (
     hour_shift,
     median,
 )
+from ..platforms.spec import Read
 from ..store.inbox import InboxStore, Received
-from ..store.metrics import MeasuredAiring, follower_history, measured_airings, tags_by_post
+from ..store.metrics import (
+    MeasuredAiring,
+    airing_texts,
+    follower_history,
+    measured_airings,
+    tags_by_post,
+)
 from ..store.store import Store
 from ..timeutil import format_duration, iso_utc
 
-READABLE_PUBLISHERS = ("mastodon", "bluesky")  # the daemon reads their counts (§11)
 TOP_AND_BOTTOM = 5
 WAITING_SHOWN = 5  # the oldest open items a report names
 STATUS_WINDOW = timedelta(days=30)
@@ -69,6 +75,7 @@ def build_report(
             settings, rows, window, tags, follower_history(store, name), now=now
         )
         _add_inbox(report["channels"][name], settings, inbox.get(name, []), now=now)
+    _add_bodies(report, store)
     if compare_tags is not None:
         first, second = compare_tags
         result = compare(compared[first], compared[second])
@@ -94,7 +101,7 @@ def _channel_report(
 ) -> dict[str, Any]:
     measured = [(a, v) for a, v in window if v is not None]
     local = _LocalTimes(settings.timezone)
-    readable = settings.publisher in READABLE_PUBLISHERS
+    readable = Read.counts in settings.platform.reads  # the daemon reads them (§11)
     by_kind: dict[str, list[float]] = defaultdict(list)
     by_hour: dict[int, list[float]] = defaultdict(list)
     by_tag: dict[str, list[float]] = defaultdict(list)
@@ -193,6 +200,18 @@ def _followers(history: Sequence[tuple[datetime, int]]) -> dict[str, Any]:
     }
 
 
+def _add_bodies(report: dict[str, Any], store: Store) -> None:
+    """Each top and bottom post's text, so the report says which post it was."""
+    rows = [
+        row
+        for channel in report["channels"].values()
+        for row in (*channel["top"], *channel["bottom"])
+    ]
+    texts = airing_texts(store, (row["airing_id"] for row in rows))
+    for row in rows:
+        row["body"] = texts.get(row["airing_id"], "")
+
+
 def _inbox_by_channel(
     store: Store, *, start: datetime, end: datetime, channel: str | None
 ) -> dict[str, list[Received]]:
@@ -210,7 +229,7 @@ def _add_inbox(
     goal = settings.goals.replies_answered
     within = settings.response_time if goal is None else goal.within
     stats = answer_stats(((i.at, i.status, i.answered_at) for i in items), within=within, now=now)
-    if not items and settings.publisher not in READABLE_PUBLISHERS:
+    if not items and Read.notices not in settings.platform.reads:
         report["inbox"] = None  # nothing is read from its platform: not "0 answered"
     else:
         report["inbox"] = _inbox_json(stats, items, within)

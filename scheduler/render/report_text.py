@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .terminal import clean
+from .terminal import clean, clip
 
 
 def report_text(report: Mapping[str, Any]) -> str:
@@ -68,6 +68,13 @@ def _engagement(channel: Mapping[str, Any]) -> list[str]:
                 for row in channel[title]
             )
     return lines
+
+
+def _excerpt(body: str | None) -> str:
+    """The first line of a post's text, cleaned for the terminal and cut to fit a line."""
+    lines = (body or "").strip().splitlines()
+    line = clean(lines[0]).strip() if lines else ""
+    return f"  {clip(line, 50)}" if line else ""
 
 
 def _inbox(inbox: Mapping[str, Any] | None) -> list[str]:

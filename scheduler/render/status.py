@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import Config
-from ..domain import NEEDS_EDITOR, ON_AIR
+from ..domain import NEEDS_EDITOR
 from ..store.store import Store
 from ..timeutil import format_duration, iso_local, iso_utc, local_label
 
@@ -73,35 +73,18 @@ def simulate_text(result: dict[str, Any], config: Config) -> str:
 
 
 def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, Any]:
-    from ..planning.forecast import channel_inputs, gap_json, measured_scores, plan_all
+    from ..planning.forecast import gap_json, plan_all, window_inputs
     from ..store.inbox import InboxStore
 
     days = max(FORECAST_DAYS, int(config.scheduler.horizon / timedelta(days=1)) + 1)
     end = now + timedelta(days=days)
-    posts, airings = store.planning_rows()
-    # The forecast is the plan itself: no bodies, no audit, one read of the rows.
-    scores = measured_scores(store, config)
-    plans = plan_all(
-        channel_inputs(posts, airings, config, now=now, scores=scores), start=now, end=end
-    )
-    aired_on: dict[str, set[int]] = {name: set() for name in config.channels}
-    waiting: dict[str, list[Any]] = {name: [] for name in config.channels}
-    for airing in airings:
-        if airing.channel not in aired_on:
-            continue
-        if airing.status in NEEDS_EDITOR:
-            waiting[airing.channel].append(airing)
-        elif airing.status in ON_AIR:
-            aired_on[airing.channel].add(airing.post_id)
-    queued = dict.fromkeys(config.channels, 0)
-    for post in posts:  # one pass, not one per channel
-        if post.cancelled or (post.expires is not None and post.expires <= now):
-            continue
-        for name in post.channels:
-            # A post waiting for an editor (failed, missed, unconfirmed) is not queued.
-            blocked = any(a.post_id == post.id for a in waiting.get(name, ()))
-            if name in queued and post.id not in aired_on[name] and not blocked:
-                queued[name] += 1
+    # The forecast is the plan itself: no bodies, no audit, only the rows the week needs.
+    inputs, _ = window_inputs(config, store, now=now, end=end, history_from=now)
+    plans = plan_all(inputs, start=now, end=end)
+    waiting: dict[str, list[Any]] = {
+        name: [a for a in item.stored if a.status in NEEDS_EDITOR] for name, item in inputs.items()
+    }
+    queued = store.queued_counts(list(config.channels), now=now)
     inbox = InboxStore(store).waiting()
     from .report_data import goals_behind
 

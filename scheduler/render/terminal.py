@@ -14,12 +14,13 @@ import functools
 import re
 import sys
 import unicodedata
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 import wcwidth
 
 from ..text import UNSAFE
-from .jsonout import dumps
+from .jsonout import dumps, dumps_listing
 
 FSI, PDI = "\u2068", "\u2069"
 # Isolates are for a terminal that draws the text: when stdout is piped, a script or a file
@@ -63,6 +64,13 @@ def json_text(value: Any) -> str:
     bidi controls are written as `\\uXXXX`, which is the same JSON value."""
     text = dumps(value)  # json.dumps(value, ensure_ascii=False, indent=2), at C speed
     return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def write_json_listing(key: str, items: Iterable[Any], stream: TextIO) -> None:
+    """`json_text({key: list(items)})` written to `stream` item by item (see `dumps_listing`)."""
+    for piece in dumps_listing(key, items):
+        stream.write(_RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", piece))
+    stream.write("\n")
 
 
 def first_line(text: str) -> str:

@@ -49,7 +49,7 @@ class Daemon:
         clock: Callable[[], datetime] = utc_now,
         owner: str | None = None,
         retry: RetrySettings | None = None,
-        workers: int = 16,
+        in_flight: int = 16,
         claim_ahead: timedelta = timedelta(0),
     ) -> None:
         self.config = config
@@ -64,7 +64,7 @@ class Daemon:
             owner=self.owner,
             clock=clock,
             retry=retry or RetrySettings.from_policy(config.scheduler.retry),
-            workers=workers,
+            in_flight=in_flight,
             claim_ahead=claim_ahead,
             on_idle=self._wake.set,
         )

@@ -1,25 +1,28 @@
 """Claim → publish with retries → record: the exactly-once part of the daemon (docs/design.md §5).
 
-Each channel's claimed airings go through one worker at a time, in order, so a channel that
-is rate-limited waits alone: its backoff holds neither another channel's worker nor their
-retry budget. Retries live in one place (`RetrySettings` feeding tenacity).
+Sending runs on one asyncio event loop, in a thread of its own: each channel's claimed
+airings go through one task at a time, in order, so a channel that is rate-limited waits
+alone: its backoff holds neither another channel's task nor their retry budget. Retries
+live in one place (`RetrySettings` feeding tenacity's `AsyncRetrying`).
 
-A claim reads everything sending needs for the whole batch, and outcomes are written by one
-recorder thread in batches, so the database costs a few transactions per batch rather than
-several per airing (Python time per airing is what bounds lateness when 1,000 fall due at
-once).
+The database stays synchronous and never runs on the loop: claims are made by the daemon's
+thread, outcomes are written by one recorder thread in batches, and the few reads and
+writes a task needs on its way (the change counter before a send, a lease renewal, the
+"sending" mark) go to worker threads (`asyncio.to_thread`). A claim reads everything
+sending needs for the whole batch, so the database costs a few transactions per batch
+rather than several per airing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from tenacity import (
+    AsyncRetrying,
     RetryCallState,
-    Retrying,
     retry_if_exception,
     stop_after_attempt,
 )
@@ -48,14 +51,13 @@ from ..timeutil import format_duration, iso_local
 
 log = logging.getLogger("scheduler.dispatch")
 
-# How long a platform remembers an idempotency key; past it a re-send could post twice.
-KEY_MEMORY = {"mastodon": timedelta(minutes=55)}
 # An airing taken back this many times from processes that died sending it is not sent
 # again automatically: something in it keeps killing the daemon.
 MAX_RECOVERIES = 3
 RECORD_EVERY_SECONDS = 0.02  # outcomes wait at most this long to be written together
 RECORD_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # while the database is unreachable
 SHARED_BATCH = 200  # most airings one claim takes where other replicas may share the work
+WIND_DOWN_SECONDS = 5.0  # at stop, for tasks past the bound to end and clients to close
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class Dispatcher:
         owner: str,
         clock: Callable[[], datetime],
         retry: RetrySettings = RetrySettings(),
-        workers: int = 16,
+        in_flight: int = 16,
         batch: int = 1000,
         claim_ahead: timedelta = timedelta(0),
         on_idle: Callable[[], None] = lambda: None,
@@ -107,14 +109,15 @@ class Dispatcher:
         # airings fall due at once; workers still send nothing before its time.
         self.claim_ahead = claim_ahead
         self.key_prefix = store.key_prefix()
-        # A worker holds its thread while it waits for its channel's next airing (claimed
-        # ahead) and through its channel's backoff, so with fewer threads than channels, waiting
-        # channels would hold up the others: one thread per channel (started as needed), and
-        # at most `workers` requests in flight, which is what bounds the contention.
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(workers, len(publishers)), thread_name_prefix="publish"
-        )
-        self._sending = threading.BoundedSemaphore(workers)
+        # One task per busy channel, waiting costs nothing; at most `in_flight` requests
+        # are under way at once, which is what bounds the contention.
+        self._sending = asyncio.Semaphore(in_flight)
+        self._loop: asyncio.AbstractEventLoop | None = None  # started at the first claim
+        self._loop_thread: threading.Thread | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stop_requested = asyncio.Event()  # `_stopping` as the loop sees it
+        self._next_revision: asyncio.Future[int] | None = None  # a read not started yet
+        self._reading_revision = False
         self._on_idle = on_idle  # a channel finished while due airings were left unclaimed
         self._claim_was_full = False
         self._queues: dict[str, deque[Claimed]] = {}
@@ -125,9 +128,7 @@ class Dispatcher:
         self._writing: AbstractContextManager[Any] = (
             threading.Lock() if store.dialect == "sqlite" else nullcontext()
         )
-        self._lock = threading.Lock()
-        self._changes_lock = threading.Lock()
-        self._changes: tuple[float, int] | None = None  # (monotonic read start, revision)
+        self._lock = threading.Lock()  # never held over I/O: the loop takes it too
         self._stopping = threading.Event()
         self._idle = threading.Condition(self._lock)
         self._outcomes: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
@@ -160,12 +161,32 @@ class Dispatcher:
         by_channel: dict[str, deque[Claimed]] = {}
         for airing in claimed:
             by_channel.setdefault(airing.channel, deque()).append(airing)
+        if not by_channel:
+            return 0
+        loop = self._running_loop()
         with self._lock:
             self._active.update(a.id for a in claimed)
             for channel, queue in by_channel.items():
                 self._queues[channel] = queue
-                self._pool.submit(self._drain, channel)
+                loop.call_soon_threadsafe(self._start_drain, channel)
         return len(claimed)
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        """The sending loop, started in its own thread the first time something is claimed
+        (a dispatcher that never sends, as in lease-recovery tests, starts none)."""
+        if self._loop is None:
+            loop = asyncio.new_event_loop()
+            self._loop_thread = threading.Thread(
+                target=loop.run_forever, name="publish", daemon=True
+            )
+            self._loop_thread.start()
+            self._loop = loop
+        return self._loop
+
+    def _start_drain(self, channel: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._drain(channel))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _claim(self, now: datetime, channels: list[str]) -> list[Claimed]:
         return self.store.claim_due(
@@ -191,17 +212,45 @@ class Dispatcher:
     def stop(self, *, timeout: float) -> bool:
         """Stop claiming, cut retry waits short, let requests in flight finish.
 
-        Returns True when every worker finished within `timeout` seconds.
+        Returns True when every channel's task finished within `timeout` seconds. One still
+        sending then is cancelled: its airing keeps its lease and key, and is recovered by
+        the next daemon like one of a process that died (§5).
         """
         self._stopping.set()
+        loop, self._loop = self._loop, None  # a second stop finds nothing to end
+        if loop is not None:
+            loop.call_soon_threadsafe(self._stop_requested.set)
         with self._idle:
             finished = self._idle.wait_for(lambda: not self._queues, timeout=timeout)
-        self._pool.shutdown(wait=finished, cancel_futures=True)
+        if loop is not None:
+            ending = asyncio.run_coroutine_threadsafe(self._wind_down(), loop)
+            try:
+                ending.result(timeout=WIND_DOWN_SECONDS * 2)
+            except Exception as exc:  # noqa: BLE001 - the process is ending either way
+                log.warning("the sending loop did not wind down cleanly: %r", exc)
+            loop.call_soon_threadsafe(loop.stop)
+            assert self._loop_thread is not None
+            self._loop_thread.join(timeout=WIND_DOWN_SECONDS)
+            if not self._loop_thread.is_alive():
+                loop.close()
         self._outcomes.put(None)  # the recorder writes what is left, then ends
         self._recorder.join(timeout=max(timeout, 1.0))
         self._closed.set()
         self._lease_keeper.join(timeout=max(timeout, 1.0))
         return finished and not self._recorder.is_alive()
+
+    async def _wind_down(self) -> None:
+        """On the loop, at stop: cancel the tasks still running, close every publisher's
+        async client (its connections belong to this loop)."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=WIND_DOWN_SECONDS)
+        for publisher in self.publishers.values():
+            try:
+                await publisher.close_async()
+            except Exception as exc:  # noqa: BLE001 - closing must not stop the others
+                log.warning("could not close a publisher's client: %r", exc)
 
     # --- downtime and dead processes -------------------------------------------------------
 
@@ -213,10 +262,12 @@ class Dispatcher:
         for airing in self.store.expired_leases(now=now):
             if airing.id in ours:
                 continue  # still queued or in flight here: this process is alive
-            publisher = self.publishers.get(airing.channel)
             sent_maybe = airing.maybe_sent or (
                 airing.attempted
-                and (airing.last_outcome == AttemptOutcome.sending or not _marks_sending(publisher))
+                and (
+                    airing.last_outcome == AttemptOutcome.sending
+                    or not self._marks_sending(airing.channel)
+                )
             )
             platform = self._platform(airing.channel)
             if airing.recoveries + 1 >= MAX_RECOVERIES:
@@ -262,16 +313,27 @@ class Dispatcher:
         channel = self.config.channels.get(channel_name)
         return channel.publisher if channel is not None else channel_name
 
+    def _can_dedupe(self, channel_name: str) -> bool:
+        """Can the channel's platform recognise a repeat by its key at all (its spec says)?"""
+        channel = self.config.channels.get(channel_name)
+        return channel is not None and channel.deduplication is not None
+
+    def _marks_sending(self, channel_name: str) -> bool:
+        """Channels whose platform can't deduplicate record "sending" before each request."""
+        channel = self.config.channels.get(channel_name)
+        return channel is not None and channel.deduplication is None
+
     def _dedupes(self, channel_name: str, first_due: datetime | None, now: datetime) -> bool:
         """Would the platform recognise a re-send of this airing now, by its key?
 
-        Key memory is counted from the due time it was first sent with, which is never later
-        than its first request: an estimate on the safe side.
+        Key memory (the spec's) is counted from the due time it was first sent with, which
+        is never later than its first request: an estimate on the safe side.
         """
-        publisher = self.publishers.get(channel_name)
-        if publisher is None or not publisher.deduplicates:
+        channel = self.config.channels.get(channel_name)
+        dedupe = channel.deduplication if channel is not None else None
+        if dedupe is None:
             return False
-        memory = KEY_MEMORY.get(self._platform(channel_name))
+        memory = dedupe.memory
         return memory is None or first_due is None or now - first_due < memory
 
     def _advice(
@@ -283,8 +345,7 @@ class Dispatcher:
         retry = f"`scheduler queue retry {post_id}`"
         if self._dedupes(channel_name, first_due, now):
             return f"{platform} recognises its idempotency key, so {retry} can't post it twice"
-        publisher = self.publishers.get(channel_name)
-        if publisher is not None and publisher.deduplicates:
+        if self._can_dedupe(channel_name):
             why = f"{platform} has forgotten its idempotency key by now"
         else:
             why = f"{platform} can't recognise a repeat"
@@ -335,7 +396,7 @@ class Dispatcher:
 
     # --- one channel's worker --------------------------------------------------------------
 
-    def _drain(self, channel: str) -> None:
+    async def _drain(self, channel: str) -> None:
         try:
             while True:
                 with self._lock:
@@ -346,23 +407,23 @@ class Dispatcher:
                 if done:
                     for unsent in pending:  # claimed but never started: hand back
                         self._release(unsent)
-                        self._active.discard(unsent.id)
                     with self._lock:
+                        self._active.difference_update(unsent.id for unsent in pending)
                         del self._queues[channel]
                         self._idle.notify_all()
                     break
                 try:
-                    if not self._wait_until_due(claimed):
+                    if not await self._wait_until_due(claimed):
                         self._release(claimed)
-                    elif self._cancelled(claimed):  # checked before the lease: it may wait
+                    elif await self._cancelled(claimed):  # before the lease: it may wait
                         self._end_cancelled(claimed, _Sent(claimed.maybe_sent))
-                    elif self._still_ours(claimed):
+                    elif await self._still_ours(claimed):
                         with self._leased_while_sending(claimed):
-                            self._deliver(claimed)
+                            await self._deliver(claimed)
                 finally:
                     with self._lock:
                         self._active.discard(claimed.id)
-        except Exception:  # a worker must never die silently with a channel marked busy
+        except Exception:  # a task must never die silently with a channel marked busy
             log.exception("worker for channel %s failed", channel)
             with self._lock:
                 self._queues.pop(channel, None)
@@ -370,14 +431,26 @@ class Dispatcher:
         if self._claim_was_full:
             self._on_idle()
 
-    def _wait_until_due(self, claimed: Claimed) -> bool:
-        """Hold an early-claimed airing until its time; False if asked to stop meanwhile."""
+    async def _wait_until_due(self, claimed: Claimed) -> bool:
+        """Hold an early-claimed airing until its time; False if asked to stop meanwhile.
+
+        The clock is asked again at least every half second: tests move theirs by hand."""
         while (left := (claimed.at - self.clock()).total_seconds()) > 0:
-            if self._stopping.wait(timeout=min(left, 0.5)):
+            if await self._stop_within(min(left, 0.5)):
                 return False
         return True
 
-    def _still_ours(self, claimed: Claimed) -> bool:
+    async def _stop_within(self, seconds: float) -> bool:
+        """Wait up to `seconds`; True as soon as the dispatcher is asked to stop."""
+        if self._stopping.is_set():
+            return True
+        try:
+            await asyncio.wait_for(self._stop_requested.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _still_ours(self, claimed: Claimed) -> bool:
         """Renew the lease of an airing that waited in its channel's queue, and say whether it
         is still ours: one whose lease ran out meanwhile may have been taken back by another
         replica, and sending it here as well could post it twice."""
@@ -385,15 +458,18 @@ class Dispatcher:
         now = self.clock()
         if claimed.lease_until - now > lease / 2:
             return True  # freshly claimed: no write needed
-        with self._writing:
-            if self.store.extend_lease(claimed.id, owner=self.owner, until=now + lease):
-                return True
+        if await asyncio.to_thread(self._extend_lease, claimed.id, now + lease):
+            return True
         log.warning(
             "airing %s on %s was taken back while it waited; not sending it from here",
             claimed.id,
             claimed.channel,
         )
         return False
+
+    def _extend_lease(self, airing_id: int, until: datetime) -> bool:
+        with self._writing:
+            return self.store.extend_lease(airing_id, owner=self.owner, until=until)
 
     # --- the lease heartbeat ---------------------------------------------------------------
 
@@ -428,7 +504,7 @@ class Dispatcher:
             except StoreError as exc:  # the next beat tries again, well within the lease
                 log.warning("could not extend the leases of %s airings: %s", len(sending), exc)
 
-    def _deliver(self, claimed: Claimed) -> None:
+    async def _deliver(self, claimed: Claimed) -> None:
         """Send one airing and record how it ended, whatever the publisher raises (§5).
 
         Every attempt goes out under the airing's identity: its key, its text and the due
@@ -448,7 +524,7 @@ class Dispatcher:
         )
         sent = _Sent(claimed.maybe_sent)
         try:
-            receipt = self._send_with_retries(
+            receipt = await self._send_with_retries(
                 self.publishers[claimed.channel],
                 delivery,
                 sent,
@@ -518,13 +594,13 @@ class Dispatcher:
             self._finish(claimed, AiringStatus.cancelled, AttemptOutcome.cancelled, detail, sent)
         log.warning("airing %s on %s: %s", claimed.id, claimed.channel, detail)
 
-    def _send_with_retries(
+    async def _send_with_retries(
         self,
         publisher: Publisher,
         delivery: Delivery,
         sent: _Sent,
         *,
-        cancelled: Callable[[], bool],
+        cancelled: Callable[[], Awaitable[bool]],
     ) -> Receipt:
         """Send with retries; `sent.maybe` becomes true once an attempt may have left.
 
@@ -532,12 +608,13 @@ class Dispatcher:
         after the due time), so `queue cancel` stops every send not yet started.
         """
         settings = self.retry
+        deduplicates = self._can_dedupe(delivery.channel)
 
         def retryable(exc: BaseException) -> bool:
             if self._stopping.is_set():
                 return False
             if isinstance(exc, InterruptedPublishError):
-                return publisher.deduplicates
+                return deduplicates
             return isinstance(exc, TransientPublishError)
 
         def wait(state: RetryCallState) -> float:
@@ -567,59 +644,87 @@ class Dispatcher:
 
         tries = 0
 
-        def send() -> Receipt:
+        async def send() -> Receipt:
             nonlocal tries
             tries += 1
-            if tries > 1 and cancelled():
+            if tries > 1 and await cancelled():
                 raise _Cancelled
-            if not publisher.deduplicates:
-                with self._writing:
-                    self.store.note_sending(delivery.airing_id, owner=self.owner)
-            with self._sending:
+            if not deduplicates:
+                await asyncio.to_thread(self._note_sending, delivery.airing_id)
+            async with self._sending:
                 try:
-                    return publisher.publish(delivery)
+                    return await publisher.publish_async(delivery)
                 except InterruptedPublishError:
                     sent.maybe = True
                     raise
 
-        retrying = Retrying(
+        retrying = AsyncRetrying(
             retry=retry_if_exception(retryable),
             stop=stop_after_attempt(settings.attempts),
             wait=wait,
-            sleep=self._sleep,
+            sleep=self._backoff,
             before_sleep=before_sleep,
             reraise=True,
         )
-        return retrying(send)
+        return await retrying(send)
 
-    def _cancelled(self, claimed: Claimed) -> bool:
+    def _note_sending(self, airing_id: int) -> None:
+        with self._writing:
+            self.store.note_sending(airing_id, owner=self.owner)
+
+    async def _cancelled(self, claimed: Claimed) -> bool:
         """Has the airing's post been cancelled since it was claimed?
 
         Every cancel moves the change counter, so while it stands where it stood at the
         claim (a burst with no editor at work) no airing needs a read of its own, and
-        workers asking at the same moment share one read of the counter.
+        tasks asking at the same moment share one read of the counter.
         """
         try:
-            if self._revision() == claimed.revision:
+            if await self._revision() == claimed.revision:
                 return False
-            return self.store.is_cancelled(claimed.id)
+            return await asyncio.to_thread(self.store.is_cancelled, claimed.id)
         except StoreError as exc:  # the send goes ahead, as it would have before the cancel
             log.warning("could not check airing %s for cancellation: %s", claimed.id, exc)
             return False
 
-    def _revision(self) -> int:
-        """The change counter as read after this call began, never an older reading: a
-        worker that waited here while another read may use a read that started after it
-        asked."""
-        asked = time.monotonic()
-        with self._changes_lock:
-            if self._changes is None or self._changes[0] < asked:
-                self._changes = (time.monotonic(), self.store.revision())
-            return self._changes[1]
+    async def _revision(self) -> int:
+        """The change counter as read after this call began, never an older reading.
 
-    def _sleep(self, seconds: float) -> None:
+        At most one read runs at a time, in a worker thread. Every task that asks while none
+        is waiting to start joins the next one: it starts on the loop's next turn (after all
+        the tasks woken together, as when a burst falls due, have asked) or, while a read is
+        under way, as soon as that one ends. So a burst costs a few reads, not one an airing.
+        """
+        loop = asyncio.get_running_loop()
+        if self._next_revision is None:
+            self._next_revision = loop.create_future()
+            if not self._reading_revision:
+                loop.call_soon(self._read_revision)
+        return await asyncio.shield(self._next_revision)
+
+    def _read_revision(self) -> None:
+        result, self._next_revision = self._next_revision, None  # later askers: a later read
+        if result is None:
+            return
+        self._reading_revision = True
+
+        async def read() -> None:
+            try:
+                result.set_result(await asyncio.to_thread(self.store.revision))
+            except Exception as exc:  # noqa: BLE001 - handed to every task that asked
+                result.set_exception(exc)
+            finally:
+                self._reading_revision = False
+                if self._next_revision is not None:  # asked meanwhile: their read starts now
+                    self._read_revision()
+
+        task = asyncio.get_running_loop().create_task(read())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _backoff(self, seconds: float) -> None:
         """Backoff that a stop request cuts short (the next attempt then sees the flag)."""
-        if self._stopping.wait(timeout=seconds):
+        if await self._stop_within(seconds):
             raise TransientPublishError("stopping")
 
     def _finish(
@@ -716,8 +821,3 @@ def _unexpected(exc: Exception) -> str:
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
     return f"unexpected {type(exc).__name__}{where} while sending"
-
-
-def _marks_sending(publisher: Publisher | None) -> bool:
-    """Publishers that can't deduplicate record "sending" before each request."""
-    return publisher is not None and not publisher.deduplicates

@@ -114,7 +114,8 @@ def insert_or_skip(dialect: str, table: Table) -> Insert:
 
 
 def dbapi_cursor(session: Session) -> Any:
-    """A DB-API cursor inside the session's transaction: how the store runs the plain SQL
-    of `post_sql` (the fast path of `queue add`), so that SQL has one implementation. No
-    other code reaches under SQLAlchemy."""
+    """A DB-API cursor inside the session's transaction, for the plain SQL written against
+    the driver: `post_sql` (the fast path of `queue add`, so that SQL has one
+    implementation) and `listings` (editors' wide reads). Nothing else reaches under
+    SQLAlchemy."""
     return session.connection().connection.cursor()

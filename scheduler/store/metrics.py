@@ -235,3 +235,19 @@ def engagements(store: Store, weights: Weights) -> list[tuple[int, str, float]]:
         for item in measured_airings(store)
         if (c := item.counts) is not None
     ]
+
+
+def airing_texts(store: Store, airing_ids: Iterable[int]) -> dict[int, str]:
+    """The text of each airing as sent (its post's body where none was kept): the report
+    names its top and bottom posts by what they said."""
+    wanted = sorted(set(airing_ids))
+    found: dict[int, str] = {}
+    with store.session() as session:
+        for start in range(0, len(wanted), 500):
+            keys = {f"i{index}": value for index, value in enumerate(wanted[start : start + 500])}
+            query = text(
+                "SELECT a.id, COALESCE(a.body, p.body) FROM airing a JOIN post p "
+                f"ON p.id = a.post_id WHERE a.id IN ({', '.join(':' + key for key in keys)})"
+            )
+            found.update({airing_id: body for airing_id, body in session.execute(query, keys)})
+    return found

@@ -15,8 +15,9 @@ from sqlalchemy import delete
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
-from ..domain import AiringRow, AiringStatus, PostRow
-from .db import Database, chunked, insert_or_skip
+from ..domain import AiringRow, AiringStatus, ChannelWindow, PostRow, WindowRows
+from . import listings
+from .db import Database, chunked, dbapi_cursor, insert_or_skip
 from .inbox import InboxStore
 from .meta import revision_of
 from .models import (
@@ -79,6 +80,31 @@ class PlanJobs(Database):
                 ).all()
             ]
             return posts, airings
+
+    def window_rows(
+        self,
+        channels: Sequence[ChannelWindow],
+        *,
+        start: datetime,
+        end: datetime,
+        history_from: datetime,
+    ) -> WindowRows:
+        """The rows planning [start, end) at `start` needs, history from `history_from` on:
+        what calendar, simulate and status read (see `store.listings`)."""
+        with self.session() as session:
+            return listings.window_rows(
+                dbapi_cursor(session),
+                self._sql,
+                channels,
+                start=start,
+                end=end,
+                history_from=history_from,
+            )
+
+    def queued_counts(self, channels: Sequence[str], *, now: datetime) -> dict[str, int]:
+        """Per channel, the posts still to air there (`status`'s queued posts)."""
+        with self.session() as session:
+            return listings.queued_counts(dbapi_cursor(session), self._sql, channels, now=now)
 
     def open_inbox_items(self) -> list[InboxItem]:
         """Open inbox items oldest first (what planning's `StoredPlan` reads)."""

@@ -7,7 +7,6 @@ in the same transaction, so `queue add` and the store share one implementation.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,16 +17,26 @@ from sqlalchemy import delete, true, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from ..domain import NEEDS_EDITOR, AiringStatus, PostDraft, may_be_out, retry_keeps
-from ..errors import InputError, PostNotFound
+from ..domain import (
+    NEEDS_EDITOR,
+    AiringKind,
+    AiringStatus,
+    PostDraft,
+    may_be_out,
+    post_status,
+    retry_keeps,
+)
+from ..errors import InputError, PostNotFound, ReplyNotAPost
 from ..media import MediumInfo
 from .db import Database, dbapi_cursor
+from .listings import PostListing, list_posts
 from .meta import note_change
 from .models import (
     BROADCAST_AIRING,
     BROADCAST_POST,
     Airing,
     Attempt,
+    InboxItem,
     Media,
     Post,
     PostChannel,
@@ -70,24 +79,13 @@ class PostRecord:
         return self.post.id
 
     def status(self, now: datetime) -> str:
-        """queued | published | failed | missed | unconfirmed | cancelled | expired.
-
-        A cancelled post that already aired says `published` (cancelling stopped only what
-        had not aired), and `unconfirmed` while one of its airings may be on the platform.
-        """
-        statuses = {airing.status for airing in self.airings}
-        if self.post.cancelled:
-            if AiringStatus.unconfirmed in statuses:
-                return "unconfirmed"
-            return "published" if AiringStatus.published in statuses else "cancelled"
-        for needing_editor in NEEDS_EDITOR:
-            if needing_editor in statuses:
-                return str(needing_editor)
-        if AiringStatus.published in statuses:
-            return "published"
-        if self.post.expires is not None and self.post.expires <= now:
-            return "expired"
-        return "queued"
+        """queued | published | failed | missed | unconfirmed | cancelled | expired."""
+        return post_status(
+            cancelled=self.post.cancelled,
+            expires=self.post.expires,
+            statuses={airing.status for airing in self.airings},
+            now=now,
+        )
 
 
 POST_STATUSES = ("queued", "published", "failed", "missed", "unconfirmed", "cancelled", "expired")
@@ -111,10 +109,10 @@ class PostJobs(Database):
 
     def list_posts(
         self, *, channel: str | None = None, status: str | None = None, now: datetime
-    ) -> list[PostRecord]:
-        """Posts oldest first, with their airings; three queries whatever the count."""
+    ) -> list[PostListing]:
+        """Posts oldest first, with their airings, as light records (`store.listings`)."""
         with self.session() as session:
-            records = _read_records(session, channel=channel)
+            records = list_posts(dbapi_cursor(session), self._sql, channel=channel)
         if status is not None:
             records = [record for record in records if record.status(now) == status]
         return records
@@ -300,6 +298,15 @@ def _read_record(session: Session, post_id: int) -> PostRecord:
     post = session.get(Post, post_id)
     if post is None:
         raise PostNotFound(post_id)
+    if post.kind == AiringKind.reply:
+        # A reply's text is stored as a post so it is claimed and keyed like any airing, but
+        # it is conversation (§10): editors reach it through its inbox item, never as a post.
+        item = session.exec(
+            select(InboxItem.id)
+            .join(Airing, col(Airing.id) == col(InboxItem.reply_airing_id))
+            .where(col(Airing.post_id) == post_id)
+        ).first()
+        raise ReplyNotAPost(post_id, item)
     channels = session.exec(
         select(PostChannel.channel)
         .where(col(PostChannel.post_id) == post_id)
@@ -404,7 +411,3 @@ def _draft_of(record: PostRecord, changes: Mapping[str, Any]) -> PostDraft:
     values.update((key, value) for key, value in changes.items() if key != "alt")  # media's
     values["channels"] = tuple(sorted(values["channels"]))
     return PostDraft(**values)
-
-
-def media_of(post: Post) -> tuple[str, ...]:
-    return tuple(json.loads(post.media))

@@ -21,7 +21,7 @@ from .airings import AiringJobs, Claimed, Outcome, Render
 from .db import chunked, redact_url
 from .meta import MetaJobs, PlannerLock, note_change
 from .plans import PlanJobs
-from .posts import POST_STATUSES, Cancellation, PostJobs, PostRecord, media_of, tags_of
+from .posts import POST_STATUSES, Cancellation, PostJobs, PostRecord, tags_of
 from .schema import SchemaJobs
 
 # What callers import from here; each name lives in the module of its job.
@@ -36,7 +36,6 @@ __all__ = [
     "Render",
     "Store",
     "chunked",
-    "media_of",
     "note_change",
     "redact_url",
     "tags_of",

@@ -1,0 +1,195 @@
+"""Faults against the asyncio sending path (issue 13): the same exactly-once rules as before.
+
+Sending runs on the dispatcher's event loop, so a request that hangs must hold up only its
+own channel, a cancel must still stop the next attempt while a request hangs, an answer lost
+on the way must still end `unconfirmed` and post once when retried under its key, and a
+daemon killed mid-burst must lose and duplicate nothing.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from scheduler.config import load_config
+from scheduler.domain import AiringStatus, PostDraft
+from scheduler.store.store import Store
+from tests.fakeplatforms import FakeMastodon, FakeWebhook
+from tests.test_daemon import SPACING, T0, Harness, harness, mastodon_world, wait_until
+from tests.test_daemon_process import Service
+from tests.test_daemon_process import wait_until as wait_for
+
+__all__ = ["harness"]  # the fixture, shared with tests/test_daemon.py
+
+
+def test_a_cancel_while_an_async_request_hangs_sends_nothing_further(harness: Harness) -> None:
+    h = harness
+    hold = h.hook.hold_next()  # taken by the receiver, answered only after the client gave up
+    at = T0 + timedelta(minutes=25)
+    hanging = h.add("its answer never comes", "hook", at=at)
+    free = h.add("another channel, not held up", "other", at=at)
+    daemon = h.daemon()
+    h.clock.now = at
+    daemon.tick(at)
+    assert hold.wait_arrived()
+    # The loop is not blocked by the hanging request: the other channel publishes meanwhile.
+    wait_until(lambda: h.first(free, "other").status == AiringStatus.published)
+    done = h.store.cancel_post(hanging, now=at)
+    assert done.in_flight == (h.first(hanging).id,)
+    # The client's 2 s timeout ends the request; a retry is due (the webhook deduplicates),
+    # and the cancel stops it.
+    wait_until(lambda: not daemon.dispatcher.busy())
+    hold.release()
+    airing = h.first(hanging)
+    assert airing.status == AiringStatus.unconfirmed and airing.maybe_sent
+    assert airing.error == (
+        "cancelled after an attempt that may have reached webhook; not sent again: check the "
+        "channel"
+    )
+    assert len(h.hook.requests) == 1
+    assert len(h.other.requests) == 1
+
+
+def test_a_lost_answer_is_unconfirmed_then_posts_once_when_retried(
+    tmp_path: Path, db_url: str
+) -> None:
+    with FakeMastodon() as mastodon, mastodon_world(tmp_path, db_url, mastodon) as world:
+        store, clock, daemon = world.store, world.clock, world.daemon
+        at = T0 + timedelta(minutes=25)
+        draft = PostDraft(
+            body="made once", kind="core", channels=("masto",), editor="s", at=at, evergreen=False
+        )
+        (post,) = store.add_posts([draft], now=T0, spacing={"masto": SPACING})
+        # The status is made, its answer lost; then Mastodon is down for every retry.
+        mastodon.drop_next(apply=True, path="/api/v1/statuses")
+        mastodon.fail_next(503, times=10, path="/api/v1/statuses")
+        clock.now = at
+        daemon.tick(at)
+        wait_until(lambda: not daemon.dispatcher.busy())
+        (airing,) = store.get_post(post).airings
+        assert airing.status == AiringStatus.unconfirmed and airing.maybe_sent
+        assert (airing.error or "").startswith("gave up after 4 attempts: mastodon answered")
+        assert len(mastodon.statuses) == 1
+
+        mastodon.clear_faults()
+        later = at + timedelta(minutes=10)  # within Mastodon's hour of key memory
+        assert store.retry_post(post, now=later) == [airing.id]
+        clock.now = later
+        daemon.tick(later)
+        wait_until(lambda: not daemon.dispatcher.busy())
+        (retried,) = store.get_post(post).airings
+        assert retried.status == AiringStatus.published
+        (status,) = mastodon.statuses
+        assert retried.remote_id == str(status["id"])
+        sent = mastodon.requests_to("/api/v1/statuses", "POST")
+        assert len(sent) == 5  # 4 attempts, then the retry
+        assert {r.headers["idempotency-key"] for r in sent} == {airing.idempotency_key}
+
+
+CHANNELS = 20
+PER_CHANNEL = 10
+HELD = 3
+LEASE = 3.0
+
+
+@pytest.mark.slow
+def test_kill_9_mid_burst_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    """200 airings due in one second over 20 channels; the daemon is killed while some are
+    sent, some are in flight and the rest wait, claimed, in their channels' queues."""
+    with FakeWebhook() as hook:
+        channels = "".join(
+            textwrap.dedent(
+                f"""
+                [channels.ch{n:02d}]
+                publisher = "webhook"
+                url = "{hook.url}/ch{n:02d}"
+                format = "json"
+                timezone = "UTC"
+                """
+            )
+            for n in range(CHANNELS)
+        )
+        config_path = tmp_path / "config.toml"
+        config_path.write_text(
+            textwrap.dedent(
+                f"""
+                [scheduler]
+                database = "sqlite:///scheduler.db"
+                lease = "{LEASE:g}s"
+                reconcile = "1s"
+                misfire_grace = "5m"
+                retry = {{ attempts = 6, initial = "0s", maximum = "0s" }}
+
+                [defaults]
+                min_spacing = "0s"
+                """
+            )
+            + channels,
+            encoding="utf-8",
+        )
+        store = Store(load_config(config_path).scheduler.database)
+        store.migrate()
+        due = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
+        drafts = [
+            PostDraft(
+                body=f"burst {n} مرحبا",
+                kind="core",
+                channels=(f"ch{n % CHANNELS:02d}",),
+                editor="test",
+                at=due,
+                evergreen=False,
+            )
+            for n in range(CHANNELS * PER_CHANNEL)
+        ]
+        posts = store.add_posts(
+            drafts,
+            now=datetime.now(UTC),
+            spacing={f"ch{n:02d}": timedelta(0) for n in range(CHANNELS)},
+        )
+        holds = [hook.hold_next() for _ in range(HELD)]  # taken, answered only after the kill
+        log = tmp_path / "daemon.log"
+        services = [Service(config_path, log)]
+        try:
+            for hold in holds:
+                assert hold.wait_arrived(timeout=60)
+            wait_for(lambda: len(hook.requests) >= 2 * HELD, 60, "part of the burst")
+            services[0].kill()
+            for hold in holds:
+                hold.release()
+            at_kill = Counter(a.status for p in posts for a in store.get_post(p).airings)
+            assert at_kill[AiringStatus.publishing] >= HELD  # the burst was cut in the middle
+
+            services.append(Service(config_path, log))
+            wait_for(
+                lambda: all(
+                    a.status == AiringStatus.published
+                    for p in posts
+                    for a in store.get_post(p).airings
+                ),
+                90,
+                "every airing of the burst published after the restart",
+            )
+            airings = [a for p in posts for a in store.get_post(p).airings]
+            expected = {a.idempotency_key for a in airings}
+            assert len(expected) == len(posts)
+            keys = Counter(hook.idempotency_keys())
+            assert set(keys) == expected  # nothing lost, nothing under a foreign key
+            assert set(hook.posts) == expected  # the receiver kept one post per airing
+            # Only airings the dead daemon had in flight were sent twice, under their key.
+            assert sum(count - 1 for count in keys.values()) <= at_kill[AiringStatus.publishing]
+            for request in hook.requests:
+                assert request.body["idempotency_key"] == request.headers["idempotency-key"]
+            time.sleep(1.0)  # anything sent a third time would arrive now
+            assert Counter(hook.idempotency_keys()) == keys
+        finally:
+            for service in services:
+                if service.process.poll() is None:
+                    service.terminate()
+            store.close()
+        text = log.read_text(encoding="utf-8")
+        assert "Traceback" not in text and "database is locked" not in text

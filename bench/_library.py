@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from scheduler.cli.queue_commands import spacing_by_channel
 from scheduler.config import load_config
@@ -48,3 +52,37 @@ def fill(
         store.add_posts(drafts, now=now, spacing=spacing_by_channel(config))
     store.close()
     return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    rss_mb: float
+    finished: bool
+    cpu_seconds: float = float("nan")  # user + system: steadier than wall time under load
+
+
+def run_measured(
+    command: Sequence[str], cwd: Path, timeout: float, stdout: Any = subprocess.DEVNULL
+) -> Run:
+    """One process, reaped with os.wait4 so its own peak RSS is known; its output goes to
+    `stdout` (an open file, or nowhere)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=stdout, stderr=subprocess.DEVNULL)
+    deadline = started + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            process.kill()
+            os.wait4(process.pid, 0)
+            process.returncode = -9
+            return Run(time.perf_counter() - started, float("nan"), finished=False)
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command[3:7])}… exited {process.returncode}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(elapsed, usage.ru_maxrss / 1024, finished=True, cpu_seconds=cpu)

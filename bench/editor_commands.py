@@ -10,28 +10,29 @@ the targets (issue 13) are for people to read: at 20,000 posts each under 1 s ex
 
 A run longer than `--timeout` is stopped and shown as `>N s`; `--simulate-days` shortens the
 simulated window when the full month would take minutes (the label says which was run).
+`--history-days N` also gives every channel N days of published hourly history before now
+(the library's first posts aired and re-aired, as after months of running), to show that
+the views read their window, not all of history.
 
     .venv/bin/python bench/editor_commands.py [--runs 3] [--large] [--simulate-days 30]
+        [--history-days 0]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from _library import fill as fill_library  # noqa: E402
+from _library import run_measured  # noqa: E402
 from _webhook import write_webhook_config  # noqa: E402
 
 CHANNELS = 100
@@ -47,35 +48,38 @@ def fill(config_path: Path, posts: int) -> float:
     )
 
 
-@dataclass(frozen=True)
-class Run:
-    seconds: float
-    rss_mb: float
-    finished: bool
-
-
-def run_measured(command: Sequence[str], cwd: Path, timeout: float) -> Run:
-    """One process, reaped with os.wait4 so its own peak RSS is known."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = started + timeout
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() > deadline:
-            process.kill()
-            os.wait4(process.pid, 0)
-            process.returncode = -9
-            return Run(time.perf_counter() - started, float("nan"), finished=False)
-        time.sleep(0.005)
-    elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command[3:7])}… exited {process.returncode}")
-    return Run(elapsed, usage.ru_maxrss / 1024, finished=True)
+def add_history(database: Path, days: int) -> int:
+    """`days` of hourly published airings per channel before now, each channel airing its
+    own posts in id order and starting over (reposts) when it has aired them all, as
+    rows written straight into the database (the daemon is not what is measured here)."""
+    if days <= 0:
+        return 0
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    connection = sqlite3.connect(database)
+    with connection:
+        posts: dict[str, list[tuple[int, str]]] = {}
+        for post_id, channel, kind in connection.execute(
+            "SELECT p.id, pc.channel, p.kind FROM post p JOIN post_channel pc "
+            "ON pc.post_id = p.id WHERE p.at IS NULL ORDER BY p.id"
+        ):
+            posts.setdefault(channel, []).append((post_id, kind))
+        rows = []
+        for channel, library in posts.items():
+            hours = days * 24
+            for hour in range(hours):
+                post_id, kind = library[hour % len(library)]
+                at = now - timedelta(hours=hours - hour)
+                stamp = at.strftime("%Y-%m-%d %H:%M:%S.%f")
+                rows.append(
+                    (post_id, channel, kind if hour < len(library) else "repost", stamp, stamp)
+                )
+        connection.executemany(
+            "INSERT INTO airing (post_id, channel, kind, pinned, at, status, updated, "
+            "published_at) VALUES (?, ?, ?, 0, ?, 'published', ?, ?)",
+            [(*row, row[3]) for row in rows],
+        )
+    connection.close()
+    return len(rows)
 
 
 def commands(base: list[str], simulate_days: int) -> list[tuple[str, list[str]]]:
@@ -92,7 +96,9 @@ def commands(base: list[str], simulate_days: int) -> list[tuple[str, list[str]]]
     ]
 
 
-def bench(posts: int, runs: int, timeout: float, simulate_days: int, script: Path) -> None:
+def bench(
+    posts: int, runs: int, timeout: float, simulate_days: int, history_days: int, script: Path
+) -> None:
     with tempfile.TemporaryDirectory(prefix="scheduler-bench-") as directory:
         cwd = Path(directory)
         scheduler = 'database = "sqlite:///scheduler.db"\ntimezone = "UTC"'
@@ -100,7 +106,10 @@ def bench(posts: int, runs: int, timeout: float, simulate_days: int, script: Pat
             cwd / "config.toml", scheduler, "http://127.0.0.1:9", CHANNELS
         )
         seconds = fill(config, posts)
+        history = add_history(cwd / "scheduler.db", history_days)
         print(f"\n{posts:,} posts on {CHANNELS} hourly channels, queued in {seconds:.1f}s")
+        if history:
+            print(f"history: {history:,} published airings over {history_days} days")
         print(f"{'command':<36} {'median':>9} {'min':>9} {'max':>9} {'peak RSS':>9}")
         base = [str(script), "--config", str(config)]
         for label, command in commands(base, simulate_days):
@@ -127,6 +136,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
     parser.add_argument("--simulate-days", type=int, default=30)
+    parser.add_argument("--history-days", type=int, default=0, help="published history")
     options = parser.parse_args()
     script = Path(sys.executable).with_name("scheduler")
     if not script.exists():
@@ -134,7 +144,14 @@ def main() -> None:
     print(f"editor commands: median of {options.runs} runs each, real processes")
     sizes = [options.posts, 100_000] if options.large else [options.posts]
     for posts in sizes:
-        bench(posts, options.runs, options.timeout, options.simulate_days, script)
+        bench(
+            posts,
+            options.runs,
+            options.timeout,
+            options.simulate_days,
+            options.history_days,
+            script,
+        )
 
 
 if __name__ == "__main__":

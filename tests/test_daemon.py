@@ -520,6 +520,32 @@ def test_an_expired_lease_of_a_dead_owner_is_recovered(harness: Harness) -> None
     assert outcomes == ["interrupted", "published"]
 
 
+def test_after_a_database_outage_leases_are_taken_back_only_one_lease_later(
+    harness: Harness,
+) -> None:
+    """Nobody can extend a lease while the database is down, so a live replica's lease may
+    have run out by the time it is back: recovery waits one lease after the failure, time
+    for a live owner to extend again, before it takes anything back (issue 10's HA test
+    re-sent airings of a live replica after a PostgreSQL restart on a loaded machine)."""
+    h = harness
+    at = T0 + timedelta(minutes=25)
+    post = h.add("claimed by a replica the outage hid", "hook", at=at)
+    daemon = h.daemon()
+    h.tick(daemon, T0)
+    claimed = _claimed_by_dead_process(h, post, "hook", at)
+    lease = h.config.scheduler.lease
+    outage_end = at + lease + timedelta(seconds=30)  # the lease ran out during the outage
+    daemon.dispatcher.note_store_failure(outage_end)
+    h.tick(daemon, outage_end + lease - timedelta(seconds=1))
+    assert h.first(post).status == AiringStatus.publishing  # its owner may extend it yet
+    assert h.hook.requests == []
+
+    h.tick(daemon, outage_end + 2 * lease)  # the next lease check after that lease
+    airing = h.first(post)
+    assert airing.status == AiringStatus.published  # nobody extended it: the owner is gone
+    assert h.hook.idempotency_keys() == [claimed.idempotency_key]
+
+
 def test_a_dead_owner_mid_request_on_telegram_leaves_it_unconfirmed(harness: Harness) -> None:
     h = harness
     at = T0 + timedelta(minutes=25)

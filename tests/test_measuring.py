@@ -19,7 +19,7 @@ from scheduler.planning.measures import MIN_COMPARE_N, compare, goal_pace, repos
 from scheduler.store.metrics import (
     Snapshot,
     due_reads,
-    measured_airings,
+    engagement_counts,
     record_snapshots,
 )
 from scheduler.store.models import Airing
@@ -123,8 +123,7 @@ def test_engagement_reads_the_latest_snapshot_up_to_24h(store: Store, now: datet
             snap(airing_id, aired + 7 * DAY, likes=50),  # after 24 h: kept, not engagement
         ],
     )
-    (measured,) = measured_airings(store)
-    assert measured.counts == Counts(4, 1, 2)
+    assert engagement_counts(store) == {airing_id: Counts(4, 1, 2)}
     weights = config_of("").metrics.weights
     assert weights.engagement(4, 1, 2) == 4 + 2 * 1 + 3 * 2
 
@@ -184,36 +183,40 @@ GOAL_NOW = datetime(2026, 11, 23, tzinfo=UTC)
 GOAL_BY = GOAL_NOW + 10 * DAY
 
 
-def followers_rising(per_day: float) -> list[tuple[datetime, float]]:
-    return [(GOAL_NOW - (10 - day) * DAY, 1000 + per_day * day) for day in range(11)]
+def followers_rising(per_day: float) -> tuple[list[float], list[float]]:
+    """Eleven daily follower counts up to GOAL_NOW: their times and values."""
+    days = range(11)
+    return [(GOAL_NOW - (10 - day) * DAY).timestamp() for day in days], [
+        1000 + per_day * day for day in days
+    ]
 
 
 def test_goal_on_track_when_the_trend_reaches_the_target() -> None:
-    pace = goal_pace("followers", 1200, GOAL_BY, followers_rising(20), now=GOAL_NOW)
+    pace = goal_pace("followers", 1200, GOAL_BY, *followers_rising(20), now=GOAL_NOW)
     assert pace.value == 1200 - 0  # 1000 + 20 × 10
     assert pace.verdict == "on track"
-    pace = goal_pace("followers", 1350, GOAL_BY, followers_rising(20), now=GOAL_NOW)
+    pace = goal_pace("followers", 1350, GOAL_BY, *followers_rising(20), now=GOAL_NOW)
     assert pace.projected == pytest.approx(1400)
     assert pace.verdict == "on track"
 
 
 def test_goal_behind_when_the_needed_pace_is_within_reach() -> None:
-    pace = goal_pace("followers", 1500, GOAL_BY, followers_rising(20), now=GOAL_NOW)
+    pace = goal_pace("followers", 1500, GOAL_BY, *followers_rising(20), now=GOAL_NOW)
     assert pace.needed_per_day == pytest.approx(30)
     assert pace.trend_per_day == pytest.approx(20)
     assert pace.verdict == "behind"
 
 
 def test_goal_unrealistic_when_it_needs_over_three_times_the_trend() -> None:
-    pace = goal_pace("followers", 2000, GOAL_BY, followers_rising(20), now=GOAL_NOW)
+    pace = goal_pace("followers", 2000, GOAL_BY, *followers_rising(20), now=GOAL_NOW)
     assert pace.needed_per_day == pytest.approx(80)
     assert pace.verdict == "unrealistic at the current trend"
-    flat = goal_pace("followers", 1001, GOAL_BY, followers_rising(0), now=GOAL_NOW)
+    flat = goal_pace("followers", 1001, GOAL_BY, *followers_rising(0), now=GOAL_NOW)
     assert flat.verdict == "unrealistic at the current trend"
 
 
 def test_goal_without_data_is_not_measured() -> None:
-    assert goal_pace("followers", 10, GOAL_BY, [], now=GOAL_NOW).verdict == "not measured"
+    assert goal_pace("followers", 10, GOAL_BY, [], [], now=GOAL_NOW).verdict == "not measured"
 
 
 def test_goals_are_read_merged_and_validated() -> None:
@@ -309,12 +312,12 @@ def test_metrics_import_is_all_or_nothing(tmp_path: Path, invoke: RunCli) -> Non
     assert "nothing was imported: bad.csv: row 3: likes 'many' must be a whole number" in (
         refused.stderr
     )
-    assert measured_airings(store)[0].counts is None
+    assert engagement_counts(store) == {}
     good.write_text("\n".join(rows) + "\n")
     accepted = invoke("metrics", "import", str(good), config=config)
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.strip() == "imported 2 snapshots"
-    assert measured_airings(store)[0].counts == Counts(5, 2, 1)
+    assert engagement_counts(store) == {airing_id: Counts(5, 2, 1)}
     store.close()
 
 

@@ -19,7 +19,7 @@ from scheduler.publishers.base import Delivery
 from scheduler.publishers.bluesky import BlueskyPublisher
 from scheduler.publishers.mastodon import MastodonPublisher
 from scheduler.runtime.measuring import PASS_EVERY, Measurer
-from scheduler.store.metrics import follower_history, measured_airings
+from scheduler.store.metrics import engagement_counts, follower_history
 from scheduler.store.models import Airing
 from scheduler.store.store import PostDraft, Store
 from tests.fakeplatforms import FakeBluesky, FakeMastodon
@@ -147,7 +147,7 @@ def test_counts_are_read_1h_24h_and_7d_after_airing_as_they_change(
         (sky_airing, one_week, Counts(4, 2, 1, 1), 2),
     ]
     # Engagement is the 24 h snapshot: 7 + 2×2 + 3×3 on Mastodon.
-    engaged = {a.id: a.counts for a in measured_airings(store)}
+    engaged = engagement_counts(store)
     assert engaged[toot_airing] == Counts(7, 2, 3)
     assert len(mastodon.requests_to(f"/api/v1/statuses/{status_id}", "GET")) == 3
 
@@ -172,9 +172,7 @@ def test_bluesky_reads_25_uris_per_call(store: Store, config: Config, platforms:
     Measurer(config, store, {"sky": sky}).tick(AIRED + HOUR)
     calls = bluesky.requests_to("/xrpc/app.bsky.feed.getPosts", "GET")
     assert [len(call.query["uris"]) for call in calls] == [25, 5]
-    assert sorted(c.likes for c in (a.counts for a in measured_airings(store)) if c) == list(
-        range(30)
-    )
+    assert sorted(c.likes for c in engagement_counts(store).values()) == list(range(30))
 
 
 def test_a_429_pauses_only_that_channels_reads(

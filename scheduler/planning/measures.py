@@ -100,18 +100,20 @@ def goal_pace(
     name: str,
     target: float,
     by: datetime,
-    history: Sequence[tuple[datetime, float]],
+    times: Sequence[float],
+    values: Sequence[float],
     *,
     now: datetime,
     value: float | None = None,
 ) -> GoalPace:
-    """How a dated goal stands: `history` is (time, value) points, oldest first; `value` the
-    value now when it is not the last point (engagement per airing is a mean)."""
-    if not history:
+    """How a dated goal stands: its history is `values` at `times` (POSIX seconds), oldest
+    first; `value` is the value now when it is not the last one (engagement per airing is a
+    mean)."""
+    if not values:
         return GoalPace(name, target, by, None, None, None, None, "not measured")
-    current = history[-1][1] if value is None else value
+    current = values[-1] if value is None else value
     days_left = max((by - now).total_seconds() / DAY_SECONDS, 0.0)
-    trend = _slope(history)
+    trend = _slope(times, values)
     projected = current + trend * days_left
     needed = (target - current) / days_left if days_left > 0 else None
     if current >= target or projected >= target:
@@ -123,18 +125,17 @@ def goal_pace(
     return GoalPace(name, target, by, current, trend, needed, projected, verdict)
 
 
-def _slope(points: Sequence[tuple[datetime, float]]) -> float:
+def _slope(times: Sequence[float], values: Sequence[float]) -> float:
     """Least-squares change per day; 0 with fewer than two distinct times."""
-    if len(points) < 2:
+    if len(times) < 2:
         return 0.0
-    origin = points[0][0]
-    xs = [(at - origin).total_seconds() / DAY_SECONDS for at, _ in points]
-    ys = [value for _, value in points]
-    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
-    spread = sum((x - mean_x) ** 2 for x in xs)
+    origin = times[0]
+    xs = [(at - origin) / DAY_SECONDS for at in times]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(values)
+    spread = sum([(x - mean_x) ** 2 for x in xs])
     if spread == 0:
         return 0.0
-    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+    return sum([(x - mean_x) * (y - mean_y) for x, y in zip(xs, values, strict=True)]) / spread
 
 
 def hour_shift(first_minute: int, later_minute: int) -> int:

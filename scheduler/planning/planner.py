@@ -21,8 +21,10 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
-from ..config import ChannelSettings
+from ..config import ChannelSettings, QuietWindow
 from ..domain import AIRING_KINDS, POST_KINDS, AiringKind, AiringStatus
 from ..timeutil import localize
 
@@ -178,58 +180,82 @@ def _airing_order(airing: PlanAiring) -> tuple[datetime, int, int, str]:
 # --- the slot grid (rules 1 and 9) --------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Grid:
-    """The slots of a window, in time order, as parallel lists for a fast loop.
+    """The slots of a window, in time order, as parallel tuples for a fast loop.
 
     Grid times of day are the same every local day; `position` is a slot's index among them
     and `local_key` (day × 24h + time of day) orders slots by wall clock, which is also their
     time order because a repeated wall time keeps only its first occurrence.
     """
 
-    times_of_day: list[int]
-    at: list[int]
-    day: list[int]
-    position: list[int]
-    local_key: list[int]
+    times_of_day: tuple[int, ...]
+    at: tuple[int, ...]
+    day: tuple[int, ...]
+    position: tuple[int, ...]
+    local_key: tuple[int, ...]
 
     @classmethod
     def build(cls, channel: ChannelSettings, start_us: int, end_us: int) -> _Grid:
-        times_of_day = _grid_times_of_day(channel)
-        grid = cls(times_of_day, [], [], [], [])
-        tz = channel.timezone
-        # One day of margin each side: a DST change can move the local date of an instant.
-        first_day = _from_us(start_us).astimezone(tz).toordinal() - 1
-        last_day = _from_us(end_us).astimezone(tz).toordinal() + 1
-        for day in range(first_day, last_day + 1):
-            midnight = datetime.fromordinal(day)
-            for position, time_of_day in enumerate(times_of_day):
-                local = localize(midnight + timedelta(microseconds=time_of_day), tz)
-                if local is None:
-                    continue  # skipped by a daylight-saving change: no slot
-                at = _to_us(local)
-                if start_us <= at < end_us:
-                    grid.at.append(at)
-                    grid.day.append(day)
-                    grid.position.append(position)
-                    grid.local_key.append(day * _DAY + time_of_day)
-        return grid
-
-    def first_index_at_or_after(self, at: int) -> int:
-        return bisect_left(self.at, at)
-
-    def first_index_from_local(self, local_key: int) -> int:
-        return bisect_left(self.local_key, local_key)
+        return _build_grid(
+            channel.timezone, channel.cadence, channel.slot_offset, channel.quiet_hours,
+            start_us, end_us,
+        )  # fmt: skip
 
 
-def _grid_times_of_day(channel: ChannelSettings) -> list[int]:
+# A grid depends only on the clock settings and the window, and channels often share them
+# (an agency's hundred hourly channels in one zone): the last few grids are kept, so a
+# replan of every channel localizes each slot once. Grids are never changed once built.
+@lru_cache(maxsize=8)
+def _build_grid(
+    tz: ZoneInfo,
+    cadence: timedelta,
+    slot_offset: timedelta,
+    quiet_hours: tuple[QuietWindow, ...],
+    start_us: int,
+    end_us: int,
+) -> _Grid:
+    times_of_day = _grid_times_of_day(cadence, slot_offset, quiet_hours)
+    at: list[int] = []
+    days: list[int] = []
+    positions: list[int] = []
+    local_keys: list[int] = []
+    # One day of margin each side: a DST change can move the local date of an instant.
+    first_day = _from_us(start_us).astimezone(tz).toordinal() - 1
+    last_day = _from_us(end_us).astimezone(tz).toordinal() + 1
+    for day in range(first_day, last_day + 1):
+        midnight = datetime.fromordinal(day)
+        for position, time_of_day in enumerate(times_of_day):
+            local = localize(midnight + timedelta(microseconds=time_of_day), tz)
+            if local is None:
+                continue  # skipped by a daylight-saving change: no slot
+            moment = _to_us(local)
+            if start_us <= moment < end_us:
+                at.append(moment)
+                days.append(day)
+                positions.append(position)
+                local_keys.append(day * _DAY + time_of_day)
+    return _Grid(tuple(times_of_day), tuple(at), tuple(days), tuple(positions), tuple(local_keys))
+
+
+def _first_index_at_or_after(grid: _Grid, at: int) -> int:
+    return bisect_left(grid.at, at)
+
+
+def _first_index_from_local(grid: _Grid, local_key: int) -> int:
+    return bisect_left(grid.local_key, local_key)
+
+
+def _grid_times_of_day(
+    cadence: timedelta, slot_offset: timedelta, quiet_hours: tuple[QuietWindow, ...]
+) -> list[int]:
     """Local times of day (µs after midnight) that carry a slot: on the cadence, not quiet."""
-    cadence = _duration_us(channel.cadence)
-    first = _duration_us(channel.slot_offset) % cadence
+    step = _duration_us(cadence)
+    first = _duration_us(slot_offset) % step
     return [
         time_of_day
-        for time_of_day in range(first, _DAY, cadence)
-        if not any(window.contains(time_of_day // _MINUTE) for window in channel.quiet_hours)
+        for time_of_day in range(first, _DAY, step)
+        if not any(window.contains(time_of_day // _MINUTE) for window in quiet_hours)
     ]
 
 
@@ -473,11 +499,13 @@ class _Planner:
         chance = index
         ready_at = rerun.latest + self.min_interval
         if at < ready_at:
-            chance = max(chance, grid.first_index_at_or_after(ready_at))
+            chance = max(chance, _first_index_at_or_after(grid, ready_at))
         if rerun.reposts_by_day.get(day, 0) >= self.max_per_day:
-            chance = max(chance, grid.first_index_from_local((day + 1) * _DAY))
+            chance = max(chance, _first_index_from_local(grid, (day + 1) * _DAY))
         if not rerun.free_positions >> position & 1:
-            chance = max(chance, grid.first_index_from_local(self._next_free(rerun, day, position)))
+            chance = max(
+                chance, _first_index_from_local(grid, self._next_free(rerun, day, position))
+            )
         return chance if chance < len(grid.at) else None
 
     def _next_free(self, rerun: _Rerun, day: int, position: int) -> int:

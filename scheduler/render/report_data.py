@@ -1,11 +1,13 @@
 """`scheduler report` (§11): what worked, per channel over a window, as one JSON-ready dict.
 
-Reads the store once per source (measured airings, tags, followers) as narrow rows and
-makes one pass over them; the statistics themselves are the pure ones of `measures`.
+Reads each channel's published airings of the window (one narrow row each, engagement
+included), the first airings of the posts it reruns, tags and followers, and makes one pass
+over them; the statistics themselves are the pure ones of `measures`.
 """
 
 from __future__ import annotations
 
+import heapq
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -14,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import ChannelSettings, Config
+from ..measuring import Weights
 from ..planning.measures import (
     AnswerStats,
     GoalPace,
@@ -27,10 +30,10 @@ from ..planning.measures import (
 from ..platforms.spec import Read
 from ..store.inbox import InboxStore, Received
 from ..store.metrics import (
-    MeasuredAiring,
+    Aired,
     airing_texts,
     follower_history,
-    measured_airings,
+    published_airings,
     tags_by_post,
 )
 from ..store.store import Store
@@ -53,26 +56,24 @@ def build_report(
 ) -> dict[str, Any]:
     names = [name for name in config.channels if channel is None or name == channel]
     weights = config.metrics.weights
-    history: dict[str, list[tuple[MeasuredAiring, float | None]]] = defaultdict(list)
-    for item in measured_airings(store, channel=channel):
-        c = item.counts
-        value = None if c is None else weights.engagement(c.likes, c.shares, c.replies)
-        history[item.channel].append((item, value))
     tags = tags_by_post(store)
     inbox = _inbox_by_channel(store, start=start, end=end, channel=channel)
     report: dict[str, Any] = {"from": iso_utc(start), "to": iso_utc(end), "channels": {}}
     compared: dict[str, list[float]] = {tag: [] for tag in compare_tags or ()}
+    clocks: dict[ZoneInfo, _LocalTimes] = {}  # channels in one timezone share conversions
     for name in names:
         settings = config.channels[name]
-        rows = history.get(name, [])
-        first_ts, last_ts = start.timestamp(), end.timestamp()
-        window = [(a, v) for a, v in rows if first_ts <= a.aired_ts < last_ts]
-        for airing, value in window:
-            for tag in tags.get(airing.post_id, ()):
-                if tag in compared and value is not None:
-                    compared[tag].append(value)
+        window = published_airings(store, name, weights, start=start, end=end)
+        if compared:
+            for _, post_id, _, _, value in window:
+                if value is not None:
+                    for tag in tags.get(post_id, ()):
+                        if tag in compared:
+                            compared[tag].append(value)
+        firsts = _first_airings(store, name, weights, window, start=start)
+        local = clocks.setdefault(settings.timezone, _LocalTimes(settings.timezone))
         report["channels"][name] = _channel_report(
-            settings, rows, window, tags, follower_history(store, name), now=now
+            settings, window, firsts, tags, follower_history(store, name), local=local, now=now
         )
         _add_inbox(report["channels"][name], settings, inbox.get(name, []), now=now)
     _add_bodies(report, store)
@@ -90,79 +91,105 @@ def build_report(
     return report
 
 
+def _first_airings(
+    store: Store, channel: str, weights: Weights, window: Sequence[Aired], *, start: datetime
+) -> dict[int, Aired]:
+    """The first airing on the channel of each post rerun in the window: before the window
+    when there is one, else its first in the window."""
+    reposted = {post_id for _, post_id, kind, _, _ in window if kind == "repost"}
+    firsts: dict[int, Aired] = {}
+    if not reposted:
+        return firsts
+    # The history before the window in one read (the channel's index is scanned whichever
+    # posts are asked for), oldest first.
+    for airing in (*published_airings(store, channel, weights, end=start), *window):
+        if airing[1] in reposted:
+            firsts.setdefault(airing[1], airing)
+    return firsts
+
+
 def _channel_report(
     settings: ChannelSettings,
-    rows: Sequence[tuple[MeasuredAiring, float | None]],
-    window: Sequence[tuple[MeasuredAiring, float | None]],
+    window: Sequence[Aired],
+    firsts: dict[int, Aired],
     tags: dict[int, list[str]],
     followers: Sequence[tuple[datetime, int]],
     *,
+    local: _LocalTimes,
     now: datetime,
 ) -> dict[str, Any]:
-    measured = [(a, v) for a, v in window if v is not None]
-    local = _LocalTimes(settings.timezone)
-    readable = Read.counts in settings.platform.reads  # the daemon reads them (§11)
+    minute_of_day = local.minute_of_day
+    # Each rerun is set against its post's first airing on the channel (§11), grouped by the
+    # hour shift between their local times of day.
+    first_of = {
+        post: (minute_of_day(aired_ts), value) for post, (*_, aired_ts, value) in firsts.items()
+    }
+    times: list[float] = []  # the measured airings' times and engagement, in time order
+    values: list[float] = []
+    ranks: list[tuple[float, int, int]] = []  # (−engagement, airing id, index in window)
     by_kind: dict[str, list[float]] = defaultdict(list)
     by_hour: dict[int, list[float]] = defaultdict(list)
     by_tag: dict[str, list[float]] = defaultdict(list)
-    for airing, value in measured:
-        by_kind[airing.kind].append(value)
-        by_hour[local.minute_of_day(airing.aired_ts) // 60].append(value)
-        for tag in tags.get(airing.post_id, ()):
+    shifts: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    no_tags: list[str] = []
+    # One pass over up to a year of airings: unpacking and appends, nothing per row that
+    # could be done once.
+    for index, (airing_id, post_id, kind, aired_ts, value) in enumerate(window):
+        if value is None:
+            continue
+        minute = minute_of_day(aired_ts)
+        times.append(aired_ts)
+        values.append(value)
+        ranks.append((-value, airing_id, index))
+        by_kind[kind].append(value)
+        by_hour[minute // 60].append(value)
+        for tag in tags.get(post_id, no_tags):
             by_tag[tag].append(value)
-    ranked = sorted(measured, key=lambda pair: (-pair[1], pair[0].id))
+        if kind == "repost":
+            first_minute, first_value = first_of[post_id]
+            if first_value is not None:
+                shifts[_SHIFT_OF[(minute - first_minute) % 1440]].append((value, first_value))
+    # Best first, ties by id (unique keys): the two ends, without sorting the whole order.
+    top = [window[index] for *_, index in heapq.nsmallest(TOP_AND_BOTTOM, ranks)]
+    bottom = [window[index] for *_, index in heapq.nlargest(TOP_AND_BOTTOM, ranks)]
     return {
         "publisher": settings.publisher,
-        "measured": bool(measured) or readable,
+        "measured": bool(values) or Read.counts in settings.platform.reads,  # read (§11)
         "airings": len(window),
-        "measured_airings": len(measured),
-        "by_kind": {kind: _summary(values) for kind, values in sorted(by_kind.items())},
+        "measured_airings": len(values),
+        "by_kind": {kind: _summary(group) for kind, group in sorted(by_kind.items())},
         "by_hour": {str(hour): _summary(by_hour[hour]) for hour in sorted(by_hour)},
-        "reruns": _reruns(rows, window, local),
-        "by_tag": {tag: _summary(values) for tag, values in sorted(by_tag.items())},
-        "top": [_ranked(a, v) for a, v in ranked[:TOP_AND_BOTTOM]],
-        "bottom": [_ranked(a, v) for a, v in reversed(ranked[-TOP_AND_BOTTOM:])]
-        if len(ranked) > TOP_AND_BOTTOM
-        else [],
+        "reruns": _reruns(shifts),
+        "by_tag": {tag: _summary(group) for tag, group in sorted(by_tag.items())},
+        "top": [_ranked(a) for a in top],
+        "bottom": [_ranked(a) for a in bottom] if len(values) > TOP_AND_BOTTOM else [],
         "inbox": None,  # filled by `_add_inbox`
         "followers": _followers(followers),
-        "goals": [_goal_json(pace) for pace in _goals(settings, measured, followers, now=now)],
+        "goals": [_goal_json(p) for p in _goals(settings, times, values, followers, now=now)],
     }
+
+
+# Hour shift by the minutes from a first airing's local time of day to a rerun's (mod 1440).
+_SHIFT_OF = tuple(hour_shift(0, minutes) for minutes in range(1440))
 
 
 def _summary(values: Sequence[float]) -> dict[str, Any]:
     return {"airings": len(values), "median": median(values), "total": sum(values)}
 
 
-def _ranked(airing: MeasuredAiring, value: float) -> dict[str, Any]:
+def _ranked(airing: Aired) -> dict[str, Any]:
+    airing_id, post_id, kind, aired_ts, value = airing
     return {
-        "airing_id": airing.id,
-        "post_id": airing.post_id,
-        "kind": airing.kind,
-        "at": iso_utc(airing.aired),
+        "airing_id": airing_id,
+        "post_id": post_id,
+        "kind": kind,
+        "at": iso_utc(datetime.fromtimestamp(aired_ts, UTC)),
         "engagement": value,
     }
 
 
-def _reruns(
-    rows: Sequence[tuple[MeasuredAiring, float | None]],
-    window: Sequence[tuple[MeasuredAiring, float | None]],
-    local: _LocalTimes,
-) -> dict[str, Any]:
-    """Each measured rerun in the window against its post's first airing on the channel
-    (wherever that fell), grouped by the hour shift between their local times of day."""
-    first: dict[int, tuple[MeasuredAiring, float | None]] = {}
-    for airing, value in rows:  # oldest first
-        first.setdefault(airing.post_id, (airing, value))
-    shifts: dict[int, list[tuple[float, float]]] = defaultdict(list)
-    for airing, value in window:
-        original, first_value = first[airing.post_id]
-        if airing.kind != "repost" or value is None or first_value is None:
-            continue
-        shift = hour_shift(
-            local.minute_of_day(original.aired_ts), local.minute_of_day(airing.aired_ts)
-        )
-        shifts[shift].append((value, first_value))
+def _reruns(shifts: dict[int, list[tuple[float, float]]]) -> dict[str, Any]:
+    """Reruns by hour shift: (rerun, first airing) engagement pairs, as counts and medians."""
     return {
         str(shift): {
             "reruns": len(pairs),
@@ -176,7 +203,7 @@ def _reruns(
 class _LocalTimes:
     """Local minute of day of POSIX times in one timezone, converted once per UTC quarter
     hour (every offset in use is a whole number of quarter hours): a year of hourly airings
-    costs 35,000 conversions, not one per airing."""
+    costs 35,000 conversions, not one per airing, however many channels share the zone."""
 
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
@@ -292,17 +319,14 @@ def goals_behind(config: Config, store: Store, *, now: datetime) -> dict[str, li
 
 def _dated_goals_behind(config: Config, store: Store, *, now: datetime) -> dict[str, list[str]]:
     behind: dict[str, list[str]] = {name: [] for name in config.channels}
-    if not any(channel.goals.dated() for channel in config.channels.values()):
-        return behind  # no goal: nothing to read
     weights = config.metrics.weights
-    measured: dict[str, list[tuple[MeasuredAiring, float]]] = defaultdict(list)
-    for item in measured_airings(store):
-        if (c := item.counts) is not None and item.aired_ts >= (now - STATUS_WINDOW).timestamp():
-            measured[item.channel].append((item, weights.engagement(c.likes, c.shares, c.replies)))
     for name, settings in config.channels.items():
         if not settings.goals.dated():
-            continue
-        paces = _goals(settings, measured[name], follower_history(store, name), now=now)
+            continue  # no goal: nothing to read
+        recent = published_airings(store, name, weights, start=now - STATUS_WINDOW)
+        measured = [(aired_ts, value) for *_, aired_ts, value in recent if value is not None]
+        times, values = [t for t, _ in measured], [v for _, v in measured]
+        paces = _goals(settings, times, values, follower_history(store, name), now=now)
         behind[name] = [
             f"{pace.name} {pace.verdict}"
             for pace in paces
@@ -313,24 +337,40 @@ def _dated_goals_behind(config: Config, store: Store, *, now: datetime) -> dict[
 
 def _goals(
     settings: ChannelSettings,
-    measured: Sequence[tuple[MeasuredAiring, float]],
+    times: Sequence[float],
+    values: Sequence[float],
     followers: Sequence[tuple[datetime, int]],
     *,
     now: datetime,
 ) -> list[GoalPace]:
+    """Each dated goal's pace: engagement per airing from the measured airings' `times`
+    (POSIX seconds) and engagement `values`, followers from their history."""
     goals = settings.goals
     paces = []
     if goals.followers is not None:
         goal = goals.followers
-        points = [(at, float(count)) for at, count in followers]
-        paces.append(goal_pace("followers", goal.target, _end_of(goal.by), points, now=now))
-    if goals.engagement_per_airing is not None:
-        goal = goals.engagement_per_airing
-        points = [(airing.aired, value) for airing, value in measured]
-        mean = statistics.fmean(v for _, v in points) if points else None
         paces.append(
             goal_pace(
-                "engagement_per_airing", goal.target, _end_of(goal.by), points, now=now, value=mean
+                "followers",
+                goal.target,
+                _end_of(goal.by),
+                [at.timestamp() for at, _ in followers],
+                [float(count) for _, count in followers],
+                now=now,
+            )
+        )
+    if goals.engagement_per_airing is not None:
+        goal = goals.engagement_per_airing
+        mean = statistics.fmean(values) if values else None
+        paces.append(
+            goal_pace(
+                "engagement_per_airing",
+                goal.target,
+                _end_of(goal.by),
+                times,
+                values,
+                now=now,
+                value=mean,
             )
         )
     return paces

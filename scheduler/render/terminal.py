@@ -83,6 +83,8 @@ def first_line(text: str) -> str:
 
 def display_width(text: str) -> int:
     """Terminal cells `text` takes: graphemes, wide CJK/emoji, zero-width isolates."""
+    if text.isascii() and text.isprintable():  # one cell per character: most cells
+        return len(text)
     return int(wcwidth.width(text))
 
 
@@ -90,6 +92,8 @@ def clip(text: str, width: int) -> str:
     """`text` cut to `width` terminal cells, by whole graphemes, with an ellipsis if cut."""
     if display_width(text) <= width:
         return text
+    if text.isascii() and text.isprintable():  # each character one grapheme of one cell
+        return text[: max(width - 1, 0)] + "…"
     kept, used = [], 0
     for grapheme in wcwidth.iter_graphemes(text):
         cells = display_width(grapheme)

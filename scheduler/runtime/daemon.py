@@ -276,6 +276,7 @@ class Daemon:
                     break
                 except StoreError as exc:
                     # A database restart or a killed connection: keep the process, try again.
+                    self.dispatcher.note_store_failure(self.clock())
                     pause = DB_RETRY_SECONDS[min(outage, len(DB_RETRY_SECONDS) - 1)]
                     outage += 1
                     log.warning("database unavailable (%s); trying again in %ss", exc, pause)

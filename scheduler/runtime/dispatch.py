@@ -57,6 +57,12 @@ MAX_RECOVERIES = 3
 RECORD_EVERY_SECONDS = 0.02  # outcomes wait at most this long to be written together
 RECORD_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # while the database is unreachable
 SHARED_BATCH = 200  # most airings one claim takes where other replicas may share the work
+# The heartbeat extends the leases of airings in flight this many times a lease, and a queued
+# airing whose lease has less than RENEW_BELOW of a lease left is renewed before it is sent:
+# so the lease of a request that starts has at least half a lease of margin left for a beat
+# that a busy machine delays (with 3 s leases a third, 0.5 s, was not always enough).
+BEATS_PER_LEASE = 6
+RENEW_BELOW = 2 / 3
 WIND_DOWN_SECONDS = 5.0  # at stop, for tasks past the bound to end and clients to close
 
 
@@ -132,6 +138,7 @@ class Dispatcher:
         self._stopping = threading.Event()
         self._idle = threading.Condition(self._lock)
         self._outcomes: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
+        self._store_failed_at: datetime | None = None  # see note_store_failure
         self._unrecorded = 0
         self._recorder = threading.Thread(target=self._record_loop, name="record", daemon=True)
         self._recorder.start()
@@ -254,8 +261,18 @@ class Dispatcher:
 
     # --- downtime and dead processes -------------------------------------------------------
 
+    def note_store_failure(self, now: datetime) -> None:
+        """The database failed this process (a restart, a killed connection). No replica
+        could extend a lease meanwhile, so a live one's may have run out: lease recovery
+        waits one lease after the last failure seen here, time for every live owner to
+        extend its leases again, and takes back only what a dead process left."""
+        self._store_failed_at = now
+
     def recover_leases(self, now: datetime) -> int:
         """Take back airings whose owner died mid-publish (§5): re-send only when it is safe."""
+        failed = self._store_failed_at
+        if failed is not None and now - failed < self.config.scheduler.lease:
+            return 0
         recovered = 0
         with self._lock:
             ours = set(self._active)
@@ -456,10 +473,23 @@ class Dispatcher:
         replica, and sending it here as well could post it twice."""
         lease = self.config.scheduler.lease
         now = self.clock()
-        if claimed.lease_until - now > lease / 2:
+        if claimed.lease_until - now > lease * RENEW_BELOW:
             return True  # freshly claimed: no write needed
-        if await asyncio.to_thread(self._extend_lease, claimed.id, now + lease):
-            return True
+        try:
+            if await asyncio.to_thread(self._extend_lease, claimed.id, now + lease):
+                return True
+        except StoreError as exc:
+            # Unknown whether it is still ours: not sending it is the safe side. Nothing was
+            # sent, so whoever takes it back once the lease runs out sends it, once.
+            self.note_store_failure(now)
+            log.warning(
+                "airing %s on %s not sent now, database unavailable (%s); it is sent once its "
+                "lease runs out",
+                claimed.id,
+                claimed.channel,
+                exc,
+            )
+            return False
         log.warning(
             "airing %s on %s was taken back while it waited; not sending it from here",
             claimed.id,
@@ -485,7 +515,7 @@ class Dispatcher:
                 self._in_flight.discard(claimed.id)
 
     def _keep_leases(self) -> None:
-        """Every third of a lease, extend the leases of the airings being sent here, or whose
+        """Every sixth of a lease, extend the leases of the airings being sent here, or whose
         outcome waits to be written (§5).
 
         Leases stay short, so another replica takes over a dead process's airings within
@@ -493,7 +523,7 @@ class Dispatcher:
         lease is never taken back while this process lives. Runs until the dispatcher stops.
         """
         lease = self.config.scheduler.lease
-        while not self._closed.wait(timeout=lease.total_seconds() / 3):
+        while not self._closed.wait(timeout=lease.total_seconds() / BEATS_PER_LEASE):
             with self._lock:
                 sending = sorted(self._in_flight | self._recording)
             if not sending:
@@ -502,6 +532,7 @@ class Dispatcher:
                 with self._writing:
                     self.store.extend_leases(sending, owner=self.owner, until=self.clock() + lease)
             except StoreError as exc:  # the next beat tries again, well within the lease
+                self.note_store_failure(self.clock())
                 log.warning("could not extend the leases of %s airings: %s", len(sending), exc)
 
     async def _deliver(self, claimed: Claimed) -> None:

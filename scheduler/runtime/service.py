@@ -37,6 +37,11 @@ class OneLineFormatter(logging.Formatter):
         return escape_controls(super().formatStack(stack_info), keep="\n")
 
 
+# httpx logs every request URL at INFO (the Telegram token is part of such URLs);
+# APScheduler logs every timer run.
+QUIETED_LOGGERS = ("httpx", "apscheduler")
+
+
 def configure_logging() -> None:
     """One line per decision on stderr (journald adds the time and unit when under systemd)."""
     handler = logging.StreamHandler(sys.stderr)
@@ -44,9 +49,8 @@ def configure_logging() -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
-    # httpx logs every request URL at INFO; the Telegram token is part of such URLs.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    for name in QUIETED_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def run_daemon(config: Config, store: Store) -> int:

@@ -23,7 +23,7 @@ said from every row, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,11 +116,25 @@ class PostListing:
         )
 
 
+def _time_reader(dialect: SqlDialect) -> Callable[[Any], datetime]:
+    """`dialect.read_time`, remembering each stored text it has read: posts imported
+    together share their `created`, and a window's airings share their hours."""
+    seen: dict[Any, datetime] = {}
+
+    def read(value: Any) -> datetime:
+        moment = seen.get(value)
+        if moment is None:
+            moment = seen[value] = dialect.read_time(value)
+        return moment
+
+    return read
+
+
 def list_posts(cursor: Any, dialect: SqlDialect, *, channel: str | None) -> list[PostListing]:
     """Broadcast posts oldest first (of `channel`, when given), each with every channel it
     targets, its airings (all of them, or only `channel`'s), tags and media; five queries
     whatever the count."""
-    time = dialect.read_time
+    time = _time_reader(dialect)
     wanted = "SELECT post_id FROM post_channel WHERE channel = ?"
     where_post = f" AND id IN ({wanted})" if channel else ""
     params: tuple[Any, ...] = (channel,) if channel else ()
@@ -229,7 +243,7 @@ def window_rows(
     never read, as `Store.planning_rows` leaves them out."""
     if not channels:
         return WindowRows([], [], {})
-    time = dialect.read_time
+    time = _time_reader(dialect)
     low = min(start, history_from) - HISTORY_MARGIN
     names = [c.name for c in channels]
     in_channels = ", ".join("?" for _ in names)
@@ -279,16 +293,25 @@ def window_rows(
     for statuses in (LIVE_STATUSES, ON_AIR):
         cursor.execute(
             dialect.sql(
-                f"SELECT {_AIRING_COLUMNS} FROM airing a JOIN ("
-                "SELECT channel, MAX(at) AS at FROM airing "
+                "SELECT channel, MAX(at) FROM airing "
                 f"WHERE status IN ({_statuses(statuses)}) AND kind <> {_REPLY} "
                 f"AND at < ? AND channel IN ({in_channels}) GROUP BY channel"
-                ") latest ON latest.channel = a.channel AND latest.at = a.at "
-                f"WHERE a.status IN ({_statuses(statuses)}) AND a.kind <> {_REPLY}"
             ),
             [dialect.time(low), *names],
         )
-        keep(cursor.fetchall())
+        latest = cursor.fetchall()
+        if latest:
+            # Found by time through the (status, at) index, then matched to their channel.
+            cursor.execute(
+                dialect.sql(
+                    f"SELECT {_AIRING_COLUMNS} FROM airing a "
+                    f"WHERE a.status IN ({_statuses(statuses)}) AND a.kind <> {_REPLY} "
+                    f"AND a.at IN ({', '.join('?' for _ in latest)})"
+                ),
+                [at for _, at in latest],
+            )
+            wanted = {(name, dialect.read_time(at)) for name, at in latest}
+            keep(row for row in cursor.fetchall() if (row[2], time(row[5])) in wanted)
 
     # 3. Posts: those of the pairs, and the fresh ones the window can reach.
     fixed_until, fixed_params = case("pc.channel", [dialect.time(c.fixed_until) for c in channels])

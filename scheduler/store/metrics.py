@@ -1,14 +1,18 @@
 """Count snapshots, follower counts and tags (§11): what measuring writes and reports read.
 
-Reads return plain tuples of narrow columns, never ORM objects: a year of twenty hourly
-channels is 175,000 airings, and a report reads them all in one pass.
+Each airing's engagement snapshot (the latest within the engagement window) is kept in
+`airing_engagement`, updated in the transaction that writes snapshots, so reads never rank
+snapshots. Reads return plain tuples of narrow columns over the DB-API cursor, never ORM
+objects: a year of twenty hourly channels is 175,000 airings, and a report reads them all.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session
@@ -16,7 +20,7 @@ from sqlmodel import Session
 from ..errors import InputError
 from ..measuring import Counts, Weights
 from .post_sql import SqlDialect
-from .store import Store, tags_of
+from .store import Store
 
 # Engagement is the latest snapshot "up to 24 h" after airing (§11); the 24 h read itself is
 # batched and rate-limited, so it may land a little after: an hour's grace keeps it.
@@ -42,23 +46,10 @@ class DueRead:
     step: int
 
 
-@dataclass(frozen=True, slots=True)
-class MeasuredAiring:
-    """One published airing with its engagement counts (None when never measured).
-
-    `aired_ts` is its time as POSIX seconds: a year's report compares and buckets 175,000
-    of them, and numbers are cheap where datetimes are not."""
-
-    id: int
-    post_id: int
-    channel: str
-    kind: str
-    aired_ts: float
-    counts: Counts | None
-
-    @property
-    def aired(self) -> datetime:
-        return datetime.fromtimestamp(self.aired_ts, UTC)
+# One published airing of a channel, as the driver returns it: (airing id, post id, kind,
+# aired as POSIX seconds, engagement or None when never measured). A year's report reads
+# 175,000 of them; a plain tuple costs nothing more to make, where an object per row did.
+Aired = tuple[int, int, str, float, float | None]
 
 
 def due_reads(
@@ -129,7 +120,34 @@ def record_snapshots(store: Store, snapshots: Iterable[Snapshot]) -> int:
             ),
             rows,
         )
+        touched = sorted({row["airing_id"] for row in rows if row["in_window"]})
+        for start in range(0, len(touched), 500):
+            _refresh_engagement(session, touched[start : start + 500])
     return len(rows)
+
+
+def _refresh_engagement(session: Session, airing_ids: Sequence[int]) -> None:
+    """Make `airing_engagement` hold each airing's latest snapshot in the window (by `at`,
+    then id), whatever order snapshots arrived in. An existing row is replaced only by a
+    later snapshot, so two transactions writing at once (PostgreSQL) can't undo each other:
+    whichever commits last, the later snapshot stays."""
+    keys = {f"a{index}": value for index, value in enumerate(airing_ids)}
+    session.execute(
+        text(
+            "INSERT INTO airing_engagement (airing_id, snapshot_id, at, likes, shares, replies, "
+            "quotes) SELECT s.airing_id, s.id, s.at, s.likes, s.shares, s.replies, s.quotes "
+            f"FROM metric_snapshot s WHERE s.airing_id IN ({', '.join(':' + key for key in keys)}) "
+            "AND s.in_window = :yes AND NOT EXISTS (SELECT 1 FROM metric_snapshot t "
+            "WHERE t.airing_id = s.airing_id AND t.in_window = :yes "
+            "AND (t.at > s.at OR (t.at = s.at AND t.id > s.id))) "
+            "ON CONFLICT (airing_id) DO UPDATE SET snapshot_id = excluded.snapshot_id, "
+            "at = excluded.at, likes = excluded.likes, shares = excluded.shares, "
+            "replies = excluded.replies, quotes = excluded.quotes "
+            "WHERE excluded.at > airing_engagement.at OR (excluded.at = airing_engagement.at "
+            "AND excluded.snapshot_id > airing_engagement.snapshot_id)"
+        ),
+        {**keys, "yes": True},
+    )
 
 
 def _aired_times(
@@ -139,12 +157,15 @@ def _aired_times(
     for start in range(0, len(airing_ids), 500):
         batch = sorted(set(airing_ids[start : start + 500]))
         keys = {f"i{index}": value for index, value in enumerate(batch)}
+        # The status is checked here, not in SQL: given `status = ...`, SQLite scanned
+        # every published airing through the status index instead of looking ids up.
         query = text(
-            "SELECT id, COALESCE(published_at, at) FROM airing WHERE status = 'published' "
-            f"AND id IN ({', '.join(':' + key for key in keys)})"
+            "SELECT id, status, COALESCE(published_at, at) FROM airing "
+            f"WHERE id IN ({', '.join(':' + key for key in keys)})"
         )
-        for airing_id, aired in session.execute(query, keys):
-            found[airing_id] = sql.read_time(aired)
+        for airing_id, status, aired in session.execute(query, keys):
+            if status == "published":
+                found[airing_id] = sql.read_time(aired)
     return found
 
 
@@ -190,51 +211,89 @@ def follower_history(store: Store, channel: str) -> list[tuple[datetime, int]]:
     return [(store._sql.read_time(at), followers) for at, followers in rows]
 
 
-def measured_airings(store: Store, *, channel: str | None = None) -> list[MeasuredAiring]:
-    """Every published airing (of `channel`, or all), oldest first, with the counts of its
-    latest snapshot inside the engagement window."""
-    where = "a.status = 'published'" + (" AND a.channel = :channel" if channel else "")
-    aired = "COALESCE(a.published_at, a.at)"
-    epoch = (
-        f"(julianday({aired}) - 2440587.5) * 86400.0"
-        if store.dialect == "sqlite"
-        else f"EXTRACT(EPOCH FROM {aired})"
-    )
-    query = text(
-        f"SELECT a.id, a.post_id, a.channel, a.kind, {epoch}, "
-        "s.likes, s.shares, s.replies, s.quotes FROM airing a LEFT JOIN ("
-        "SELECT airing_id, likes, shares, replies, quotes, ROW_NUMBER() OVER ("
-        "PARTITION BY airing_id ORDER BY at DESC, id DESC) AS newest "
-        "FROM metric_snapshot WHERE in_window = :yes) s "
-        f"ON s.airing_id = a.id AND s.newest = 1 WHERE {where} ORDER BY {aired}, a.id"
-    )
+# An airing's time as POSIX seconds, exact to the microsecond on both databases (SQLite
+# keeps times as fixed-width text, microseconds from character 21), so both give the same
+# float as `datetime.timestamp()`.
+_AIRED = "COALESCE(a.published_at, a.at)"
+_AIRED_TS = {
+    "sqlite": f"(CAST(strftime('%s', {_AIRED}) AS INTEGER) * 1000000 "
+    f"+ CAST(substr({_AIRED}, 21, 6) AS INTEGER)) / 1000000.0",
+    "postgresql": f"CAST(CAST(EXTRACT(EPOCH FROM {_AIRED}) * 1000000 AS BIGINT) "
+    "AS DOUBLE PRECISION) / 1000000",
+}
+# `Weights.engagement` in SQL, the same products summed in the same order: the same numbers
+# (whole when the weights are, as in Python), without a Python step per row.
+_ENGAGEMENT = "e.likes * ? + e.shares * ? + e.replies * ?"
+
+
+def published_airings(
+    store: Store,
+    channel: str,
+    weights: Weights,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[Aired]:
+    """The published airings of `channel` aired in [start, end) (an open side: unbounded),
+    oldest first (ties by id), with their engagement. A channel is read through the index
+    over its published airings."""
+    sql = store._sql
+    where = "a.status = 'published' AND a.channel = ?"
+    params: list[Any] = [weights.likes, weights.shares, weights.replies, channel]
+    if start is not None:
+        where += f" AND {_AIRED} >= ?"
+        params.append(sql.time(start))
+    if end is not None:
+        where += f" AND {_AIRED} < ?"
+        params.append(sql.time(end))
     with store.session() as session:
-        rows = session.execute(query, {"channel": channel, "yes": True}).all()
-    return [
-        MeasuredAiring(
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            round(float(row[4]), 3),
-            None if row[5] is None else Counts(row[5], row[6], row[7], row[8]),
+        cursor = session.connection().connection.cursor()
+        cursor.execute(
+            sql.sql(
+                f"SELECT a.id, a.post_id, a.kind, {_AIRED_TS[sql.name]}, {_ENGAGEMENT} "
+                "FROM airing a LEFT JOIN airing_engagement e ON e.airing_id = a.id "
+                f"WHERE {where} ORDER BY {_AIRED}, a.id"
+            ),
+            params,
         )
-        for row in rows
-    ]
+        rows: list[Aired] = list(cursor.fetchall())
+    return rows
+
+
+def engagement_counts(store: Store) -> dict[int, Counts]:
+    """The counts each measured airing's engagement is read from, by airing id."""
+    with store.session() as session:
+        rows = session.execute(
+            text("SELECT airing_id, likes, shares, replies, quotes FROM airing_engagement")
+        ).all()
+    return {row[0]: Counts(row[1], row[2], row[3], row[4]) for row in rows}
 
 
 def tags_by_post(store: Store) -> dict[int, list[str]]:
+    """Every post's tags, sorted (the same as `tags_of(session, None)`, over the DB-API
+    cursor: a year's report reads 100,000 of them)."""
     with store.session() as session:
-        return tags_of(session, None)
+        cursor = session.connection().connection.cursor()
+        cursor.execute("SELECT post_id, tag FROM post_tag ORDER BY post_id, tag")
+        rows = cursor.fetchall()
+    tags: dict[int, list[str]] = defaultdict(list)
+    for post_id, tag in rows:
+        tags[post_id].append(tag)
+    return tags
 
 
 def engagements(store: Store, weights: Weights) -> list[tuple[int, str, float]]:
     """(post, channel, engagement) of every measured published airing: what scores read."""
-    return [
-        (item.post_id, item.channel, weights.engagement(c.likes, c.shares, c.replies))
-        for item in measured_airings(store)
-        if (c := item.counts) is not None
-    ]
+    query = (
+        "SELECT a.post_id, a.channel, e.likes, e.shares, e.replies FROM airing_engagement e "
+        "JOIN airing a ON a.id = e.airing_id WHERE a.status = 'published' ORDER BY a.id"
+    )
+    with store.session() as session:
+        cursor = session.connection().connection.cursor()
+        cursor.execute(query)
+        rows = cursor.fetchall()
+    engagement = weights.engagement
+    return [(post, channel, engagement(*counts)) for post, channel, *counts in rows]
 
 
 def airing_texts(store: Store, airing_ids: Iterable[int]) -> dict[int, str]:

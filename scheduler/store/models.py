@@ -126,6 +126,15 @@ class Airing(SQLModel, table=True):
             sqlite_where=text(f"status IN ({', '.join(repr(str(s)) for s in LIVE_STATUSES)})"),
             postgresql_where=text(f"status IN ({', '.join(repr(str(s)) for s in LIVE_STATUSES)})"),
         ),
+        # A channel's published airings, for reports over a window (migration 9).
+        Index(
+            "ix_airing_published",
+            "channel",
+            "published_at",
+            "at",
+            sqlite_where=text("status = 'published'"),
+            postgresql_where=text("status = 'published'"),
+        ),
         _AUTOINCREMENT,
     )
 
@@ -241,6 +250,23 @@ class MetricSnapshot(SQLModel, table=True):
     step: int | None = _typed(Integer, default=None)  # index in `[metrics].read_after`
     in_window: bool  # taken within the engagement window (see `store.metrics`)
     source: str = _typed(_WORD)  # platform | import
+
+
+class AiringEngagement(SQLModel, table=True):
+    """The snapshot an airing's engagement is read from (§11): its latest taken within the
+    engagement window, copied here whenever snapshots are written (`store.metrics`)."""
+
+    __tablename__ = "airing_engagement"
+    # INTEGER PRIMARY KEY on SQLite: the given airing id is the rowid, read directly
+    airing_id: int = _typed(
+        BigInteger().with_variant(Integer(), "sqlite"), foreign_key="airing.id", primary_key=True
+    )
+    snapshot_id: int = _id_field(foreign_key="metric_snapshot.id")
+    at: datetime = _utc_field()  # the snapshot's
+    likes: int = _id_field()
+    shares: int = _id_field()
+    replies: int = _id_field()
+    quotes: int = _id_field()
 
 
 class FollowerSnapshot(SQLModel, table=True):

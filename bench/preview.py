@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduler.planning.calendar_data import (
+from scheduler.calendar_data import (
     CalendarAiring,
     CalendarChannel,
     CalendarData,

@@ -15,6 +15,10 @@ from typing import Any
 
 from .timeutil import DURATION_HINT, parse_duration
 
+# Below this many measured airings per tag, `--compare` says "not enough airings to tell":
+# with fewer than 5 a side no permutation split can reach p < 0.05 reliably.
+MIN_COMPARE_N = 5
+
 AddProblem = Callable[[str, str], None]
 
 GOAL_KINDS = ("followers", "engagement_per_airing", "replies_answered")

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from scheduler.cli.metrics_commands import import_metrics
 from scheduler.measuring import Counts, Weights
-from scheduler.render.report_data import build_report
+from scheduler.queries.report import build_report
 from scheduler.store.metrics import (
     engagement_counts,
     published_airings,

@@ -373,6 +373,7 @@ def _pg_version() -> str | None:
     return versions[-1] if versions else None
 
 
+@pytest.mark.pg_restart
 def test_replicas_survive_a_postgresql_restart_and_killed_backends(cluster: Cluster) -> None:
     version = _pg_version()
     if os.geteuid() != 0:

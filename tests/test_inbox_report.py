@@ -14,7 +14,7 @@ import pytest
 from scheduler.config import Config, parse_config
 from scheduler.domain import AiringStatus, Notice
 from scheduler.errors import ConfigError
-from scheduler.render.report_data import build_report
+from scheduler.queries.report import build_report
 from scheduler.render.report_text import report_text
 from scheduler.store.inbox import InboxStore
 from scheduler.store.store import Outcome, Store
@@ -213,7 +213,7 @@ def test_nothing_due_is_not_measured_and_an_unread_channel_has_no_inbox(store: S
 
 @pytest.mark.parametrize(("share", "named"), [("90%", True), ("60%", False)])
 def test_status_names_replies_answered_when_behind(store: Store, share: str, named: bool) -> None:
-    from scheduler.render.status import status_report
+    from scheduler.queries.status import status_report
 
     constructed_inbox(store)  # over status's 30 days H counts too: 4 of 6 due in time
     toml = f'[channels.main.goals]\nreplies_answered = {{ share = "{share}", within = "2h" }}\n'

@@ -28,8 +28,8 @@ from scheduler.domain import (
     WindowRows,
 )
 from scheduler.planning.forecast import build_calendar, simulate
+from scheduler.queries.status import status_report
 from scheduler.render.present import post_json
-from scheduler.render.status import status_report
 from scheduler.store.models import Airing, Post
 from scheduler.store.posts import _read_records
 from scheduler.store.store import Store

@@ -382,7 +382,8 @@ def test_simulate_shows_the_reposts_the_score_chose(store: Store, now: datetime)
 
 
 def test_status_names_goals_that_are_behind(store: Store, now: datetime) -> None:
-    from scheduler.render.status import status_report, status_text
+    from scheduler.queries.status import status_report
+    from scheduler.render.status import status_text
     from scheduler.store.metrics import record_followers
 
     config = config_of(

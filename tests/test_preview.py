@@ -21,14 +21,14 @@ import icalendar
 import jinja2
 import pytest
 
-from scheduler.cli.context import AppContext
-from scheduler.domain import AIRING_KINDS
-from scheduler.planning.calendar_data import (
+from scheduler.calendar_data import (
     CalendarAiring,
     CalendarChannel,
     CalendarData,
     CalendarGap,
 )
+from scheduler.cli.context import AppContext
+from scheduler.domain import AIRING_KINDS
 from scheduler.render import i18n, preview, terminal
 from tests.conftest import invoke_cli
 

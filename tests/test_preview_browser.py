@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.planning.calendar_data import (
+from scheduler.calendar_data import (
     CalendarAiring,
     CalendarChannel,
     CalendarData,

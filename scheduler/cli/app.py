@@ -516,7 +516,8 @@ def status(
 ) -> None:
     """Daemon heartbeat and, per channel: next airing, queued posts, failures, the first
     forecast breach of max_gap and when fresh content runs out."""
-    from ..render.status import status_report, status_text
+    from ..queries.status import status_report
+    from ..render.status import status_text
 
     app_ctx = context(ctx)
     report = status_report(app_ctx.config, app_ctx.store, now=app_ctx.now())
@@ -577,7 +578,7 @@ def report(
 ) -> None:
     """What worked: engagement by kind, hour of day, reruns against first airings, tags,
     top and bottom posts, the inbox, followers, and each goal with its pace (§11)."""
-    from ..render.report_data import build_report
+    from ..queries.report import build_report
     from ..render.report_text import report_text
     from ..render.terminal import json_text
     from .calendar_commands import write_output

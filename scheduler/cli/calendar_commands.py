@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from ..calendar_data import CalendarData
 from ..config import Config
 from ..errors import InputError
-from ..planning.calendar_data import CalendarData
 from ..render.terminal import clean
 from ..timeutil import local_label, parse_when
 from .context import context

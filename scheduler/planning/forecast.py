@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from ..calendar_data import CalendarAiring, CalendarChannel, CalendarData, CalendarGap, InboxNote
 from ..config import ChannelSettings, Config
 from ..domain import (
     AIRING_KINDS,
@@ -29,7 +30,6 @@ from ..domain import (
 from ..measuring import Weights
 from ..text import airing_body
 from ..timeutil import iso_utc
-from .calendar_data import CalendarAiring, CalendarChannel, CalendarData, CalendarGap, InboxNote
 from .measures import repost_scores
 from .planner import ChannelPlan, Gap, PlanAiring, PlanPost, plan_channel
 

@@ -12,10 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..measuring import MIN_COMPARE_N
+
 DAY_SECONDS = 86_400.0
-# Below this many measured airings per tag, `--compare` says "not enough airings to tell":
-# with fewer than 5 a side no permutation split can reach p < 0.05 reliably.
-MIN_COMPARE_N = 5
 PERMUTATION_ROUNDS = 2_000  # p to within about ±0.01 near 0.05
 MAX_TESTED_PER_ARM = 500
 PERMUTATION_SEED = 16

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from ..calendar_data import CalendarAiring
 from ..config import Config
 from ..domain import LIVE_STATUSES, NEEDS_EDITOR
-from ..planning.calendar_data import CalendarAiring
 from ..text import airing_body
 from ..timeutil import iso_utc, local_label
 from .terminal import cell, clean, display_width, isolate

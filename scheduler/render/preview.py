@@ -23,8 +23,8 @@ import icalendar
 import jinja2
 import wcwidth
 
+from ..calendar_data import CalendarAiring, CalendarData, CalendarGap
 from ..domain import AIRING_KINDS, AiringKind
-from ..planning.calendar_data import CalendarAiring, CalendarData, CalendarGap
 from ..text import UNSAFE
 from ..timeutil import local_label, local_midnight
 from . import i18n

@@ -1,6 +1,6 @@
 """`scheduler report --format html` (§11): one self-contained page with inline SVG charts.
 
-The report's dict (`report_data`) is turned into frozen views holding every string and
+The report's dict (`queries.report`) is turned into frozen views holding every string and
 every coordinate the template prints, so the template only lays out. Charts are drawn
 here as lists of SVG shapes, twice: once for a wide card and once for a phone, because
 SVG text scales with its drawing and one drawing can't be readable at both widths (CSS
@@ -742,7 +742,7 @@ def _compare(result: Mapping[str, Any] | None, t: Mapping[str, str]) -> CompareV
     )
     p_value = result["p_value"]
     if p_value is None:
-        from ..planning.measures import MIN_COMPARE_N
+        from ..measuring import MIN_COMPARE_N
 
         verdict, css = t["c_not_enough"].format(n=MIN_COMPARE_N), "not-measured"
     elif p_value < 0.05:

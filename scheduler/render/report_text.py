@@ -1,4 +1,4 @@
-"""`scheduler report` as text for the terminal (the JSON is `report_data`'s dict)."""
+"""`scheduler report` as text for the terminal (the JSON is `queries.report`'s dict)."""
 
 from __future__ import annotations
 

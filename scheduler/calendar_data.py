@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..timeutil import iso_local, iso_utc
+from .timeutil import iso_local, iso_utc
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,12 @@ lint: install-test
 	$(VENV)/bin/ruff format --check scheduler tests bench
 	$(VENV)/bin/mypy scheduler
 
+# The one test that restarts PostgreSQL runs alone first (it would break the PostgreSQL tests
+# of every other worker); the rest runs on one worker per core (pytest-xdist), whole
+# modules kept together where they share one expensive fixture (`xdist_group`).
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m pg_restart
+	$(PY) -m pytest -q -n auto --dist loadgroup -m "not pg_restart"
 
 bench: install-test
 	for b in bench/[!_]*.py; do $(PY) $$b || exit 1; done

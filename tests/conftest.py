@@ -135,6 +135,13 @@ def queued_id(stdout: str) -> str:
     return match.group(1)
 
 
+# What a `run_cli` process sees that this one may not: the editor's name, and the width a
+# process with piped output falls back to (here stdout may be a terminal, under `pytest -s`).
+_AS_A_PROCESS = {"SCHEDULER_EDITOR": "tester"} | (
+    {} if "COLUMNS" in os.environ else {"COLUMNS": "100"}
+)
+
+
 def invoke_cli(
     *args: str,
     config: Path | None = None,
@@ -150,9 +157,15 @@ def invoke_cli(
     from typer.testing import CliRunner
 
     from scheduler.cli.app import app
+    from scheduler.cli.root import config_first
     from scheduler.render import terminal
 
     command = ["--config", str(config)] if config is not None else []
+    rest = config_first(args)
+    while rest[:1] == ["--config"] or rest[:1] and rest[0].startswith("--config="):
+        rest = rest[2:] if rest[0] == "--config" else rest[1:]
+    # The daemon sets up the process's logging and signal handling: it runs as a process.
+    assert rest[:1] != ["run"] or "--help" in rest, "`scheduler run` is a daemon: use run_cli"
     terminal._stdout_is_terminal.cache_clear()  # a process asks once; each command is one
     try:
         with _logging_as_it_was():
@@ -160,7 +173,7 @@ def invoke_cli(
                 app,
                 [*command, *args],
                 input=input,
-                env={"SCHEDULER_EDITOR": "tester", **(env or {})},
+                env={**_AS_A_PROCESS, **(env or {})},
                 catch_exceptions=False,
                 prog_name="scheduler",
                 obj=context,

@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from scheduler.cli.context import AppContext
 from scheduler.cli.root import config_first
-from tests.conftest import RunCli, write_config
+from tests.conftest import NOW, RunCli, invoke_cli, write_config
 
 
 def _config(tmp_path: Path) -> Path:
@@ -171,3 +172,25 @@ def test_a_bug_gets_one_line_naming_its_type_and_place_never_its_message(
         "",
         f"internal error: unexpected KeyError at {line} (a bug; please report it)\n",
     )
+
+
+def test_every_command_reads_the_one_clock_of_its_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock is injected through the `AppContext`, never patched: at a fixed now, a
+    relative `--at`, the projection's start and the calendar's "today" all agree."""
+    config = _config(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    def at_now(*args: str) -> str:
+        done = invoke_cli(*args, config=config, context=AppContext(clock=lambda: NOW))
+        assert (done.returncode, done.stderr) == (0, ""), done.stderr
+        return done.stdout
+
+    added = at_now("queue", "add", "Launch", "-c", "main", "--kind", "core", "--at", "+2h")
+    assert added == "queued post 1 on main; first airing Mon 23 Nov 15:00 +01:00\n"
+    projected = json.loads(at_now("simulate", "--days", "1", "--format", "json"))
+    assert (projected["from"], projected["to"]) == ("2026-11-23T12:00:00Z", "2026-11-24T12:00:00Z")
+    shown = json.loads(at_now("calendar", "--days", "1", "--format", "json"))
+    pinned = [(a["at"], a["local"]) for a in shown["airings"] if a["pinned"]]
+    assert pinned == [("2026-11-23T14:00:00Z", "2026-11-23T15:00:00+01:00")]

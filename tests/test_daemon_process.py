@@ -116,8 +116,10 @@ class World:
     """A config, a database, a fake webhook and the daemons started on them."""
 
     def __init__(
-        self, tmp: Path, hook: FakeWebhook, scheduler: str = "", grace: str = "3s"
+        self, tmp: Path, hook: FakeWebhook, scheduler: str = "", grace: str = "60s"
     ) -> None:
+        # A generous grace by default: a loaded machine may take seconds to start a daemon,
+        # and that start-up counts as downtime for an airing pinned a second ahead.
         self.tmp = tmp
         self.hook = hook
         self.config_path = tmp / "config.toml"
@@ -326,9 +328,7 @@ def _floating_airing_at(world: World, at: datetime) -> int:
 
 
 def test_downtime_shorter_than_grace_publishes_late(tmp_path: Path, hook: FakeWebhook) -> None:
-    # A generous grace: a loaded machine may take seconds to start the daemon, and that
-    # start-up counts as downtime too.
-    world = World(tmp_path, hook, grace="60s")
+    world = World(tmp_path, hook)
     try:
         service = world.start()
         assert service.terminate() == 0
@@ -346,22 +346,32 @@ def test_downtime_shorter_than_grace_publishes_late(tmp_path: Path, hook: FakeWe
     assert "Traceback" not in world.log_text()
 
 
-def test_downtime_longer_than_grace_misses_pinned_and_keeps_floating(world: World) -> None:
-    service = world.start()
-    assert service.terminate() == 0
-    due = soon(0.3)
-    (pinned,) = world.pinned(1, due)
-    floating = _floating_airing_at(world, due + timedelta(seconds=1))
-    time.sleep(4.6)  # both are more than the 3s grace late on restart
-    restarted = world.start()
-    wait_until(lambda: world.by_post(pinned).status == AiringStatus.missed, 60, "the missed airing")
-    time.sleep(0.5)
-    assert world.hook.requests == []
-    (replanned,) = world.store.get_post(floating).airings
-    assert replanned.status == AiringStatus.planned  # nothing lost: a new slot
-    assert replanned.at > datetime.now(UTC)
-    assert "missed airing" in world.log_text()
-    assert restarted.terminate() == 0
+def test_downtime_longer_than_grace_misses_pinned_and_keeps_floating(
+    tmp_path: Path, hook: FakeWebhook
+) -> None:
+    world = World(tmp_path, hook, grace="3s")  # a slower start only makes them later
+    try:
+        service = world.start()
+        assert service.terminate() == 0
+        due = soon(0.3)
+        (pinned,) = world.pinned(1, due)
+        floating = _floating_airing_at(world, due + timedelta(seconds=1))
+        time.sleep(4.6)  # both are more than the 3s grace late on restart
+        restarted = world.start()
+        wait_until(
+            lambda: world.by_post(pinned).status == AiringStatus.missed, 60, "the missed airing"
+        )
+        time.sleep(0.5)
+        assert world.hook.requests == []
+        (replanned,) = world.store.get_post(floating).airings
+        assert replanned.status == AiringStatus.planned  # nothing lost: a new slot
+        assert replanned.at > datetime.now(UTC)
+        assert "missed airing" in world.log_text()
+        assert restarted.terminate() == 0
+    finally:
+        world.close()
+    assert "database is locked" not in world.log_text()
+    assert "Traceback" not in world.log_text()
 
 
 # --- rate limits ---------------------------------------------------------------------------
@@ -451,7 +461,9 @@ def test_sigterm_during_a_retry_wait_hands_the_airing_back(world: World) -> None
     time.sleep(0.3)
     started = time.monotonic()
     assert service.terminate() == 0
-    assert time.monotonic() - started < 5
+    # It stops without waiting out the 600 s the platform asked for (a loaded machine may
+    # take a few seconds to wind a process down).
+    assert time.monotonic() - started < 60
     airing = world.by_post(post)
     assert airing.status == AiringStatus.planned
     assert airing.idempotency_key == world.hook.idempotency_keys()[0]
@@ -459,6 +471,6 @@ def test_sigterm_during_a_retry_wait_hands_the_airing_back(world: World) -> None
 
 def test_readiness_and_watchdog_reach_the_notify_socket(world: World) -> None:
     service = world.start(WATCHDOG_USEC="400000")  # a ping every 0.2 s
-    service.notify.wait_for("WATCHDOG=1", timeout=5)
+    service.notify.wait_for("WATCHDOG=1", timeout=60)  # the first ping; a busy machine is slow
     assert service.notify.received.index("READY=1") < service.notify.received.index("WATCHDOG=1")
     assert service.terminate() == 0

@@ -373,6 +373,7 @@ def _pg_version() -> str | None:
     return versions[-1] if versions else None
 
 
+@pytest.mark.pg_restart
 def test_replicas_survive_a_postgresql_restart_and_killed_backends(cluster: Cluster) -> None:
     version = _pg_version()
     if os.geteuid() != 0:
@@ -467,7 +468,7 @@ def test_a_cli_change_reaches_every_replica_at_once(cluster: Cluster) -> None:
     due_of: dict[str, datetime] = {}
     for n, replica in enumerate(cluster.replicas):
         body = f"pinned from {replica.name}"
-        due_of[body] = soon(10.0)
+        due_of[body] = soon(30.0)  # a CLI process took over 10 s under load 20
         added = cluster.cli(
             replica, "queue", "add", body, "--channel", f"ch{n:03d}",
             "--kind", "core", "--at", due_of[body].isoformat(), "--no-evergreen",
@@ -477,8 +478,8 @@ def test_a_cli_change_reaches_every_replica_at_once(cluster: Cluster) -> None:
     cluster.assert_exactly_once(REPLICAS, repeats_allowed=False)
     for request in cluster.receiver.requests():
         lateness = datetime.fromisoformat(request["at"]) - due_of[request["body"]["body"]]
-        # Never early; late only by scheduling noise, far less than the 10 s it was known ahead.
-        assert timedelta(0) <= lateness < timedelta(seconds=5), lateness
+        # Never early; late only by scheduling noise, well under the 30 s it was known ahead.
+        assert timedelta(0) <= lateness < timedelta(seconds=15), lateness
 
 
 # --- 6. short leases: a dead replica's work moves on in seconds, a live one's never --------

@@ -39,7 +39,8 @@ from scheduler.store.store import Store
 from tests.conftest import REPO, RunCli, write_config
 from tests.fakeplatforms import FakeMastodon, FakeWebhook, Reply
 
-pytestmark = pytest.mark.slow
+# One worker runs the module's daemon (`hostile_world`) once for all (`--dist loadgroup`).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile_world")]
 
 # Quotes and a backslash, so the JSON-, repr- and HTML-escaped forms differ from the raw one.
 TOKEN = 'Zq8x"Y3vB\\w7Kp-hostile-token-42'
@@ -93,7 +94,7 @@ token = {token}
     ids=["multi-line-env", "multi-line-file", "escape-in-file", "non-ascii-header-token"],
 )
 def test_check_and_run_refuse_a_secret_that_cant_be_valid(
-    tmp_path: Path, invoke: RunCli, value: str, source: str, reason: str
+    tmp_path: Path, invoke: RunCli, run_cli: RunCli, value: str, source: str, reason: str
 ) -> None:
     if source == "env":
         reference = '{ env = "HOSTILE_TOKEN" }'
@@ -101,8 +102,8 @@ def test_check_and_run_refuse_a_secret_that_cant_be_valid(
         (tmp_path / "token.txt").write_text(value, encoding="utf-8")
         reference = '{ file = "token.txt" }'
     config = write_config(tmp_path, MASTODON_CHANNEL.format(token=reference))
-    for command in ("check", "run"):
-        result = invoke(command, config=config, env={"HOSTILE_TOKEN": value})
+    for command, runner in (("check", invoke), ("run", run_cli)):  # the daemon: a process
+        result = runner(command, config=config, env={"HOSTILE_TOKEN": value})
         output = result.stdout + result.stderr
         assert result.returncode == 1, output
         assert "channels.masto.token: the secret in" in result.stderr

@@ -18,7 +18,8 @@ import pytest
 
 from tests.conftest import REPO, write_config
 
-pytestmark = pytest.mark.slow
+# One worker builds the wheel and the venv once for the module (`--dist loadgroup`).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("install")]
 
 
 @pytest.fixture(scope="module")

@@ -247,11 +247,11 @@ def test_arabic_page_is_right_to_left_with_arabic_labels_and_mirrored_charts(
 
 
 def test_report_command_writes_html_and_refuses_lang_without_it(
-    tmp_path: Path, run_cli: RunCli
+    tmp_path: Path, invoke: RunCli
 ) -> None:
     config = write_config(tmp_path)
     page = tmp_path / "report.html"
-    result = run_cli(
+    result = invoke(
         "report", "--format", "html", "--lang", "ar", "--output", str(page), config=config
     )
     assert result.returncode == 0, result.stderr
@@ -262,12 +262,12 @@ def test_report_command_writes_html_and_refuses_lang_without_it(
     html = page.read_text(encoding="utf-8")
     assert '<html lang="ar" dir="rtl">' in html and "ما الذي نجح" in html
     assert "لا منشورات في هذه الفترة." in html or "غير مقيس" in html
-    refused = run_cli("report", "--lang", "ar", config=config)
+    refused = invoke("report", "--lang", "ar", config=config)
     assert refused.returncode == 2
     assert "--lang applies to --format html only" in refused.stderr
-    text = run_cli("report", "--format", "html", config=config)
+    text = invoke("report", "--format", "html", config=config)
     assert text.returncode == 0 and text.stdout.startswith("<!doctype html>")
-    assert json.loads(run_cli("report", "--format", "json", config=config).stdout)["channels"]
+    assert json.loads(invoke("report", "--format", "json", config=config).stdout)["channels"]
 
 
 # --- in a real browser --------------------------------------------------------------------------

@@ -6,17 +6,21 @@ with the store's own session, as the planner and dispatcher will.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
-from sqlmodel import SQLModel
+from sqlalchemy import text
 
-from scheduler.domain import AiringStatus, PostDraft
+from scheduler.domain import AiringRow, AiringStatus, PostDraft
 from scheduler.errors import InputError, PostNotFound, StoreError
 from scheduler.media import Medium
+from scheduler.store.airings import ExpiredLease
+from scheduler.store.meta import HeartbeatRow
 from scheduler.store.migrations import LATEST_VERSION, MIGRATIONS
 from scheduler.store.models import Airing, Attempt
 from scheduler.store.store import Claimed, Outcome, Store
@@ -624,38 +628,6 @@ def test_upgrade_from_version_1_keeps_every_row(bare: Store) -> None:
     assert bare.get_post(new).post.score == 2.5
 
 
-def test_migrated_schema_matches_the_models(store: Store) -> None:
-    """Every SQLModel table and column exists in the migrated database, and nothing else."""
-    inspector = inspect(store.engine)
-    tables = SQLModel.metadata.tables
-    assert set(inspector.get_table_names()) == set(tables)
-    for name, table in tables.items():
-        columns = {column["name"]: column for column in inspector.get_columns(name)}
-        assert set(columns) == set(table.columns.keys()), name
-        primary_key = set(inspector.get_pk_constraint(name)["constrained_columns"])
-        assert primary_key == {c.name for c in table.primary_key.columns}, name
-        for column in table.columns:
-            if column.primary_key:
-                continue  # SQLite reports a text primary key as nullable
-            assert columns[column.name]["nullable"] == column.nullable, f"{name}.{column.name}"
-            model_type = column.type.python_type
-            db_type = columns[column.name]["type"].python_type
-            assert issubclass(db_type, model_type) or (model_type, db_type) == (
-                datetime,
-                datetime,
-            ), f"{name}.{column.name}: {db_type} in the database, {model_type} in the model"
-        foreign_keys = {
-            (tuple(fk["constrained_columns"]), fk["referred_table"])
-            for fk in inspector.get_foreign_keys(name)
-        }
-        assert foreign_keys == {
-            ((fk.parent.name,), fk.column.table.name) for fk in table.foreign_keys
-        }, name
-        indexed = {tuple(index["column_names"]) for index in inspector.get_indexes(name)}
-        for index in table.indexes:
-            assert tuple(c.name for c in index.columns) in indexed, f"{name}: {index.name}"
-
-
 def test_a_newer_schema_is_refused(store: Store, now: datetime) -> None:
     with store.session(write=True) as session:
         session.execute(text("UPDATE meta SET value = '99' WHERE key = 'schema_version'"))
@@ -803,3 +775,142 @@ def test_cancel_of_a_retried_airing_that_may_be_out_is_unconfirmed(
         "not sent again: check the channel"
     )
     assert done.record.status(at) == "unconfirmed"
+
+
+# --- one airing shape: frozen rows, never live ORM objects -------------------------------------
+
+
+def test_overdue_airings_are_frozen_airing_rows(store: Store, now: datetime) -> None:
+    (post_id,) = add(store, now, draft("late"))
+    late = add_airing(store, post_id, now - timedelta(minutes=5))
+    add_airing(store, post_id, now + timedelta(hours=2))  # not due yet
+    (row,) = store.overdue(now=now)
+    assert row == AiringRow(
+        id=late,
+        post_id=post_id,
+        channel="main",
+        kind="core",
+        pinned=False,
+        at=now - timedelta(minutes=5),
+        status="planned",
+        remote_url=None,
+        error=None,
+        keyed=False,
+    )
+    with pytest.raises(FrozenInstanceError):
+        row.status = "published"  # type: ignore[misc]
+
+
+def test_expired_leases_are_frozen_rows_with_the_latest_attempt(
+    store: Store, now: datetime
+) -> None:
+    (post_id,) = add(store, now, draft("sent?"))
+    airing_id = add_airing(store, post_id, now)
+    claim(store, now)  # a 2-minute lease
+    store.note_sending(airing_id, owner="d1")
+    assert store.expired_leases(now=now + timedelta(minutes=1)) == []  # lease still runs
+    later = now + timedelta(minutes=3)
+    (expired,) = store.expired_leases(now=later)
+    assert expired == ExpiredLease(
+        id=airing_id,
+        post_id=post_id,
+        channel="main",
+        owner="d1",
+        first_due=now,
+        maybe_sent=False,
+        recoveries=0,
+        attempted=True,
+        last_outcome="sending",
+    )
+    with pytest.raises(FrozenInstanceError):
+        expired.owner = "d2"  # type: ignore[misc]
+    # Taken back and claimed again: the row shows the new attempt, not the interrupted one.
+    assert store.recover_lease(
+        airing_id, dead_owner="d1", status="planned", now=later, detail="gone", maybe_sent=True
+    )
+    claim(store, later, owner="d2")
+    (again,) = store.expired_leases(now=later + timedelta(minutes=3))
+    assert (again.owner, again.recoveries, again.maybe_sent) == ("d2", 1, True)
+    assert (again.first_due, again.attempted, again.last_outcome) == (now, True, None)
+
+
+def test_heartbeats_are_frozen_rows_latest_first(store: Store, now: datetime) -> None:
+    store.beat(owner="a", pid=1, host="h1", now=now, state="running")
+    store.beat(owner="b", pid=2, host="h2", now=now + timedelta(seconds=5), state="running")
+    store.beat(owner="a", pid=1, host="h1", now=now + timedelta(seconds=9), state="stopped")
+    first, second = store.heartbeats()
+    assert first == HeartbeatRow("a", 1, "h1", now, now + timedelta(seconds=9), "stopped")
+    assert (second.owner, second.beat, second.state) == ("b", now + timedelta(seconds=5), "running")
+    with pytest.raises(FrozenInstanceError):
+        first.state = "running"  # type: ignore[misc]
+
+
+# --- an editor's write against a daemon's claim in progress (two sessions) ----------------------
+
+
+def _while_a_claim_is_open(store: Store, airing_id: int, write: Callable[[], Any]) -> Any:
+    """Run `write` in a thread while another connection holds an uncommitted claim of the
+    airing, let the claim commit once `write` waits for it, and return what `write` did."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = write()
+        except Exception as exc:  # the assertion reads it
+            outcome["value"] = exc
+
+    worker = threading.Thread(target=run)
+    with store.engine.execution_options(write=True).connect() as claimer:
+        claimer.execute(
+            text("UPDATE airing SET status = 'publishing', owner = 'd1' WHERE id = :id"),
+            {"id": airing_id},
+        )
+        worker.start()
+        if store.dialect == "postgresql":
+            claimer_pid = claimer.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            deadline = time.monotonic() + 60
+            with store.engine.connect() as watcher:
+                while not watcher.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE CAST(:pid AS INTEGER) = ANY(pg_blocking_pids(pid))"
+                    ),
+                    {"pid": claimer_pid},
+                ).scalar_one():
+                    assert time.monotonic() < deadline, "the editor's write never waited"
+                    watcher.rollback()
+                    time.sleep(0.05)
+        else:  # BEGIN IMMEDIATE waits for the claimer's write lock, however long it takes
+            worker.join(0.2)
+            assert worker.is_alive()
+        claimer.commit()
+    worker.join(60)
+    assert not worker.is_alive()
+    return outcome["value"]
+
+
+def test_cancel_never_overwrites_a_claim_made_meanwhile(store: Store, now: datetime) -> None:
+    """The claim committed while the cancel waited: the airing stays the daemon's (it is
+    stopped before sending by `is_cancelled`), and the CLI says it is in flight."""
+    (post_id,) = add(store, now, draft("racing"))
+    airing_id = add_airing(store, post_id, now)
+    done = _while_a_claim_is_open(store, airing_id, lambda: store.cancel_post(post_id, now=now))
+    assert (done.cancelled, done.in_flight) == ((), (airing_id,))
+    assert (only_airing(store, post_id).status, only_airing(store, post_id).owner) == (
+        "publishing",
+        "d1",
+    )
+    assert store.is_cancelled(airing_id)
+
+
+def test_edit_never_removes_a_claim_made_meanwhile(store: Store, now: datetime) -> None:
+    (post_id,) = add(store, now, draft("racing"))
+    airing_id = add_airing(store, post_id, now)
+    refused = _while_a_claim_is_open(
+        store, airing_id, lambda: edit(store, post_id, now, body="changed")
+    )
+    assert isinstance(refused, InputError)
+    assert str(refused) == f"post {post_id} is being published right now; try again shortly"
+    airing = only_airing(store, post_id)
+    assert (airing.id, airing.status) == (airing_id, "publishing")
+    assert store.get_post(post_id).post.body == "racing"

@@ -243,9 +243,6 @@ class Daemon:
 
         timer = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True})
         timer.add_job(poll, "interval", seconds=CHANGE_POLL_SECONDS, id="poll")
-        watchdog = _watchdog_interval()
-        if watchdog is not None:
-            timer.add_job(_notify, "interval", args=["WATCHDOG=1"], seconds=watchdog, id="watchdog")
         timer.start()
         listener = None
         if self.store.dialect == "postgresql":
@@ -288,6 +285,17 @@ class Daemon:
                 if not ready:
                     _notify("READY=1")
                     ready = True
+                    # Pings start once the daemon serves: a first pass slower than the ping
+                    # interval (a loaded machine) must not say WATCHDOG before READY.
+                    watchdog = _watchdog_interval()
+                    if watchdog is not None:
+                        timer.add_job(
+                            _notify,
+                            "interval",
+                            args=["WATCHDOG=1"],
+                            seconds=watchdog,
+                            id="watchdog",
+                        )
                 delay = max((next_wake - self.clock()).total_seconds(), 0.0)
                 timer.add_job(
                     wake.set,

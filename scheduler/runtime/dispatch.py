@@ -276,13 +276,13 @@ class Dispatcher:
         recovered = 0
         with self._lock:
             ours = set(self._active)
-        for airing, attempt in self.store.expired_leases(now=now):
+        for airing in self.store.expired_leases(now=now):
             if airing.id in ours:
                 continue  # still queued or in flight here: this process is alive
             sent_maybe = airing.maybe_sent or (
-                attempt is not None
+                airing.attempted
                 and (
-                    attempt.outcome == AttemptOutcome.sending
+                    airing.last_outcome == AttemptOutcome.sending
                     or not self._marks_sending(airing.channel)
                 )
             )
@@ -306,7 +306,6 @@ class Dispatcher:
                 detail = "interrupted by a process that stopped while sending it; " + self._advice(
                     airing.post_id, airing.channel, airing.first_due, now
                 )
-            assert airing.id is not None and airing.owner is not None
             if self.store.recover_lease(
                 airing.id,
                 dead_owner=airing.owner,
@@ -385,7 +384,7 @@ class Dispatcher:
         moved: list[tuple[int, datetime]] = []
         for airing in self.store.overdue(now=now):
             channel = self.config.channels.get(airing.channel)
-            if channel is None or airing.id is None or airing.idempotency_key is not None:
+            if channel is None or airing.keyed:
                 continue
             if now - airing.at > grace:
                 (missed if airing.pinned else replan).append(airing.id)

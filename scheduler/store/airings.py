@@ -15,13 +15,29 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import String, bindparam, case, cast, delete, func, insert, or_, update
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
-from ..domain import LIVE_STATUSES, ON_AIR, AiringStatus, AttemptOutcome, InboxStatus
+from ..domain import (
+    LIVE_STATUSES,
+    ON_AIR,
+    AiringRow,
+    AiringStatus,
+    AttemptOutcome,
+    InboxStatus,
+)
 from ..media import Medium
 from .db import Database, chunked, rowcount
 from .meta import revision_of
-from .models import BROADCAST_AIRING, Airing, Attempt, InboxItem, Media, Post
+from .models import (
+    AIRING_ROW,
+    BROADCAST_AIRING,
+    Airing,
+    Attempt,
+    InboxItem,
+    Media,
+    Post,
+    table_of,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +58,21 @@ class Claimed:
     maybe_sent: bool  # an earlier attempt may have reached the platform
     revision: int  # the change counter when claimed: unchanged means not cancelled since
     reply_to: Mapping[str, str] | None = None  # a reply airing's target (inbox item `target`)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredLease:
+    """An airing left `publishing` by an owner whose lease ran out, and its latest attempt."""
+
+    id: int
+    post_id: int
+    channel: str
+    owner: str  # the process that claimed it and stopped
+    first_due: datetime | None  # the due time it was first sent with
+    maybe_sent: bool  # an earlier attempt may have reached the platform
+    recoveries: int  # taken back from dead owners since its last recorded outcome
+    attempted: bool  # it has an attempt row (every claim writes one)
+    last_outcome: str | None  # of the latest attempt: "sending" once a request may have left
 
 
 # How a claimed airing's text is made from its post (`Claimed.body` holds the post's body).
@@ -138,8 +169,8 @@ class AiringJobs(Database):
         still ours (an airing whose lease was lost meanwhile is left to its new owner)."""
         if not outcomes:
             return 0
-        airing = SQLModel.metadata.tables["airing"]
-        attempt = SQLModel.metadata.tables["attempt"]
+        airing = table_of(Airing)
+        attempt = table_of(Attempt)
         set_airing = (
             airing.update()
             .where(
@@ -247,24 +278,40 @@ class AiringJobs(Database):
                 .values(outcome=AttemptOutcome.sending)
             )
 
-    def expired_leases(self, *, now: datetime) -> list[tuple[Airing, Attempt | None]]:
-        """Airings left `publishing` by a process whose lease ran out, each with its latest
-        attempt (its start time, and outcome "sending" once a request may have left)."""
+    def expired_leases(self, *, now: datetime) -> list[ExpiredLease]:
+        """Airings left `publishing` by a process whose lease ran out, oldest id first, each
+        with its latest attempt's outcome ("sending" once a request may have left)."""
+        latest = (
+            sa_select(col(Attempt.id))
+            .where(col(Attempt.airing_id) == col(Airing.id))
+            .order_by(col(Attempt.id).desc())
+            .limit(1)
+            .correlate(Airing)
+            .scalar_subquery()
+        )
         with self.session() as session:
-            airings = session.exec(
-                select(Airing).where(
-                    col(Airing.status) == AiringStatus.publishing, col(Airing.lease_until) < now
+            rows = session.execute(
+                sa_select(
+                    col(Airing.id),
+                    col(Airing.post_id),
+                    col(Airing.channel),
+                    col(Airing.owner),
+                    col(Airing.first_due),
+                    col(Airing.maybe_sent),
+                    col(Airing.recoveries),
+                    col(Attempt.id).is_not(None),
+                    col(Attempt.outcome),
                 )
+                .select_from(Airing)
+                .outerjoin(Attempt, col(Attempt.id) == latest)
+                .where(
+                    col(Airing.status) == AiringStatus.publishing,
+                    col(Airing.lease_until) < now,
+                    col(Airing.owner).is_not(None),  # what a claim always sets
+                )
+                .order_by(col(Airing.id))
             ).all()
-            result = []
-            for airing in airings:
-                attempt = session.exec(
-                    select(Attempt)
-                    .where(col(Attempt.airing_id) == airing.id)
-                    .order_by(col(Attempt.id).desc())
-                ).first()
-                result.append((airing, attempt))
-            return result
+        return [ExpiredLease(*row) for row in rows]
 
     def recover_lease(
         self,
@@ -306,20 +353,19 @@ class AiringJobs(Database):
                 )
             return recovered
 
-    def overdue(self, *, now: datetime) -> list[Airing]:
+    def overdue(self, *, now: datetime) -> list[AiringRow]:
         """Planned airings whose time has passed, oldest first."""
         with self.session() as session:
-            return list(
-                session.exec(
-                    select(Airing)
-                    .where(
-                        col(Airing.status) == AiringStatus.planned,
-                        col(Airing.at) < now,
-                        BROADCAST_AIRING,  # a late reply is still sent, never replanned
-                    )
-                    .order_by(col(Airing.at), col(Airing.id))
-                ).all()
-            )
+            rows = session.execute(
+                sa_select(*AIRING_ROW)
+                .where(
+                    col(Airing.status) == AiringStatus.planned,
+                    col(Airing.at) < now,
+                    BROADCAST_AIRING,  # a late reply is still sent, never replanned
+                )
+                .order_by(col(Airing.at), col(Airing.id))
+            ).all()
+        return [AiringRow(*row) for row in rows]
 
     def settle_overdue(
         self,
@@ -451,7 +497,7 @@ def _keep_bodies(
     result = [
         replace(c, body=render(c)) if render is not None and c.id in fresh else c for c in claimed
     ]
-    airing = SQLModel.metadata.tables["airing"]
+    airing = table_of(Airing)
     session.connection().execute(
         airing.update().where(airing.c.id == bindparam("b_id")).values(body=bindparam("b_body")),
         [{"b_id": c.id, "b_body": c.body} for c in result if c.id in fresh],

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Insert, Table, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
@@ -103,8 +103,19 @@ def chunked(items: Iterable[int], size: int = 500) -> Iterator[list[int]]:
         yield batch
 
 
+def insert_or_skip(dialect: str, table: Table) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING in the dialect's own form: a row that another writer
+    (a second planner, a replica listening too) put there first is left as it is."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
 def dbapi_cursor(session: Session) -> Any:
-    """A DB-API cursor inside the session's transaction: how the store runs the plain SQL
-    of `post_sql` (the fast path of `queue add`), so that SQL has one implementation. No
-    other code reaches under SQLAlchemy."""
+    """A DB-API cursor inside the session's transaction, for the plain SQL written against
+    the driver: `post_sql` (the fast path of `queue add`, so that SQL has one
+    implementation) and `listings` (editors' wide reads). Nothing else reaches under
+    SQLAlchemy."""
     return session.connection().connection.cursor()

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import SQLModel, col
+from sqlmodel import col
 
 from ..errors import InboxItemNotFound, InputError
 from ..timeutil import iso_utc
@@ -27,9 +26,9 @@ from ..timeutil import iso_utc
 if TYPE_CHECKING:  # the store takes notices; it needs no publisher code to do so
     from ..domain import Notice
 from ..domain import AiringKind, AiringStatus, InboxStatus
-from .db import Database
+from .db import Database, insert_or_skip
 from .meta import note_change
-from .models import Airing, InboxItem, ListenCursor, Post
+from .models import Airing, InboxItem, ListenCursor, Post, table_of
 
 # A reply in these states still stands: another one would answer the item twice.
 _STANDING = (*(str(s) for s in (AiringStatus.planned, AiringStatus.publishing)), "published")
@@ -97,7 +96,7 @@ class InboxStore:
     ) -> int:
         """Store a page of notices, linked to our airings they answer, and the cursor after
         it (None: leave it); returns how many were new."""
-        table = SQLModel.metadata.tables["inbox_item"]
+        table = table_of(InboxItem)
         with self.store.session(write=True) as session:
             answered = sorted({n.answers for n in notices if n.answers})
             ours: dict[str, tuple[int, int]] = {}
@@ -128,9 +127,8 @@ class InboxStore:
             ]
             new = 0
             if rows:
-                insert = (postgresql if self.store.dialect == "postgresql" else sqlite).insert
                 result = session.execute(
-                    insert(table).on_conflict_do_nothing().returning(table.c.id), rows
+                    insert_or_skip(self.store.dialect, table).returning(table.c.id), rows
                 )
                 new = len(result.all())
             if cursor is not None:
@@ -146,8 +144,8 @@ class InboxStore:
         self, *, channel: str | None = None, include_closed: bool = False
     ) -> list[InboxEntry]:
         """Items oldest first (open ones only unless `include_closed`)."""
-        answered = Airing.__table__.alias("answered")  # type: ignore[attr-defined]
-        reply = Airing.__table__.alias("reply")  # type: ignore[attr-defined]
+        answered = table_of(Airing).alias("answered")
+        reply = table_of(Airing).alias("reply")
         query = (
             sa_select(
                 InboxItem,
@@ -172,7 +170,7 @@ class InboxStore:
     ) -> list[Received]:
         """Items that arrived in `[start, end)`, oldest first, with their answer's published
         time: what `report` counts answers and response times from."""
-        reply = Airing.__table__.alias("reply")  # type: ignore[attr-defined]
+        reply = table_of(Airing).alias("reply")
         query = (
             sa_select(
                 col(InboxItem.id),

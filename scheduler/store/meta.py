@@ -3,18 +3,31 @@ heartbeats, and which replica plans."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
-from .db import Database, dbapi_cursor
-from .models import Heartbeat, Meta
+from .db import Database, dbapi_cursor, insert_or_skip
+from .models import Heartbeat, Meta, table_of
 from .post_sql import SqlDialect, bump_revision
 
 _PLANNER_LOCK = 7_345_003
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatRow:
+    """A daemon as its latest heartbeat describes it (`status` shows these)."""
+
+    owner: str
+    pid: int
+    host: str
+    started: datetime
+    beat: datetime
+    state: str  # running | stopped
 
 
 class MetaJobs(Database):
@@ -31,11 +44,8 @@ class MetaJobs(Database):
             # Replicas starting together race to create it: the first insert wins (the others
             # wait for it to commit, then insert nothing) and all read the same row.
             session.execute(
-                text(
-                    "INSERT INTO meta (key, value) VALUES ('instance', :value) "
-                    "ON CONFLICT (key) DO NOTHING"
-                ),
-                {"value": uuid.uuid4().hex[:12]},
+                insert_or_skip(self.dialect, table_of(Meta)),
+                {"key": "instance", "value": uuid.uuid4().hex[:12]},
             )
             row = session.get(Meta, "instance")
             assert row is not None
@@ -50,9 +60,20 @@ class MetaJobs(Database):
             row.state = state
             session.add(row)
 
-    def heartbeats(self) -> list[Heartbeat]:
+    def heartbeats(self) -> list[HeartbeatRow]:
+        """Every daemon's latest heartbeat, the most recent first."""
         with self.session() as session:
-            return list(session.exec(select(Heartbeat).order_by(col(Heartbeat.beat).desc())).all())
+            rows = session.execute(
+                sa_select(
+                    col(Heartbeat.owner),
+                    col(Heartbeat.pid),
+                    col(Heartbeat.host),
+                    col(Heartbeat.started),
+                    col(Heartbeat.beat),
+                    col(Heartbeat.state),
+                ).order_by(col(Heartbeat.beat).desc())
+            ).all()
+        return [HeartbeatRow(*row) for row in rows]
 
 
 def revision_of(session: Session) -> int:

@@ -10,18 +10,26 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy import select as sa_select
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 
 from ..domain import AiringRow, AiringStatus, ChannelWindow, PostRow, WindowRows
 from . import listings
-from .db import Database, chunked, dbapi_cursor
+from .db import Database, chunked, dbapi_cursor, insert_or_skip
 from .inbox import InboxStore
 from .meta import revision_of
-from .models import BROADCAST_AIRING, BROADCAST_POST, Airing, InboxItem, Post, PostChannel
+from .models import (
+    AIRING_ROW,
+    BROADCAST_AIRING,
+    BROADCAST_POST,
+    Airing,
+    InboxItem,
+    Post,
+    PostChannel,
+    table_of,
+)
 
 
 class PlanJobs(Database):
@@ -66,18 +74,7 @@ class PlanJobs(Database):
             airings = [
                 AiringRow(*row)
                 for row in session.execute(
-                    sa_select(
-                        col(Airing.id),
-                        col(Airing.post_id),
-                        col(Airing.channel),
-                        col(Airing.kind),
-                        col(Airing.pinned),
-                        col(Airing.at),
-                        col(Airing.status),
-                        col(Airing.remote_url),
-                        col(Airing.error),
-                        col(Airing.idempotency_key).is_not(None),
-                    )
+                    sa_select(*AIRING_ROW)
                     .where(col(Airing.status) != AiringStatus.cancelled, BROADCAST_AIRING)
                     .order_by(col(Airing.at), col(Airing.id))
                 ).all()
@@ -177,15 +174,5 @@ class PlanJobs(Database):
                     }
                     for channel, post_id, kind, at in add
                 ]
-                session.execute(_insert_new_airings(self.dialect), rows)
+                session.execute(insert_or_skip(self.dialect, table_of(Airing)), rows)
             return True
-
-
-def _insert_new_airings(dialect: str) -> Any:
-    """INSERT INTO airing … ON CONFLICT DO NOTHING, in the dialect's own form."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    table = SQLModel.metadata.tables["airing"]
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, text, true, update
+from sqlalchemy import delete, true, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -40,6 +40,7 @@ from .models import (
     Media,
     Post,
     PostChannel,
+    PostTag,
 )
 from .post_sql import (
     insert_media,
@@ -139,6 +140,7 @@ class PostJobs(Database):
         """
         with self.session(write=True) as session:
             lock_pinned(dbapi_cursor(session), self._sql)
+            _lock_airings(session, post_id)
             record = _read_record(session, post_id)
             post = record.post
             if post.cancelled:
@@ -197,6 +199,7 @@ class PostJobs(Database):
         its request already left. Published airings stay `published`, and a planned one an
         earlier attempt may have delivered becomes `unconfirmed`, not `cancelled`."""
         with self.session(write=True) as session:
+            _lock_airings(session, post_id)
             record = _read_record(session, post_id)
             record.post.cancelled = True
             session.add(record.post)
@@ -236,6 +239,7 @@ class PostJobs(Database):
         that was never claimed (no key) is removed, so the planner gives it the next free slot.
         """
         with self.session(write=True) as session:
+            _lock_airings(session, post_id)
             record = _read_record(session, post_id)
             if record.post.cancelled:
                 raise InputError(f"post {post_id} is cancelled; it can't be retried")
@@ -262,6 +266,17 @@ class PostJobs(Database):
                     _delete_airing(session, airing)
             note_change(session)
             return [a.id for a in stuck if a.id is not None]
+
+
+def _lock_airings(session: Session, post_id: int) -> None:
+    """Hold the post's airings until the editor's transaction ends (PostgreSQL: `FOR
+    UPDATE`; SQLite's `BEGIN IMMEDIATE` already serialises writers). A daemon's claim in
+    progress is waited for and then seen, so an edit, cancel or retry never overwrites or
+    removes an airing claimed after it was read; a claim that comes later skips these rows
+    (`SKIP LOCKED`) until the editor's change is in."""
+    session.execute(
+        sa_select(col(Airing.id)).where(col(Airing.post_id) == post_id).with_for_update()
+    )
 
 
 def _delete_airing(session: Session, airing: Airing) -> None:
@@ -345,13 +360,13 @@ def _read_records(session: Session, *, channel: str | None) -> list[PostRecord]:
 
 def tags_of(session: Session, post_id: int | None) -> dict[int, list[str]]:
     """Tags by post, sorted: of one post, or of every post (`None`)."""
-    query = "SELECT post_id, tag FROM post_tag"
+    query = sa_select(col(PostTag.post_id), col(PostTag.tag)).order_by(
+        col(PostTag.post_id), col(PostTag.tag)
+    )
     if post_id is not None:
-        query += " WHERE post_id = :post_id"
+        query = query.where(col(PostTag.post_id) == post_id)
     tags: dict[int, list[str]] = defaultdict(list)
-    for row_post, tag in session.execute(
-        text(query + " ORDER BY post_id, tag"), {"post_id": post_id}
-    ):
+    for row_post, tag in session.execute(query):
         tags[row_post].append(tag)
     return tags
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import hashlib
 import hmac
 import json
@@ -33,6 +35,7 @@ from scheduler.platforms.registry import PLATFORMS
 from scheduler.publishers import ChannelClients, Delivery, build_publisher, make_http_client
 from scheduler.publishers.bluesky import BlueskyPublisher, encode_tid, record_key
 from scheduler.publishers.file import FilePublisher
+from scheduler.publishers.http import ANSWER_LIMIT, Api, Call
 from scheduler.publishers.mastodon import MastodonPublisher
 from scheduler.publishers.telegram import TelegramPublisher
 from scheduler.publishers.webhook import WebhookPublisher
@@ -746,3 +749,49 @@ def test_an_endless_answer_is_read_only_up_to_the_limit(client: httpx.Client) ->
     assert len(str(caught.value)) <= 300
     # The publisher hung up once it had read its limit; the socket buffers hold a few MB.
     assert server.written < 50_000_000
+
+
+class _GzipBomb(ThreadingHTTPServer):
+    """Answers every request with a 200 whose few kilobytes of gzip, with a Content-Length
+    well under the answer limit, inflate to 20 MB."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        body = gzip.compress(b"x" * 20_000_000)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_a_small_compressed_answer_is_still_cut_at_the_limit(client: httpx.Client) -> None:
+    """Only an uncompressed answer is trusted by its length: this one says a few KB."""
+    server = _GzipBomb()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        api = Api(client, "webhook", now)
+        url = f"http://127.0.0.1:{server.server_port}/answer"
+        answer = api.send("GET", url, posting=False)
+        answered_async = asyncio.run(_send_and_close(api, Call("GET", url, False, {})))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer.content == answered_async.content == b"x" * ANSWER_LIMIT
+
+
+async def _send_and_close(api: Api, call: Call) -> httpx.Response:
+    try:
+        return await api.send_async(call)
+    finally:
+        await api.close_async()

@@ -194,3 +194,19 @@ def test_every_command_reads_the_one_clock_of_its_context(
     shown = json.loads(at_now("calendar", "--days", "1", "--format", "json"))
     pinned = [(a["at"], a["local"]) for a in shown["airings"] if a["pinned"]]
     assert pinned == [("2026-11-23T14:00:00Z", "2026-11-23T15:00:00+01:00")]
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "\x1b[2J"])
+def test_a_bad_plan_wait_is_refused_before_anything_is_queued(
+    tmp_path: Path, invoke: RunCli, value: str
+) -> None:
+    config = _config(tmp_path)
+    done = invoke(
+        "queue", "add", "Later", "-c", "main", "--kind", "core",
+        config=config, env={"SCHEDULER_PLAN_WAIT": value},
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: SCHEDULER_PLAN_WAIT=")
+    assert "\x1b" not in done.stderr
+    listed = invoke("queue", "list", "--format", "json", config=config)
+    assert json.loads(listed.stdout) == {"posts": []}

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import ConfigError, InputError
-from .context import AppContext, context
+from .context import AppContext, context, plan_wait
 from .root import RootGroup, internal_error
 
 if TYPE_CHECKING:
@@ -235,6 +235,7 @@ def queue_add(
         alt=alt or [],
         tags=tag or [],
     )
+    wait = plan_wait()
     draft = draft_post(raw, app_ctx.config, now=now)
     (post_id,) = app_ctx.add_posts([draft], now)
     if output is ShowFormat.json:
@@ -243,7 +244,7 @@ def queue_add(
     if draft.at is not None:
         print(_queued(post_id, draft, app_ctx.config, draft.at))
         return
-    planned = app_ctx.wait_for_plan(post_id, now)
+    planned = app_ctx.wait_for_plan(post_id, now, wait=wait)
     if planned.at is not None:
         print(_queued(post_id, draft, app_ctx.config, planned.at))
     elif planned.daemon_running:

@@ -94,9 +94,9 @@ class AppContext:
                     return ids
             return self.store.add_posts(drafts, now=now, spacing=spacing)
 
-    def wait_for_plan(self, post_id: int, now: datetime) -> PlannedFirst:
+    def wait_for_plan(self, post_id: int, now: datetime, *, wait: float) -> PlannedFirst:
         """A floating post's slot is the daemon's to give, and a running daemon plans a CLI
-        change within seconds (§5): wait up to PLAN_WAIT for the post's first airing, so
+        change within seconds (§5): wait up to `wait` seconds for the post's first airing, so
         `queue add` can say when it airs. With no daemon running, don't wait."""
         from ..domain import LIVE_STATUSES
         from ..store.post_sql import PlannedFirst, planned_first_sqlite
@@ -114,7 +114,7 @@ class AppContext:
             times = [a.at for a in airings if a.status in LIVE_STATUSES]
             return PlannedFirst(daemon_running=running, at=min(times, default=None))
 
-        deadline = time.monotonic() + _plan_wait()
+        deadline = time.monotonic() + wait
         planned = read()
         while planned.daemon_running and planned.at is None and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -145,7 +145,8 @@ def context(ctx: typer.Context) -> AppContext:
     return obj
 
 
-def _plan_wait() -> float:
+def plan_wait() -> float:
+    """`SCHEDULER_PLAN_WAIT`, read before anything is stored, so a bad value queues nothing."""
     import os
 
     text = os.environ.get("SCHEDULER_PLAN_WAIT", "")

@@ -235,6 +235,12 @@ class SchedulerSettings:
     listen: timedelta = timedelta(minutes=2)  # how often readable channels are polled (§10)
     retry: RetryPolicy = RetryPolicy()
 
+    @property
+    def heartbeat_fresh(self) -> timedelta:
+        """How long a daemon's last heartbeat says it is alive: it beats every `reconcile`,
+        so two missed beats and a little slack."""
+        return 2 * self.reconcile + timedelta(seconds=5)
+
 
 @dataclass(frozen=True)
 class Config:

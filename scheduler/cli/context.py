@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,14 +85,21 @@ class AppContext:
         from .queue_commands import spacing_by_channel
 
         spacing = spacing_by_channel(self.config)
-        url = self.config.scheduler.database
+        path = self._fast_path_file()
         with self.local_refusals():
-            if self._store is None and url.startswith("sqlite:///"):
-                path = url.removeprefix("sqlite:///")
+            if path is not None:
                 ids = add_posts_sqlite(path, drafts, now=now, spacing=spacing)
                 if ids is not None:
                     return ids
             return self.store.add_posts(drafts, now=now, spacing=spacing)
+
+    def _fast_path_file(self) -> str | None:
+        """The SQLite file `queue add` may use with the stdlib driver (see post_sql), while
+        the database layer is not loaded yet."""
+        url = self.config.scheduler.database
+        if self._store is None and url.startswith("sqlite:///"):
+            return url.removeprefix("sqlite:///")
+        return None
 
     def wait_for_plan(self, post_id: int, now: datetime, *, wait: float) -> PlannedFirst:
         """A floating post's slot is the daemon's to give, and a running daemon plans a CLI
@@ -101,12 +108,11 @@ class AppContext:
         from ..domain import LIVE_STATUSES
         from ..store.post_sql import PlannedFirst, planned_first_sqlite
 
-        beat_since = now - (2 * self.config.scheduler.reconcile + timedelta(seconds=5))
-        url = self.config.scheduler.database
+        beat_since = now - self.config.scheduler.heartbeat_fresh
+        path = self._fast_path_file()
 
         def read() -> PlannedFirst:
-            if self._store is None and url.startswith("sqlite:///"):
-                path = url.removeprefix("sqlite:///")
+            if path is not None:
                 return planned_first_sqlite(path, post_id, beat_since=beat_since)
             beats = self.store.heartbeats()
             running = any(b.state == "running" and b.beat >= beat_since for b in beats)

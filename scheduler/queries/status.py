@@ -67,13 +67,9 @@ def _daemon_state(config: Config, store: Store, now: datetime) -> dict[str, Any]
     if not beats:
         return {"state": "never ran"}
     latest = beats[0]
-    fresh = now - latest.beat <= 2 * config.scheduler.reconcile + timedelta(seconds=5)
-    running = [
-        b
-        for b in beats
-        if b.state == "running"
-        and now - b.beat <= 2 * config.scheduler.reconcile + timedelta(seconds=5)
-    ]
+    alive = config.scheduler.heartbeat_fresh
+    fresh = now - latest.beat <= alive
+    running = [b for b in beats if b.state == "running" and now - b.beat <= alive]
     state = (
         "running"
         if running

@@ -7,8 +7,6 @@ Where no server answers, PostgreSQL cases are skipped with the reason shown in t
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import re
 import subprocess
@@ -168,40 +166,20 @@ def invoke_cli(
     assert rest[:1] != ["run"] or "--help" in rest, "`scheduler run` is a daemon: use run_cli"
     terminal._stdout_is_terminal.cache_clear()  # a process asks once; each command is one
     try:
-        with _logging_as_it_was():
-            result = CliRunner().invoke(
-                app,
-                [*command, *args],
-                input=input,
-                env={**_AS_A_PROCESS, **(env or {})},
-                catch_exceptions=False,
-                prog_name="scheduler",
-                obj=context,
-            )
+        result = CliRunner().invoke(
+            app,
+            [*command, *args],
+            input=input,
+            env={**_AS_A_PROCESS, **(env or {})},
+            catch_exceptions=False,
+            prog_name="scheduler",
+            obj=context,
+        )
     finally:
         terminal._stdout_is_terminal.cache_clear()
     return subprocess.CompletedProcess(
         ["scheduler", *command, *args], result.exit_code, result.stdout, result.stderr
     )
-
-
-@contextlib.contextmanager
-def _logging_as_it_was() -> Iterator[None]:
-    """A command that configures logging (as `run` does for its process) would leave this
-    test process's root handler writing to CliRunner's closed stream and httpx quietened for
-    every later test: put back what it changed."""
-    from scheduler.runtime.service import QUIETED_LOGGERS
-
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    quieted = {name: logging.getLogger(name).level for name in QUIETED_LOGGERS}
-    try:
-        yield
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        for name, was in quieted.items():
-            logging.getLogger(name).setLevel(was)
 
 
 @pytest.fixture

@@ -474,7 +474,7 @@ def test_no_secret_appears_in_errors_reprs_or_http_logs(
     client: httpx.Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    # `scheduler run` in-process (an earlier test) quiets httpx for the session: hear it here.
+    # The daemon's logging quiets httpx; this test hears it at whatever level it was left.
     caplog.set_level(logging.DEBUG, logger="httpx")
     token = "987654:SECRET-telegram-token"
     errors: list[PublishError] = []

@@ -41,7 +41,7 @@ from ..domain import (
     post_status,
 )
 from ..media import MediumInfo
-from .post_sql import SqlDialect
+from .post_sql import SqlDialect, sql_list
 
 # Old history before the window that still shapes it: the mix counts the whole local day of
 # the first slot (up to a day and a DST hour before it), spacing looks at most a cadence
@@ -51,10 +51,6 @@ HISTORY_MARGIN = timedelta(days=2)
 _REPLY = f"'{AiringKind.reply}'"
 _CANCELLED = f"'{AiringStatus.cancelled}'"
 _PLANNED = f"'{AiringStatus.planned}'"
-
-
-def _statuses(statuses: Iterable[str]) -> str:
-    return ", ".join(f"'{status}'" for status in statuses)
 
 
 # --- queue list -----------------------------------------------------------------------------
@@ -263,10 +259,10 @@ def window_rows(
         f"AND a.channel IN ({in_channels}) "
         "GROUP BY a.post_id, a.channel, p.evergreen, p.expires, p.cancelled "
         "HAVING MAX(a.at) >= ? "
-        f"OR SUM(CASE WHEN a.status IN ({_statuses(NEEDS_EDITOR)}) THEN 1 ELSE 0 END) > 0 "
+        f"OR SUM(CASE WHEN a.status IN ({sql_list(NEEDS_EDITOR)}) THEN 1 ELSE 0 END) > 0 "
         "OR (p.evergreen AND NOT p.cancelled AND (p.expires IS NULL OR p.expires > ?) "
         f"AND SUM(CASE WHEN a.kind = '{AiringKind.repost}' "
-        f"AND a.status IN ({_statuses(LIVE_STATUSES)}) THEN 1 ELSE 0 END) < {max_airings})"
+        f"AND a.status IN ({sql_list(LIVE_STATUSES)}) THEN 1 ELSE 0 END) < {max_airings})"
     )
     airings: dict[int, AiringRow] = {}
 
@@ -294,7 +290,7 @@ def window_rows(
         cursor.execute(
             dialect.sql(
                 "SELECT channel, MAX(at) FROM airing "
-                f"WHERE status IN ({_statuses(statuses)}) AND kind <> {_REPLY} "
+                f"WHERE status IN ({sql_list(statuses)}) AND kind <> {_REPLY} "
                 f"AND at < ? AND channel IN ({in_channels}) GROUP BY channel"
             ),
             [dialect.time(low), *names],
@@ -305,7 +301,7 @@ def window_rows(
             cursor.execute(
                 dialect.sql(
                     f"SELECT {_AIRING_COLUMNS} FROM airing a "
-                    f"WHERE a.status IN ({_statuses(statuses)}) AND a.kind <> {_REPLY} "
+                    f"WHERE a.status IN ({sql_list(statuses)}) AND a.kind <> {_REPLY} "
                     f"AND a.at IN ({', '.join('?' for _ in latest)})"
                 ),
                 [at for _, at in latest],
@@ -386,7 +382,7 @@ def window_rows(
             f"WHERE NOT p.cancelled AND p.kind <> {_REPLY} AND pc.channel IN ({in_channels}) "
             "AND NOT EXISTS (SELECT 1 FROM airing a WHERE a.post_id = p.id "
             f"AND a.channel = pc.channel AND a.kind <> {_REPLY} "
-            f"AND a.status IN ({_statuses(NEEDS_EDITOR)})) "
+            f"AND a.status IN ({sql_list(NEEDS_EDITOR)})) "
             "GROUP BY pc.channel"
         ),
         names,
@@ -412,7 +408,7 @@ def queued_counts(
             "AND (p.expires IS NULL OR p.expires > ?) "
             "AND NOT EXISTS (SELECT 1 FROM airing a WHERE a.post_id = p.id "
             f"AND a.channel = pc.channel AND a.kind <> {_REPLY} "
-            f"AND a.status IN ({_statuses([*ON_AIR, *NEEDS_EDITOR])})) "
+            f"AND a.status IN ({sql_list([*ON_AIR, *NEEDS_EDITOR])})) "
             "GROUP BY pc.channel"
         ),
         [*channels, dialect.time(now)],

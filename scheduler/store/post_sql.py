@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,6 +53,12 @@ class SqlDialect:
             value = datetime.fromisoformat(value)
         moment: datetime = value
         return moment.replace(tzinfo=UTC)
+
+
+def sql_list(values: Iterable[str]) -> str:
+    """`'planned', 'published'`: fixed values (the project's own enums, never input) written
+    into a statement's `IN (...)`."""
+    return ", ".join(f"'{value}'" for value in values)
 
 
 def insert_posts(
@@ -160,7 +166,7 @@ def refuse_pinned_conflicts(
 ) -> None:
     """§3.2: a pinned post too close to another pinned post on a channel is refused."""
     assert draft.at is not None
-    statuses = ", ".join(f"'{status}'" for status in LIVE_STATUSES)
+    statuses = sql_list(LIVE_STATUSES)
     for channel in draft.channels:
         gap = spacing[channel]
         cursor.execute(
@@ -257,7 +263,7 @@ def planned_first_sqlite(path: str, post_id: int, *, beat_since: datetime) -> Pl
     """What `queue add` reports for a floating post, with the stdlib driver: whether a daemon
     beat since `beat_since` (so it will plan the post soon) and the post's first live airing."""
     dialect = SqlDialect("sqlite")
-    statuses = ", ".join(f"'{status}'" for status in LIVE_STATUSES)
+    statuses = sql_list(LIVE_STATUSES)
     try:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         try:

@@ -159,8 +159,13 @@ def local_label(dt: datetime, tz: ZoneInfo) -> str:
     """`Sun 29 Nov 02:00 +01:00`: how a time is shown to a person, in `tz` with its offset,
     so the same instant reads the same in every command."""
     local = dt.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b} {clock_label(local)}"
+
+
+def clock_label(local: datetime) -> str:
+    """`02:00 +01:00`: the wall-clock time of an aware datetime and its UTC offset."""
     offset = local.strftime("%z")
-    return f"{local:%a} {local.day} {local:%b %H:%M} {offset[:3]}:{offset[3:]}"
+    return f"{local:%H:%M} {offset[:3]}:{offset[3:]}"
 
 
 def iso_local(dt: datetime, tz: ZoneInfo) -> str:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
-from ..timeutil import local_label, parse_duration
+from ..timeutil import clock_label, local_label, parse_duration
 from . import i18n
 from .preview import CSP, environment
 from .terminal import FSI, PDI, clean, clip
@@ -760,8 +760,7 @@ def _when(moment: datetime, zone: ZoneInfo, lang: str) -> str:
     if lang == "en":
         return local_label(moment, zone)
     local = moment.astimezone(zone)
-    offset = local.strftime("%z")
-    return f"{i18n.day_label(local.date(), lang)} {local:%H:%M} {offset[:3]}:{offset[3:]}"
+    return f"{i18n.day_label(local.date(), lang)} {clock_label(local)}"
 
 
 def _parse(text: str) -> datetime:

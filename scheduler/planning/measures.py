@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..domain import InboxStatus
 from ..measuring import MIN_COMPARE_N
 
 DAY_SECONDS = 86_400.0
@@ -174,10 +175,10 @@ def answer_stats(
     responses: list[float] = []
     for arrived, status, answered_at in items:
         received += 1
-        if status == "done":
+        if status == InboxStatus.done:
             done += 1
             continue
-        if status == "answered":
+        if status == InboxStatus.answered:
             answered += 1
         else:
             still_open += 1

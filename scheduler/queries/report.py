@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import ChannelSettings, Config
+from ..domain import InboxStatus
 from ..measuring import Weights
 from ..planning.measures import (
     AnswerStats,
@@ -279,7 +280,7 @@ def _add_inbox(
 
 
 def _inbox_json(stats: AnswerStats, items: Sequence[Received], within: timedelta) -> dict[str, Any]:
-    waiting = [item for item in items if item.status == "open"][:WAITING_SHOWN]
+    waiting = [item for item in items if item.status == InboxStatus.open][:WAITING_SHOWN]
     seconds = stats.median_response_seconds
     return {
         "received": stats.received,

@@ -29,7 +29,7 @@ from ..domain import AiringKind, AiringStatus, InboxStatus
 from .db import Database, insert_or_skip
 from .meta import note_change
 from .models import Airing, InboxItem, ListenCursor, Post, table_of
-from .reads import Received, Waiting
+from .reads import Waiting
 
 # A reply in these states still stands: another one would answer the item twice.
 _STANDING = (*(str(s) for s in (AiringStatus.planned, AiringStatus.publishing)), "published")
@@ -144,13 +144,6 @@ class InboxStore:
             query = query.where(col(InboxItem.status) == InboxStatus.open)
         with self.store.session() as session:
             return [InboxEntry(*row) for row in session.execute(query).all()]
-
-    def received(
-        self, *, start: datetime, end: datetime, channel: str | None = None
-    ) -> list[Received]:
-        """Items that arrived in `[start, end)`, oldest first, with their answer's published
-        time: what `report` counts answers and response times from."""
-        return self.store.view().inbox_received(start=start, end=end, channel=channel)
 
     def get(self, item_id: int) -> InboxItem:
         with self.store.session() as session:

@@ -91,10 +91,6 @@ class PlanJobs(Database):
         what calendar, simulate and status read (see `store.listings`)."""
         return self.view().window_rows(channels, start=start, end=end, history_from=history_from)
 
-    def queued_counts(self, channels: Sequence[str], *, now: datetime) -> dict[str, int]:
-        """Per channel, the posts still to air there (`status`'s queued posts)."""
-        return self.view().queued_counts(channels, now=now)
-
     def open_inbox_items(self) -> list[OpenItem]:
         """Open inbox items oldest first (what planning's `StoredPlan` reads)."""
         return self.view().open_inbox_items()

@@ -144,7 +144,9 @@ def inbox_received(
     )
     read = dialect.read_time
     return [
-        Received(item_id, name, author, read(at), status, answered and read(answered))
+        Received(
+            item_id, name, author, read(at), status, None if answered is None else read(answered)
+        )
         for item_id, name, author, at, status, answered in cursor.fetchall()
     ]
 

@@ -22,11 +22,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from ..config import ChannelSettings, QuietWindow
 from ..domain import AIRING_KINDS, POST_KINDS, AiringKind, AiringStatus
 from ..timeutil import localize
+from .collector import cycle_collection_paused
 
 CORE, ENTERTAINING, REPOST = range(3)
 _KIND_INDEX = {kind: index for index, kind in enumerate(AIRING_KINDS)}
@@ -100,8 +102,9 @@ def plan_channel(
     the posts the window can reach (gaps count from when the channel began, rule 3).
     """
     start_us, end_us = _to_us(start), _to_us(end)
-    planner = _Planner(channel, posts, fixed, start_us, end_us)
-    planner.run()
+    with cycle_collection_paused():
+        planner = _Planner(channel, posts, fixed, start_us, end_us)
+        planner.run()
     new = tuple(planner.new)
     kept = [airing for airing in fixed if start <= airing.at < end]
     airings = tuple(sorted([*kept, *new], key=_airing_order))
@@ -332,7 +335,9 @@ class _Planner:
         self.fresh_runs_out: int | None = None
         self.day_counts: dict[int, list[int]] = {}
 
-        ordered = sorted(fixed, key=lambda airing: (airing.at, airing.post_id))
+        # Sorting by the second key, then stably by the first, orders by both without a key
+        # tuple per item (thousands of posts a channel).
+        ordered = sorted(sorted(fixed, key=attrgetter("post_id")), key=attrgetter("at"))
         self.fixed_at = [_to_us(airing.at) for airing in ordered]
         self.fixed_kind = [_KIND_INDEX.get(airing.kind, REPOST) for airing in ordered]
         fixed_local = [_local_day_and_time(airing.at, channel) for airing in ordered]
@@ -347,12 +352,15 @@ class _Planner:
                 rerun.record(at, day, airing.kind == AiringKind.repost, self._blocked(time_of_day))
 
         fresh = sorted(
-            (post for post in by_id.values() if not post.pinned and post.id not in self.reruns),
-            key=lambda post: (post.created, post.id),
+            sorted(
+                (post for post in by_id.values() if not post.pinned and post.id not in self.reruns),
+                key=attrgetter("id"),
+            ),
+            key=attrgetter("created"),
         )
-        self.fresh_queues: list[list[tuple[int, PlanPost]]] = [
-            [(_expiry_us(post), post) for post in fresh if post.kind == kind] for kind in POST_KINDS
-        ]
+        # Per kind, the fresh posts in the order they air and, alongside, when each expires.
+        self.fresh_queues = [[post for post in fresh if post.kind == kind] for kind in POST_KINDS]
+        self.fresh_expiries = [[_expiry_us(post) for post in queue] for queue in self.fresh_queues]
 
         # Reruns wait in `waiting` (by the first slot index they could be eligible at) and
         # move to `ready` (by priority) when it comes; `ready` is checked lazily from the top.
@@ -388,6 +396,7 @@ class _Planner:
         reposts_mixed = weights[REPOST] > 0
         # A fresh kind the mix gives no weight never airs: its queue is left unread.
         queues = [queue if weights[kind] else [] for kind, queue in enumerate(self.fresh_queues)]
+        expiries = self.fresh_expiries
         fresh_next = [0, 0]
         heads: list[PlanPost | None] = [None, None]
         day_counts = self.day_counts
@@ -405,11 +414,11 @@ class _Planner:
 
             # The oldest unexpired fresh post of each kind; expired ones are passed for good.
             for kind in (CORE, ENTERTAINING):
-                queue, pointer = queues[kind], fresh_next[kind]
-                while pointer < len(queue) and queue[pointer][0] <= at:
+                queue, expiry, pointer = queues[kind], expiries[kind], fresh_next[kind]
+                while pointer < len(queue) and expiry[pointer] <= at:
                     pointer += 1
                 fresh_next[kind] = pointer
-                heads[kind] = queue[pointer][1] if pointer < len(queue) else None
+                heads[kind] = queue[pointer] if pointer < len(queue) else None
             if self.fresh_runs_out is None and heads[CORE] is None and heads[ENTERTAINING] is None:
                 self.fresh_runs_out = at
 

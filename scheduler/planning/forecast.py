@@ -30,6 +30,7 @@ from ..domain import (
 from ..measuring import Weights
 from ..text import airing_body
 from ..timeutil import iso_utc
+from .collector import cycle_collection_paused
 from .measures import repost_scores
 from .planner import ChannelPlan, Gap, PlanAiring, PlanPost, plan_channel
 
@@ -411,6 +412,7 @@ class _Bodies:
 # --- simulate and status -------------------------------------------------------------------
 
 
+@cycle_collection_paused()  # 72,000 airings reported over a big library: see collector
 def simulate(
     config: Config,
     store: StoredPlan,

@@ -19,9 +19,12 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def start_webhook(record: Path) -> tuple[subprocess.Popen[str], str]:
-    """A fake webhook in its own process (so it doesn't share the daemon's GIL); its URL."""
+    """A fake webhook in its own process (so it doesn't share the daemon's GIL); its URL.
+
+    It is `tests/benchwebhook.py`, one asyncio loop, not the thread-per-connection
+    `FakeWebhook` of the tests, which can't take a burst as fast as it is sent."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakeplatforms", "webhook", "--record", str(record)],
+        [sys.executable, "-m", "tests.benchwebhook", "--record", str(record)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,

@@ -2,10 +2,10 @@
 
 1. 1,000 airings due in the same second across 100 webhook channels (json), published by
    the daemon as a real process (`python -m scheduler run`) to a fake webhook served by a
-   separate process (`python -m tests.fakeplatforms webhook --record FILE`), so the two do
+   separate process (`python -m tests.benchwebhook --record FILE`), so the two do
    not share a GIL. Checks every airing arrived exactly once (one request per idempotency
    key) and prints p50/p99 lateness (received minus due) and the throughput, next to the
-   asyncio floor (`bench/http_floor.py`: bare httpx.AsyncClient, the same burst to the same
+   asyncio floor (`bench/http_floor.py`: bare aiohttp sessions, the same burst to the same
    webhook process) measured in the same run, just before.
    Targets (issue 13): p99 lateness within 1.5x the floor's and under 0.5 s; at least 2,000
    airings/s.

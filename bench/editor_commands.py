@@ -3,7 +3,8 @@
 Builds a throwaway config of 100 hourly webhook channels (UTC, no spacing) and an SQLite
 database of 20,000 queued posts (one in fifty pinned into the next month), then times each
 command as a real process (the venv's `scheduler` console script): the median wall time of
-a few runs and the largest peak RSS among them (`os.wait4`), next to `scheduler --help`.
+a few runs, the median CPU time (user + system, steadier than wall time on a loaded machine)
+and the largest peak RSS among them (`os.wait4`), next to `scheduler --help`.
 `--large` adds a second row of 100,000 posts. It prints figures and never fails on them;
 the targets (issue 13) are for people to read: at 20,000 posts each under 1 s except
 `simulate --days 30` under 5 s; at 100,000 posts each under 3 s; memory under 300 MB.
@@ -110,7 +111,7 @@ def bench(
         print(f"\n{posts:,} posts on {CHANNELS} hourly channels, queued in {seconds:.1f}s")
         if history:
             print(f"history: {history:,} published airings over {history_days} days")
-        print(f"{'command':<36} {'median':>9} {'min':>9} {'max':>9} {'peak RSS':>9}")
+        print(f"{'command':<36} {'median':>9} {'min':>9} {'max':>9} {'CPU':>9} {'peak RSS':>9}")
         base = [str(script), "--config", str(config)]
         for label, command in commands(base, simulate_days):
             results = []
@@ -125,7 +126,8 @@ def bench(
             times = [r.seconds for r in results]
             print(
                 f"{label:<36} {statistics.median(times):>8.2f}s {min(times):>8.2f}s "
-                f"{max(times):>8.2f}s {max(r.rss_mb for r in results):>6.0f} MB"
+                f"{max(times):>8.2f}s {statistics.median(r.cpu_seconds for r in results):>8.2f}s "
+                f"{max(r.rss_mb for r in results):>6.0f} MB"
             )
 
 

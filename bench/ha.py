@@ -4,7 +4,7 @@ For 1, 2 and 3 replicas (real `python -m scheduler run` processes, each with its
 and `application_name`, as on separate hosts), 5,000 pinned airings fall due within 10 s,
 spread evenly over 100 webhook channels (json format, so `Idempotency-Key` is sent), on a
 fresh PostgreSQL schema. The webhook is a separate process
-(`python -m tests.fakeplatforms webhook --record FILE`) recording each request and when it
+(`python -m tests.benchwebhook --record FILE`) recording each request and when it
 arrived. Per replica count it prints: requests delivered, distinct idempotency keys,
 duplicates, p50/p99/max lateness (arrival minus the airing's due time), claims per second
 (from the attempt rows: claims over the span from the first claim to the last) and delivery

@@ -1,11 +1,13 @@
-"""The floor under `bench/dispatch.py`: the same burst sent with no scheduler, two ways.
+"""The floor under `bench/dispatch.py`: the same burst sent with no scheduler, three ways.
 
-1,000 JSON POSTs due at one instant across 100 channels, to the same fake webhook process,
-with nothing but the requests: no claims, no retries, no outcomes, no logging.
-- `threads`: one httpx client and one thread per channel, at most 16 requests in flight
-  (how the daemon sent before issue 13);
-- `asyncio`: one event loop, one pooled `httpx.AsyncClient` per channel (how the daemon
-  sends now), one task per channel, at most 16 requests in flight.
+1,000 JSON POSTs due at one instant across 100 channels, to the same fake webhook process
+(`tests/benchwebhook.py`), with nothing but the requests: no claims, no retries, no
+outcomes, no logging. At most 16 requests in flight, as the daemon's default.
+- `threads`: one httpx client and one thread per channel (how the daemon sent before
+  issue 13);
+- `httpx`: one event loop, one task and one pooled `httpx.AsyncClient` per channel;
+- `asyncio`: the same with one aiohttp session per channel (`ChannelClients.new_async`,
+  what the daemon sends with: the cheapest of these in CPU per request).
 The daemon can't beat the asyncio figures on the same machine; the gap between the two
 benches is the daemon's own work. `bench/dispatch.py` runs `async_burst` in the same run as
 its own burst, so its figures are read against this machine's floor of the moment. Prints,
@@ -24,15 +26,17 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import httpx  # noqa: E402
 from _webhook import percentile, read_record, start_webhook  # noqa: E402
 
-from scheduler.publishers.http import ChannelClients  # noqa: E402
+from scheduler.publishers.http import CONNECTIONS_PER_CHANNEL, ChannelClients  # noqa: E402
 
 CHANNELS = 100
 REQUESTS = 1_000
@@ -106,32 +110,67 @@ def thread_burst(base_url: str, record: Path) -> Burst:
 
 
 def async_burst(base_url: str, record: Path) -> Burst:
-    """Send the burst from one event loop: a task and a pooled async client per channel."""
+    """Send the burst from one event loop: a task and an aiohttp session per channel."""
     return asyncio.run(_async_burst(base_url, record))
 
 
 async def _async_burst(base_url: str, record: Path) -> Burst:
     clients = ChannelClients()
-    channel_clients = [clients.new_async() for _ in range(CHANNELS)]
+    sessions = [clients.new_async() for _ in range(CHANNELS)]
+
+    async def post(n: int, url: str, body: bytes, headers: dict[str, str]) -> None:
+        async with sessions[n].post(url, data=body, headers=headers) as answer:
+            await answer.read()
+
+    try:
+        return await _burst_on_loop(base_url, record, post)
+    finally:
+        for session in sessions:
+            await session.close()
+
+
+def httpx_burst(base_url: str, record: Path) -> Burst:
+    """The same from one event loop with an `httpx.AsyncClient` per channel."""
+    return asyncio.run(_httpx_burst(base_url, record))
+
+
+async def _httpx_burst(base_url: str, record: Path) -> Burst:
+    channel_clients = [
+        httpx.AsyncClient(limits=httpx.Limits(max_connections=CONNECTIONS_PER_CHANNEL))
+        for _ in range(CHANNELS)
+    ]
+
+    async def post(n: int, url: str, body: bytes, headers: dict[str, str]) -> None:
+        await channel_clients[n].post(url, content=body, headers=headers)
+
+    try:
+        return await _burst_on_loop(base_url, record, post)
+    finally:
+        for client in channel_clients:
+            await client.aclose()
+
+
+Post = Callable[[int, str, bytes, dict[str, str]], Awaitable[None]]
+
+
+async def _burst_on_loop(base_url: str, record: Path, post: Post) -> Burst:
+    """One task per channel, each sending its share through `post(channel, …)` once due."""
     sending = asyncio.Semaphore(IN_FLIGHT)
-    for n, client in enumerate(channel_clients):  # connections open before the clock starts
-        await client.post(f"{base_url}/warm/{n}", content=b"{}")
+    for n in range(CHANNELS):  # connections open before the clock starts
+        await post(n, f"{base_url}/warm/{n}", b"{}", {})
     record.unlink()
     due = datetime.now(UTC) + timedelta(seconds=2)
     cpu = time.process_time()
 
     async def channel(n: int) -> None:
-        client = channel_clients[n]
         await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds(), 0.0))
         for i in range(REQUESTS // CHANNELS):
             url, body, headers = _request(base_url, n, i)
             async with sending:
-                await client.post(url, content=body, headers=headers)
+                await post(n, url, body, headers)
 
     await asyncio.gather(*(channel(n) for n in range(CHANNELS)))
     cpu = time.process_time() - cpu
-    for client in channel_clients:
-        await client.aclose()
     return _received(record, due, cpu)
 
 
@@ -145,6 +184,7 @@ def main() -> int:
         try:
             for run in range(1, args.runs + 1):
                 print(f"run {run} threads: {thread_burst(base_url, record).line()}")
+                print(f"run {run} httpx:   {httpx_burst(base_url, record).line()}")
                 print(f"run {run} asyncio: {async_burst(base_url, record).line()}")
         finally:
             server.send_signal(signal.SIGTERM)

@@ -125,6 +125,10 @@ class AiringRow:
     keyed: bool  # has an idempotency key: it was claimed once and may be on the platform
 
 
+# What `queue list --status` accepts: every value `post_status` gives.
+POST_STATUSES = ("queued", "published", "failed", "missed", "unconfirmed", "cancelled", "expired")
+
+
 def post_status(
     *, cancelled: bool, expires: datetime | None, statuses: Collection[str], now: datetime
 ) -> str:

@@ -18,7 +18,6 @@ from scheduler.measuring import Counts, Weights
 from scheduler.queries.report import build_report
 from scheduler.store.metrics import (
     engagement_counts,
-    published_airings,
     record_followers,
     record_snapshots,
 )
@@ -82,7 +81,7 @@ def test_the_kept_snapshot_is_the_latest_in_the_window_whatever_the_order(store:
     }
     assert engagement_counts(store) == expected
     assert ranked(store) == expected
-    window = published_airings(store, "main", Weights(), start=AIRED, end=AIRED + DAY)
+    window = store.view().published_airings("main", Weights(), start=AIRED, end=AIRED + DAY)
     assert [(airing_id, value) for airing_id, *_, value in window] == [
         (late_first, 5),
         (past_window, 2),
@@ -119,7 +118,7 @@ def test_engagement_uses_the_weights_exactly_as_python_does(store: Store) -> Non
     _, airing_id = published(store, NOW, AIRED + 123_456 * timedelta(microseconds=1))
     record_snapshots(store, [snap(airing_id, AIRED + HOUR, likes=7, shares=3, replies=2)])
     for weights in (Weights(), Weights(1.5, 0.1, 3), Weights(0.3, 1, 0.7)):
-        ((_, _, kind, aired_ts, value),) = published_airings(store, "main", weights)
+        ((_, _, kind, aired_ts, value),) = store.view().published_airings("main", weights)
         assert value == weights.engagement(7, 3, 2)
         assert type(value) is type(weights.engagement(7, 3, 2))  # 19, not 19.0, in JSON
         assert aired_ts == (AIRED + 123_456 * timedelta(microseconds=1)).timestamp()
@@ -136,14 +135,14 @@ def test_published_airings_of_a_window_oldest_first(store: Store) -> None:
         session.execute(  # never aired: not in a report
             text("UPDATE airing SET status = 'failed' WHERE id = :id"), {"id": ids[AIRED + DAY]}
         )
-    window = published_airings(store, "main", Weights(), start=AIRED, end=AIRED + DAY)
+    window = store.view().published_airings("main", Weights(), start=AIRED, end=AIRED + DAY)
     assert [airing_id for airing_id, *_ in window] == [
         ids[AIRED],
         ids[AIRED + HOUR],
         ids[AIRED + 2 * HOUR],
     ]
-    assert published_airings(store, "other", Weights(), start=AIRED) == []
-    before = published_airings(store, "main", Weights(), end=AIRED)
+    assert store.view().published_airings("other", Weights(), start=AIRED) == []
+    before = store.view().published_airings("main", Weights(), end=AIRED)
     assert [airing_id for airing_id, *_ in before] == [ids[AIRED - MINUTE]]
 
 
@@ -250,7 +249,7 @@ def test_the_report_is_the_same_on_sqlite_and_postgresql(sqlite_url: str, pg_url
         reports.append(
             build_report(
                 config,
-                store,
+                store.view(),
                 start=AIRED - DAY,
                 end=AIRED + 13 * DAY,
                 now=NOW,

@@ -1,11 +1,14 @@
-"""The promise `queue add` keeps on SQLite: it never imports SQLAlchemy or SQLModel, nor
-the HTTP stack (httpx, the publishers).
+"""The promise `queue add` and the read-only views keep on SQLite: they never import
+SQLAlchemy or SQLModel, nor the HTTP stack (httpx, the publishers).
 
 Editors run `queue add` more than any other command; importing the database layer alone
 costs more than the whole command should (docs/architecture.md, "the fast path"), and the
 HTTP stack about a third of it again: the platforms' specs it checks a post against are
-data that import neither (`scheduler/platforms/`). Each test runs a fresh interpreter, since
-a module imported by an earlier test would hide the import.
+data that import neither (`scheduler/platforms/`). `status`, `calendar`, `queue list`,
+`simulate` and `report` read an SQLite file at the latest schema with the standard driver
+(`store/view_store.py`); a missing file or an older schema still goes through the store,
+which creates or migrates it. Each test runs a fresh interpreter, since a module imported
+by an earlier test would hide the import.
 """
 
 from __future__ import annotations
@@ -15,10 +18,16 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from scheduler.domain import PostDraft
+from scheduler.store.migrations import LATEST_VERSION
 from scheduler.store.store import Store
 from tests.conftest import REPO, write_config
+from tests.test_view_store import _older_database, _schema_version
 
 # Runs the real console entry point, then reports which database modules were imported.
 _PROBE = textwrap.dedent(
@@ -34,9 +43,11 @@ _PROBE = textwrap.dedent(
         code = 0
     heavy = ("sqlalchemy", "sqlmodel", "httpx", "scheduler.publishers")
     loaded = sorted(name for name in sys.modules if name.startswith(heavy))
-    print(json.dumps({"code": code, "loaded": loaded}))
+    print("\\n" + json.dumps({"code": code, "loaded": loaded}))  # after output without a newline
     """
 )
+HEAVY = ["sqlalchemy", "sqlmodel"]  # what the store path loads first
+HOUR = timedelta(hours=1)
 
 
 def _run_probe(tmp_path: Path, *args: str) -> dict[str, object]:
@@ -75,11 +86,73 @@ def test_queue_add_on_a_migrated_sqlite_file_imports_no_sqlalchemy(tmp_path: Pat
         store.close()
 
 
-def test_the_probe_sees_sqlalchemy_when_a_command_loads_it(tmp_path: Path) -> None:
-    """The check above can fail: `queue list` goes through the store and the probe says so."""
+# Each view once, and every calendar format (each loads its own renderer).
+VIEWS = [
+    ("status",),
+    ("calendar", "--days", "7"),
+    ("calendar", "--days", "7", "--format", "json"),
+    ("calendar", "--format", "html", "--view", "month"),
+    ("calendar", "--format", "ics"),
+    ("queue", "list", "--format", "json", "--status", "queued"),
+    ("simulate", "--days", "3", "--format", "json"),
+    ("report", "--format", "html"),
+]
+
+
+def _queued_database(tmp_path: Path) -> Path:
+    """A config and a migrated SQLite file with a floating and a pinned post, a daemon's
+    heartbeat and an open inbox item, so every view has something to read."""
+    from scheduler.domain import Notice
+    from scheduler.store.inbox import InboxStore
+
+    config = write_config(tmp_path)
+    now = datetime.now(UTC)
+    store = Store(f"sqlite:///{tmp_path / 'scheduler.db'}")
+    try:
+        store.migrate()
+        drafts = [
+            PostDraft(body="floating", kind="core", channels=("main",), editor="sara"),
+            PostDraft(
+                body="pinned", kind="core", channels=("main",), editor="sara", at=now + 3 * HOUR
+            ),
+        ]
+        store.add_posts(drafts, now=now, spacing={"main": timedelta(0)})
+        store.beat(owner="d", pid=1, host="h", now=now, state="running")
+        notice = Notice("n1", "mention", "@ali", "hello?", now - HOUR, None, None, {})
+        InboxStore(store).ingest("main", [notice], None, now=now)
+    finally:
+        store.close()
+    return config
+
+
+@pytest.mark.parametrize("command", VIEWS, ids=" ".join)
+def test_views_on_a_migrated_sqlite_file_import_no_database_layer(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    config = _queued_database(tmp_path)
+
+    report = _run_probe(tmp_path, "--config", str(config), *command)
+
+    assert report == {"code": 0, "loaded": []}
+
+
+def test_a_missing_database_goes_through_the_store_which_creates_it(tmp_path: Path) -> None:
+    """Also what shows the probe can fail: it sees the database layer when it is loaded."""
     config = write_config(tmp_path)
 
     report = _run_probe(tmp_path, "--config", str(config), "queue", "list")
 
     assert report["code"] == 0
-    assert "sqlalchemy" in report["loaded"]  # type: ignore[operator]
+    assert set(HEAVY) <= set(report["loaded"])  # type: ignore[arg-type]
+    assert _schema_version(tmp_path / "scheduler.db") == LATEST_VERSION
+
+
+def test_an_older_schema_goes_through_the_store_which_migrates_it(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    _older_database(tmp_path / "scheduler.db")
+
+    report = _run_probe(tmp_path, "--config", str(config), "status", "--format", "json")
+
+    assert report["code"] == 0
+    assert set(HEAVY) <= set(report["loaded"])  # type: ignore[arg-type]
+    assert _schema_version(tmp_path / "scheduler.db") == LATEST_VERSION

@@ -153,7 +153,7 @@ def constructed_inbox(store: Store) -> None:
 
 def report_of(store: Store, toml: str = "") -> dict[str, Any]:
     config = config_of(toml)
-    report = build_report(config, store, start=NOW - WEEK, end=NOW, now=NOW)
+    report = build_report(config, store.view(), start=NOW - WEEK, end=NOW, now=NOW)
     main: dict[str, Any] = report["channels"]["main"]
     return main
 
@@ -206,7 +206,7 @@ def test_nothing_due_is_not_measured_and_an_unread_channel_has_no_inbox(store: S
     assert (answered["value"], answered["verdict"]) == (None, "not measured")
     assert main["inbox"]["received"] == 1 and main["inbox"]["answered_share"] == 0
     config = config_of('[channels.quiet]\npublisher = "file"\npath = "quiet.jsonl"\n')
-    report = build_report(config, store, start=NOW - WEEK, end=NOW, now=NOW)
+    report = build_report(config, store.view(), start=NOW - WEEK, end=NOW, now=NOW)
     assert report["channels"]["quiet"]["inbox"] is None  # nothing is read from a file channel
     assert "inbox: not read" in report_text(report)
 
@@ -217,6 +217,6 @@ def test_status_names_replies_answered_when_behind(store: Store, share: str, nam
 
     constructed_inbox(store)  # over status's 30 days H counts too: 4 of 6 due in time
     toml = f'[channels.main.goals]\nreplies_answered = {{ share = "{share}", within = "2h" }}\n'
-    report = status_report(config_of(toml), store, now=NOW)
+    report = status_report(config_of(toml), store.view(), now=NOW)
     behind = report["channels"]["main"]["goals_behind"]
     assert behind == (["replies_answered behind"] if named else [])

@@ -72,7 +72,7 @@ class FullRows:
         self._store = store
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
+        return getattr(self._store.view(), name)
 
     def window_rows(
         self,
@@ -208,7 +208,7 @@ def assert_same_views(
         for days in (1, 3):
             arguments = dict(start=now, days=days, channel=channel, audit=False)
             assert simulate(config, store, **arguments) == simulate(config, full, **arguments)
-    assert status_report(config, store, now=now) == status_report(config, full, now=now)  # type: ignore[arg-type]
+    assert status_report(config, store.view(), now=now) == status_report(config, full, now=now)  # type: ignore[arg-type]
 
 
 def test_a_library_longer_than_the_window_is_trimmed_to_what_it_can_reach(

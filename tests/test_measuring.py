@@ -394,6 +394,6 @@ def test_status_names_goals_that_are_behind(store: Store, now: datetime) -> None
     )
     for day in range(10):  # +5 a day; the goal needs 10 a day
         record_followers(store, "main", 1000 + 5 * day, at=now - (9 - day) * DAY)
-    report = status_report(config, store, now=now)
+    report = status_report(config, store.view(), now=now)
     assert report["channels"]["main"]["goals_behind"] == ["followers behind"]
     assert "goals behind:     followers behind" in status_text(report, config)

@@ -19,7 +19,7 @@ from scheduler.publishers.base import Delivery
 from scheduler.publishers.bluesky import BlueskyPublisher
 from scheduler.publishers.mastodon import MastodonPublisher
 from scheduler.runtime.measuring import PASS_EVERY, Measurer
-from scheduler.store.metrics import engagement_counts, follower_history
+from scheduler.store.metrics import engagement_counts
 from scheduler.store.models import Airing
 from scheduler.store.store import PostDraft, Store
 from tests.fakeplatforms import FakeBluesky, FakeMastodon
@@ -160,8 +160,8 @@ def test_followers_are_read_once_a_day(store: Store, config: Config, platforms: 
     mastodon.followers_count, bluesky.followers_count = 110, 45
     measurer.tick(AIRED + 12 * HOUR)  # not a day yet
     measurer.tick(AIRED + DAY)
-    assert follower_history(store, "toot") == [(AIRED, 100), (AIRED + DAY, 110)]
-    assert follower_history(store, "sky") == [(AIRED, 40), (AIRED + DAY, 45)]
+    assert store.view().follower_history("toot") == [(AIRED, 100), (AIRED + DAY, 110)]
+    assert store.view().follower_history("sky") == [(AIRED, 40), (AIRED + DAY, 45)]
 
 
 def test_bluesky_reads_25_uris_per_call(store: Store, config: Config, platforms: Platforms) -> None:

@@ -153,7 +153,7 @@ def build_sample(store: Store, now: datetime = NOW) -> None:
 def sample_report(store: Store, *, compare: bool = True) -> dict[str, Any]:
     return build_report(
         sample_config(),
-        store,
+        store.view(),
         start=NOW - 28 * DAY,
         end=NOW,
         now=NOW,

@@ -20,9 +20,9 @@ from scheduler.domain import AiringRow, AiringStatus, PostDraft
 from scheduler.errors import InputError, PostNotFound, StoreError
 from scheduler.media import Medium
 from scheduler.store.airings import ExpiredLease
-from scheduler.store.meta import HeartbeatRow
 from scheduler.store.migrations import LATEST_VERSION, MIGRATIONS
 from scheduler.store.models import Airing, Attempt
+from scheduler.store.reads import HeartbeatRow
 from scheduler.store.store import Claimed, Outcome, Store
 from scheduler.timeutil import iso_utc
 

@@ -309,9 +309,9 @@ def queue_list(
     ] = ListFormat.table,
 ) -> None:
     """List posts with their airings, oldest first."""
+    from ..domain import POST_STATUSES
     from ..errors import InputError
     from ..render.present import post_json, posts_table
-    from ..store.store import POST_STATUSES
 
     app_ctx = context(ctx)
     now = app_ctx.now()
@@ -321,7 +321,7 @@ def queue_list(
         raise InputError(
             f"--status {status!r} is not accepted; use one of: {', '.join(POST_STATUSES)}"
         )
-    records = app_ctx.store.list_posts(channel=channel, status=status, now=now)
+    records = app_ctx.views.list_posts(channel=channel, status=status, now=now)
     if output is ListFormat.json:
         from ..render.terminal import write_json_listing
 
@@ -497,7 +497,7 @@ def simulate(
     with ProgressBar("simulate: planning channels", channels) as bar:
         result = project(
             app_ctx.config,
-            app_ctx.store,
+            app_ctx.views,
             start=begin,
             days=days,
             channel=channel,
@@ -521,7 +521,7 @@ def status(
     from ..render.status import status_text
 
     app_ctx = context(ctx)
-    report = status_report(app_ctx.config, app_ctx.store, now=app_ctx.now())
+    report = status_report(app_ctx.config, app_ctx.views, now=app_ctx.now())
     if output is ShowFormat.json:
         print_json(report)
     else:
@@ -602,7 +602,7 @@ def report(
         raise InputError(f"--to {end!r} is not after --from {start!r}")
     result = build_report(
         app_ctx.config,
-        app_ctx.store,
+        app_ctx.views,
         start=first,
         end=last,
         now=now,

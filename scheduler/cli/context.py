@@ -1,8 +1,9 @@
 """What every command is handed: the clock, the config and the store (docs/architecture.md).
 
 One `AppContext` rides on the root Click context (`ctx.obj`) through every command. The
-config and the store are loaded on first use, so `--help` loads nothing and `queue add` on
-SQLite never opens the SQLAlchemy store (the fast path). The clock is the one "now" of the
+config and the store are loaded on first use, so `--help` loads nothing, and on SQLite
+`queue add` and the read-only views (`views`: status, calendar, queue list, simulate,
+report) never open the SQLAlchemy store (the fast path). The clock is the one "now" of the
 command line: tests hand in an `AppContext` with a fixed clock (`CliRunner.invoke(...,
 obj=AppContext(clock=...))`) instead of patching time.
 """
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from ..domain import PostDraft
     from ..store.post_sql import PlannedFirst
     from ..store.store import Store
+    from ..store.view_store import ViewStore
     from .calendar_commands import CalendarSource
 
 # How long `queue add` waits for a running daemon to plan a floating post (it polls for CLI
@@ -46,6 +48,7 @@ class AppContext:
     calendar_source: CalendarSource | None = None
     _config: Config | None = None
     _store: Store | None = None
+    _views: ViewStore | None = None
 
     def now(self) -> datetime:
         return self.clock()
@@ -72,12 +75,25 @@ class AppContext:
             self._store = store
         return self._store
 
+    @property
+    def views(self) -> ViewStore:
+        """What the read-only commands read through: on an SQLite file at the latest schema
+        the standard driver, read-only, without loading the database layer (`view_store`);
+        anywhere else the store's own connection, once it has created or migrated it."""
+        if self._views is None:
+            from ..store.view_store import open_sqlite
+
+            path = self._fast_path_file()
+            views = open_sqlite(path) if path is not None else None
+            self._views = views if views is not None else self.store.view()
+        return self._views
+
     def calendar(self) -> CalendarSource:
         from .calendar_commands import ForecastSource
 
         if self.calendar_source is not None:
             return self.calendar_source
-        return ForecastSource(self.config, self.store)
+        return ForecastSource(self.config, self.views)
 
     def add_posts(self, drafts: list[PostDraft], now: datetime) -> list[int]:
         """Store drafts; on SQLite without loading the database layer (see post_sql)."""
@@ -94,8 +110,8 @@ class AppContext:
             return self.store.add_posts(drafts, now=now, spacing=spacing)
 
     def _fast_path_file(self) -> str | None:
-        """The SQLite file `queue add` may use with the stdlib driver (see post_sql), while
-        the database layer is not loaded yet."""
+        """The SQLite file `queue add` and the views may use with the stdlib driver (see
+        post_sql, view_store), while the database layer is not loaded yet."""
         url = self.config.scheduler.database
         if self._store is None and url.startswith("sqlite:///"):
             return url.removeprefix("sqlite:///")
@@ -139,6 +155,9 @@ class AppContext:
     def close(self) -> None:
         """Release the store's connections (the root context calls this when a command ends,
         so a test running many commands in one process leaves no pool behind)."""
+        if self._views is not None:
+            self._views.close()
+            self._views = None
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -35,10 +35,9 @@ from .planner import ChannelPlan, Gap, PlanAiring, PlanPost, plan_channel
 
 
 class StoredPlan(Protocol):
-    """What forecasting reads from the store (`scheduler.store.Store` is one): planning
-    stays free of the database layer, and is handed its reads as it is handed `now`."""
-
-    def planning_rows(self) -> tuple[list[PostRow], list[AiringRow]]: ...
+    """What forecasting reads from the store (`scheduler.store.Store` is one, and the
+    editors' `store.view_store.ViewStore`): planning stays free of the database layer, and
+    is handed its reads as it is handed `now`."""
 
     def window_rows(
         self,
@@ -61,13 +60,20 @@ class StoredPlan(Protocol):
 class OpenInboxItem(Protocol):
     """An open inbox item as the calendar's "needs attention" list reads it (§10)."""
 
-    id: int | None
-    channel: str
-    kind: str
-    author: str
-    text: str
-    at: datetime
-    url: str | None
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def author(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def url(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,15 @@ them can't post anything.
 A publisher writes each exchange with its platform once, as *steps*: a generator that
 yields the `Call`s it needs (and `Pause`s between them) and receives each answer, so the
 request building, the reading of answers and the error classification are the same code
-whether the daemon sends on its event loop (`Api.run_async`, through an `httpx.AsyncClient`)
-or a command reads synchronously (`Api.run`, through an `httpx.Client`).
+whether the daemon sends on its event loop (`Api.run_async`) or a command reads
+synchronously (`Api.run`, through an `httpx.Client`).
+
+The event loop sends through aiohttp, not httpx's `AsyncClient`: on the dispatch bench's
+burst (bench/http_floor.py) httpx spent ~0.9 ms of CPU per request, aiohttp ~0.17 ms, and
+the daemon's throughput is bounded by that CPU. The request is encoded as httpx would encode
+it, and the answer handed to the steps as an `httpx.Response`, so publishers see one kind of
+answer on both paths. aiohttp is imported on first use: the CLI's commands never send on a
+loop, and its import would add a tenth of a second to each of them.
 """
 
 from __future__ import annotations
@@ -21,13 +28,16 @@ import asyncio
 import logging
 import re
 import ssl
+import sys
 import time
-from collections.abc import Callable, Generator, Iterator
+import urllib.request
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Generic, TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
@@ -39,6 +49,9 @@ from ..errors import (
 )
 from ..redact import Redactor
 
+if TYPE_CHECKING:
+    import aiohttp
+
 USER_AGENT = "content-scheduler/0.1"
 # Telegram puts the bot token in the path (`/bot123:ABC/sendMessage`); httpx logs request URLs.
 _BOT_TOKEN_IN_PATH = re.compile(r"/bot[^/\s\"']+")
@@ -46,6 +59,11 @@ MESSAGE_LIMIT = 300  # characters of an error message kept for logs and editors
 ANSWER_LIMIT = 1_000_000  # bytes of an answer read; the platforms' own are a few kilobytes
 # A channel's requests go one at a time (its worker sends them in order); one spare.
 CONNECTIONS_PER_CHANNEL = 2
+# Headers the sync client adds that the loop's sender leaves to aiohttp: it advertises only
+# the encodings it can decode, and keeps connections alive by itself (HTTP/1.1).
+_LEFT_TO_AIOHTTP = frozenset({"accept-encoding", "connection"})
+# What h11 refuses in a header value (httpx's sync path raises for it before sending).
+_UNSENDABLE_IN_HEADER = re.compile(r"[\x00\r\n]")
 
 
 class _RedactBotTokens(logging.Filter):
@@ -71,7 +89,7 @@ def redact_http_logs() -> None:
 
 
 def _client_options(timeout: float, tls: ssl.SSLContext | None) -> dict[str, Any]:
-    """What every client of ours is made with, sync or async: our timeouts, TLS verified,
+    """What every synchronous client of ours is made with: our timeouts, TLS verified,
     redirects not followed (a POST that is redirected is a misconfigured base URL, better
     reported than replayed somewhere else), one channel's small pool."""
     redact_http_logs()
@@ -91,13 +109,43 @@ def make_http_client(timeout: float = 10.0, *, tls: ssl.SSLContext | None = None
 
 def make_async_http_client(
     timeout: float = 10.0, *, tls: ssl.SSLContext | None = None
-) -> httpx.AsyncClient:
-    """An asyncio client with the same settings; it opens connections only on the event
-    loop that first sends through it, and must be closed there."""
-    return httpx.AsyncClient(**_client_options(timeout, tls))
+) -> aiohttp.ClientSession:
+    """An aiohttp session with the same settings as `make_http_client` (redirects are
+    refused per request, in `Api.send_async`). Made on the event loop that sends through
+    it, and closed there: its connections belong to that loop. Like httpx it takes proxies
+    from the environment, but only if any is set: aiohttp's `trust_env` reads the
+    environment again on every request, which tripled its CPU per request."""
+    import aiohttp
+
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(
+            limit=CONNECTIONS_PER_CHANNEL,
+            ssl=tls if tls is not None else httpx.create_ssl_context(),
+        ),
+        # `connect` covers waiting for a pooled connection too, as httpx's pool timeout.
+        timeout=aiohttp.ClientTimeout(total=None, connect=min(timeout, 5.0), sock_read=timeout),
+        headers={"User-Agent": USER_AGENT},
+        # httpx sends bytes with no Content-Type of its own; aiohttp would add one.
+        skip_auto_headers=("Content-Type",),
+        trust_env=_proxies_in_environment(),
+    )
 
 
-AsyncClientFactory = Callable[[], httpx.AsyncClient]
+@cache
+def _proxies_in_environment() -> bool:
+    return bool(urllib.request.getproxies())
+
+
+def prepare_async_sending() -> None:
+    """Import aiohttp and read the proxy settings now, not at the first send: the daemon
+    calls this at start, so the first airing of a burst doesn't wait a tenth of a second
+    on the event loop for the import."""
+    import aiohttp  # noqa: F401
+
+    _proxies_in_environment()
+
+
+AsyncClientFactory = Callable[[], "aiohttp.ClientSession"]
 
 
 class ChannelClients:
@@ -109,9 +157,9 @@ class ChannelClients:
     a burst: httpcore scans every pooled connection under one lock on each request.
 
     `new` gives the synchronous client a channel reads with (listening, measuring, `check
-    --online`); `new_async` makes the asyncio client its publisher sends with. The async
-    clients belong to the event loop that uses them: the publisher closes its own there
-    (`Publisher.close_async`), so only the synchronous ones are closed here.
+    --online`); `new_async` makes the aiohttp session its publisher sends with. The sessions
+    belong to the event loop that uses them: the publisher closes its own there
+    (`Publisher.close_async`), so only the synchronous clients are closed here.
     """
 
     def __init__(self, timeout: float = 10.0) -> None:
@@ -124,7 +172,7 @@ class ChannelClients:
         self._clients.append(client)
         return client
 
-    def new_async(self) -> httpx.AsyncClient:
+    def new_async(self) -> aiohttp.ClientSession:
         return make_async_http_client(self._timeout, tls=self._tls)
 
     def close(self) -> None:
@@ -176,7 +224,7 @@ class Api:
 
     def __post_init__(self) -> None:
         self._redact = Redactor(self.secrets)
-        self._async_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+        self._async_clients: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
 
     def session_secrets(self, *tokens: str) -> None:
         """Keep a session's tokens out of messages too; they replace the last session's."""
@@ -198,7 +246,7 @@ class Api:
             request = self.client.build_request(method, url, **kwargs)
             response = self.client.send(request, stream=True)
             try:
-                if _small_and_plain(response):
+                if _small_and_plain(response.headers):
                     response.read()
                     return response
                 body = _read_at_most(response, ANSWER_LIMIT)
@@ -207,28 +255,60 @@ class Api:
             return _with_body(response, body)
 
     async def send_async(self, call: Call) -> httpx.Response:
-        """`send` on the event loop, through this channel's async client for that loop."""
+        """`send` on the event loop, through this channel's aiohttp session for that loop."""
         loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            client = self._async_clients[loop] = self.new_async_client()
+        session = self._async_clients.get(loop)
+        if session is None:
+            session = self._async_clients[loop] = self.new_async_client()
         with self._transport_errors(call.posting):
-            request = client.build_request(call.method, call.url, **call.options)
-            response = await client.send(request, stream=True)
-            try:
-                if _small_and_plain(response):
-                    await response.aread()
-                    return response
-                body = await _read_at_most_async(response, ANSWER_LIMIT)
-            finally:
-                await response.aclose()
-            return _with_body(response, body)
+            url, headers, body = self._encode(call)
+            async with session.request(
+                call.method, url, headers=headers, data=body, allow_redirects=False
+            ) as answer:
+                if _small_and_plain(answer.headers):
+                    content = await answer.read()
+                else:
+                    reading = _Bounded(ANSWER_LIMIT)
+                    async for chunk in answer.content.iter_chunked(64 * 1024):
+                        if reading.full_after(chunk):
+                            answer.close()  # drops the connection, the rest unread
+                            break
+                    content = reading.body()
+                return _answer(answer, content)
+
+    def _encode(self, call: Call) -> tuple[str, list[tuple[str, str]], bytes | None]:
+        """The URL, headers and body bytes of `call`, as the sync client would send them.
+
+        A request of bytes and headers (the webhook's, the burst's) is put together here;
+        any other (JSON, forms, files, query parameters) is encoded by httpx itself, which
+        costs it about 80 µs more.
+        """
+        options = call.options
+        if options.keys() <= {"content", "headers"} and isinstance(
+            options.get("content", b""), bytes
+        ):
+            headers = list((options.get("headers") or {}).items())
+            url, body = call.url, options.get("content")
+        else:
+            request = self.client.build_request(call.method, call.url, **options)
+            headers = [
+                (name, value)
+                for name, value in request.headers.multi_items()
+                if name.lower() not in _LEFT_TO_AIOHTTP
+            ]
+            url, body = str(request.url), request.read() or None
+        for _name, value in headers:
+            # What httpx's sync path refuses before sending, refused the same way here.
+            value.encode("ascii")
+            if _UNSENDABLE_IN_HEADER.search(value):
+                raise UnicodeEncodeError("ascii", value, 0, 1, "not sendable in a header")
+        return url, headers, body
 
     async def close_async(self) -> None:
-        """Close the running loop's async client, which opened its connections there."""
-        client = self._async_clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        """Close the running loop's session, which opened its connections there."""
+        session = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if session is not None:
+            await session.close()
 
     def run(self, steps: Steps[T]) -> T:
         """Carry out a publisher's steps synchronously; returns what they return."""
@@ -268,26 +348,37 @@ class Api:
 
     @contextmanager
     def _transport_errors(self, posting: bool) -> Iterator[None]:
-        """Turn what httpx raises while sending into the publish error it means."""
+        """Turn what httpx or aiohttp raise while sending into the publish error it means."""
         try:
             yield
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransientPublishError(self._describe("can't connect", exc)) from None
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            what = "no answer" if isinstance(exc, httpx.TimeoutException) else "connection lost"
-            message = self._describe(what, exc)
-            if posting:
-                raise InterruptedPublishError(message + " (the post may have been made)") from None
-            raise TransientPublishError(message) from None
-        except httpx.HTTPError as exc:  # invalid URL, unsupported scheme, …
-            raise PermanentPublishError(self._describe("request not possible", exc)) from None
-        except (httpx.InvalidURL, UnicodeEncodeError):
+        except Exception as exc:
+            error = self._transport_error(exc, posting)
+            if error is exc:
+                raise
+            raise error from None
+
+    def _transport_error(self, exc: Exception, posting: bool) -> Exception:
+        """The publish error a transport failure means: whether the request can have left
+        decides between "retry freely" and "the post may have been made"."""
+        before, after, impossible = _transport_failures()
+        if isinstance(exc, UnicodeEncodeError | httpx.InvalidURL):
             # A header or URL built from a token HTTP can't carry; nothing was sent. The
             # exception's text quotes the character, a piece of the token: it is left out.
-            raise PermanentPublishError(
+            return PermanentPublishError(
                 f"{self.platform}: request not possible: a header or the URL holds a "
                 "character HTTP can't carry (check the channel's token)"
-            ) from None
+            )
+        if isinstance(exc, before):
+            return TransientPublishError(self._describe("can't connect", exc))
+        if isinstance(exc, after):
+            timed_out = isinstance(exc, httpx.TimeoutException | TimeoutError)  # aiohttp's too
+            message = self._describe("no answer" if timed_out else "connection lost", exc)
+            if posting:
+                return InterruptedPublishError(message + " (the post may have been made)")
+            return TransientPublishError(message)
+        if isinstance(exc, impossible):  # invalid URL, unsupported scheme, …
+            return PermanentPublishError(self._describe("request not possible", exc))
+        return exc
 
     def check(self, response: httpx.Response) -> httpx.Response:
         """Return a 2xx response; raise the publish error its status calls for otherwise."""
@@ -329,14 +420,69 @@ class _Drive(Generic[T]):
             return None
 
 
-def _small_and_plain(response: httpx.Response) -> bool:
+def _small_and_plain(headers: Mapping[str, str]) -> bool:
     """Does the answer say it is within `ANSWER_LIMIT`, uncompressed? Then it is read whole
     and kept as it is, which saves the chunked read and a rebuilt response on every send
     (the platforms' answers are all like this). A compressed one is read in bounded chunks
     like one of unknown length: a small body may inflate past the limit."""
-    length = response.headers.get("content-length", "")
-    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    length = headers.get("content-length", "")
+    encoding = headers.get("content-encoding", "identity").strip().lower()
     return length.isdigit() and int(length) <= ANSWER_LIMIT and encoding == "identity"
+
+
+# Transport errors: raised before the request can have left, after, and requests that can't
+# be made at all. aiohttp's are added once it is imported (before that none can be raised).
+_HTTPX_FAILURES: tuple[tuple[type[Exception], ...], ...] = (
+    (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout),
+    (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError),
+    (httpx.HTTPError,),
+)
+
+
+def _transport_failures() -> tuple[tuple[type[Exception], ...], ...]:
+    if "aiohttp" not in sys.modules:
+        return _HTTPX_FAILURES
+    return _with_aiohttp_failures()
+
+
+@cache
+def _with_aiohttp_failures() -> tuple[tuple[type[Exception], ...], ...]:
+    import aiohttp
+
+    before, after, impossible = _HTTPX_FAILURES
+    return (
+        (
+            *before,
+            aiohttp.ClientConnectorError,  # refused, DNS, TLS handshake and certificate
+            aiohttp.ConnectionTimeoutError,  # connecting, or waiting for a pooled connection
+        ),
+        (
+            *after,
+            aiohttp.ClientConnectionError,  # disconnected, reset, read timeout
+            aiohttp.ClientPayloadError,
+            aiohttp.ClientResponseError,  # an answer that is not HTTP
+        ),
+        (*impossible, aiohttp.ClientError),  # invalid URL, unsupported scheme, …
+    )
+
+
+def _answer(answer: aiohttp.ClientResponse, content: bytes) -> httpx.Response:
+    """aiohttp's answer as the `httpx.Response` the steps read, holding `content` (decoded).
+    Made from a stream and read, which costs half of what `content=` does."""
+    headers = [
+        (name, value)
+        for name, value in answer.raw_headers
+        if name.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")
+    ]
+    headers.append((b"Content-Length", str(len(content)).encode()))
+    response = httpx.Response(
+        answer.status,
+        headers=headers,
+        stream=httpx.ByteStream(content),
+        extensions={"reason_phrase": (answer.reason or "").encode("latin-1", "replace")},
+    )
+    response.read()
+    return response
 
 
 def _read_at_most(response: httpx.Response, limit: int) -> bytes:
@@ -344,15 +490,6 @@ def _read_at_most(response: httpx.Response, limit: int) -> bytes:
     hundreds of megabytes must not take the daemon's memory with it."""
     reading = _Bounded(limit)
     for chunk in response.iter_bytes():
-        if reading.full_after(chunk):
-            break
-    return reading.body()
-
-
-async def _read_at_most_async(response: httpx.Response, limit: int) -> bytes:
-    """`_read_at_most` for a response streamed by an async client."""
-    reading = _Bounded(limit)
-    async for chunk in response.aiter_bytes():
         if reading.full_after(chunk):
             break
     return reading.body()

@@ -29,15 +29,8 @@ from ..planning.measures import (
     median,
 )
 from ..platforms.spec import Read
-from ..store.inbox import InboxStore, Received
-from ..store.metrics import (
-    Aired,
-    airing_texts,
-    follower_history,
-    published_airings,
-    tags_by_post,
-)
-from ..store.store import Store
+from ..store.reads import Aired, Received
+from ..store.view_store import ViewStore
 from ..timeutil import format_duration, iso_utc
 
 TOP_AND_BOTTOM = 5
@@ -47,7 +40,7 @@ STATUS_WINDOW = timedelta(days=30)
 
 def build_report(
     config: Config,
-    store: Store,
+    store: ViewStore,
     *,
     start: datetime,
     end: datetime,
@@ -57,14 +50,14 @@ def build_report(
 ) -> dict[str, Any]:
     names = [name for name in config.channels if channel is None or name == channel]
     weights = config.metrics.weights
-    tags = tags_by_post(store)
+    tags = store.tags_by_post()
     inbox = _inbox_by_channel(store, start=start, end=end, channel=channel)
     report: dict[str, Any] = {"from": iso_utc(start), "to": iso_utc(end), "channels": {}}
     compared: dict[str, list[float]] = {tag: [] for tag in compare_tags or ()}
     clocks: dict[ZoneInfo, _LocalTimes] = {}  # channels in one timezone share conversions
     for name in names:
         settings = config.channels[name]
-        window = published_airings(store, name, weights, start=start, end=end)
+        window = store.published_airings(name, weights, start=start, end=end)
         if compared:
             for _, post_id, _, _, value in window:
                 if value is not None:
@@ -74,7 +67,7 @@ def build_report(
         firsts = _first_airings(store, name, weights, window, start=start)
         local = clocks.setdefault(settings.timezone, _LocalTimes(settings.timezone))
         report["channels"][name] = _channel_report(
-            settings, window, firsts, tags, follower_history(store, name), local=local, now=now
+            settings, window, firsts, tags, store.follower_history(name), local=local, now=now
         )
         _add_inbox(report["channels"][name], settings, inbox.get(name, []), now=now)
     _add_bodies(report, store)
@@ -93,7 +86,7 @@ def build_report(
 
 
 def _first_airings(
-    store: Store, channel: str, weights: Weights, window: Sequence[Aired], *, start: datetime
+    store: ViewStore, channel: str, weights: Weights, window: Sequence[Aired], *, start: datetime
 ) -> dict[int, Aired]:
     """The first airing on the channel of each post rerun in the window: before the window
     when there is one, else its first in the window."""
@@ -103,7 +96,7 @@ def _first_airings(
         return firsts
     # The history before the window in one read (the channel's index is scanned whichever
     # posts are asked for), oldest first.
-    for airing in (*published_airings(store, channel, weights, end=start), *window):
+    for airing in (*store.published_airings(channel, weights, end=start), *window):
         if airing[1] in reposted:
             firsts.setdefault(airing[1], airing)
     return firsts
@@ -228,23 +221,23 @@ def _followers(history: Sequence[tuple[datetime, int]]) -> dict[str, Any]:
     }
 
 
-def _add_bodies(report: dict[str, Any], store: Store) -> None:
+def _add_bodies(report: dict[str, Any], store: ViewStore) -> None:
     """Each top and bottom post's text, so the report says which post it was."""
     rows = [
         row
         for channel in report["channels"].values()
         for row in (*channel["top"], *channel["bottom"])
     ]
-    texts = airing_texts(store, (row["airing_id"] for row in rows))
+    texts = store.airing_texts(row["airing_id"] for row in rows)
     for row in rows:
         row["body"] = texts.get(row["airing_id"], "")
 
 
 def _inbox_by_channel(
-    store: Store, *, start: datetime, end: datetime, channel: str | None
+    store: ViewStore, *, start: datetime, end: datetime, channel: str | None
 ) -> dict[str, list[Received]]:
     found: dict[str, list[Received]] = defaultdict(list)
-    for item in InboxStore(store).received(start=start, end=end, channel=channel):
+    for item in store.inbox_received(start=start, end=end, channel=channel):
         found[item.channel].append(item)
     return found
 
@@ -298,7 +291,7 @@ def _inbox_json(stats: AnswerStats, items: Sequence[Received], within: timedelta
     }
 
 
-def goals_behind(config: Config, store: Store, *, now: datetime) -> dict[str, list[str]]:
+def goals_behind(config: Config, store: ViewStore, *, now: datetime) -> dict[str, list[str]]:
     """Per channel, its goals that are behind or unrealistic at the current trend, as
     `status` names them; engagement per airing and replies answered are judged over the
     last `STATUS_WINDOW`."""
@@ -318,16 +311,16 @@ def goals_behind(config: Config, store: Store, *, now: datetime) -> dict[str, li
     return behind
 
 
-def _dated_goals_behind(config: Config, store: Store, *, now: datetime) -> dict[str, list[str]]:
+def _dated_goals_behind(config: Config, store: ViewStore, *, now: datetime) -> dict[str, list[str]]:
     behind: dict[str, list[str]] = {name: [] for name in config.channels}
     weights = config.metrics.weights
     for name, settings in config.channels.items():
         if not settings.goals.dated():
             continue  # no goal: nothing to read
-        recent = published_airings(store, name, weights, start=now - STATUS_WINDOW)
+        recent = store.published_airings(name, weights, start=now - STATUS_WINDOW)
         measured = [(aired_ts, value) for *_, aired_ts, value in recent if value is not None]
         times, values = [t for t, _ in measured], [v for _, v in measured]
-        paces = _goals(settings, times, values, follower_history(store, name), now=now)
+        paces = _goals(settings, times, values, store.follower_history(name), now=now)
         behind[name] = [
             f"{pace.name} {pace.verdict}"
             for pace in paces

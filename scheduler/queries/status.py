@@ -14,15 +14,14 @@ from typing import Any
 from ..config import Config
 from ..domain import NEEDS_EDITOR
 from ..planning.forecast import gap_json, plan_all, window_inputs
-from ..store.inbox import InboxStore
-from ..store.store import Store
+from ..store.view_store import ViewStore
 from ..timeutil import iso_local, iso_utc
 from .report import goals_behind
 
 FORECAST_DAYS = 7
 
 
-def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, Any]:
+def status_report(config: Config, store: ViewStore, *, now: datetime) -> dict[str, Any]:
     days = max(FORECAST_DAYS, int(config.scheduler.horizon / timedelta(days=1)) + 1)
     end = now + timedelta(days=days)
     # The forecast is the plan itself: no bodies, no audit, only the rows the week needs.
@@ -32,7 +31,7 @@ def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, A
         name: [a for a in item.stored if a.status in NEEDS_EDITOR] for name, item in inputs.items()
     }
     queued = store.queued_counts(list(config.channels), now=now)
-    inbox = InboxStore(store).waiting()
+    inbox = store.inbox_waiting()
     behind = goals_behind(config, store, now=now)
     channels = {}
     for name in config.channels:
@@ -62,7 +61,7 @@ def status_report(config: Config, store: Store, *, now: datetime) -> dict[str, A
     return {"now": iso_utc(now), "daemon": _daemon_state(config, store, now), "channels": channels}
 
 
-def _daemon_state(config: Config, store: Store, now: datetime) -> dict[str, Any]:
+def _daemon_state(config: Config, store: ViewStore, now: datetime) -> dict[str, Any]:
     beats = store.heartbeats()
     if not beats:
         return {"state": "never ran"}

@@ -45,6 +45,7 @@ from ..errors import (
     TransientPublishError,
 )
 from ..publishers.base import Delivery, Publisher, Receipt
+from ..publishers.http import prepare_async_sending
 from ..store.store import Claimed, Outcome, Store
 from ..text import airing_body
 from ..timeutil import format_duration, iso_local
@@ -147,6 +148,7 @@ class Dispatcher:
         self._closed = threading.Event()
         self._lease_keeper = threading.Thread(target=self._keep_leases, name="leases", daemon=True)
         self._lease_keeper.start()
+        prepare_async_sending()
 
     # --- the loop's calls ------------------------------------------------------------------
 

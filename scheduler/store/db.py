@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from ..errors import StoreError
 from .post_sql import SQLITE_BUSY_TIMEOUT_MS, SqlDialect, prepare_sqlite
+from .view_store import ViewStore
 
 
 def redact_url(url: str) -> str:
@@ -55,6 +56,22 @@ class Database:
             raise StoreError(
                 f"database {redact_url(self.url)} failed: {_first_line(exc.orig)}"
             ) from exc
+
+    def view(self) -> ViewStore:
+        """The editors' reads (`view_store`) over this store's connections: each read in a
+        session of its own, through the same DB-API functions as the light SQLite path."""
+        return ViewStore(self._reading, self._sql)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        with self.session() as session:
+            try:
+                yield dbapi_cursor(session)
+            except self.engine.dialect.loaded_dbapi.Error as exc:
+                # Under SQLAlchemy, the driver's own errors: the same one error type.
+                raise StoreError(
+                    f"database {redact_url(self.url)} failed: {_first_line(exc)}"
+                ) from exc
 
 
 def _make_engine(url: str) -> Engine:

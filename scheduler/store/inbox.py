@@ -29,6 +29,7 @@ from ..domain import AiringKind, AiringStatus, InboxStatus
 from .db import Database, insert_or_skip
 from .meta import note_change
 from .models import Airing, InboxItem, ListenCursor, Post, table_of
+from .reads import Waiting
 
 # A reply in these states still stands: another one would answer the item twice.
 _STANDING = (*(str(s) for s in (AiringStatus.planned, AiringStatus.publishing)), "published")
@@ -59,27 +60,6 @@ class InboxEntry:
             "status": item.status,
             "reply": item.reply_airing_id,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class Waiting:
-    """Per channel: open items and when the oldest arrived."""
-
-    open: int
-    oldest: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """An item as the report counts it: when it arrived, where it stands, and when its
-    answer was published (None unless answered)."""
-
-    id: int
-    channel: str
-    author: str
-    at: datetime
-    status: str
-    answered_at: datetime | None
 
 
 class InboxStore:
@@ -165,34 +145,6 @@ class InboxStore:
         with self.store.session() as session:
             return [InboxEntry(*row) for row in session.execute(query).all()]
 
-    def received(
-        self, *, start: datetime, end: datetime, channel: str | None = None
-    ) -> list[Received]:
-        """Items that arrived in `[start, end)`, oldest first, with their answer's published
-        time: what `report` counts answers and response times from."""
-        reply = table_of(Airing).alias("reply")
-        query = (
-            sa_select(
-                col(InboxItem.id),
-                col(InboxItem.channel),
-                col(InboxItem.author),
-                col(InboxItem.at),
-                col(InboxItem.status),
-                reply.c.published_at,
-            )
-            .outerjoin(
-                reply,
-                (reply.c.id == InboxItem.reply_airing_id)
-                & (reply.c.status == str(AiringStatus.published)),
-            )
-            .where(col(InboxItem.at) >= start, col(InboxItem.at) < end)
-            .order_by(col(InboxItem.at), col(InboxItem.id))
-        )
-        if channel is not None:
-            query = query.where(col(InboxItem.channel) == channel)
-        with self.store.session() as session:
-            return [Received(*row) for row in session.execute(query).all()]
-
     def get(self, item_id: int) -> InboxItem:
         with self.store.session() as session:
             item = session.get(InboxItem, item_id)
@@ -257,13 +209,7 @@ class InboxStore:
 
     def waiting(self) -> dict[str, Waiting]:
         """Open items per channel and the oldest one's time."""
-        with self.store.session() as session:
-            rows = session.execute(
-                sa_select(col(InboxItem.channel), func.count(), func.min(InboxItem.at))
-                .where(col(InboxItem.status) == InboxStatus.open)
-                .group_by(col(InboxItem.channel))
-            ).all()
-        return {channel: Waiting(count, oldest) for channel, count, oldest in rows}
+        return self.store.view().inbox_waiting()
 
     def newly_late(
         self, response_times: Mapping[str, timedelta], *, now: datetime

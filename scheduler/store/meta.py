@@ -3,31 +3,18 @@ heartbeats, and which replica plans."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from .db import Database, dbapi_cursor, insert_or_skip
 from .models import Heartbeat, Meta, table_of
 from .post_sql import SqlDialect, bump_revision
+from .reads import HeartbeatRow
 
 _PLANNER_LOCK = 7_345_003
-
-
-@dataclass(frozen=True, slots=True)
-class HeartbeatRow:
-    """A daemon as its latest heartbeat describes it (`status` shows these)."""
-
-    owner: str
-    pid: int
-    host: str
-    started: datetime
-    beat: datetime
-    state: str  # running | stopped
 
 
 class MetaJobs(Database):
@@ -62,18 +49,7 @@ class MetaJobs(Database):
 
     def heartbeats(self) -> list[HeartbeatRow]:
         """Every daemon's latest heartbeat, the most recent first."""
-        with self.session() as session:
-            rows = session.execute(
-                sa_select(
-                    col(Heartbeat.owner),
-                    col(Heartbeat.pid),
-                    col(Heartbeat.host),
-                    col(Heartbeat.started),
-                    col(Heartbeat.beat),
-                    col(Heartbeat.state),
-                ).order_by(col(Heartbeat.beat).desc())
-            ).all()
-        return [HeartbeatRow(*row) for row in rows]
+        return self.view().heartbeats()
 
 
 def revision_of(session: Session) -> int:

@@ -1,24 +1,23 @@
-"""Count snapshots, follower counts and tags (§11): what measuring writes and reports read.
+"""Count snapshots and follower counts (§11): what measuring writes and reads back.
 
 Each airing's engagement snapshot (the latest within the engagement window) is kept in
 `airing_engagement`, updated in the transaction that writes snapshots, so reads never rank
-snapshots. Reads return plain tuples of narrow columns over the DB-API cursor, never ORM
-objects: a year of twenty hourly channels is 175,000 airings, and a report reads them all.
+snapshots. What `report`, goals and repost scores read of them (published airings with
+their engagement, follower history, tags) is in `reads.py`, plain SQL that editors' views
+run without SQLAlchemy.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session
 
 from ..errors import InputError
-from ..measuring import Counts, Weights
+from ..measuring import Counts
 from .post_sql import SqlDialect
 from .store import Store
 
@@ -44,12 +43,6 @@ class DueRead:
     channel: str
     remote_id: str
     step: int
-
-
-# One published airing of a channel, as the driver returns it: (airing id, post id, kind,
-# aired as POSIX seconds, engagement or None when never measured). A year's report reads
-# 175,000 of them; a plain tuple costs nothing more to make, where an object per row did.
-Aired = tuple[int, int, str, float, float | None]
 
 
 def due_reads(
@@ -202,64 +195,6 @@ def followers_read_at(store: Store) -> dict[str, datetime]:
     return {channel: store._sql.read_time(at) for channel, at in rows}
 
 
-def follower_history(store: Store, channel: str) -> list[tuple[datetime, int]]:
-    with store.session() as session:
-        rows = session.execute(
-            text("SELECT at, followers FROM follower_snapshot WHERE channel = :c ORDER BY at"),
-            {"c": channel},
-        ).all()
-    return [(store._sql.read_time(at), followers) for at, followers in rows]
-
-
-# An airing's time as POSIX seconds, exact to the microsecond on both databases (SQLite
-# keeps times as fixed-width text, microseconds from character 21), so both give the same
-# float as `datetime.timestamp()`.
-_AIRED = "COALESCE(a.published_at, a.at)"
-_AIRED_TS = {
-    "sqlite": f"(CAST(strftime('%s', {_AIRED}) AS INTEGER) * 1000000 "
-    f"+ CAST(substr({_AIRED}, 21, 6) AS INTEGER)) / 1000000.0",
-    "postgresql": f"CAST(CAST(EXTRACT(EPOCH FROM {_AIRED}) * 1000000 AS BIGINT) "
-    "AS DOUBLE PRECISION) / 1000000",
-}
-# `Weights.engagement` in SQL, the same products summed in the same order: the same numbers
-# (whole when the weights are, as in Python), without a Python step per row.
-_ENGAGEMENT = "e.likes * ? + e.shares * ? + e.replies * ?"
-
-
-def published_airings(
-    store: Store,
-    channel: str,
-    weights: Weights,
-    *,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> list[Aired]:
-    """The published airings of `channel` aired in [start, end) (an open side: unbounded),
-    oldest first (ties by id), with their engagement. A channel is read through the index
-    over its published airings."""
-    sql = store._sql
-    where = "a.status = 'published' AND a.channel = ?"
-    params: list[Any] = [weights.likes, weights.shares, weights.replies, channel]
-    if start is not None:
-        where += f" AND {_AIRED} >= ?"
-        params.append(sql.time(start))
-    if end is not None:
-        where += f" AND {_AIRED} < ?"
-        params.append(sql.time(end))
-    with store.session() as session:
-        cursor = session.connection().connection.cursor()
-        cursor.execute(
-            sql.sql(
-                f"SELECT a.id, a.post_id, a.kind, {_AIRED_TS[sql.name]}, {_ENGAGEMENT} "
-                "FROM airing a LEFT JOIN airing_engagement e ON e.airing_id = a.id "
-                f"WHERE {where} ORDER BY {_AIRED}, a.id"
-            ),
-            params,
-        )
-        rows: list[Aired] = list(cursor.fetchall())
-    return rows
-
-
 def engagement_counts(store: Store) -> dict[int, Counts]:
     """The counts each measured airing's engagement is read from, by airing id."""
     with store.session() as session:
@@ -267,46 +202,3 @@ def engagement_counts(store: Store) -> dict[int, Counts]:
             text("SELECT airing_id, likes, shares, replies, quotes FROM airing_engagement")
         ).all()
     return {row[0]: Counts(row[1], row[2], row[3], row[4]) for row in rows}
-
-
-def tags_by_post(store: Store) -> dict[int, list[str]]:
-    """Every post's tags, sorted (the same as `tags_of(session, None)`, over the DB-API
-    cursor: a year's report reads 100,000 of them)."""
-    with store.session() as session:
-        cursor = session.connection().connection.cursor()
-        cursor.execute("SELECT post_id, tag FROM post_tag ORDER BY post_id, tag")
-        rows = cursor.fetchall()
-    tags: dict[int, list[str]] = defaultdict(list)
-    for post_id, tag in rows:
-        tags[post_id].append(tag)
-    return tags
-
-
-def engagements(store: Store, weights: Weights) -> list[tuple[int, str, float]]:
-    """(post, channel, engagement) of every measured published airing: what scores read."""
-    query = (
-        "SELECT a.post_id, a.channel, e.likes, e.shares, e.replies FROM airing_engagement e "
-        "JOIN airing a ON a.id = e.airing_id WHERE a.status = 'published' ORDER BY a.id"
-    )
-    with store.session() as session:
-        cursor = session.connection().connection.cursor()
-        cursor.execute(query)
-        rows = cursor.fetchall()
-    engagement = weights.engagement
-    return [(post, channel, engagement(*counts)) for post, channel, *counts in rows]
-
-
-def airing_texts(store: Store, airing_ids: Iterable[int]) -> dict[int, str]:
-    """The text of each airing as sent (its post's body where none was kept): the report
-    names its top and bottom posts by what they said."""
-    wanted = sorted(set(airing_ids))
-    found: dict[int, str] = {}
-    with store.session() as session:
-        for start in range(0, len(wanted), 500):
-            keys = {f"i{index}": value for index, value in enumerate(wanted[start : start + 500])}
-            query = text(
-                "SELECT a.id, COALESCE(a.body, p.body) FROM airing a JOIN post p "
-                f"ON p.id = a.post_id WHERE a.id IN ({', '.join(':' + key for key in keys)})"
-            )
-            found.update({airing_id: body for airing_id, body in session.execute(query, keys)})
-    return found

@@ -16,20 +16,18 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from ..domain import AiringRow, AiringStatus, ChannelWindow, PostRow, WindowRows
-from . import listings
-from .db import Database, chunked, dbapi_cursor, insert_or_skip
-from .inbox import InboxStore
+from .db import Database, chunked, insert_or_skip
 from .meta import revision_of
 from .models import (
     AIRING_ROW,
     BROADCAST_AIRING,
     BROADCAST_POST,
     Airing,
-    InboxItem,
     Post,
     PostChannel,
     table_of,
 )
+from .reads import OpenItem
 
 
 class PlanJobs(Database):
@@ -91,49 +89,18 @@ class PlanJobs(Database):
     ) -> WindowRows:
         """The rows planning [start, end) at `start` needs, history from `history_from` on:
         what calendar, simulate and status read (see `store.listings`)."""
-        with self.session() as session:
-            return listings.window_rows(
-                dbapi_cursor(session),
-                self._sql,
-                channels,
-                start=start,
-                end=end,
-                history_from=history_from,
-            )
+        return self.view().window_rows(channels, start=start, end=end, history_from=history_from)
 
-    def queued_counts(self, channels: Sequence[str], *, now: datetime) -> dict[str, int]:
-        """Per channel, the posts still to air there (`status`'s queued posts)."""
-        with self.session() as session:
-            return listings.queued_counts(dbapi_cursor(session), self._sql, channels, now=now)
-
-    def open_inbox_items(self) -> list[InboxItem]:
+    def open_inbox_items(self) -> list[OpenItem]:
         """Open inbox items oldest first (what planning's `StoredPlan` reads)."""
-        return [entry.item for entry in InboxStore(self).entries()]
+        return self.view().open_inbox_items()
 
     def sent_bodies(self, airing_ids: Iterable[int]) -> dict[int, str]:
         """The text each of these airings was sent with, for those claimed at least once."""
-        wanted = sorted(set(airing_ids))
-        result: dict[int, str] = {}
-        with self.session() as session:
-            for batch in chunked(wanted):
-                result.update(
-                    session.execute(
-                        sa_select(col(Airing.id), col(Airing.body)).where(
-                            col(Airing.id).in_(batch), col(Airing.body).is_not(None)
-                        )
-                    ).all()
-                )
-        return result
+        return self.view().sent_bodies(airing_ids)
 
     def bodies(self, post_ids: Iterable[int]) -> dict[int, str]:
-        wanted = sorted(set(post_ids))
-        result: dict[int, str] = {}
-        with self.session() as session:
-            for batch in chunked(wanted):
-                result.update(
-                    session.execute(select(Post.id, Post.body).where(col(Post.id).in_(batch))).all()
-                )
-        return result
+        return self.view().bodies(post_ids)
 
     def write_plan(
         self,

@@ -29,7 +29,7 @@ from ..domain import (
 from ..errors import InputError, PostNotFound, ReplyNotAPost
 from ..media import MediumInfo
 from .db import Database, dbapi_cursor
-from .listings import PostListing, list_posts
+from .listings import PostListing
 from .meta import note_change
 from .models import (
     BROADCAST_AIRING,
@@ -88,9 +88,6 @@ class PostRecord:
         )
 
 
-POST_STATUSES = ("queued", "published", "failed", "missed", "unconfirmed", "cancelled", "expired")
-
-
 class PostJobs(Database):
     def add_posts(
         self, drafts: Sequence[PostDraft], *, now: datetime, spacing: Mapping[str, timedelta]
@@ -111,11 +108,7 @@ class PostJobs(Database):
         self, *, channel: str | None = None, status: str | None = None, now: datetime
     ) -> list[PostListing]:
         """Posts oldest first, with their airings, as light records (`store.listings`)."""
-        with self.session() as session:
-            records = list_posts(dbapi_cursor(session), self._sql, channel=channel)
-        if status is not None:
-            records = [record for record in records if record.status(now) == status]
-        return records
+        return self.view().list_posts(channel=channel, status=status, now=now)
 
     def all_posts(self) -> list[PostRecord]:
         with self.session() as session:

@@ -15,13 +15,13 @@ Methods take the time as an argument; none reads the clock.
 
 from __future__ import annotations
 
-from ..domain import PostDraft
+from ..domain import POST_STATUSES, PostDraft
 from ..measuring import Weights
 from .airings import AiringJobs, Claimed, Outcome, Render
 from .db import chunked, redact_url
 from .meta import MetaJobs, PlannerLock, note_change
 from .plans import PlanJobs
-from .posts import POST_STATUSES, Cancellation, PostJobs, PostRecord, tags_of
+from .posts import Cancellation, PostJobs, PostRecord, tags_of
 from .schema import SchemaJobs
 
 # What callers import from here; each name lives in the module of its job.
@@ -48,6 +48,4 @@ class Store(SchemaJobs, PostJobs, PlanJobs, AiringJobs, MetaJobs):
     def engagements(self, weights: Weights) -> list[tuple[int, str, float]]:
         """(post, channel, engagement) of every measured published airing (§11): what the
         planner's repost scores are made of (`planning.forecast.StoredPlan`)."""
-        from .metrics import engagements  # metrics.py reads through a Store: imported late
-
-        return engagements(self, weights)
+        return self.view().engagements(weights)

@@ -5,6 +5,7 @@ Nothing here reads the clock: `now` is passed in.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -152,7 +153,17 @@ def naive_utc(moment: datetime) -> datetime:
 
 def iso_utc(dt: datetime) -> str:
     """`2026-11-24T08:00:00Z`: the one form times are exchanged in."""
-    return utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _utc_text(utc(dt))
+
+
+# The JSON of a listing or a calendar writes the same few instants over and over (a week's
+# hours across 100 channels, the `created` of posts imported together), and strftime costs
+# microseconds, so each is formatted once. The key is the instant in UTC: two local times
+# that differ only by `fold` (the repeated hour of a DST change) compare equal in their own
+# zone, never in UTC.
+@functools.lru_cache(maxsize=8192)
+def _utc_text(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def local_label(dt: datetime, tz: ZoneInfo) -> str:
@@ -170,4 +181,10 @@ def clock_label(local: datetime) -> str:
 
 def iso_local(dt: datetime, tz: ZoneInfo) -> str:
     """`2026-11-24T09:00:00+01:00`: the channel's wall clock, with its offset."""
-    return utc(dt).astimezone(tz).isoformat(timespec="seconds")
+    return _local_text(utc(dt), tz)
+
+
+@functools.lru_cache(maxsize=8192)
+def _local_text(moment: datetime, tz: ZoneInfo) -> str:
+    """`iso_local` of a UTC instant, formatted once (see `_utc_text`)."""
+    return moment.astimezone(tz).isoformat(timespec="seconds")

@@ -424,6 +424,51 @@ def test_text_columns_line_up_with_arabic_and_emoji(
         )
 
 
+@pytest.mark.parametrize(("lang", "tz"), [("en", None), ("ar", BERLIN)])
+def test_each_text_row_says_what_the_week_view_says(
+    data: CalendarData, lang: str, tz: ZoneInfo | None
+) -> None:
+    # Text rows are made from the airings directly (a week of 100 channels is ~17,000 rows);
+    # each must still show what the week view's entry shows: its time, channel, labels, alert
+    # and the body's first line as the views cut it.
+    long_line = "🦊" * (preview.BODY_LINE_CHARS // 2 + 5) + " end"
+    calendar = make_calendar(
+        [
+            *data.airings,
+            airing(11, "bsky", 5, "core", 30, "failed", f"\n  \n  {long_line}  \nnext", BERLIN),
+            airing(12, "main", 6, "entertaining", 30, body="", error="\x1b[31m500"),
+            airing(None, "bsky", 5, "repost", 75, body="x" * (preview.BODY_LINE_CHARS + 1)),
+        ],
+        gaps=data.gaps,
+    )
+    t = i18n.messages(lang)
+    week = preview.build_week(calendar, lang=lang, tz=tz)
+    expected = []
+    for day in week.days:
+        rows = []
+        for entry in day.entries:
+            if isinstance(entry, preview.GapView):
+                rows.append(
+                    preview.TextRow("!", entry.time, entry.channel, t["gap"], "", "", entry.text)
+                )
+                continue
+            rows.append(
+                preview.TextRow(
+                    "!" if entry.alert else " ",
+                    entry.time,
+                    entry.channel,
+                    entry.kind_label,
+                    entry.status_label,
+                    f"↻#{entry.post_id}" if entry.kind == "repost" else f"#{entry.post_id}",
+                    entry.lines[0] if entry.lines else "",
+                    f"{t['error']}: {entry.error}" if entry.error else "",
+                )
+            )
+        expected.append((day.day, rows))
+    assert list(preview.text_rows(calendar, lang=lang, tz=tz)) == expected
+    assert sum(len(rows) for _, rows in expected) == len(calendar.airings) + len(calendar.gaps)
+
+
 def test_text_keeps_control_characters_out(data: CalendarData) -> None:
     hostile = make_calendar(
         [airing(1, "main", 1, "core", 0, body="\x1b[31mred\x1b[0m \u202eevil\u2069 done")]

@@ -131,7 +131,7 @@ def register(app: typer.Typer) -> None:
         zone = src.zone(channel)
 
         def build(chosen_view: str) -> CalendarData:
-            from ..render import preview  # Jinja2 and icalendar load only when a calendar is made
+            from ..render import preview  # Jinja2 and icalendar load only for HTML and ICS
 
             now = app_ctx.now()  # read again for every page `--serve` renders
             try:

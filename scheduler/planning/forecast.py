@@ -30,6 +30,7 @@ from ..domain import (
 from ..measuring import Weights
 from ..text import airing_body
 from ..timeutil import iso_utc
+from .collector import cycle_collection_paused
 from .measures import repost_scores
 from .planner import ChannelPlan, Gap, PlanAiring, PlanPost, plan_channel
 
@@ -135,20 +136,14 @@ def channel_inputs(
         if post.cancelled:
             continue
         plan_post = PlanPost(
-            id=post.id,
-            kind=post.kind,
-            created=post.created,
-            expires=post.expires,
-            evergreen=post.evergreen,
-            pinned=post.pinned,
-            score=post.score,
+            post.id, post.kind, post.created, post.expires, post.evergreen, post.pinned, post.score
         )
         for name in post.channels:
-            if name in candidates and (post.id, name) not in blocked:
-                score = measured.get((post.id, name)) if post.score is None else None
-                candidates[name].append(
-                    plan_post if score is None else replace(plan_post, score=score)
-                )
+            wanted = candidates.get(name)
+            if wanted is None or (blocked and (post.id, name) in blocked):
+                continue
+            score = measured.get((post.id, name)) if measured and post.score is None else None
+            wanted.append(plan_post if score is None else replace(plan_post, score=score))
     return {
         name: ChannelInput(
             channel=config.channels[name],
@@ -417,6 +412,7 @@ class _Bodies:
 # --- simulate and status -------------------------------------------------------------------
 
 
+@cycle_collection_paused()  # 72,000 airings reported over a big library: see collector
 def simulate(
     config: Config,
     store: StoredPlan,

@@ -22,11 +22,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from ..config import ChannelSettings, QuietWindow
 from ..domain import AIRING_KINDS, POST_KINDS, AiringKind, AiringStatus
 from ..timeutil import localize
+from .collector import cycle_collection_paused
 
 CORE, ENTERTAINING, REPOST = range(3)
 _KIND_INDEX = {kind: index for index, kind in enumerate(AIRING_KINDS)}
@@ -100,22 +102,23 @@ def plan_channel(
     the posts the window can reach (gaps count from when the channel began, rule 3).
     """
     start_us, end_us = _to_us(start), _to_us(end)
-    planner = _Planner(channel, posts, fixed, start_us, end_us)
-    planner.run()
+    with cycle_collection_paused():
+        planner = _Planner(channel, posts, fixed, start_us, end_us)
+        planner.run()
     new = tuple(planner.new)
-    kept = [airing for airing in fixed if start_us <= _to_us(airing.at) < end_us]
+    kept = [airing for airing in fixed if start <= airing.at < end]
     airings = tuple(sorted([*kept, *new], key=_airing_order))
-    before = [at for at in planner.fixed_at if at < start_us]
+    fixed_at = planner.fixed_at  # sorted
+    first_kept, past_kept = bisect_left(fixed_at, start_us), bisect_left(fixed_at, end_us)
     # Rule 3: a channel's silence counts only from when it began (its first post or airing).
-    began_us = min(
-        [_to_us(post.created) for post in posts]
-        + [_to_us(airing.at) for airing in [*fixed, *new]]
-        + ([] if began is None else [_to_us(began)]),
-        default=end_us,
-    )
+    firsts = fixed_at[:1] + planner.new_at[:1]
+    if posts:
+        firsts.append(_to_us(min(post.created for post in posts)))
+    if began is not None:
+        firsts.append(_to_us(began))
     gaps = _gaps(
-        [_to_us(airing.at) for airing in airings],
-        before[-1] if before else max(start_us, began_us),
+        sorted([*fixed_at[first_kept:past_kept], *planner.new_at]),  # the times of `airings`
+        fixed_at[first_kept - 1] if first_kept else max(start_us, min(firsts, default=end_us)),
         end_us,
         _duration_us(channel.max_gap),
     )
@@ -142,8 +145,7 @@ def gap_has_free_slot(channel: ChannelSettings, gap: Gap) -> bool:
 
 def slots(channel: ChannelSettings, start: datetime, end: datetime) -> Iterator[datetime]:
     """The channel's slot grid in [start, end), as aware UTC times in order (rules 1 and 9)."""
-    grid = _Grid.build(channel, _to_us(start), _to_us(end))
-    return (_from_us(at) for at in grid.at)
+    return iter(_Grid.build(channel, _to_us(start), _to_us(end)).moment)
 
 
 # --- time as integers ---------------------------------------------------------------------
@@ -161,9 +163,9 @@ def _duration_us(duration: timedelta) -> int:
     return duration // _MICROSECOND
 
 
-def _local_day_and_time(microseconds: int, channel: ChannelSettings) -> tuple[int, int]:
+def _local_day_and_time(moment: datetime, channel: ChannelSettings) -> tuple[int, int]:
     """The local calendar day (proleptic ordinal) and wall-clock time of day of an instant."""
-    local = _from_us(microseconds).astimezone(channel.timezone)
+    local = moment.astimezone(channel.timezone)
     seconds = local.hour * 3600 + local.minute * 60 + local.second
     return local.toordinal(), seconds * 1_000_000 + local.microsecond
 
@@ -186,11 +188,13 @@ class _Grid:
 
     Grid times of day are the same every local day; `position` is a slot's index among them
     and `local_key` (day × 24h + time of day) orders slots by wall clock, which is also their
-    time order because a repeated wall time keeps only its first occurrence.
+    time order because a repeated wall time keeps only its first occurrence. `moment` is
+    each slot as an aware UTC datetime, made once and shared by every airing placed there.
     """
 
     times_of_day: tuple[int, ...]
     at: tuple[int, ...]
+    moment: tuple[datetime, ...]
     day: tuple[int, ...]
     position: tuple[int, ...]
     local_key: tuple[int, ...]
@@ -206,7 +210,7 @@ class _Grid:
 # A grid depends only on the clock settings and the window, and channels often share them
 # (an agency's hundred hourly channels in one zone): the last few grids are kept, so a
 # replan of every channel localizes each slot once. Grids are never changed once built.
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)
 def _build_grid(
     tz: ZoneInfo,
     cadence: timedelta,
@@ -235,15 +239,14 @@ def _build_grid(
                 days.append(day)
                 positions.append(position)
                 local_keys.append(day * _DAY + time_of_day)
-    return _Grid(tuple(times_of_day), tuple(at), tuple(days), tuple(positions), tuple(local_keys))
-
-
-def _first_index_at_or_after(grid: _Grid, at: int) -> int:
-    return bisect_left(grid.at, at)
-
-
-def _first_index_from_local(grid: _Grid, local_key: int) -> int:
-    return bisect_left(grid.local_key, local_key)
+    return _Grid(
+        times_of_day=tuple(times_of_day),
+        at=tuple(at),
+        moment=tuple(_from_us(moment) for moment in at),
+        day=tuple(days),
+        position=tuple(positions),
+        local_key=tuple(local_keys),
+    )
 
 
 def _grid_times_of_day(
@@ -290,7 +293,8 @@ class _Rerun:
 
     def record(self, at: int, day: int, is_repost: bool, blocked_positions: int) -> None:
         self.airings += 1
-        self.latest = max(self.latest, at)
+        if at > self.latest:
+            self.latest = at
         self.free_positions &= ~blocked_positions
         if is_repost:
             self.reposts += 1
@@ -315,48 +319,48 @@ class _Planner:
         start_us: int,
         end_us: int,
     ) -> None:
-        self.channel = channel
-        self.grid = _Grid.build(channel, start_us, end_us)
+        self.grid = grid = _Grid.build(channel, start_us, end_us)
+        self.slot_count = len(grid.at)
         self.min_spacing = _duration_us(channel.min_spacing)
         self.min_interval = _duration_us(channel.repost.min_interval)
         self.hour_shift = _duration_us(channel.repost.hour_shift)
         self.max_per_day = channel.repost.max_per_day
         self.max_airings = channel.repost.max_airings
         self.weights = [getattr(channel.mix, kind) for kind in AIRING_KINDS]
-        self.total_weight = sum(self.weights)
-        self.mixed_kinds = [kind for kind in range(3) if self.weights[kind] > 0]
-        self.all_positions = (1 << len(self.grid.times_of_day)) - 1
+        self.all_positions = (1 << len(grid.times_of_day)) - 1
         self._blocked_cache: dict[int, int] = {}
 
         self.new: list[PlanAiring] = []
+        self.new_at: list[int] = []
         self.fresh_runs_out: int | None = None
-        self.last_new: int | None = None
         self.day_counts: dict[int, list[int]] = {}
 
-        ordered = sorted(fixed, key=lambda airing: (_to_us(airing.at), airing.post_id))
+        # Sorting by the second key, then stably by the first, orders by both without a key
+        # tuple per item (thousands of posts a channel).
+        ordered = sorted(sorted(fixed, key=attrgetter("post_id")), key=attrgetter("at"))
         self.fixed_at = [_to_us(airing.at) for airing in ordered]
         self.fixed_kind = [_KIND_INDEX.get(airing.kind, REPOST) for airing in ordered]
-        self.fixed_local = [_local_day_and_time(at, channel) for at in self.fixed_at]
-        self.next_fixed = 0  # index of the first fixed airing not before the current slot
+        fixed_local = [_local_day_and_time(airing.at, channel) for airing in ordered]
+        self.fixed_day = [day for day, _ in fixed_local]
 
         by_id = {post.id: post for post in posts}
         self.reruns: dict[int, _Rerun] = {}
-        for airing, at, (day, time_of_day) in zip(
-            ordered, self.fixed_at, self.fixed_local, strict=True
-        ):
+        for airing, at, (day, time_of_day) in zip(ordered, self.fixed_at, fixed_local, strict=True):
             post = by_id.get(airing.post_id)
             if post is not None:
                 rerun = self._rerun_for(post)
                 rerun.record(at, day, airing.kind == AiringKind.repost, self._blocked(time_of_day))
 
         fresh = sorted(
-            (post for post in by_id.values() if not post.pinned and post.id not in self.reruns),
-            key=lambda post: (post.created, post.id),
+            sorted(
+                (post for post in by_id.values() if not post.pinned and post.id not in self.reruns),
+                key=attrgetter("id"),
+            ),
+            key=attrgetter("created"),
         )
-        self.fresh_queues: list[list[tuple[int, PlanPost]]] = [
-            [(_expiry_us(post), post) for post in fresh if post.kind == kind] for kind in POST_KINDS
-        ]
-        self.fresh_next = [0, 0]
+        # Per kind, the fresh posts in the order they air and, alongside, when each expires.
+        self.fresh_queues = [[post for post in fresh if post.kind == kind] for kind in POST_KINDS]
+        self.fresh_expiries = [[_expiry_us(post) for post in queue] for queue in self.fresh_queues]
 
         # Reruns wait in `waiting` (by the first slot index they could be eligible at) and
         # move to `ready` (by priority) when it comes; `ready` is checked lazily from the top.
@@ -371,115 +375,128 @@ class _Planner:
         return rerun
 
     def run(self) -> None:
-        for index, at in enumerate(self.grid.at):
-            self._count_fixed_before(at)
-            heads = [self._fresh_head(CORE, at), self._fresh_head(ENTERTAINING, at)]
+        """Give each free slot, in time order, the kind the mix asks for (rule 4) among those
+        with a candidate, and the candidate the rules put first.
+
+        This loop runs once per slot of every channel (72,000 for a hundred hourly channels
+        over a month), so its steps are written inline over local names rather than as
+        methods: that is most of the planner's time, and Python calls and attribute reads
+        were most of that.
+        """
+        grid = self.grid
+        grid_day, grid_position, grid_moment = grid.day, grid.position, grid.moment
+        # What an airing at each grid position rules out for its post's reposts (rule 5).
+        blocked_at = [self._blocked(time_of_day) for time_of_day in grid.times_of_day]
+        fixed_at, fixed_day, fixed_kind = self.fixed_at, self.fixed_day, self.fixed_kind
+        fixed_count = len(fixed_at)
+        next_fixed = 0  # index of the first fixed airing not before the current slot
+        min_spacing = self.min_spacing
+        weights = self.weights
+        total_weight = sum(weights)
+        reposts_mixed = weights[REPOST] > 0
+        # A fresh kind the mix gives no weight never airs: its queue is left unread.
+        queues = [queue if weights[kind] else [] for kind, queue in enumerate(self.fresh_queues)]
+        expiries = self.fresh_expiries
+        fresh_next = [0, 0]
+        heads: list[PlanPost | None] = [None, None]
+        day_counts = self.day_counts
+        new, new_at, reruns = self.new, self.new_at, self.reruns
+        last_new: int | None = None
+        for index, at in enumerate(grid.at):
+            # Fixed airings before this slot count in their local day's mix.
+            while next_fixed < fixed_count and fixed_at[next_fixed] < at:
+                day = fixed_day[next_fixed]
+                counts = day_counts.get(day)
+                if counts is None:
+                    counts = day_counts[day] = [0, 0, 0]
+                counts[fixed_kind[next_fixed]] += 1
+                next_fixed += 1
+
+            # The oldest unexpired fresh post of each kind; expired ones are passed for good.
+            for kind in (CORE, ENTERTAINING):
+                queue, expiry, pointer = queues[kind], expiries[kind], fresh_next[kind]
+                while pointer < len(queue) and expiry[pointer] <= at:
+                    pointer += 1
+                fresh_next[kind] = pointer
+                heads[kind] = queue[pointer] if pointer < len(queue) else None
             if self.fresh_runs_out is None and heads[CORE] is None and heads[ENTERTAINING] is None:
                 self.fresh_runs_out = at
-            if self._too_close(at):
+
+            # Rule 2: spacing against fixed airings and the airings placed so far.
+            previous = last_new
+            if next_fixed:
+                fixed_before = fixed_at[next_fixed - 1]
+                if previous is None or fixed_before > previous:
+                    previous = fixed_before
+            if previous is not None and at - previous < min_spacing:
                 continue
-            choice = self._choose(index, heads)
-            if choice is not None:
-                self._air(index, *choice)
+            if next_fixed < fixed_count:
+                following = fixed_at[next_fixed]
+                # `following == at` covers a zero min_spacing: one airing per slot still holds.
+                if following == at or following - at < min_spacing:
+                    continue
 
-    # Rule 2: spacing against fixed airings and the airings placed so far.
-
-    def _count_fixed_before(self, at: int) -> None:
-        """Move past fixed airings before `at`, counting them in their local day's mix."""
-        while self.next_fixed < len(self.fixed_at) and self.fixed_at[self.next_fixed] < at:
-            day = self.fixed_local[self.next_fixed][0]
-            self._day_counts(day)[self.fixed_kind[self.next_fixed]] += 1
-            self.next_fixed += 1
-
-    def _too_close(self, at: int) -> bool:
-        previous = self.last_new
-        if self.next_fixed > 0:
-            fixed_before = self.fixed_at[self.next_fixed - 1]
-            previous = fixed_before if previous is None else max(previous, fixed_before)
-        if previous is not None and at - previous < self.min_spacing:
-            return True
-        if self.next_fixed < len(self.fixed_at):
-            following = self.fixed_at[self.next_fixed]
-            # `following == at` covers a zero min_spacing: one airing per slot still holds.
-            return following == at or following - at < self.min_spacing
-        return False
-
-    # Rule 4: the mix decides the kind, among kinds that have a candidate.
-
-    def _day_counts(self, day: int) -> list[int]:
-        counts = self.day_counts.get(day)
-        if counts is None:
-            counts = self.day_counts[day] = [0, 0, 0]
-        return counts
-
-    def _choose(self, index: int, heads: list[PlanPost | None]) -> tuple[int, PlanPost] | None:
-        counts = self._day_counts(self.grid.day[index])
-        next_count = sum(counts) + 1
-        # Largest deficit share×(n+1) − count first, in integers (× total weight) so ties
-        # are exact; equal deficits keep the order core, entertaining, repost.
-        by_deficit = sorted(
-            self.mixed_kinds,
-            key=lambda kind: counts[kind] * self.total_weight - self.weights[kind] * next_count,
-        )
-        for kind in by_deficit:
-            if kind == REPOST:
+            # Rule 4: of the kinds with a candidate, the one with the largest deficit
+            # share×(n+1) − count airs; in integers (× total weight, sign flipped) so ties
+            # are exact, and equal deficits keep the order core, entertaining, repost. The
+            # repost candidate is looked for only when a repost would win.
+            day = grid_day[index]
+            counts = day_counts.get(day)
+            if counts is None:
+                counts = day_counts[day] = [0, 0, 0]
+            next_count = counts[0] + counts[1] + counts[2] + 1
+            kind, post, least = REPOST, None, 0
+            for fresh_kind in (CORE, ENTERTAINING):
+                head = heads[fresh_kind]
+                if head is not None:
+                    surplus = counts[fresh_kind] * total_weight - weights[fresh_kind] * next_count
+                    if post is None or surplus < least:
+                        kind, post, least = fresh_kind, head, surplus
+            if reposts_mixed and (
+                post is None or counts[REPOST] * total_weight - weights[REPOST] * next_count < least
+            ):
                 rerun = self._best_rerun(index)
                 if rerun is not None:
-                    return REPOST, rerun.post
-            else:
-                head = heads[kind]
-                if head is not None:
-                    return kind, head
-        return None
+                    heapq.heappop(self.ready)  # `_best_rerun` left the chosen post on top
+                    kind, post = REPOST, rerun.post
+            if post is None:
+                continue
+            if kind != REPOST:
+                fresh_next[kind] += 1
 
-    def _fresh_head(self, kind: int, at: int) -> PlanPost | None:
-        """The oldest unexpired fresh post of `kind`, if that kind may air at all."""
-        if self.weights[kind] == 0:
-            return None
-        queue = self.fresh_queues[kind]
-        pointer = self.fresh_next[kind]
-        while pointer < len(queue) and queue[pointer][0] <= at:
-            pointer += 1  # expired for good: slots only move forward
-        self.fresh_next[kind] = pointer
-        return queue[pointer][1] if pointer < len(queue) else None
-
-    def _air(self, index: int, kind: int, post: PlanPost) -> None:
-        at, day = self.grid.at[index], self.grid.day[index]
-        self.new.append(PlanAiring(post_id=post.id, kind=AIRING_KINDS[kind], at=_from_us(at)))
-        self._day_counts(day)[kind] += 1
-        self.last_new = at
-        if kind != REPOST:
-            self.fresh_next[kind] += 1
-        else:
-            heapq.heappop(self.ready)  # `_best_rerun` left the chosen post on top
-        rerun = self._rerun_for(post)
-        time_of_day = self.grid.times_of_day[self.grid.position[index]]
-        rerun.record(at, day, kind == REPOST, self._blocked(time_of_day))
-        if post.evergreen:
-            self._park(rerun, index + 1)
+            new.append(PlanAiring(post_id=post.id, kind=AIRING_KINDS[kind], at=grid_moment[index]))
+            new_at.append(at)
+            counts[kind] += 1
+            last_new = at
+            rerun = reruns.get(post.id)
+            if rerun is None:
+                rerun = reruns[post.id] = _Rerun(post, self.all_positions)
+            rerun.record(at, day, kind == REPOST, blocked_at[grid_position[index]])
+            if post.evergreen and index + 1 < len(grid_moment):
+                self._park(rerun, index + 1)
 
     # Rule 5: repost eligibility and order.
 
     def _best_rerun(self, index: int) -> _Rerun | None:
         """The highest-priority post eligible for a repost at slot `index`, left on top."""
-        while self.waiting and self.waiting[0][0] <= index:
-            _, post_id = heapq.heappop(self.waiting)
-            heapq.heappush(self.ready, self.reruns[post_id].priority())
-        while self.ready:
-            rerun = self.reruns[self.ready[0][-1]]
+        waiting, ready, reruns = self.waiting, self.ready, self.reruns
+        while waiting and waiting[0][0] <= index:
+            _, post_id = heapq.heappop(waiting)
+            heapq.heappush(ready, reruns[post_id].priority())
+        while ready:
+            rerun = reruns[ready[0][-1]]
             chance = self._next_chance(rerun, index)
             if chance == index:
                 return rerun
-            heapq.heappop(self.ready)
+            heapq.heappop(ready)
             if chance is not None:
-                heapq.heappush(self.waiting, (chance, rerun.post.id))
+                heapq.heappush(waiting, (chance, rerun.post.id))
         return None
 
     def _park(self, rerun: _Rerun, index: int) -> None:
-        if index < len(self.grid.at):
-            chance = self._next_chance(rerun, index)
-            if chance is not None:
-                heapq.heappush(self.waiting, (chance, rerun.post.id))
+        chance = self._next_chance(rerun, index)
+        if chance is not None:
+            heapq.heappush(self.waiting, (chance, rerun.post.id))
 
     def _next_chance(self, rerun: _Rerun, index: int) -> int | None:
         """`index` if the post may be reposted at that slot; else the first slot it might be.
@@ -488,25 +505,27 @@ class _Planner:
         parked post is never woken too late. None means never again inside the window.
         """
         grid = self.grid
-        at, day, position = grid.at[index], grid.day[index], grid.position[index]
+        at = grid.at[index]
+        expires = rerun.expires
         if (
             rerun.reposts >= self.max_airings
-            or self.max_per_day <= 0
             or not rerun.free_positions
-            or (rerun.expires is not None and at >= rerun.expires)
+            or (expires is not None and at >= expires)
+            or self.max_per_day <= 0
         ):
             return None
         chance = index
         ready_at = rerun.latest + self.min_interval
         if at < ready_at:
-            chance = max(chance, _first_index_at_or_after(grid, ready_at))
+            chance = bisect_left(grid.at, ready_at)  # after `index`: the grid is in time order
+        day = grid.day[index]
         if rerun.reposts_by_day.get(day, 0) >= self.max_per_day:
-            chance = max(chance, _first_index_from_local(grid, (day + 1) * _DAY))
+            chance = max(chance, bisect_left(grid.local_key, (day + 1) * _DAY))
+        position = grid.position[index]
         if not rerun.free_positions >> position & 1:
-            chance = max(
-                chance, _first_index_from_local(grid, self._next_free(rerun, day, position))
-            )
-        return chance if chance < len(grid.at) else None
+            next_free = self._next_free(rerun, day, position)
+            chance = max(chance, bisect_left(grid.local_key, next_free))
+        return chance if chance < self.slot_count else None
 
     def _next_free(self, rerun: _Rerun, day: int, position: int) -> int:
         """Local key of the next grid time of day far enough from all the post's airings."""

@@ -39,27 +39,53 @@ def _write(value: Any, depth: int, parts: list[str]) -> None:
         parts.append("{}" if isinstance(value, dict) else "[]")
         return
     inner = "\n" + INDENT * (depth + 1)
-    # Empty containers read `[]` and `{}` in both encoders, so they count as scalars here:
-    # a post without airings, media or tags is then written by the C encoder in one call.
-    if all(
-        isinstance(item, _SCALARS) or (not item and isinstance(item, _CONTAINERS)) for item in items
-    ):
+    if all(_is_flat(item) for item in items):
         flat = _encoder(depth).encode(value)
         parts += [flat[0], inner, flat[1:-1], "\n", INDENT * depth, flat[-1]]
         return
+    # Mixed: each run of flat items is still one C call (a post's id, body and kind, then
+    # its times and status), written as the inside of a container of just those items;
+    # only the nested containers between the runs are walked here.
+    encoder = _encoder(depth)
+    separator = inner
     if isinstance(value, dict):
         parts.append("{")
-        for number, (key, item) in enumerate(value.items()):
-            parts += ["," if number else "", inner, _encoder(depth).encode(_key(key))]
-            parts.append(": ")
+        run: dict[Any, Any] = {}
+        for key, item in value.items():
+            if _is_flat(item):
+                run[key] = item
+                continue
+            if run:
+                parts += [separator, encoder.encode(run)[1:-1]]
+                separator, run = "," + inner, {}
+            parts += [separator, encoder.encode(_key(key)), ": "]
             _write(item, depth + 1, parts)
+            separator = "," + inner
+        if run:
+            parts += [separator, encoder.encode(run)[1:-1]]
         parts += ["\n", INDENT * depth, "}"]
     else:
         parts.append("[")
-        for number, item in enumerate(value):
-            parts += ["," if number else "", inner]
+        flat_run: list[Any] = []
+        for item in value:
+            if _is_flat(item):
+                flat_run.append(item)
+                continue
+            if flat_run:
+                parts += [separator, encoder.encode(flat_run)[1:-1]]
+                separator, flat_run = "," + inner, []
+            parts.append(separator)
             _write(item, depth + 1, parts)
+            separator = "," + inner
+        if flat_run:
+            parts += [separator, encoder.encode(flat_run)[1:-1]]
         parts += ["\n", INDENT * depth, "]"]
+
+
+def _is_flat(item: Any) -> bool:
+    """Written by the C encoder as it is: a scalar, or an empty container (`[]` and `{}`
+    read the same in both encoders)."""
+    return isinstance(item, _SCALARS) or (not item and isinstance(item, _CONTAINERS))
 
 
 def dumps_listing(key: str, items: Iterable[Any]) -> Iterator[str]:

@@ -15,12 +15,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-import icalendar
-import jinja2
 import wcwidth
 
 from ..calendar_data import CalendarAiring, CalendarData, CalendarGap
@@ -29,6 +27,12 @@ from ..text import UNSAFE
 from ..timeutil import local_label, local_midnight
 from . import i18n
 from .terminal import clean, clip, display_width, first_line, isolate
+
+if TYPE_CHECKING:
+    import jinja2
+
+# Jinja2 and icalendar are imported by the HTML and iCalendar renderers that use them: the
+# terminal text and JSON of `calendar` need neither (some 40 ms of every such command).
 
 
 def _templates_dir() -> Path:
@@ -440,12 +444,20 @@ def _entries_by_day(data: CalendarData, zone: ZoneInfo, lang: str) -> dict[date,
     t = i18n.messages(lang)
     anchors = _anchors(data.airings)
     originals = _originals(data.airings)
-    timed: dict[date, list[tuple[datetime, int, Entry]]] = {}
+    views = []
     for airing in data.airings:
-        local = airing.at.astimezone(zone)
         view = _airing_view(airing, zone, t, anchors, originals)
-        timed.setdefault(local.date(), []).append((airing.at, 1, view))
+        views.append((airing.at.astimezone(zone).date(), airing.at, view))
+    return _by_day(views, _gap_views(data, zone, lang))
+
+
+def _gap_views(
+    data: CalendarData, zone: ZoneInfo, lang: str
+) -> list[tuple[date, datetime, GapView]]:
+    """Each gap over max_gap as (local day, start, its marker)."""
+    t = i18n.messages(lang)
     max_gaps = {channel.name: channel.max_gap for channel in data.channels}
+    markers = []
     for n, gap in enumerate(data.gaps):
         local = gap.start.astimezone(zone)
         until = gap.end.astimezone(zone)
@@ -461,8 +473,24 @@ def _entries_by_day(data: CalendarData, zone: ZoneInfo, lang: str) -> dict[date,
         marker = GapView(
             f"gap-{n}", gap.channel, f"{local:%H:%M}", text, gap.minutes, hour=local.hour
         )
-        timed.setdefault(local.date(), []).append((gap.start, 0, marker))
-    # A gap sorts before an airing at the same instant: it is what led up to it.
+        markers.append((local.date(), gap.start, marker))
+    return markers
+
+
+_E = TypeVar("_E")
+
+
+def _by_day(
+    airings: Iterable[tuple[date, datetime, _E]], gaps: Iterable[tuple[date, datetime, GapView]]
+) -> dict[date, tuple[_E | GapView, ...]]:
+    """Airings and gaps grouped by local day, in time order within each day. A gap sorts
+    before an airing at the same instant (it is what led up to it); airings keep their order
+    (the calendar's: time, channel, post)."""
+    timed: dict[date, list[tuple[datetime, int, _E | GapView]]] = {}
+    for day, at, entry in airings:
+        timed.setdefault(day, []).append((at, 1, entry))
+    for day, at, marker in gaps:
+        timed.setdefault(day, []).append((at, 0, marker))
     return {
         day: tuple(entry for _, _, entry in sorted(items, key=lambda item: item[:2]))
         for day, items in timed.items()
@@ -583,6 +611,8 @@ def _safe_url(url: str | None) -> str | None:
 @functools.cache
 def environment() -> jinja2.Environment:
     """The one Jinja environment: autoescaped, and strict so a missing variable fails."""
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,
@@ -656,6 +686,8 @@ def render_ics(data: CalendarData) -> str:
     RFC 5545 text escaping and line folding. Tests parse the result back with `icalendar`.
     DTSTAMP is when the data was generated, so two exports of the same data are identical.
     """
+    import icalendar
+
     cal = icalendar.Calendar()
     cal.add("prodid", "-//content-scheduler//calendar preview//EN")
     cal.add("version", "2.0")
@@ -676,16 +708,15 @@ def render_ics(data: CalendarData) -> str:
     assert head.endswith(closing)
     originals = _originals(data.airings)
     stamp = f"{data.generated.astimezone(UTC):%Y%m%dT%H%M%SZ}"
-    events = "".join(_vevent(airing, stamp, originals) for airing in data.airings)
+    duration: str = icalendar.vDuration(ICS_DURATION).to_ical().decode()  # type: ignore[no-untyped-call]
+    events = "".join(_vevent(airing, stamp, duration, originals) for airing in data.airings)
     return head[: -len(closing)] + events + closing
-
-
-_ICS_DURATION: str = icalendar.vDuration(ICS_DURATION).to_ical().decode()  # type: ignore[no-untyped-call]
 
 
 def _vevent(
     airing: CalendarAiring,
     stamp: str,
+    duration: str,
     originals: Mapping[tuple[str | None, int], CalendarAiring],
 ) -> str:
     start = ics_start(airing)
@@ -698,7 +729,7 @@ def _vevent(
         f"UID:{_ics_text(ics_uid(airing))}",
         f"DTSTAMP:{stamp}",
         dtstart,
-        f"DURATION:{_ICS_DURATION}",
+        f"DURATION:{duration}",
         f"SUMMARY:{_ics_text(ics_summary(airing))}",
         f"DESCRIPTION:{_ics_text(airing.body)}",
         f"CATEGORIES:{_ics_text(airing.kind)}",
@@ -758,26 +789,41 @@ class TextRow:
 def text_rows(
     data: CalendarData, *, lang: str = "en", tz: ZoneInfo | None = None
 ) -> Iterator[tuple[date, list[TextRow]]]:
-    """Each local day of the window with its rows, in time order (gaps included)."""
+    """Each local day of the window with its rows, in time order (gaps included).
+
+    Rows are made from the airings directly, not through the HTML views' `AiringView`
+    (anchors, links, three body lines): a terminal shows a line of each, and a week of 100
+    channels is some 17,000 of them."""
     zone = page_zone(data, tz)
     t = i18n.messages(lang)
-    by_day = _entries_by_day(data, zone, lang)
+    airing_rows = []
+    for airing in data.airings:
+        local = airing.at.astimezone(zone)
+        airing_rows.append((local.date(), airing.at, _text_row(airing, local, t)))
+    rows_of = _by_day(airing_rows, _gap_views(data, zone, lang))
     for day in _days(data, zone):
         rows = []
-        for entry in by_day.get(day, ()):
+        for entry in rows_of.get(day, ()):
             if isinstance(entry, GapView):
                 rows.append(TextRow("!", entry.time, entry.channel, t["gap"], "", "", entry.text))
-                continue
-            flag = "!" if entry.alert else " "
-            post = f"↻#{entry.post_id}" if entry.kind == "repost" else f"#{entry.post_id}"
-            body = entry.lines[0] if entry.lines else ""
-            error = f"{t['error']}: {entry.error}" if entry.error else ""
-            row = TextRow(
-                flag, entry.time, entry.channel, entry.kind_label, entry.status_label, post, body,
-                error,
-            )  # fmt: skip
-            rows.append(row)
+            else:
+                rows.append(entry)
         yield day, rows
+
+
+def _text_row(airing: CalendarAiring, local: datetime, t: Mapping[str, str]) -> TextRow:
+    """An airing's row: what its `AiringView` would show of it in one line."""
+    error = f"{t['error']}: {airing.error}" if airing.error else ""
+    return TextRow(
+        "!" if airing.status in ALERT_STATUSES else " ",
+        f"{local:%H:%M}",
+        airing.channel,
+        t.get(airing.kind, airing.kind),
+        t.get(airing.status, airing.status),
+        f"↻#{airing.post_id}" if airing.kind == AiringKind.repost else f"#{airing.post_id}",
+        _cut(first_line(airing.body), BODY_LINE_CHARS),  # the first of `_first_lines`
+        error,
+    )
 
 
 def render_text(
@@ -789,11 +835,23 @@ def render_text(
     zone = page_zone(data, tz)
     t = i18n.messages(lang)
     days = list(text_rows(data, lang=lang, tz=zone))
-    all_rows = [row for _, rows in days for row in rows]
+    # A column's cells repeat (100 channels, a few kinds and statuses): each distinct text is
+    # cleaned, isolated and measured once.
+    shown: dict[str, tuple[str, int]] = {}
+
+    def column_cell(text: str) -> tuple[str, int]:
+        found = shown.get(text)
+        if found is None:
+            cleaned = clean(text)
+            found = shown[text] = (isolate(cleaned), display_width(cleaned))
+        return found
+
     cells = [
-        [clean(getattr(r, f)) for f in ("channel", "kind", "status", "post")] for r in all_rows
+        (column_cell(r.channel), column_cell(r.kind), column_cell(r.status), column_cell(r.post))
+        for _, rows in days
+        for r in rows
     ]
-    widths = [max((display_width(c[i]) for c in cells), default=0) for i in range(4)]
+    widths = [max((c[i][1] for c in cells), default=0) for i in range(4)]
     start, end = data.start.astimezone(zone), data.end.astimezone(zone)
     window = f"{local_label(start, zone)} – {local_label(end, zone)}"
     out = [f"{isolate(t['title'])}: {window} ({zone.key})"]
@@ -805,8 +863,8 @@ def render_text(
             out.append(f"  ({isolate(t['no_airings'])})")
         for row in rows:
             columns = [
-                isolate(c) + " " * (w - display_width(c))
-                for c, w in zip(cells[index], widths, strict=True)
+                text + " " * (w - used)
+                for (text, used), w in zip(cells[index], widths, strict=True)
             ]
             index += 1
             prefix = f"{row.flag} {row.time}  " + "  ".join(columns)

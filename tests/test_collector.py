@@ -1,0 +1,63 @@
+"""Pausing the cyclic collector for a piece of work never leaves it paused, and the cached
+labels of `CalendarAiring.to_json` stay right for the same instant in different forms."""
+
+from __future__ import annotations
+
+import gc
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from scheduler.calendar_data import CalendarAiring
+from scheduler.planning.collector import cycle_collection_paused
+
+BERLIN, TOKYO = ZoneInfo("Europe/Berlin"), ZoneInfo("Asia/Tokyo")
+
+
+def test_the_collector_is_paused_inside_and_resumed_after_even_on_error() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), cycle_collection_paused():
+        assert not gc.isenabled()
+        with cycle_collection_paused():  # nested: the inner one leaves it to the outer
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+        raise RuntimeError("the work failed")
+    assert gc.isenabled()
+
+
+def test_a_collector_paused_by_the_caller_stays_paused() -> None:
+    gc.disable()
+    try:
+        with cycle_collection_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def airing(at: datetime, tz: ZoneInfo) -> CalendarAiring:
+    return CalendarAiring(1, "main", 1, "core", False, at, tz, "planned", "text")
+
+
+def test_one_instant_reads_the_same_in_utc_and_in_each_zone_whatever_form_it_comes_in() -> None:
+    # 01:30 UTC on the night Berlin falls back: 02:30 local, the first of two 02:30s.
+    in_utc = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    in_berlin = in_utc.astimezone(BERLIN)
+    an_hour_later = datetime(2026, 10, 25, 1, 30, tzinfo=UTC).astimezone(BERLIN)  # fold=1
+    assert (in_berlin.hour, an_hour_later.hour) == (2, 2)
+    labels = [
+        {k: v for k, v in airing(at, tz).to_json().items() if k in ("at", "local")}
+        for at, tz in [
+            (in_utc, BERLIN),
+            (in_berlin, BERLIN),
+            (in_utc, TOKYO),
+            (an_hour_later, BERLIN),
+        ]
+    ]
+    assert labels == [
+        {"at": "2026-10-25T00:30:00Z", "local": "2026-10-25T02:30:00+02:00"},
+        {"at": "2026-10-25T00:30:00Z", "local": "2026-10-25T02:30:00+02:00"},
+        {"at": "2026-10-25T00:30:00Z", "local": "2026-10-25T09:30:00+09:00"},
+        {"at": "2026-10-25T01:30:00Z", "local": "2026-10-25T02:30:00+01:00"},
+    ]

@@ -3,7 +3,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SCHEDULER := $(VENV)/bin/scheduler
 
-.PHONY: run test install install-test lint bench
+.PHONY: run test install install-test lint checks pg-restart-test bench
+
+# A test run starts many Python processes (xdist workers, daemons, CLI runs), each of which
+# would compile the project and the tests anew where the environment turns off writing
+# bytecode caches (`__pycache__/` is ignored by git).
+unexport PYTHONDONTWRITEBYTECODE
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -22,17 +27,24 @@ run: install
 	sh scripts/first-run.sh $(SCHEDULER)
 	$(SCHEDULER) --config config.toml run
 
-lint: install-test
+lint: install-test checks
+
+checks:
 	$(VENV)/bin/ruff check scheduler tests bench
 	$(VENV)/bin/ruff format --check scheduler tests bench
 	$(VENV)/bin/mypy scheduler
 
-# The one test that restarts PostgreSQL runs alone first (it would break the PostgreSQL tests
-# of every other worker); the rest runs on one worker per core (pytest-xdist), whole
-# modules kept together where they share one expensive fixture (`xdist_group`).
-test: lint
-	$(PY) -m pytest -q -m pg_restart
+# The one test that restarts PostgreSQL runs before the others (it would break the
+# PostgreSQL tests of every other worker), beside the checks: it mostly waits on daemons and
+# the server, so mypy's CPU time fits in beside it. Each prints when done. The rest runs on
+# one worker per core (pytest-xdist), whole modules kept together where they share one
+# expensive fixture (`xdist_group`).
+test: install-test
+	$(MAKE) --no-print-directory -j2 --output-sync=target checks pg-restart-test
 	$(PY) -m pytest -q -n auto --dist loadgroup -m "not pg_restart"
+
+pg-restart-test:
+	$(PY) -m pytest -q -m pg_restart
 
 bench: install-test
 	for b in bench/[!_]*.py; do $(PY) $$b || exit 1; done

@@ -279,7 +279,11 @@ class FakeServer:
     # --- serving (handler threads) -------------------------------------------------------
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
-        request = _read_request(handler)
+        try:
+            request = _read_request(handler)
+        except _CutShort:
+            handler.close_connection = True
+            return
         with self.lock:
             self._requests.append(request)
             if self.record_to is not None:
@@ -372,12 +376,20 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+class _CutShort(Exception):
+    """The client went away before the request's body was whole (a sender killed between
+    writing the headers and the body): a platform never acts on it, so it isn't recorded."""
+
+
 def _read_request(handler: BaseHTTPRequestHandler) -> Request:
     headers = {name.lower(): value for name, value in handler.headers.items()}
     if headers.get("transfer-encoding", "").lower() == "chunked":
         raw = _read_chunked(handler)
     else:
-        raw = handler.rfile.read(int(headers.get("content-length") or 0))
+        length = int(headers.get("content-length") or 0)
+        raw = handler.rfile.read(length)
+        if len(raw) < length:
+            raise _CutShort
     url = urlsplit(handler.path)
     return Request(
         method=handler.command,
@@ -393,12 +405,18 @@ def _read_request(handler: BaseHTTPRequestHandler) -> Request:
 def _read_chunked(handler: BaseHTTPRequestHandler) -> bytes:
     chunks: list[bytes] = []
     while True:
-        size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+        line = handler.rfile.readline()
+        if not line:
+            raise _CutShort
+        size = int(line.split(b";")[0].strip() or b"0", 16)
         if size == 0:
             while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
                 pass  # trailers
             return b"".join(chunks)
-        chunks.append(handler.rfile.read(size))
+        chunk = handler.rfile.read(size)
+        if len(chunk) < size:
+            raise _CutShort
+        chunks.append(chunk)
         handler.rfile.readline()
 
 

@@ -301,13 +301,15 @@ def test_nothing_stays_publishing_past_its_lease_after_a_crash(world: World) -> 
     service.kill()
     for hold in holds:
         hold.release()
-    crashed = datetime.now(UTC)
     world.start()
+    # From the new daemon's READY, not from the crash: a loaded machine may take longer than
+    # a lease to start a process, and start-up is not what this measures.
+    ready = datetime.now(UTC)
     wait_until(lambda: world.all_published(posts), 60, "every airing published")
     for airing in world.airings():
         assert airing.status != AiringStatus.publishing
     world.assert_exactly_once(posts)
-    assert datetime.now(UTC) - crashed < timedelta(seconds=LEASE + 10)
+    assert datetime.now(UTC) - ready < timedelta(seconds=LEASE + 10)
 
 
 # --- downtime ------------------------------------------------------------------------------

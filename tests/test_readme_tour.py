@@ -225,7 +225,7 @@ def a_listened_account(cwd: Path, env: dict[str, str]) -> Iterator[FakeMastodon]
             subprocess.Popen(run, cwd=cwd, env=env, stdout=log, stderr=log) as daemon,
         ):
             try:
-                wait_until(lambda: len(inbox_items(cwd, env)) == len(MENTIONS), "the mentions")
+                wait_until(lambda: inbox_count(config) == len(MENTIONS), "the mentions")
                 yield mastodon
             finally:
                 daemon.terminate()
@@ -233,14 +233,18 @@ def a_listened_account(cwd: Path, env: dict[str, str]) -> Iterator[FakeMastodon]
         assert "Traceback" not in (cwd / "daemon.log").read_text(encoding="utf-8")
 
 
-def inbox_items(cwd: Path, env: dict[str, str]) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        ["scheduler", "inbox", "--all", "--format", "json"],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    items: list[dict[str, Any]] = json.loads(done.stdout)["items"]
-    return items
+def inbox_count(config: Path) -> int:
+    """How many items the daemon has stored, read in this process: a `scheduler inbox`
+    process per poll would cost a second of CPU each (the tour's own step runs it)."""
+    from scheduler.config import load_config
+    from scheduler.store.inbox import InboxStore
+    from scheduler.store.store import Store
+
+    store = Store(load_config(config).scheduler.database)
+    try:
+        return len(InboxStore(store).entries(include_closed=True))
+    finally:
+        store.close()
 
 
 def replies_of(mastodon: FakeMastodon) -> list[dict[str, Any]]:

@@ -20,11 +20,9 @@ import argparse
 import asyncio
 import contextlib
 import signal
-from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-from tests.fakeplatforms import Request, _parse_body
+from tests.fakeplatforms import Request, received
 
 _ANSWER = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n\r\nok"
@@ -100,16 +98,7 @@ class _Connection(asyncio.Protocol):
                 return None
             raw = bytes(self._buffer[start:after])
         del self._buffer[:after]
-        url = urlsplit(target)
-        return Request(
-            method=method,
-            path=url.path,
-            query=parse_qs(url.query, keep_blank_values=True),
-            headers=headers,
-            raw=raw,
-            body=_parse_body(headers.get("content-type", ""), raw),
-            at=datetime.now(UTC),
-        )
+        return received(method, target, headers, raw)
 
 
 def _dechunk(buffer: bytearray, start: int) -> tuple[bytes, int] | None:

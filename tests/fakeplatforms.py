@@ -390,9 +390,15 @@ def _read_request(handler: BaseHTTPRequestHandler) -> Request:
         raw = handler.rfile.read(length)
         if len(raw) < length:
             raise _CutShort
-    url = urlsplit(handler.path)
+    return received(handler.command, handler.path, headers, raw)
+
+
+def received(method: str, target: str, headers: dict[str, str], raw: bytes) -> Request:
+    """A whole request as received now: `target` is the request line's path and query,
+    `headers` have lower-case names. The benches' asyncio receiver records the same."""
+    url = urlsplit(target)
     return Request(
-        method=handler.command,
+        method=method,
         path=url.path,
         query=parse_qs(url.query, keep_blank_values=True),
         headers=headers,

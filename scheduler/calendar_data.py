@@ -8,17 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .timeutil import iso_local, iso_utc, utc
-
-# Airings share their instants (a hundred hourly channels all air on the hour), so each
-# instant is written once, not once per airing: a month's simulate writes 72,000 airings
-# at 720 instants. Keyed by the UTC time, where equal datetimes are the same instant.
-_utc_text = lru_cache(maxsize=4096)(iso_utc)
-_local_text = lru_cache(maxsize=4096)(iso_local)
+from .timeutil import iso_local, iso_utc
 
 
 @dataclass(frozen=True)
@@ -45,15 +38,14 @@ class CalendarAiring:
         return f"{self.channel}-{self.post_id}-{self.kind}-{iso_utc(self.at)}"
 
     def to_json(self) -> dict[str, Any]:
-        at = utc(self.at)
         return {
             "id": self.id,
             "channel": self.channel,
             "post_id": self.post_id,
             "kind": self.kind,
             "pinned": self.pinned,
-            "at": _utc_text(at),
-            "local": _local_text(at, self.timezone),
+            "at": iso_utc(self.at),
+            "local": iso_local(self.at, self.timezone),
             "status": self.status,
             "body": self.body,
             "remote_url": self.remote_url,

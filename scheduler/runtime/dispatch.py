@@ -26,10 +26,8 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from tenacity import (
     AsyncRetrying,
@@ -597,7 +595,7 @@ class Dispatcher:
                 delivery.channel,
                 delivery.post_id,
                 delivery.kind,
-                _due_text(delivery.due, self.config.channels[delivery.channel].timezone),
+                iso_local(delivery.due, self.config.channels[delivery.channel].timezone),
                 receipt.remote_url or receipt.remote_id or "ok",
             )
 
@@ -867,13 +865,6 @@ class _Sent:
 
     def __init__(self, maybe: bool) -> None:
         self.maybe = maybe
-
-
-@lru_cache(maxsize=256)
-def _due_text(due: datetime, zone: ZoneInfo) -> str:
-    """`iso_local(due, zone)`, made once for the airings of a burst, which share the due
-    time: formatting it was a tenth of what each published airing's log line cost."""
-    return iso_local(due, zone)
 
 
 def _unexpected(exc: Exception) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import gc
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from scheduler.calendar_data import CalendarAiring
 from scheduler.planning.collector import cycle_collection_paused
+from tests.conftest import RunCli, write_config
 
 BERLIN, TOKYO = ZoneInfo("Europe/Berlin"), ZoneInfo("Asia/Tokyo")
 
@@ -61,3 +63,34 @@ def test_one_instant_reads_the_same_in_utc_and_in_each_zone_whatever_form_it_com
         {"at": "2026-10-25T00:30:00Z", "local": "2026-10-25T09:30:00+09:00"},
         {"at": "2026-10-25T01:30:00Z", "local": "2026-10-25T02:30:00+01:00"},
     ]
+
+
+def test_the_one_off_views_run_with_the_collector_paused_and_leave_it_running(
+    tmp_path: Path, invoke: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`status`, `calendar`, `queue list` and `simulate` end within seconds, so they skip the
+    collector's passes over their rows; an in-process caller (a test, `CliRunner`) finds it
+    running again afterwards, whatever the command did."""
+    from scheduler.render import terminal
+
+    config = write_config(tmp_path)
+    seen: list[bool] = []
+    real_json_text = terminal.json_text
+
+    def json_text(value: object) -> str:
+        seen.append(gc.isenabled())
+        return real_json_text(value)
+
+    monkeypatch.setattr(terminal, "json_text", json_text)
+    for args in (
+        ("status", "--format", "json"),
+        ("calendar", "--days", "1", "--format", "json"),
+        ("simulate", "--days", "1", "--format", "json"),
+    ):
+        done = invoke("--config", str(config), *args)
+        assert done.returncode == 0, (args, done.stderr)
+        assert gc.isenabled(), args
+    listed = invoke("--config", str(config), "queue", "list", "--format", "json")
+    assert (listed.returncode, gc.isenabled()) == (0, True)
+    # status writes its JSON after the pause; calendar and simulate inside it.
+    assert seen == [True, False, False]

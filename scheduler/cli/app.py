@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import ConfigError, InputError
+from ..planning.collector import cycle_collection_paused
 from .context import AppContext, context, plan_wait
 from .root import RootGroup, internal_error
 
@@ -321,16 +322,18 @@ def queue_list(
         raise InputError(
             f"--status {status!r} is not accepted; use one of: {', '.join(POST_STATUSES)}"
         )
-    records = app_ctx.views.list_posts(channel=channel, status=status, now=now)
-    if output is ListFormat.json:
-        from ..render.terminal import write_json_listing
+    with cycle_collection_paused():  # one light record per post; see collector
+        records = app_ctx.views.list_posts(channel=channel, status=status, now=now)
+        if output is ListFormat.json:
+            from ..render.terminal import write_json_listing
 
-        config = app_ctx.config
-        write_json_listing("posts", (post_json(r, config, now=now) for r in records), sys.stdout)
-    elif records:
-        print(posts_table(records, app_ctx.config, now=now))
-    else:
-        print("no posts", file=sys.stderr)
+            config = app_ctx.config
+            posts = (post_json(r, config, now=now) for r in records)
+            write_json_listing("posts", posts, sys.stdout)
+        elif records:
+            print(posts_table(records, app_ctx.config, now=now))
+        else:
+            print("no posts", file=sys.stderr)
 
 
 @queue_app.command("show")
@@ -494,20 +497,23 @@ def simulate(
     now = app_ctx.now()
     begin = _when(app_ctx, start, "--from", channel) if start else now
     channels = 1 if channel else len(app_ctx.config.channels)
-    with ProgressBar("simulate: planning channels", channels) as bar:
-        result = project(
-            app_ctx.config,
-            app_ctx.views,
-            start=begin,
-            days=days,
-            channel=channel,
-            audit=audit,
-            planned=bar.advance,
-        )
-    if output is ShowFormat.json:
-        print_json(result)
-    else:
-        print(simulate_text(result, app_ctx.config))
+    # The collector stays paused while the result is written, not only while it is made
+    # (the 72,000 airings' JSON at 100,000 posts): see collector.
+    with cycle_collection_paused():
+        with ProgressBar("simulate: planning channels", channels) as bar:
+            result = project(
+                app_ctx.config,
+                app_ctx.views,
+                start=begin,
+                days=days,
+                channel=channel,
+                audit=audit,
+                planned=bar.advance,
+            )
+        if output is ShowFormat.json:
+            print_json(result)
+        else:
+            print(simulate_text(result, app_ctx.config))
 
 
 @app.command()
@@ -521,7 +527,8 @@ def status(
     from ..render.status import status_text
 
     app_ctx = context(ctx)
-    report = status_report(app_ctx.config, app_ctx.views, now=app_ctx.now())
+    with cycle_collection_paused():  # a window's rows and plans; see collector
+        report = status_report(app_ctx.config, app_ctx.views, now=app_ctx.now())
     if output is ShowFormat.json:
         print_json(report)
     else:

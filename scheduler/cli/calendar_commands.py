@@ -25,6 +25,7 @@ import typer
 from ..calendar_data import CalendarData
 from ..config import Config
 from ..errors import InputError
+from ..planning.collector import cycle_collection_paused
 from ..render.terminal import clean
 from ..timeutil import local_label, parse_when
 from .context import context
@@ -149,11 +150,16 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"--to {end!r} is not after --from {start!r}")
             return src.calendar(start=first, end=last, channel=channel, now=now)
 
-        data = build(view.value)  # also checks every option before a server starts
         if serve:
+            build(view.value)  # checks every option before a server starts
             _serve(build, zone, port=port, view=view.value, lang=lang.value)
             return
-        write_output(_render(data, format, view=view.value, lang=lang.value, zone=zone), output)
+        # A one-off view: no cyclic collection over its rows and airings while they are
+        # read, planned and rendered (see planning/collector). `--serve` lives on and keeps it.
+        with cycle_collection_paused():
+            data = build(view.value)
+            text = _render(data, format, view=view.value, lang=lang.value, zone=zone)
+        write_output(text, output)
         if output is not None:
             typer.echo(_written(data, output, zone), err=True)
 

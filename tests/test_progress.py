@@ -94,6 +94,23 @@ def test_simulate_shows_a_bar_on_a_terminal_and_nothing_when_piped(
     assert piped.stdout == stdout
 
 
+def test_report_shows_a_bar_on_a_terminal_and_nothing_when_piped(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    config = write_config(tmp_path, CONFIG)
+    window = ["--from", "2030-01-01T00:00Z", "--to", "2031-01-01T00:00Z"]
+    args = ["--config", str(config), "report", *window, "--format", "json"]
+    status, stdout, stderr = _stderr_under_pty(args, tmp_path)
+    assert status == 0, stderr
+    assert "report: reading channels [" in stderr and "] 1/2" in stderr
+    assert stderr.endswith("\r")
+    assert stdout.startswith("{")
+    piped = run_cli(*args)
+    assert piped.returncode == 0
+    assert piped.stderr == ""
+    assert piped.stdout == stdout
+
+
 def test_a_large_import_shows_a_bar_on_a_terminal_and_nothing_when_piped(
     tmp_path: Path, run_cli: RunCli
 ) -> None:

@@ -587,6 +587,7 @@ def report(
     """What worked: engagement by kind, hour of day, reruns against first airings, tags,
     top and bottom posts, the inbox, followers, and each goal with its pace (§11)."""
     from ..queries.report import build_report
+    from ..render.progress import ProgressBar
     from ..render.report_text import report_text
     from ..render.terminal import json_text
     from .calendar_commands import write_output
@@ -607,15 +608,18 @@ def report(
         first = last - timedelta(days=days)
     if last <= first:
         raise InputError(f"--to {end!r} is not after --from {start!r}")
-    result = build_report(
-        app_ctx.config,
-        app_ctx.views,
-        start=first,
-        end=last,
-        now=now,
-        channel=channel,
-        compare_tags=compare,
-    )
+    channels = 1 if channel else len(app_ctx.config.channels)
+    with ProgressBar("report: reading channels", channels) as bar:
+        result = build_report(
+            app_ctx.config,
+            app_ctx.views,
+            start=first,
+            end=last,
+            now=now,
+            channel=channel,
+            compare_tags=compare,
+            reported=bar.advance,
+        )
     if output is ReportFormat.html:
         from ..render.report_html import render_report_html
 

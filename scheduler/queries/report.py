@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import statistics
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,7 +47,9 @@ def build_report(
     now: datetime,
     channel: str | None = None,
     compare_tags: tuple[str, str] | None = None,
+    reported: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
+    """The report of the window; `reported` is called after each channel (a progress bar)."""
     names = [name for name in config.channels if channel is None or name == channel]
     weights = config.metrics.weights
     tags = store.tags_by_post()
@@ -70,6 +72,8 @@ def build_report(
             settings, window, firsts, tags, store.follower_history(name), local=local, now=now
         )
         _add_inbox(report["channels"][name], settings, inbox.get(name, []), now=now)
+        if reported is not None:
+            reported()
     _add_bodies(report, store)
     if compare_tags is not None:
         first, second = compare_tags

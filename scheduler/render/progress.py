@@ -1,5 +1,5 @@
 """A progress bar on stderr for commands that can take longer than a couple of seconds (a
-long `simulate` window, a large `queue import`).
+long `simulate` or `report` window, a large `queue import`).
 
 It is drawn only when stderr is a terminal, so piped or captured stderr holds nothing but
 real messages, at most ten times a second, and erased when the work is done so the

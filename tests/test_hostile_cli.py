@@ -558,9 +558,8 @@ def test_the_last_accepted_time_keeps_every_view_working(tmp_path: Path, invoke:
         result = invoke(*args, config=config)
         assert (result.returncode, result.stderr) == (0, ""), (args, result.stderr)
         json.loads(result.stdout)
-    result = invoke(
-        "calendar", "--from", "2099-12-31T12:00Z", "--days", "2", "--format", "json", config=config
-    )
+    # The calendar plans from now up to its window (seconds for 2099), so the last one's
+    # answer is read again rather than asked for a second time.
     pinned = [a for a in json.loads(result.stdout)["airings"] if a["pinned"]]
     assert [(a["at"], a["body"]) for a in pinned] == [("2100-01-01T00:00:00Z", "hello")]
 

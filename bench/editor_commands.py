@@ -32,8 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from _library import compile_package, run_measured  # noqa: E402
 from _library import fill as fill_library  # noqa: E402
-from _library import run_measured  # noqa: E402
 from _webhook import write_webhook_config  # noqa: E402
 
 CHANNELS = 100
@@ -143,6 +143,7 @@ def main() -> None:
     script = Path(sys.executable).with_name("scheduler")
     if not script.exists():
         raise SystemExit(f"{script} not found: install the project first (make install)")
+    compile_package()
     print(f"editor commands: median of {options.runs} runs each, real processes")
     sizes = [options.posts, 100_000] if options.large else [options.posts]
     for posts in sizes:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _library import run_measured  # noqa: E402
+from _library import compile_package, run_measured  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from scheduler.measuring import Counts  # noqa: E402
@@ -155,6 +155,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="fill this directory once and reuse it")
     options = parser.parse_args()
+    compile_package()
     with ExitStack() as stack:
         if options.keep:
             root = options.keep

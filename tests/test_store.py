@@ -553,6 +553,33 @@ def test_every_change_bumps_the_revision(store: Store, now: datetime) -> None:
     assert store.revision() == 5
 
 
+def test_the_revision_is_read_fresh_on_a_pooled_connection(store: Store, now: datetime) -> None:
+    """The dispatcher reads the counter before each send of a burst, outside any session: a
+    commit made through another connection must show at the next read."""
+    other = Store(store.url)
+    try:
+        assert store.revision() == 0
+        add(other, now, draft("from another process"))
+        assert store.revision() == 1
+        other.cancel_post(1, now=now)
+        assert store.revision() == 2
+    finally:
+        other.close()
+
+
+def test_an_unreachable_database_fails_the_revision_read_without_its_password() -> None:
+    store = Store("postgresql+psycopg://bob:hunter2-secret@127.0.0.1:1/x")
+    try:
+        with pytest.raises(StoreError) as failure:
+            store.revision()
+        assert str(failure.value).startswith(
+            "database postgresql+psycopg://bob:***@127.0.0.1:1/x failed"
+        )
+        assert "hunter2" not in str(failure.value)
+    finally:
+        store.close()
+
+
 # --- schema --------------------------------------------------------------------------------------
 
 

@@ -19,9 +19,12 @@ _PLANNER_LOCK = 7_345_003
 
 class MetaJobs(Database):
     def revision(self) -> int:
-        """The change counter: how the daemon notices CLI writes."""
-        with self.session() as session:
-            return revision_of(session)
+        """The change counter: how the daemon notices CLI writes. The dispatcher asks before
+        the sends of a burst, so it is read without an ORM session."""
+        with self.raw_cursor() as cursor:
+            cursor.execute("SELECT value FROM meta WHERE key = 'revision'")
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
 
     def key_prefix(self) -> str:
         """A random id of this database, so idempotency keys never repeat across databases."""

@@ -20,10 +20,21 @@ import pytest
 from scheduler.config import load_config
 from scheduler.domain import AiringStatus, PostDraft
 from scheduler.media import Medium
-from scheduler.publishers import Delivery, Publisher, Receipt, make_http_client
+from scheduler.publishers import (
+    ChannelClients,
+    Delivery,
+    Publisher,
+    Receipt,
+    build_publishers,
+    make_http_client,
+)
 from scheduler.publishers.bluesky import BlueskyPublisher
 from scheduler.publishers.mastodon import MastodonPublisher
+from scheduler.runtime.daemon import Daemon
+from scheduler.runtime.dispatch import Dispatcher
 from scheduler.store.store import Store
+from scheduler.timeutil import utc_now
+from tests.conftest import write_config
 from tests.fakeplatforms import FakeBluesky, FakeMastodon, FakeServer, FakeWebhook
 from tests.test_daemon import SPACING, T0, Harness, harness, mastodon_world, wait_until
 from tests.test_daemon_process import Service
@@ -249,3 +260,83 @@ def test_kill_9_mid_burst_loses_and_duplicates_nothing(tmp_path: Path) -> None:
             store.close()
         text = log.read_text(encoding="utf-8")
         assert "Traceback" not in text and "database is locked" not in text
+
+
+def test_a_stop_mid_burst_writes_every_outcome_the_recorder_holds(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Outcomes wait while a burst goes on, so that writing them doesn't slow the sending: a
+    stop in the middle of one must still write each. Nothing answered is left `publishing`,
+    nothing unsent is marked published, and what was never sent is handed back, planned."""
+    with FakeWebhook() as hook:
+        channels = "".join(
+            f'\n[channels.ch{n}]\npublisher = "webhook"\nurl = "{hook.url}/ch{n}"\n'
+            'timezone = "UTC"\nmin_spacing = "0s"\n'
+            for n in range(4)
+        )
+        config = load_config(write_config(tmp_path, channels, database=db_url))
+        store = Store(config.scheduler.database)
+        store.migrate()
+        now = datetime.now(UTC)
+        drafts = [
+            PostDraft(
+                body=f"burst {n}",
+                kind="core",
+                channels=(f"ch{n % 4}",),
+                editor="test",
+                at=now - timedelta(seconds=1),  # due, well within the misfire grace
+                evergreen=False,
+            )
+            for n in range(400)
+        ]
+        posts = store.add_posts(drafts, now=now, spacing={f"ch{n}": timedelta(0) for n in range(4)})
+        clients = ChannelClients(timeout=5.0)
+        daemon = Daemon(config, store, build_publishers(config.channels, clients, now=utc_now))
+        try:
+            daemon.tick(datetime.now(UTC))
+            wait_for(lambda: len(hook.requests) >= 100, 60, "the burst under way")
+            daemon.close(timeout=30)
+            airings = [a for p in posts for a in store.get_post(p).airings]
+            sent = Counter(hook.idempotency_keys())
+            assert sent and max(sent.values()) == 1
+            assert len(sent) < len(airings)  # stopped mid-burst
+            for airing in airings:
+                if airing.idempotency_key in sent:
+                    assert airing.status == AiringStatus.published, airing
+                else:
+                    assert airing.status == AiringStatus.planned, airing
+        finally:
+            clients.close()
+            store.close()
+
+
+@pytest.mark.parametrize("more_due", [False, True], ids=["claim-took-all", "more-due"])
+def test_a_full_claim_wakes_the_daemon_only_when_more_is_due(
+    harness: Harness, more_due: bool
+) -> None:
+    """A channel that goes idle after a full claim asks the daemon to claim again at once,
+    but only if something due was left: a burst the size of the batch leaves nothing."""
+    h = harness
+    at = T0 + timedelta(minutes=25)
+    h.add("one", "hook", at=at)
+    h.add("two", "other", at=at)
+    if more_due:
+        h.add("three", "hook", at=at + SPACING)
+    now = at + SPACING if more_due else at
+    h.clock.now = now
+    wakes: list[bool] = []
+    dispatcher = Dispatcher(
+        h.store,
+        h.config,
+        build_publishers(h.config.channels, h.clients, now=h.clock),
+        owner="test",
+        clock=h.clock,
+        batch=2,
+        on_idle=lambda: wakes.append(True),
+    )
+    try:
+        assert dispatcher.publish_due(now) == 2
+        wait_until(lambda: not dispatcher.busy())
+    finally:
+        dispatcher.stop(timeout=5)
+    assert bool(wakes) == more_due

@@ -1,15 +1,16 @@
 """Listening and answering with the daemon as a real process (DESIGN §10).
 
 `scheduler run` reads the Mastodon and Bluesky fakes served by this test process every
-second; the inbox is looked at through the real CLI. Faults as in test_daemon_process:
-kill -9 with nothing flushed, downtime, a request held in flight, a 429.
+second; the inbox is looked at through the real CLI, run in this process (`invoke_cli`:
+the editor's commands need no process of their own, and one per poll cost most of these
+tests' CPU). Faults as in test_daemon_process: kill -9 with nothing flushed, downtime, a
+request held in flight, a 429.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import invoke_cli
 from tests.fakeplatforms import FakeBluesky, FakeMastodon
 from tests.test_daemon_process import Service, wait_until
 
@@ -71,14 +72,7 @@ class World:
         return service
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "scheduler", "--config", str(self.config), *args],
-            capture_output=True,
-            text=True,
-            cwd=self.tmp,
-            env={"PYTHONPATH": str(REPO), "SCHEDULER_EDITOR": "sara", "PATH": "/usr/bin:/bin"},
-            timeout=120,
-        )
+        done = invoke_cli(*args, config=self.config, env={"SCHEDULER_EDITOR": "sara"})
         assert "Traceback" not in done.stderr, done.stderr
         return done
 

@@ -44,6 +44,33 @@ def _plain(url: str) -> str:
 PG_UNAVAILABLE = _pg_reason()
 
 
+_LOST_GROUP = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `--dist loadgroup` (on each xdist worker, after xdist has run this hook) every
+    `xdist_group` test must carry its group in its node id, which is all the scheduler sees:
+    a pytest whose node ids xdist can no longer rewrite loses the grouping without a word
+    (pytest-xdist#1386), and each worker would build the modules' shared fixtures again.
+    Such tests fail, saying why."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        mark = item.get_closest_marker("xdist_group")
+        group = mark and (mark.args[0] if mark.args else mark.kwargs["name"])
+        if group and not item.nodeid.endswith(f"@{group}"):
+            item.stash[_LOST_GROUP] = (
+                f"--dist loadgroup ignored xdist_group({group!r}) under pytest "
+                f"{pytest.__version__}: install the pytest of the test extras"
+            )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _LOST_GROUP in item.stash:
+        pytest.fail(item.stash[_LOST_GROUP], pytrace=False)
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""

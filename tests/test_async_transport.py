@@ -20,6 +20,7 @@ from scheduler.errors import (
 )
 from scheduler.media import Medium
 from scheduler.publishers import Delivery, Receipt, make_http_client
+from scheduler.publishers.http import make_async_http_client
 from scheduler.publishers.mastodon import MastodonPublisher
 from scheduler.publishers.telegram import TelegramPublisher
 from scheduler.publishers.webhook import WebhookPublisher
@@ -136,7 +137,11 @@ def test_a_dropped_answer_may_have_posted_on_both_paths(client: httpx.Client) ->
 
 def test_no_answer_within_the_timeout_may_have_posted(client: httpx.Client) -> None:
     with FakeWebhook() as server:
-        publisher = WebhookPublisher(server.url, client, now=now)
+        # The loop's session with the sync client's 2 s timeout (its own default is 10 s):
+        # the request is held past either, so a shorter one only waits less.
+        publisher = WebhookPublisher(
+            server.url, client, now=now, new_async_client=lambda: make_async_http_client(2.0)
+        )
         hold = server.hold_next()
         try:
             error = failure(lambda: Closing(publisher).publish(delivery(1)))

@@ -53,9 +53,7 @@ class Database:
                 yield session
         except DBAPIError as exc:
             # Connection lost, server restarting, lock timeout…: one error type for callers.
-            raise StoreError(
-                f"database {redact_url(self.url)} failed: {_first_line(exc.orig)}"
-            ) from exc
+            raise self._failed(exc.orig) from exc
 
     @contextmanager
     def raw_cursor(self) -> Iterator[Any]:
@@ -73,11 +71,13 @@ class Database:
             finally:
                 connection.close()  # back to the pool, its transaction rolled back
         except DBAPIError as exc:
-            raise StoreError(
-                f"database {redact_url(self.url)} failed: {_first_line(exc.orig)}"
-            ) from exc
+            raise self._failed(exc.orig) from exc
         except self.engine.dialect.loaded_dbapi.Error as exc:
-            raise StoreError(f"database {redact_url(self.url)} failed: {_first_line(exc)}") from exc
+            raise self._failed(exc) from exc
+
+    def _failed(self, error: object) -> StoreError:
+        """The one error type for a failure of this database, its URL without a password."""
+        return StoreError(f"database {redact_url(self.url)} failed: {_first_line(error)}")
 
     def view(self) -> ViewStore:
         """The editors' reads (`view_store`) over this store's connections: each read in a
@@ -91,9 +91,7 @@ class Database:
                 yield dbapi_cursor(session)
             except self.engine.dialect.loaded_dbapi.Error as exc:
                 # Under SQLAlchemy, the driver's own errors: the same one error type.
-                raise StoreError(
-                    f"database {redact_url(self.url)} failed: {_first_line(exc)}"
-                ) from exc
+                raise self._failed(exc) from exc
 
 
 def _make_engine(url: str) -> Engine:

@@ -153,6 +153,26 @@ def test_the_async_path_sends_exactly_what_the_sync_path_sends(platform: str) ->
     assert len(requests) >= (9 if platform == "mastodon" else 6)
 
 
+def _queue_burst(
+    store: Store, channels: list[str], count: int, due: datetime, text: str
+) -> list[int]:
+    """`count` posts pinned at `due`, dealt in turn to `channels`, with no spacing between
+    a channel's airings; each body is "burst N" and then `text`."""
+    drafts = [
+        PostDraft(
+            body=f"burst {n} {text}".rstrip(),
+            kind="core",
+            channels=(channels[n % len(channels)],),
+            editor="test",
+            at=due,
+            evergreen=False,
+        )
+        for n in range(count)
+    ]
+    spacing = {name: timedelta(0) for name in channels}
+    return store.add_posts(drafts, now=datetime.now(UTC), spacing=spacing)
+
+
 CHANNELS = 20
 PER_CHANNEL = 10
 HELD = 3
@@ -197,21 +217,8 @@ def test_kill_9_mid_burst_loses_and_duplicates_nothing(tmp_path: Path) -> None:
         store = Store(load_config(config_path).scheduler.database)
         store.migrate()
         due = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
-        drafts = [
-            PostDraft(
-                body=f"burst {n} مرحبا",
-                kind="core",
-                channels=(f"ch{n % CHANNELS:02d}",),
-                editor="test",
-                at=due,
-                evergreen=False,
-            )
-            for n in range(CHANNELS * PER_CHANNEL)
-        ]
-        posts = store.add_posts(
-            drafts,
-            now=datetime.now(UTC),
-            spacing={f"ch{n:02d}": timedelta(0) for n in range(CHANNELS)},
+        posts = _queue_burst(
+            store, [f"ch{n:02d}" for n in range(CHANNELS)], CHANNELS * PER_CHANNEL, due, "مرحبا"
         )
         holds = [hook.hold_next() for _ in range(HELD)]  # taken, answered only after the kill
         log = tmp_path / "daemon.log"
@@ -277,19 +284,9 @@ def test_a_stop_mid_burst_writes_every_outcome_the_recorder_holds(
         config = load_config(write_config(tmp_path, channels, database=db_url))
         store = Store(config.scheduler.database)
         store.migrate()
-        now = datetime.now(UTC)
-        drafts = [
-            PostDraft(
-                body=f"burst {n}",
-                kind="core",
-                channels=(f"ch{n % 4}",),
-                editor="test",
-                at=now - timedelta(seconds=1),  # due, well within the misfire grace
-                evergreen=False,
-            )
-            for n in range(400)
-        ]
-        posts = store.add_posts(drafts, now=now, spacing={f"ch{n}": timedelta(0) for n in range(4)})
+        # Due a second ago: well within the misfire grace, so sent at once.
+        due = datetime.now(UTC) - timedelta(seconds=1)
+        posts = _queue_burst(store, [f"ch{n}" for n in range(4)], 400, due, "")
         clients = ChannelClients(timeout=5.0)
         daemon = Daemon(config, store, build_publishers(config.channels, clients, now=utc_now))
         try:

@@ -243,6 +243,12 @@ class Daemon:
 
         timer = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True})
         timer.add_job(poll, "interval", seconds=CHANGE_POLL_SECONDS, id="poll")
+        # The wake-up is one job re-armed for each next wake (`modify_job`), not a one-shot
+        # job replaced each time: APScheduler removes a one-shot job after running it, and
+        # one replaced meanwhile by this thread made its own thread die of a JobLookupError.
+        # An interval job is never removed; its interval is never reached, as it is re-armed
+        # after every pass.
+        timer.add_job(wake.set, "interval", days=365, id="wake", next_run_time=None)
         timer.start()
         listener = None
         if self.store.dialect == "postgresql":
@@ -297,13 +303,7 @@ class Daemon:
                             id="watchdog",
                         )
                 delay = max((next_wake - self.clock()).total_seconds(), 0.0)
-                timer.add_job(
-                    wake.set,
-                    "date",
-                    run_date=self.clock() + timedelta(seconds=delay),
-                    id="wake",
-                    replace_existing=True,
-                )
+                timer.modify_job("wake", next_run_time=self.clock() + timedelta(seconds=delay))
                 wake.wait()
                 wake.clear()
         finally:

@@ -33,6 +33,7 @@ from scheduler.errors import (
 from scheduler.media import Medium
 from scheduler.platforms.registry import PLATFORMS
 from scheduler.publishers import ChannelClients, Delivery, build_publisher, make_http_client
+from scheduler.publishers.answers import Answer
 from scheduler.publishers.bluesky import BlueskyPublisher, encode_tid, record_key
 from scheduler.publishers.file import FilePublisher
 from scheduler.publishers.http import ANSWER_LIMIT, Api, Call
@@ -790,7 +791,7 @@ def test_a_small_compressed_answer_is_still_cut_at_the_limit(client: httpx.Clien
     assert answer.content == answered_async.content == b"x" * ANSWER_LIMIT
 
 
-async def _send_and_close(api: Api, call: Call) -> httpx.Response:
+async def _send_and_close(api: Api, call: Call) -> Answer:
     try:
         return await api.send_async(call)
     finally:

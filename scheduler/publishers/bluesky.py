@@ -45,9 +45,10 @@ from ..domain import Notice, NoticePage
 from ..errors import PermanentPublishError, PublishError
 from ..measuring import Counts, count_or_none
 from ..media import Medium
+from .answers import Answer, json_body
 from .base import Delivery, Receipt
 from .facets import detect, record_facets
-from .http import Api, AsyncClientFactory, Call, Steps, json_body, make_async_http_client
+from .http import Api, AsyncClientFactory, Call, Steps, make_async_http_client
 from .notices import MAX_AUTHOR, MAX_PLATFORM_ID, parse_time, short
 
 COLLECTION = "app.bsky.feed.post"
@@ -363,7 +364,7 @@ class BlueskyPublisher:
         allow_error: str | None = None,
         headers: dict[str, str] | None = None,
         **options: Any,
-    ) -> Steps[httpx.Response]:
+    ) -> Steps[Answer]:
         """Call an authenticated XRPC method, refreshing the session once on `ExpiredToken`.
 
         An error named `allow_error` (e.g. `RecordNotFound`) is returned, not raised.
@@ -484,7 +485,7 @@ def _strong_ref(record: dict[str, Any], which: str) -> tuple[str, str] | None:
     return (uri, cid) if uri and cid else None
 
 
-def _error_name(response: httpx.Response) -> str | None:
+def _error_name(response: Answer) -> str | None:
     """The XRPC error name of a failed call (`{"error": "ExpiredToken", "message": …}`)."""
     if response.is_success:
         return None
@@ -493,13 +494,13 @@ def _error_name(response: httpx.Response) -> str | None:
     return error if isinstance(error, str) else None
 
 
-def _did_from(response: httpx.Response) -> str | None:
+def _did_from(response: Answer) -> str | None:
     body = json_body(response)
     did = body.get("did") if isinstance(body, dict) else None
     return did if isinstance(did, str) and did.startswith("did:") else None
 
 
-def _session_from(response: httpx.Response) -> dict[str, str]:
+def _session_from(response: Answer) -> dict[str, str]:
     body = json_body(response)
     keys = ("did", "accessJwt", "refreshJwt")
     if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in keys):

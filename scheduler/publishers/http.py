@@ -17,9 +17,9 @@ synchronously (`Api.run`, through an `httpx.Client`).
 The event loop sends through aiohttp, not httpx's `AsyncClient`: on the dispatch bench's
 burst (bench/http_floor.py) httpx spent ~0.9 ms of CPU per request, aiohttp ~0.17 ms, and
 the daemon's throughput is bounded by that CPU. The request is encoded as httpx would encode
-it, and the answer handed to the steps as an `httpx.Response`, so publishers see one kind of
-answer on both paths. aiohttp is imported on first use: the CLI's commands never send on a
-loop, and its import would add a tenth of a second to each of them.
+it, and both paths hand the steps the same kind of answer (`answers.Answer`). aiohttp is
+imported on first use: the CLI's commands never send on a loop, and its import would add a
+tenth of a second to each of them.
 """
 
 from __future__ import annotations
@@ -34,8 +34,7 @@ import urllib.request
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -48,6 +47,7 @@ from ..errors import (
     TransientPublishError,
 )
 from ..redact import Redactor
+from .answers import Answer, platform_message, retry_after
 
 if TYPE_CHECKING:
     import aiohttp
@@ -202,7 +202,7 @@ class Pause:
 T = TypeVar("T")
 # A publisher's exchange: yields what to do, is sent each answer (None after a pause), and
 # has a `PublishError` thrown in where a request failed; returns its result.
-Steps = Generator[Call | Pause, httpx.Response | None, T]
+Steps = Generator[Call | Pause, Answer | None, T]
 
 
 @dataclass
@@ -240,26 +240,23 @@ class Api:
         line = self.scrub(" ".join(self.scrub(text).split()))
         return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 1] + "…"
 
-    def send(self, method: str, url: str, *, posting: bool, **kwargs: Any) -> httpx.Response:
+    def send(self, method: str, url: str, *, posting: bool, **kwargs: Any) -> Answer:
         """Send one request; transport failures become publish errors, any status is returned."""
         with self._transport_errors(posting):
             request = self.client.build_request(method, url, **kwargs)
             response = self.client.send(request, stream=True)
             try:
                 if _small_and_plain(response.headers):
-                    response.read()
-                    return response
-                body = _read_at_most(response, ANSWER_LIMIT)
+                    body = response.read()
+                else:
+                    body = _read_at_most(response, ANSWER_LIMIT)
             finally:
                 response.close()  # past the limit this drops the connection, unread
-            return _with_body(response, body)
+            return Answer(response.status_code, response.headers, body, response.reason_phrase)
 
-    async def send_async(self, call: Call) -> httpx.Response:
+    async def send_async(self, call: Call) -> Answer:
         """`send` on the event loop, through this channel's aiohttp session for that loop."""
-        loop = asyncio.get_running_loop()
-        session = self._async_clients.get(loop)
-        if session is None:
-            session = self._async_clients[loop] = self.new_async_client()
+        session = self._session()
         with self._transport_errors(call.posting):
             url, headers, body = self._encode(call)
             async with session.request(
@@ -274,7 +271,15 @@ class Api:
                             answer.close()  # drops the connection, the rest unread
                             break
                     content = reading.body()
-                return _answer(answer, content)
+                return Answer(answer.status, answer.headers, content, answer.reason or "")
+
+    def _session(self) -> aiohttp.ClientSession:
+        """This channel's aiohttp session on the running loop, made the first time."""
+        loop = asyncio.get_running_loop()
+        session = self._async_clients.get(loop)
+        if session is None:
+            session = self._async_clients[loop] = self.new_async_client()
+        return session
 
     def _encode(self, call: Call) -> tuple[str, list[tuple[str, str]], bytes | None]:
         """The URL, headers and body bytes of `call`, as the sync client would send them.
@@ -338,9 +343,7 @@ class Api:
                 drive.failure = exc
         return drive.result
 
-    def calling(
-        self, method: str, url: str, *, posting: bool, **options: Any
-    ) -> Steps[httpx.Response]:
+    def calling(self, method: str, url: str, *, posting: bool, **options: Any) -> Steps[Answer]:
         """Steps of one request whose answer must be a success (see `check`)."""
         answer = yield Call(method, url, posting, options)
         assert answer is not None
@@ -380,7 +383,7 @@ class Api:
             return PermanentPublishError(self._describe("request not possible", exc))
         return exc
 
-    def check(self, response: httpx.Response) -> httpx.Response:
+    def check(self, response: Answer) -> Answer:
         """Return a 2xx response; raise the publish error its status calls for otherwise."""
         if response.is_success:
             return response
@@ -391,7 +394,7 @@ class Api:
             raise TransientPublishError(message, status=status, retry_after=wait)
         raise PermanentPublishError(message, status=status)
 
-    def call(self, method: str, url: str, *, posting: bool, **kwargs: Any) -> httpx.Response:
+    def call(self, method: str, url: str, *, posting: bool, **kwargs: Any) -> Answer:
         return self.check(self.send(method, url, posting=posting, **kwargs))
 
     def _describe(self, what: str, exc: Exception) -> str:
@@ -405,7 +408,7 @@ class _Drive(Generic[T]):
 
     def __init__(self, steps: Steps[T]) -> None:
         self._steps = steps
-        self.answer: httpx.Response | None = None
+        self.answer: Answer | None = None
         self.failure: PublishError | None = None
         self.result: T
 
@@ -466,23 +469,6 @@ def _with_aiohttp_failures() -> tuple[tuple[type[Exception], ...], ...]:
     )
 
 
-def _answer(answer: aiohttp.ClientResponse, content: bytes) -> httpx.Response:
-    """aiohttp's answer as the `httpx.Response` the steps read, holding `content` (already
-    decoded by aiohttp, so the encoding headers that described the wire go)."""
-    headers = [
-        (name, value)
-        for name, value in answer.raw_headers
-        if name.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")
-    ]
-    headers.append((b"Content-Length", str(len(content)).encode()))
-    return httpx.Response(
-        answer.status,
-        headers=headers,
-        content=content,  # read at once: a response made from bytes is never streamed
-        extensions={"reason_phrase": (answer.reason or "").encode("latin-1", "replace")},
-    )
-
-
 def _read_at_most(response: httpx.Response, limit: int) -> bytes:
     """The answer's (decoded) body, cut at `limit` bytes: a receiver that answers with
     hundreds of megabytes must not take the daemon's memory with it."""
@@ -508,126 +494,3 @@ class _Bounded:
 
     def body(self) -> bytes:
         return b"".join(self._chunks)[: self._limit]
-
-
-def _with_body(streamed: httpx.Response, body: bytes) -> httpx.Response:
-    """A complete response holding `body`, already decoded, in place of a streamed one."""
-    headers = [
-        (name, value)
-        for name, value in streamed.headers.multi_items()
-        if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-    ]
-    extensions = {k: v for k, v in streamed.extensions.items() if k != "network_stream"}
-    return httpx.Response(
-        streamed.status_code,
-        headers=headers,
-        content=body,
-        request=streamed.request,
-        extensions=extensions,
-    )
-
-
-def json_body(response: httpx.Response) -> Any:
-    """The decoded JSON body, or None when there is none or it is not JSON."""
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def platform_message(response: httpx.Response) -> str:
-    """The platform's own words for an error, from the shapes the platforms use.
-
-    Mastodon `{"error": …}`, AT Protocol `{"error": "Name", "message": …}`, Telegram
-    `{"description": …}`, Discord `{"message": …}`, Slack a plain-text body.
-    """
-    body = json_body(response)
-    text: str | None = None
-    if isinstance(body, dict):
-        error, message = body.get("error"), body.get("message")
-        if isinstance(error, str) and isinstance(message, str):
-            text = f"{error}: {message}"
-        else:
-            for key in ("error_description", "description", "error", "message"):
-                if isinstance(body.get(key), str):
-                    text = body[key]
-                    break
-    if text is None:
-        text = response.text.strip() or response.reason_phrase
-    return text  # whole: `Api.message` redacts it before cutting it short
-
-
-def retry_after(
-    response: httpx.Response, now: datetime, *, rate_limited: bool = True
-) -> float | None:
-    """Seconds the platform asked us to wait, or None when it did not say. Never negative.
-
-    `Retry-After` (seconds or an HTTP date, RFC 9110) counts on any answer (a 503 may send
-    it). On a 429 also, in order: a JSON body's `retry_after` (Telegram's
-    `parameters.retry_after`, Discord's top-level value), `X-RateLimit-Reset` (Mastodon: an
-    ISO 8601 time) and `RateLimit-Reset` (Bluesky: epoch seconds). Those reset headers come
-    on every Mastodon/Bluesky answer, so on a 5xx they say nothing about when to retry.
-    """
-    headers = response.headers
-    candidates: list[float | None] = [_seconds_or_date(headers.get("Retry-After"), now)]
-    if rate_limited:
-        candidates += [
-            _body_retry_after(json_body(response)),
-            _reset_time(headers.get("X-RateLimit-Reset"), now),
-            _reset_time(headers.get("RateLimit-Reset"), now),
-        ]
-    for seconds in candidates:
-        if seconds is not None:
-            return max(0.0, seconds)
-    return None
-
-
-def _seconds_or_date(value: str | None, now: datetime) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:  # RFC 9110 dates are GMT
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - now).total_seconds()
-
-
-def _body_retry_after(body: Any) -> float | None:
-    if not isinstance(body, dict):
-        return None
-    parameters = body.get("parameters")
-    for value in (
-        parameters.get("retry_after") if isinstance(parameters, dict) else None,
-        body.get("retry_after"),
-    ):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    return None
-
-
-def _reset_time(value: str | None, now: datetime) -> float | None:
-    """A reset given as epoch seconds, as seconds from now (small numbers), or ISO 8601."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        number = float(value)
-    except ValueError:
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return (moment - now).total_seconds()
-    # Epoch seconds are ~1.7e9; anything below a year is a delta (the IETF RateLimit draft).
-    if number > 365 * 86400:
-        return number - now.timestamp()
-    return number

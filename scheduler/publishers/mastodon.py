@@ -32,16 +32,9 @@ from ..domain import Notice, NoticePage
 from ..errors import PermanentPublishError, TransientPublishError
 from ..measuring import Counts, count_or_none
 from ..media import Medium
+from .answers import Answer, json_body, retry_after
 from .base import Delivery, Receipt
-from .http import (
-    Api,
-    AsyncClientFactory,
-    Pause,
-    Steps,
-    json_body,
-    make_async_http_client,
-    retry_after,
-)
+from .http import Api, AsyncClientFactory, Pause, Steps, make_async_http_client
 from .notices import MAX_AUTHOR, MAX_PLATFORM_ID, html_to_text, parse_time, short
 
 PAGE_LIMIT = 40  # Mastodon's largest page of notifications
@@ -271,7 +264,7 @@ def _numeric(value: object) -> bool:
     return isinstance(value, str) and value.isdigit() and len(value) <= 30
 
 
-def _object(response: httpx.Response, what: str) -> dict[str, Any]:
+def _object(response: Answer, what: str) -> dict[str, Any]:
     body = json_body(response)
     if not isinstance(body, dict) or "id" not in body:
         raise PermanentPublishError(f"mastodon answered {response.status_code} without a {what}")

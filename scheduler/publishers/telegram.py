@@ -20,15 +20,9 @@ import httpx
 
 from ..config import ChannelSettings
 from ..errors import PermanentPublishError
+from .answers import json_body
 from .base import Delivery, Receipt
-from .http import (
-    Api,
-    AsyncClientFactory,
-    Steps,
-    json_body,
-    make_async_http_client,
-    redact_http_logs,
-)
+from .http import Api, AsyncClientFactory, Steps, make_async_http_client, redact_http_logs
 
 
 class TelegramPublisher:

@@ -26,8 +26,9 @@ import httpx
 
 from ..config import ChannelSettings, SecretRef
 from ..errors import PermanentPublishError, SecretError
+from .answers import json_body
 from .base import Delivery, Receipt
-from .http import Api, AsyncClientFactory, Steps, json_body, make_async_http_client
+from .http import Api, AsyncClientFactory, Steps, make_async_http_client
 
 _HTTP_URL = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
 

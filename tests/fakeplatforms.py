@@ -183,6 +183,11 @@ class FakeServer:
         with self.lock:
             return list(self._requests)
 
+    @property
+    def connections_opened(self) -> int:
+        """How many connections clients have opened to the server since it started."""
+        return self._httpd.opened if self._httpd is not None else 0
+
     def requests_to(self, path: str, method: str | None = None) -> list[Request]:
         return [
             r
@@ -344,6 +349,7 @@ class _Server(ThreadingHTTPServer):
         self._conn_lock = threading.Lock()
         self._connections: set[socket.socket] = set()
         self._handler_threads: list[threading.Thread] = []
+        self.opened = 0
         super().__init__(("127.0.0.1", port), _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -351,6 +357,7 @@ class _Server(ThreadingHTTPServer):
             target=self.process_request_thread, args=(request, client_address), daemon=True
         )
         with self._conn_lock:
+            self.opened += 1
             self._connections.add(request)
             self._handler_threads = [t for t in self._handler_threads if t.is_alive()] + [thread]
         thread.start()

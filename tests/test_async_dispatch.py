@@ -337,3 +337,32 @@ def test_a_full_claim_wakes_the_daemon_only_when_more_is_due(
     finally:
         dispatcher.stop(timeout=5)
     assert bool(wakes) == more_due
+
+
+def test_a_channel_claimed_ahead_opens_its_connection_before_the_due_time(
+    harness: Harness,
+) -> None:
+    """The airing waits for its time with its channel's connection already open, and goes
+    out on it: a burst's first requests don't each wait for a connection."""
+    h = harness
+    at = T0 + timedelta(minutes=25)
+    post = h.add("on time, on an open connection", "hook", at=at)
+    dispatcher = Dispatcher(
+        h.store,
+        h.config,
+        build_publishers(h.config.channels, h.clients, now=h.clock),
+        owner="test",
+        clock=h.clock,
+        claim_ahead=timedelta(seconds=2),
+    )
+    try:
+        h.clock.now = at - timedelta(seconds=1)
+        assert dispatcher.publish_due(h.clock.now) == 1
+        wait_until(lambda: h.hook.connections_opened == 1)
+        assert h.hook.requests == []  # opened, nothing sent before its time
+        h.clock.now = at
+        wait_until(lambda: h.first(post).status == AiringStatus.published)
+    finally:
+        dispatcher.stop(timeout=5)
+    assert len(h.hook.requests) == 1
+    assert h.hook.connections_opened == 1

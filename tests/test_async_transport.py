@@ -20,11 +20,19 @@ from scheduler.errors import (
 )
 from scheduler.media import Medium
 from scheduler.publishers import Delivery, Receipt, make_http_client
+from scheduler.publishers.bluesky import BlueskyPublisher
 from scheduler.publishers.http import make_async_http_client
 from scheduler.publishers.mastodon import MastodonPublisher
 from scheduler.publishers.telegram import TelegramPublisher
 from scheduler.publishers.webhook import WebhookPublisher
-from tests.fakeplatforms import FakeMastodon, FakeTelegram, FakeWebhook, Reply
+from tests.fakeplatforms import (
+    FakeBluesky,
+    FakeMastodon,
+    FakeServer,
+    FakeTelegram,
+    FakeWebhook,
+    Reply,
+)
 from tests.test_platform_media import PNG
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -174,3 +182,68 @@ def test_a_redirect_is_not_followed_on_the_loop(client: httpx.Client) -> None:
         assert [r.path for r in server.requests] == ["/hook"]
     assert type(error) is PermanentPublishError
     assert str(error) == "webhook (json) answered 302: moved"
+
+
+def _publisher_of(server: FakeServer, client: httpx.Client) -> Any:
+    if isinstance(server, FakeWebhook):
+        return WebhookPublisher(server.url, client, now=now)
+    if isinstance(server, FakeMastodon):
+        return MastodonPublisher(server.base_url, server.token, client, now=now)
+    if isinstance(server, FakeTelegram):
+        return TelegramPublisher(server.base_url, server.token, "@c", client, now=now)
+    assert isinstance(server, FakeBluesky)
+    return BlueskyPublisher(server.base_url, server.handle, server.password, client, now=now)
+
+
+@pytest.mark.parametrize("fake", [FakeWebhook, FakeMastodon, FakeTelegram, FakeBluesky])
+def test_a_connection_opened_ahead_carries_the_first_requests(
+    client: httpx.Client, fake: type[FakeServer]
+) -> None:
+    """`connect_async` opens the pooled connection and sends nothing; the publish that
+    follows (Bluesky's makes a session first) goes out on it, not on one of its own."""
+    with fake() as server:
+        publisher = _publisher_of(server, client)
+
+        async def ahead_then_publish() -> tuple[int, int, Receipt]:
+            try:
+                await publisher.connect_async()
+                # The server's thread accepts the connection a moment after it is open.
+                for _ in range(400):
+                    if server.connections_opened:
+                        break
+                    await asyncio.sleep(0.025)
+                opened, sent = server.connections_opened, len(server.requests)
+                return opened, sent, await publisher.publish_async(delivery(1))
+            finally:
+                await publisher.close_async()
+
+        opened, sent, receipt = asyncio.run(ahead_then_publish())
+        assert (opened, sent) == (1, 0)
+        assert receipt.remote_id is not None or fake is FakeWebhook
+        assert server.requests  # every one of them on the connection opened ahead
+        assert server.connections_opened == 1
+
+
+def test_a_server_out_of_reach_ahead_of_time_is_left_to_the_publish(
+    client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # nothing listens here once it is closed
+    secret_url = f"http://127.0.0.1:{port}/services/T000/B000/s3cret-path"
+    publisher = WebhookPublisher(secret_url, client, now=now, format="slack")
+
+    async def ahead_then_publish() -> None:
+        try:
+            await publisher.connect_async()  # returns: the publish reports it
+            await publisher.publish_async(delivery(1))
+        finally:
+            await publisher.close_async()
+
+    with caplog.at_level("INFO", logger="scheduler.publishers"):
+        error = failure(lambda: asyncio.run(ahead_then_publish()))
+    assert type(error) is TransientPublishError
+    assert str(error).startswith("webhook (slack): can't connect: ")
+    (ahead,) = [r.getMessage() for r in caplog.records if "ahead" in r.getMessage()]
+    assert ahead.startswith("webhook (slack): could not connect ahead of sending: ")
+    assert "s3cret" not in caplog.text

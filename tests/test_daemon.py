@@ -635,6 +635,9 @@ class ExplodingPublisher:
     async def publish_async(self, delivery: Delivery) -> Receipt:
         return self.publish(delivery)
 
+    async def connect_async(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

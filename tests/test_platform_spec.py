@@ -73,7 +73,13 @@ class ToyPublisher:
     async def publish_async(self, delivery: Delivery) -> Receipt:
         return self.publish(delivery)
 
+    async def connect_async(self) -> None:
+        pass
+
     def close(self) -> None:
+        pass
+
+    async def close_async(self) -> None:
         pass
 
 

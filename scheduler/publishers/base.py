@@ -121,6 +121,12 @@ class Publisher(Protocol):
 
     async def publish_async(self, delivery: Delivery) -> Receipt: ...
 
+    async def connect_async(self) -> None:
+        """Open the connection the next `publish_async` sends on, sending nothing (the
+        dispatcher calls it while an airing claimed ahead waits for its time). Best effort:
+        it never raises for a platform out of reach; the publish meets that itself."""
+        ...
+
     def close(self) -> None:
         """Forget what the publisher holds (sessions); the HTTP client is the caller's."""
         ...

@@ -268,6 +268,9 @@ class BlueskyPublisher:
             self._session = None
         self._dids.clear()  # a handle may move to another account; look again next time
 
+    async def connect_async(self) -> None:
+        await self.api.connect_async(self.service)
+
     async def close_async(self) -> None:
         await self.api.close_async()
 

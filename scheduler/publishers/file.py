@@ -104,6 +104,9 @@ class FilePublisher:
             )
         return os.fdopen(descriptor, "a+b")
 
+    async def connect_async(self) -> None:
+        pass  # nothing to open ahead: each airing opens the file anew
+
     def close(self) -> None:
         pass
 

@@ -52,6 +52,8 @@ from .answers import Answer, platform_message, retry_after
 if TYPE_CHECKING:
     import aiohttp
 
+log = logging.getLogger("scheduler.publishers")
+
 USER_AGENT = "content-scheduler/0.1"
 # Telegram puts the bot token in the path (`/bot123:ABC/sendMessage`); httpx logs request URLs.
 _BOT_TOKEN_IN_PATH = re.compile(r"/bot[^/\s\"']+")
@@ -280,6 +282,37 @@ class Api:
         if session is None:
             session = self._async_clients[loop] = self.new_async_client()
         return session
+
+    async def connect_async(self, url: str) -> None:
+        """Open a connection to `url`'s server (TCP and TLS) in the running loop's pool,
+        sending nothing, so that the next request there doesn't wait for it.
+
+        Best effort: a server that can't be reached now is the request's to report, so a
+        failure here is only logged. With a proxy in the environment nothing is opened (the
+        request would go through the proxy, on a connection of its own).
+        """
+        import aiohttp
+        import yarl
+
+        if _proxies_in_environment():
+            return
+        session = self._session()
+        connector = session.connector
+        if connector is None or connector.closed:
+            return
+        # aiohttp has no call to open a connection alone: its connector is asked for one
+        # as a request would ask, with a request that is never sent (`ClientRequest` and
+        # `BaseConnector.connect` are its documented parts). A request to the same scheme,
+        # host and port then takes it from the pool (tests/test_publishers.py checks it).
+        try:
+            request = aiohttp.ClientRequest(
+                "POST", yarl.URL(url), loop=asyncio.get_running_loop(), session=session
+            )
+            connection = await connector.connect(request, [], session.timeout)
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+            log.info("%s", self._describe("could not connect ahead of sending", exc))
+            return
+        connection.release()
 
     def _encode(self, call: Call) -> tuple[str, list[tuple[str, str]], bytes | None]:
         """The URL, headers and body bytes of `call`, as the sync client would send them.

@@ -121,6 +121,9 @@ class TelegramPublisher:
     def close(self) -> None:
         pass
 
+    async def connect_async(self) -> None:
+        await self.api.connect_async(self.base_url)
+
     async def close_async(self) -> None:
         await self.api.close_async()
 

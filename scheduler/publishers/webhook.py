@@ -128,5 +128,8 @@ class WebhookPublisher:
     def close(self) -> None:
         pass
 
+    async def connect_async(self) -> None:
+        await self.api.connect_async(self.url)
+
     async def close_async(self) -> None:
         await self.api.close_async()

@@ -31,7 +31,7 @@ from scheduler.publishers import (
 from scheduler.publishers.bluesky import BlueskyPublisher
 from scheduler.publishers.mastodon import MastodonPublisher
 from scheduler.runtime.daemon import Daemon
-from scheduler.runtime.dispatch import Dispatcher
+from scheduler.runtime.dispatch import REVISION_READS_APART, Dispatcher
 from scheduler.store.store import Store
 from scheduler.timeutil import utc_now
 from tests.conftest import write_config
@@ -366,3 +366,54 @@ def test_a_channel_claimed_ahead_opens_its_connection_before_the_due_time(
         dispatcher.stop(timeout=5)
     assert len(h.hook.requests) == 1
     assert h.hook.connections_opened == 1
+
+
+class _NotedRevisionReads(Store):
+    """A store that notes when each read of the change counter starts (monotonic time)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.reads: list[float] = []
+
+    def revision(self) -> int:
+        self.reads.append(time.monotonic())
+        return super().revision()
+
+
+def test_a_burst_shares_a_few_reads_of_the_change_counter(tmp_path: Path, db_url: str) -> None:
+    """Each airing is checked for a cancel with a read of the change counter begun after it
+    asked; a burst's airings share reads that start at least `REVISION_READS_APART` apart,
+    rather than one read after another for as long as the burst lasts."""
+    with FakeWebhook() as hook:
+        names = [f"ch{n}" for n in range(8)]
+        channels = "".join(
+            f'\n[channels.{name}]\npublisher = "webhook"\nurl = "{hook.url}/{name}"\n'
+            'timezone = "UTC"\nmin_spacing = "0s"\n'
+            for name in names
+        )
+        config = load_config(write_config(tmp_path, channels, database=db_url))
+        store = _NotedRevisionReads(config.scheduler.database)
+        store.migrate()
+        posts = _queue_burst(store, names, 200, datetime.now(UTC) - timedelta(seconds=1), "")
+        clients = ChannelClients(timeout=5.0)
+        dispatcher = Dispatcher(
+            store,
+            config,
+            build_publishers(config.channels, clients, now=utc_now),
+            owner="test",
+            clock=utc_now,
+        )
+        try:
+            assert dispatcher.publish_due(utc_now()) == 200
+            wait_until(lambda: not dispatcher.busy())
+        finally:
+            dispatcher.stop(timeout=10)
+            clients.close()
+        statuses = Counter(a.status for p in posts for a in store.get_post(p).airings)
+        store.close()
+    assert statuses == {AiringStatus.published: 200}
+    reads = store.reads
+    span = reads[-1] - reads[0]
+    # n reads starting the gap apart span (n - 1) gaps, less how late the worker thread
+    # took up the first one: a few gaps' worth of that lateness is allowed.
+    assert 1 <= len(reads) <= 5 + span / REVISION_READS_APART, (len(reads), span)

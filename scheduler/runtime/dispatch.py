@@ -69,6 +69,7 @@ SHARED_BATCH = 200  # most airings one claim takes where other replicas may shar
 BEATS_PER_LEASE = 6
 RENEW_BELOW = 2 / 3
 WIND_DOWN_SECONDS = 5.0  # at stop, for tasks past the bound to end and clients to close
+REVISION_READS_APART = 0.01  # seconds, at least, between the starts of two revision reads
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class Dispatcher:
         self._stop_requested = asyncio.Event()  # `_stopping` as the loop sees it
         self._next_revision: asyncio.Future[int] | None = None  # a read not started yet
         self._reading_revision = False
+        self._revision_read_started = float("-inf")  # the event loop's time
         self._on_idle = on_idle  # a channel finished while due airings were left unclaimed
         self._due_left = False  # the last claim was full and more were due
         self._queues: dict[str, deque[Claimed]] = {}
@@ -772,37 +774,48 @@ class Dispatcher:
     async def _revision(self) -> int:
         """The change counter as read after this call began, never an older reading.
 
-        At most one read runs at a time, in a worker thread. Every task that asks while none
-        is waiting to start joins the next one: it starts on the loop's next turn (after all
-        the tasks woken together, as when a burst falls due, have asked) or, while a read is
-        under way, as soon as that one ends. So a burst costs a few reads, not one an airing.
+        At most one read runs at a time, in a worker thread, and reads start at least
+        `REVISION_READS_APART` apart. Every task that asks while none is waiting to start
+        joins the next one: it starts on the loop's next turn (after all the tasks woken
+        together, as when a burst falls due, have asked), or once the one under way has
+        ended and the gap has passed. So a burst costs a few reads, not one an airing: read
+        back to back, they took a tenth of the loop's time in a burst (the worker thread
+        takes the interpreter from it), for a wait of a few milliseconds per airing.
         """
         loop = asyncio.get_running_loop()
         if self._next_revision is None:
             self._next_revision = loop.create_future()
             if not self._reading_revision:
-                loop.call_soon(self._read_revision)
+                self._start_revision_read(loop)
         return await asyncio.shield(self._next_revision)
+
+    def _start_revision_read(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.call_at(
+            max(loop.time(), self._revision_read_started + REVISION_READS_APART),
+            self._read_revision,
+        )
 
     def _read_revision(self) -> None:
         result, self._next_revision = self._next_revision, None  # later askers: a later read
         if result is None:
             return
+        loop = asyncio.get_running_loop()
         self._reading_revision = True
+        self._revision_read_started = loop.time()
+        reading = loop.run_in_executor(None, self.store.revision)
+        reading.add_done_callback(lambda done: self._revision_read(done, result))
 
-        async def read() -> None:
-            try:
-                result.set_result(await asyncio.to_thread(self.store.revision))
-            except Exception as exc:  # noqa: BLE001 - handed to every task that asked
-                result.set_exception(exc)
-            finally:
-                self._reading_revision = False
-                if self._next_revision is not None:  # asked meanwhile: their read starts now
-                    self._read_revision()
-
-        task = asyncio.get_running_loop().create_task(read())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _revision_read(self, done: asyncio.Future[int], result: asyncio.Future[int]) -> None:
+        """Hand a finished read to the tasks that asked for it; start the next if asked."""
+        if done.cancelled():  # the loop is ending
+            result.cancel()
+        elif (exc := done.exception()) is not None:
+            result.set_exception(exc)  # handed to every task that asked
+        else:
+            result.set_result(done.result())
+        self._reading_revision = False
+        if self._next_revision is not None:  # asked meanwhile
+            self._start_revision_read(asyncio.get_running_loop())
 
     async def _backoff(self, seconds: float) -> None:
         """Backoff that a stop request cuts short (the next attempt then sees the flag)."""

@@ -89,6 +89,7 @@ def bench_dispatch(store: Store, record: Path, config: Path, floor_p99: float) -
     )
     if lateness:
         span = (max(received) - due).total_seconds()
+        print(f"lateness min (the first): {min(lateness) * 1000:.1f} ms")
         print(f"lateness p50:             {percentile(lateness, 0.50) * 1000:.0f} ms")
         p99 = percentile(lateness, 0.99)
         print(

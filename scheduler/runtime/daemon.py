@@ -1,9 +1,9 @@
 """The service loop: APScheduler as the timer, the database as the only truth (docs/design.md §5).
 
-APScheduler holds two jobs in memory: a wake-up re-armed at the next due airing, and a short
-periodic poll that notices CLI changes and runs the reconcile. Both only wake the main
-thread; `Daemon.tick(now)` does one pass and returns when it wants to run next, so tests
-drive it directly, with no threads and no sleeping.
+APScheduler (`timer.py`) holds two jobs in memory: a wake-up re-armed at the next due
+airing, and a short periodic poll that notices CLI changes and runs the reconcile. Both only
+wake the main thread; `Daemon.tick(now)` does one pass and returns when it wants to run
+next, so tests drive it directly, with no threads and no sleeping.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 
 from ..config import Config
@@ -29,10 +29,10 @@ from ..store.store import PlannerLock, Store
 from ..timeutil import format_duration, iso_local, utc_now
 from .dispatch import Dispatcher, RetrySettings
 from .measuring import Measurer, start_measuring
+from .timer import WakeTimer
 
 log = logging.getLogger("scheduler.daemon")
 
-CHANGE_POLL_SECONDS = 1.0  # CLI changes are picked up within 2 s (§5)
 SHUTDOWN_BOUND_SECONDS = 20.0  # in-flight requests get this long after SIGTERM
 BUSY_CHANNEL_PAUSE = timedelta(milliseconds=250)
 DB_RETRY_SECONDS = (1.0, 2.0, 5.0)
@@ -218,8 +218,6 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT (exit status 0), or until the SQLite database file is
         removed or replaced (1: systemd's `Restart=on-failure` then starts on the new file)."""
-        from apscheduler.schedulers.background import BackgroundScheduler
-
         wake = self._wake
         stop = threading.Event()
 
@@ -241,14 +239,7 @@ class Daemon:
             except StoreError:
                 pass  # the loop reports an unreachable database; no need to say it every second
 
-        timer = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True})
-        timer.add_job(poll, "interval", seconds=CHANGE_POLL_SECONDS, id="poll")
-        # The wake-up is one job re-armed for each next wake (`modify_job`), not a one-shot
-        # job replaced each time: APScheduler removes a one-shot job after running it, and
-        # one replaced meanwhile by this thread made its own thread die of a JobLookupError.
-        # An interval job is never removed; its interval is never reached, as it is re-armed
-        # after every pass.
-        timer.add_job(wake.set, "interval", days=365, id="wake", next_run_time=None)
+        timer = WakeTimer(wake, poll)
         timer.start()
         listener = None
         if self.store.dialect == "postgresql":
@@ -295,22 +286,16 @@ class Daemon:
                     # interval (a loaded machine) must not say WATCHDOG before READY.
                     watchdog = _watchdog_interval()
                     if watchdog is not None:
-                        timer.add_job(
-                            _notify,
-                            "interval",
-                            args=["WATCHDOG=1"],
-                            seconds=watchdog,
-                            id="watchdog",
-                        )
+                        timer.every(watchdog, lambda: _notify("WATCHDOG=1"), "watchdog")
                 delay = max((next_wake - self.clock()).total_seconds(), 0.0)
-                timer.modify_job("wake", next_run_time=self.clock() + timedelta(seconds=delay))
+                timer.wake_at(self.clock() + timedelta(seconds=delay))
                 wake.wait()
                 wake.clear()
         finally:
             _notify("STOPPING=1")
             log.info("stopping: no new claims, finishing requests in flight")
             finished = self.close()
-            timer.shutdown(wait=False)
+            timer.shutdown()
             if listener is not None:
                 listener.stop()
             if listening is not None:

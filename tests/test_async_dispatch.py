@@ -322,15 +322,7 @@ def test_a_full_claim_wakes_the_daemon_only_when_more_is_due(
     now = at + SPACING if more_due else at
     h.clock.now = now
     wakes: list[bool] = []
-    dispatcher = Dispatcher(
-        h.store,
-        h.config,
-        build_publishers(h.config.channels, h.clients, now=h.clock),
-        owner="test",
-        clock=h.clock,
-        batch=2,
-        on_idle=lambda: wakes.append(True),
-    )
+    dispatcher = h.dispatcher(batch=2, on_idle=lambda: wakes.append(True))
     try:
         assert dispatcher.publish_due(now) == 2
         wait_until(lambda: not dispatcher.busy())
@@ -347,14 +339,7 @@ def test_a_channel_claimed_ahead_opens_its_connection_before_the_due_time(
     h = harness
     at = T0 + timedelta(minutes=25)
     post = h.add("on time, on an open connection", "hook", at=at)
-    dispatcher = Dispatcher(
-        h.store,
-        h.config,
-        build_publishers(h.config.channels, h.clients, now=h.clock),
-        owner="test",
-        clock=h.clock,
-        claim_ahead=timedelta(seconds=2),
-    )
+    dispatcher = h.dispatcher(claim_ahead=timedelta(seconds=2))
     try:
         h.clock.now = at - timedelta(seconds=1)
         assert dispatcher.publish_due(h.clock.now) == 1

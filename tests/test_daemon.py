@@ -26,7 +26,7 @@ from scheduler.domain import AiringStatus, PostDraft
 from scheduler.publishers import ChannelClients, build_publishers
 from scheduler.publishers.base import Delivery, Receipt
 from scheduler.runtime.daemon import Daemon
-from scheduler.runtime.dispatch import RetrySettings
+from scheduler.runtime.dispatch import Dispatcher, RetrySettings
 from scheduler.store.models import Airing, Attempt
 from scheduler.store.store import Store
 from scheduler.timeutil import iso_utc
@@ -92,6 +92,13 @@ class Harness:
         )
         self.daemons.append(daemon)
         return daemon
+
+    def dispatcher(self, **options: Any) -> Dispatcher:
+        """A dispatcher alone, on the harness's store, config, channels and clock."""
+        publishers = build_publishers(self.config.channels, self.clients, now=self.clock)
+        return Dispatcher(
+            self.store, self.config, publishers, owner="test", clock=self.clock, **options
+        )
 
     def tick(self, daemon: Daemon, at: datetime) -> datetime:
         """One pass at `at`, then wait until the workers have recorded every outcome."""

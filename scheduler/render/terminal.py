@@ -62,15 +62,24 @@ def escape_controls(text: str, *, keep: str = "") -> str:
 def json_text(value: Any) -> str:
     """`value` as indented JSON that is safe to print: DEL, C1 controls, line separators and
     bidi controls are written as `\\uXXXX`, which is the same JSON value."""
-    text = dumps(value)  # json.dumps(value, ensure_ascii=False, indent=2), at C speed
-    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _escape_raw(dumps(value))  # json.dumps(value, ensure_ascii=False, indent=2)
 
 
 def write_json_listing(key: str, items: Iterable[Any], stream: TextIO) -> None:
-    """`json_text({key: list(items)})` written to `stream` item by item (see `dumps_listing`)."""
+    """`json_text({key: list(items)})` written to `stream` item by item (see `dumps_listing`),
+    escaped and written a few hundred items at a time (one regex call and one write per
+    item added 0.05-0.1 s to `queue list --format json` at 100,000 posts)."""
+    batch: list[str] = []
     for piece in dumps_listing(key, items):
-        stream.write(_RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", piece))
-    stream.write("\n")
+        batch.append(piece)
+        if len(batch) == 500:
+            stream.write(_escape_raw("".join(batch)))
+            batch.clear()
+    stream.write(_escape_raw("".join(batch)) + "\n")
+
+
+def _escape_raw(text: str) -> str:
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def first_line(text: str) -> str:

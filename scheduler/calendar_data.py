@@ -38,19 +38,41 @@ class CalendarAiring:
         return f"{self.channel}-{self.post_id}-{self.kind}-{iso_utc(self.at)}"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "channel": self.channel,
-            "post_id": self.post_id,
-            "kind": self.kind,
-            "pinned": self.pinned,
-            "at": iso_utc(self.at),
-            "local": iso_local(self.at, self.timezone),
-            "status": self.status,
-            "body": self.body,
-            "remote_url": self.remote_url,
-            "error": self.error,
-        }
+        return airing_json(
+            self.id, self.channel, self.post_id, self.kind, self.pinned, self.at,
+            self.timezone, self.status, self.body, self.remote_url, self.error,
+        )  # fmt: skip
+
+
+def airing_json(
+    id: int | None,
+    channel: str,
+    post_id: int,
+    kind: str,
+    pinned: bool,
+    at: datetime,
+    timezone: ZoneInfo,
+    status: str,
+    body: str,
+    remote_url: str | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """The airing shape of docs/design.md §4, the fields of a `CalendarAiring`. `simulate`
+    writes its airings with this directly: building a frozen `CalendarAiring` first cost
+    six times as much, a tenth of a month's simulation at 100,000 posts."""
+    return {
+        "id": id,
+        "channel": channel,
+        "post_id": post_id,
+        "kind": kind,
+        "pinned": pinned,
+        "at": iso_utc(at),
+        "local": iso_local(at, timezone),
+        "status": status,
+        "body": body,
+        "remote_url": remote_url,
+        "error": error,
+    }
 
 
 @dataclass(frozen=True)

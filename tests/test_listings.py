@@ -404,3 +404,26 @@ def test_times_of_the_listing_are_aware_utc(store: Store) -> None:
     for moment in (listed.post.created, listed.post.at, listed.post.expires, listed.airings[0].at):
         assert moment is not None and moment.tzinfo is UTC
     assert listed.post.at == hours(2)
+
+
+def test_simulated_airings_are_written_as_the_calendar_writes_them(
+    tmp_path: Path, db_url: str, store: Store
+) -> None:
+    # `simulate` writes its airings' JSON without a CalendarAiring (forecast._Bodies
+    # .airing_json): before the daemon ran, from now, it lists what the calendar lists, a
+    # pinned airing with its stored id and reposts through the channel's template included.
+    path = tmp_path / "template.toml"
+    template = '\n[channels.main.repost]\ntemplate = "Again, from {{ first_aired }}: {{ body }}"\n'
+    path.write_text(CHANNELS.format(database=db_url) + template, encoding="utf-8")
+    config = load_config(path)
+    fill(store, [P(-30), P(-20, "entertaining"), P(-10, pinned=5), P(-5, channels=("side",))], [])
+    for channel in (None, "main", "side"):
+        simulated = simulate(config, store, start=NOW, days=2, channel=channel)
+        calendar = build_calendar(
+            config, store, start=NOW, end=NOW + timedelta(days=2), channel=channel, now=NOW
+        )
+        assert simulated["airings"] == [airing.to_json() for airing in calendar.airings]
+    everything = simulate(config, store, start=NOW, days=2, channel=None)["airings"]
+    assert any(a["pinned"] and a["id"] is not None for a in everything)
+    reposts = [a["body"] for a in everything if a["kind"] == "repost" and a["channel"] == "main"]
+    assert reposts and all(body.startswith("Again, from 2026-11-2") for body in reposts)

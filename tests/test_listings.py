@@ -427,3 +427,24 @@ def test_simulated_airings_are_written_as_the_calendar_writes_them(
     assert any(a["pinned"] and a["id"] is not None for a in everything)
     reposts = [a["body"] for a in everything if a["kind"] == "repost" and a["channel"] == "main"]
     assert reposts and all(body.startswith("Again, from 2026-11-2") for body in reposts)
+
+
+def test_the_rows_views_read_can_not_be_changed(store: Store) -> None:
+    # Post rows and queue list's records are named tuples (built far faster than frozen
+    # dataclasses): as immutable as those were.
+    fill(store, [P(-3, pinned=2)], [A(0, 2, status="published")])
+    rows = store.window_rows(
+        [ChannelWindow("main", NOW, 4, 2)],
+        start=NOW,
+        end=NOW + timedelta(hours=3),
+        history_from=NOW,
+    )
+    (listing,) = store.view().list_posts(now=NOW)
+    for row, field in [
+        (rows.posts[0], "score"),
+        (listing, "tags"),
+        (listing.post, "body"),
+        (listing.airings[0], "status"),
+    ]:
+        with pytest.raises(AttributeError):
+            setattr(row, field, None)

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..domain import (
     LIVE_STATUSES,
@@ -56,9 +55,10 @@ _PLANNED = f"'{AiringStatus.planned}'"
 # --- queue list -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ListedPost:
-    """A post's columns, as `queue list` shows them."""
+class ListedPost(NamedTuple):
+    """A post's columns, as `queue list` shows them. Like the two records below, a named
+    tuple, as `domain.PostRow` is: a frozen dataclass per post cost a tenth of
+    `queue list --format json` at 100,000 posts."""
 
     id: int
     body: str
@@ -73,8 +73,7 @@ class ListedPost:
     cancelled: bool
 
 
-@dataclass(frozen=True, slots=True)
-class ListedAiring:
+class ListedAiring(NamedTuple):
     """An airing's columns, as `queue list` shows them."""
 
     id: int
@@ -89,8 +88,7 @@ class ListedAiring:
     error: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class PostListing:
+class PostListing(NamedTuple):
     """A listed post with its channels (sorted), airings (by time) and tags (sorted)."""
 
     post: ListedPost

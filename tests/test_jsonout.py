@@ -74,7 +74,7 @@ def test_a_listing_written_in_pieces_is_the_same_text(items: list[Any]) -> None:
 
 
 # A list of non-empty dicts of scalars is written in one C call whose joints between the
-# records are rewritten (jsonout._records); the strategy above draws such lists seldom.
+# records are rewritten (jsonout._write_records); the strategy above draws such lists seldom.
 FLAT_RECORDS = st.lists(st.dictionaries(KEYS, SCALARS, min_size=1, max_size=4), max_size=5)
 
 
@@ -88,7 +88,7 @@ def test_a_list_of_flat_records_is_the_same_text(records: list[Any], depth: int)
 
 
 def test_text_that_looks_like_the_joint_between_records_is_kept() -> None:
-    # Each body spells a joint of `_records` as text (`}` `,` newline, the indentation,
+    # Each body spells a joint of `_write_records` as text (`}` `,` newline, the indentation,
     # `{`), which JSON writes with `\n`; a raw one would be reindented.
     joint = "},\n    {"
     records = [
@@ -99,6 +99,13 @@ def test_text_that_looks_like_the_joint_between_records_is_kept() -> None:
     ]
     for value in (records, tuple(records), {"airings": records}, [records, records]):
         assert dumps(value) == reference(value)
+
+
+def test_records_are_joined_across_the_thousands_they_are_encoded_by() -> None:
+    for count in (999, 1000, 1001, 2500):
+        records = [{"id": n, "body": "}," if n % 2 else "{"} for n in range(count)]
+        for value in (records, {"airings": records}):
+            assert dumps(value) == reference(value)
 
 
 def test_records_beside_other_items_are_walked() -> None:

@@ -56,7 +56,8 @@ class ShowFormat(StrEnum):
 def print_json(value: Any) -> None:
     from ..render.terminal import json_text
 
-    sys.stdout.write(json_text(value) + "\n")
+    sys.stdout.write(json_text(value))
+    sys.stdout.write("\n")  # not `+ "\n"`: a copy of a simulation's 29 MB
 
 
 def _print_version(asked: bool) -> None:

@@ -37,6 +37,8 @@ def clean(text: str, *, keep_newlines: bool = False) -> str:
     With `keep_newlines`, line breaks stay (a whole body shown on lines of its own); a CR
     LF or a lone CR counts as one.
     """
+    if text.isascii() and text.isprintable():  # no control in it: most text, told in C
+        return text
     text = text.replace("\t", " ")
     if not keep_newlines:
         return UNSAFE.sub("", text)

@@ -32,7 +32,6 @@ import html
 import itertools
 import json
 import re
-import signal
 import socket
 import sys
 import threading
@@ -46,6 +45,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
+
+from scheduler.runtime.signals import StopSignals
 
 
 @dataclass(frozen=True)
@@ -1403,11 +1404,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", type=Path, help="append every request here as JSON lines")
     args = parser.parse_args(argv)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with SERVERS[args.platform](port=args.port, record_to=args.record) as server:
+    with (
+        StopSignals(on_stop=stop.set),
+        SERVERS[args.platform](port=args.port, record_to=args.record) as server,
+    ):
         print(server.base_url, flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+        stop.wait()
     return 0
 
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from types import FrameType
 
 from ..config import Config
 from ..errors import StoreError
@@ -29,6 +27,7 @@ from ..store.store import PlannerLock, Store
 from ..timeutil import format_duration, iso_local, utc_now
 from .dispatch import Dispatcher, RetrySettings
 from .measuring import Measurer, start_measuring
+from .signals import StopSignals
 from .timer import WakeTimer
 
 log = logging.getLogger("scheduler.daemon")
@@ -218,16 +217,17 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT (exit status 0), or until the SQLite database file is
         removed or replaced (1: systemd's `Restart=on-failure` then starts on the new file)."""
-        wake = self._wake
         stop = threading.Event()
 
-        def on_signal(signum: int, _frame: FrameType | None) -> None:
-            # Only set flags here; the loop notices and winds down (huey's consumer does this).
+        def on_stop() -> None:
             stop.set()
-            wake.set()
+            self._wake.set()
 
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+        with StopSignals(on_stop):
+            return self._serve(stop)
+
+    def _serve(self, stop: threading.Event) -> int:
+        wake = self._wake
 
         def poll() -> None:
             try:

@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SCHEDULER := $(VENV)/bin/scheduler
 
-.PHONY: run test install install-test lint checks pg-restart-test bench
+.PHONY: run test install install-test lint checks pytest bench
 
 # A test run starts many Python processes (xdist workers, daemons, CLI runs), each of which
 # would compile the project and the tests anew where the environment turns off writing
@@ -34,21 +34,19 @@ checks:
 	$(VENV)/bin/ruff format --check scheduler tests bench
 	$(VENV)/bin/mypy scheduler
 
-# The one test that restarts PostgreSQL runs before the others (it would break the
-# PostgreSQL tests of every other worker), beside the checks: it mostly waits on daemons and
-# the server, so mypy's CPU time fits in beside it. Each prints when done. The rest runs on
-# one worker more than there are cores (pytest-xdist): the daemon and fault tests spend much
-# of their time waiting (leases, pinned times, start-up), which a third worker on two cores
-# fills (213 s -> 152-185 s; four were slower before). Whole modules are kept together where
-# they share one expensive fixture (`xdist_group`).
+# The checks run beside the tests (each prints when done): the tests mostly wait on daemons,
+# leases and pinned times, so mypy's CPU time fits in beside them. The tests run on one worker
+# more than there are cores (pytest-xdist): a third worker on two cores fills those waits
+# (213 s -> 152-185 s; four were slower before). Whole modules are kept together where they
+# share one expensive fixture (`xdist_group`). The test that restarts PostgreSQL restarts a
+# server of its own, so it runs among the others.
 WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 
 test: install-test
-	$(MAKE) --no-print-directory -j2 --output-sync=target checks pg-restart-test
-	$(PY) -m pytest -q -n $(WORKERS) --dist loadgroup -m "not pg_restart"
+	$(MAKE) --no-print-directory -j2 --output-sync=target checks pytest
 
-pg-restart-test:
-	$(PY) -m pytest -q -m pg_restart
+pytest:
+	$(PY) -m pytest -q -n $(WORKERS) --dist loadgroup
 
 bench: install-test
 	for b in bench/[!_]*.py; do $(PY) $$b || exit 1; done

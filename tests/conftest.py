@@ -30,14 +30,14 @@ def _pg_reason() -> str | None:
     try:
         import psycopg
 
-        with psycopg.connect(_plain(PG_BASE_URL), connect_timeout=3) as conn:
+        with psycopg.connect(plain_url(PG_BASE_URL), connect_timeout=3) as conn:
             conn.execute("SELECT 1")
     except Exception as exc:  # any failure means: not reachable here
-        return f"PostgreSQL not reachable at {_plain(PG_BASE_URL)}: {str(exc).strip()[:120]}"
+        return f"PostgreSQL not reachable at {plain_url(PG_BASE_URL)}: {str(exc).strip()[:120]}"
     return None
 
 
-def _plain(url: str) -> str:
+def plain_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
@@ -55,6 +55,7 @@ LONGEST_FIRST = (
     "test_ha.py::test_a_cli_change_reaches_every_replica_at_once",
     "test_readme_tour.py::test_the_readme_tour_runs_as_printed",
     "test_hostile_daemon.py::test_an_airing_that_kills_the_daemon_each_time_stops_after_three",
+    "test_ha.py::test_replicas_survive_a_postgresql_restart_and_killed_backends",
     "test_ha.py::test_a_burst_of_1000_is_delivered_exactly_once_by_several_replicas",
     "test_ha.py::test_kill_9_of_a_replica_mid_batch_loses_and_doubles_nothing",
     "test_ha.py::test_a_request_longer_than_the_lease_is_never_taken_over_while_its_sender_lives",
@@ -100,12 +101,12 @@ def pg_url() -> Iterator[str]:
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_plain(PG_BASE_URL), autocommit=True) as conn:
+    with psycopg.connect(plain_url(PG_BASE_URL), autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     try:
         yield f"{PG_BASE_URL}?options=-csearch_path%3D{schema}"
     finally:
-        with psycopg.connect(_plain(PG_BASE_URL), autocommit=True) as conn:
+        with psycopg.connect(plain_url(PG_BASE_URL), autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 

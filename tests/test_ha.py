@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections import Counter
@@ -35,7 +38,7 @@ from sqlmodel import col
 from scheduler.domain import AiringStatus, PostDraft
 from scheduler.store.models import Airing, Heartbeat
 from scheduler.store.store import Store
-from tests.conftest import REPO, invoke_cli
+from tests.conftest import REPO, invoke_cli, plain_url
 from tests.fakeplatforms import FakeWebhook
 from tests.test_daemon_process import Service, wait_until
 
@@ -385,28 +388,93 @@ def test_kill_9_of_a_replica_mid_batch_loses_and_doubles_nothing(cluster: Cluste
 # --- 3. the database goes away -------------------------------------------------------------
 
 
-def _pg_version() -> str | None:
-    versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
-    return versions[-1] if versions else None
+class OwnPostgres:
+    """A PostgreSQL server of one test's own: initdb in a temporary directory, its own port.
+
+    Restarting it breaks no other test's connections, so the restart test runs beside the
+    rest of the suite rather than alone before it. Its binaries are the local server's; as
+    PostgreSQL refuses to run as root, root runs them as the `postgres` user.
+    """
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin_dir = bin_dir
+        self.directory = Path(tempfile.mkdtemp(prefix="own-postgres-"))
+        owner = pwd.getpwnam("postgres")
+        os.chown(self.directory, owner.pw_uid, owner.pw_gid)
+        self.data = self.directory / "data"
+        with socket.socket() as probe:  # a free port, for the moment it takes to start
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._as_postgres(
+            "initdb", "--pgdata", str(self.data), "--auth", "trust", "--username", "postgres",
+            "--encoding", "UTF8", "--no-sync",
+        )  # fmt: skip
+        self._pg_ctl(
+            "--options",
+            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def schema_url(self, schema: str) -> str:
+        """A URL in the form `pg_url` gives: its search_path a schema made here."""
+        import psycopg
+
+        with psycopg.connect(plain_url(self.url), autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        return f"{self.url}?options=-csearch_path%3D{schema}"
+
+    def restart(self) -> None:
+        self._pg_ctl("restart")
+
+    def close(self) -> None:
+        self._pg_ctl("--mode", "immediate", "stop")
+        shutil.rmtree(self.directory)
+
+    def _pg_ctl(self, *args: str) -> None:
+        # The server writes to its log, not to pg_ctl's output: a server holding that pipe
+        # open would keep `capture_output` waiting for good.
+        log = str(self.directory / "server.log")
+        self._as_postgres("pg_ctl", "--pgdata", str(self.data), "--log", log, "--wait", *args)
+
+    def _as_postgres(self, program: str, *args: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(self.bin_dir / program), *args],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
 
-@pytest.mark.pg_restart
-def test_replicas_survive_a_postgresql_restart_and_killed_backends(cluster: Cluster) -> None:
-    version = _pg_version()
-    if os.geteuid() != 0:
-        pytest.skip("restarting PostgreSQL needs root (pg_ctlcluster)")
-    if shutil.which("pg_ctlcluster") is None or version is None:
-        pytest.skip("pg_ctlcluster or /etc/postgresql/<version> not found")
+@pytest.fixture
+def own_postgres() -> Iterator[OwnPostgres]:
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        pytest.skip("a PostgreSQL server of the test's own is started by root (runuser)")
+    bin_dirs = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not bin_dirs:
+        pytest.skip("no PostgreSQL binaries under /usr/lib/postgresql/<version>/bin")
+    server = OwnPostgres(bin_dirs[-1].parent)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def own_cluster(tmp_path: Path, own_postgres: OwnPostgres, receiver: Receiver) -> Iterator[Cluster]:
+    """Replicas on a PostgreSQL server of their own."""
+    yield from _closed_after(Cluster(tmp_path, own_postgres.schema_url("t_restart"), receiver))
+
+
+def test_replicas_survive_a_postgresql_restart_and_killed_backends(
+    own_cluster: Cluster, own_postgres: OwnPostgres
+) -> None:
+    cluster = own_cluster
     cluster.start()
     cluster.pinned(600, soon(3.0), window=8.0)
     wait_until(lambda: len(cluster.receiver.requests()) >= 50, 30, "dispatch to be under way")
     restarted = datetime.now(UTC)
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    own_postgres.restart()
     wait_until(lambda: len(cluster.receiver.requests()) >= 350, 30, "dispatch to resume")
     killed = cluster.terminate_backends()
     assert killed >= REPLICAS  # at least every replica's listener

@@ -370,6 +370,38 @@ def test_the_daemon_log_escapes_control_characters_in_any_record(tmp_path: Path)
     assert not any(c in result.stderr for c in ("\x1b", "\x07", "\u202e", "\x85", "\r"))
 
 
+def test_a_pooled_connection_the_database_ended_is_one_warning_line(tmp_path: Path) -> None:
+    """What SQLAlchemy's pool logs when a connection of a restarted PostgreSQL can't be
+    rolled back as it is returned (a replica's log in the restart test of test_ha.py)."""
+    script = textwrap.dedent(
+        """
+        import logging
+        from scheduler.runtime.service import configure_logging
+
+        class AdminShutdown(Exception):
+            pass
+
+        configure_logging()
+        try:
+            raise AdminShutdown("terminating connection due to administrator command")
+        except AdminShutdown:
+            logging.getLogger("sqlalchemy.pool.impl.QueuePool").error(
+                "Exception during reset or similar", exc_info=True
+            )
+        logging.getLogger("scheduler.test").info("next")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    first, after = result.stderr.splitlines()
+    assert first.endswith(
+        "WARNING sqlalchemy.pool.impl.QueuePool: a pooled database connection could not be "
+        "reset (AdminShutdown); it is dropped"
+    )
+    assert after.endswith("INFO scheduler.test: next")
+
+
 # --- the redactor on its own ---------------------------------------------------------------------
 
 MULTI_LINE = "first-line-of-a-key\nsecond-line-of-it"

@@ -38,6 +38,23 @@ class OneLineFormatter(logging.Formatter):
         return escape_controls(super().formatStack(stack_info), keep="\n")
 
 
+class PoolResetNotice(logging.Filter):
+    """SQLAlchemy's pool logs an ERROR with a whole traceback when a connection it takes back
+    can't be rolled back, as happens to each pooled connection once PostgreSQL has restarted
+    or ended its backends. The pool then drops that connection, and the daemon, which says
+    "database unavailable" in its own words, goes on: the record becomes one warning line
+    naming the error's type."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("sqlalchemy.pool") and record.exc_info:
+            error = record.exc_info[1]
+            record.msg = "a pooled database connection could not be reset (%s); it is dropped"
+            record.args = (type(error).__name__,)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 # httpx logs every request URL at INFO (the Telegram token is part of such URLs);
 # APScheduler logs every timer run.
 QUIETED_LOGGERS = ("httpx", "apscheduler")
@@ -47,6 +64,7 @@ def configure_logging() -> None:
     """One line per decision on stderr (journald adds the time and unit when under systemd)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(PoolResetNotice())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

@@ -405,15 +405,19 @@ class OwnPostgres:
         with socket.socket() as probe:  # a free port, for the moment it takes to start
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        self._as_postgres(
-            "initdb", "--pgdata", str(self.data), "--auth", "trust", "--username", "postgres",
-            "--encoding", "UTF8", "--no-sync",
-        )  # fmt: skip
-        self._pg_ctl(
-            "--options",
-            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off",
-            "start",
-        )
+        try:
+            self._as_postgres(
+                "initdb", "--pgdata", str(self.data), "--auth", "trust", "--username",
+                "postgres", "--encoding", "UTF8", "--no-sync",
+            )  # fmt: skip
+            self._pg_ctl(
+                "--options",
+                f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "start",
+            )
+        except BaseException:
+            shutil.rmtree(self.directory)  # no server runs from it: close() is never called
+            raise
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def schema_url(self, schema: str) -> str:

@@ -99,7 +99,7 @@ def test_four_processes_queue_at_once_on_one_sqlite_file(tmp_path: Path) -> None
                 process.kill()
 
     for process, (stdout, stderr) in zip(processes, outputs, strict=True):
-        assert "locked" not in (stdout + stderr).lower()
+        assert "locked" not in (stdout + stderr).lower(), stdout + stderr
         assert process.returncode == 0, stderr
         assert stderr == ""
     spans = [json.loads(stdout.splitlines()[-1]) for stdout, _ in outputs]

@@ -22,8 +22,8 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -121,6 +121,10 @@ class Dispatcher:
         # airings fall due at once; workers still send nothing before its time.
         self.claim_ahead = claim_ahead
         self.key_prefix = store.key_prefix()
+        # Asked before every send: the platform's spec answers it once, here.
+        self._deduplicating = frozenset(
+            name for name, channel in config.channels.items() if channel.deduplication is not None
+        )
         # One task per busy channel, waiting costs nothing; at most `in_flight` requests
         # are under way at once, which is what bounds the contention.
         self._sending = asyncio.Semaphore(in_flight)
@@ -128,7 +132,8 @@ class Dispatcher:
         self._loop_thread: threading.Thread | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sleepers: set[asyncio.Future[bool]] = set()  # waits that a stop cuts short
-        self._next_revision: asyncio.Future[int] | None = None  # a read not started yet
+        # Tasks waiting for a read of the change counter that has not started yet.
+        self._revision_waiters: list[asyncio.Future[int]] | None = None
         self._reading_revision = False
         self._revision_read_started = float("-inf")  # the event loop's time
         self._on_idle = on_idle  # a channel finished while due airings were left unclaimed
@@ -346,8 +351,7 @@ class Dispatcher:
 
     def _can_dedupe(self, channel_name: str) -> bool:
         """Can the channel's platform recognise a repeat by its key at all (its spec says)?"""
-        channel = self.config.channels.get(channel_name)
-        return channel is not None and channel.deduplication is not None
+        return channel_name in self._deduplicating
 
     def _marks_sending(self, channel_name: str) -> bool:
         """Channels whose platform can't deduplicate record "sending" before each request."""
@@ -450,10 +454,12 @@ class Dispatcher:
                     elif await self._cancelled(claimed):  # before the lease: it may wait
                         self._end_cancelled(claimed, _Sent(claimed.maybe_sent))
                     elif await self._still_ours(claimed):
-                        with self._leased_while_sending(claimed):
-                            await self._deliver(claimed)
+                        with self._lock:  # its lease is kept alive from here (_keep_leases)
+                            self._in_flight.add(claimed.id)
+                        await self._deliver(claimed)
                 finally:
                     with self._lock:
+                        self._in_flight.discard(claimed.id)
                         self._active.discard(claimed.id)
         except Exception:  # a task must never die silently with a channel marked busy
             log.exception("worker for channel %s failed", channel)
@@ -547,17 +553,6 @@ class Dispatcher:
             return self.store.extend_lease(airing_id, owner=self.owner, until=until)
 
     # --- the lease heartbeat ---------------------------------------------------------------
-
-    @contextmanager
-    def _leased_while_sending(self, claimed: Claimed) -> Iterator[None]:
-        """Keep the airing's lease alive from its first request to its outcome."""
-        with self._lock:
-            self._in_flight.add(claimed.id)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._in_flight.discard(claimed.id)
 
     def _keep_leases(self) -> None:
         """Every sixth of a lease, extend the leases of the airings being sent here, or whose
@@ -797,11 +792,16 @@ class Dispatcher:
         takes the interpreter from it), for a wait of a few milliseconds per airing.
         """
         loop = asyncio.get_running_loop()
-        if self._next_revision is None:
-            self._next_revision = loop.create_future()
+        answer: asyncio.Future[int] = loop.create_future()
+        if self._revision_waiters is None:
+            self._revision_waiters = [answer]
             if not self._reading_revision:
                 self._start_revision_read(loop)
-        return await asyncio.shield(self._next_revision)
+        else:
+            self._revision_waiters.append(answer)
+        # A future of its own for each task (not one shared and shielded): a cancelled task
+        # cancels only its own, and the read costs each waiter one wake-up.
+        return await answer
 
     def _start_revision_read(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.call_at(
@@ -810,25 +810,28 @@ class Dispatcher:
         )
 
     def _read_revision(self) -> None:
-        result, self._next_revision = self._next_revision, None  # later askers: a later read
-        if result is None:
+        waiters, self._revision_waiters = self._revision_waiters, None  # later: a later read
+        if waiters is None:
             return
         loop = asyncio.get_running_loop()
         self._reading_revision = True
         self._revision_read_started = loop.time()
         reading = loop.run_in_executor(None, self.store.revision)
-        reading.add_done_callback(lambda done: self._revision_read(done, result))
+        reading.add_done_callback(lambda done: self._revision_read(done, waiters))
 
-    def _revision_read(self, done: asyncio.Future[int], result: asyncio.Future[int]) -> None:
+    def _revision_read(self, done: asyncio.Future[int], waiters: list[asyncio.Future[int]]) -> None:
         """Hand a finished read to the tasks that asked for it; start the next if asked."""
-        if done.cancelled():  # the loop is ending
-            result.cancel()
-        elif (exc := done.exception()) is not None:
-            result.set_exception(exc)  # handed to every task that asked
-        else:
-            result.set_result(done.result())
+        for waiter in waiters:
+            if waiter.done():  # its task was cancelled
+                continue
+            if done.cancelled():  # the loop is ending
+                waiter.cancel()
+            elif (exc := done.exception()) is not None:
+                waiter.set_exception(exc)  # handed to every task that asked
+            else:
+                waiter.set_result(done.result())
         self._reading_revision = False
-        if self._next_revision is not None:  # asked meanwhile
+        if self._revision_waiters is not None:  # asked meanwhile
             self._start_revision_read(asyncio.get_running_loop())
 
     async def _backoff(self, seconds: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -23,6 +24,21 @@ def test_the_wake_up_fires_each_time_it_is_re_armed() -> None:
             timer.wake_at(utc_now())
             assert wake.wait(timeout=30), f"no wake-up after re-arm {rearm}"
             wake.clear()
+    finally:
+        timer.shutdown()
+
+
+def test_a_wake_up_that_is_late_still_fires() -> None:
+    """APScheduler skips a job more than its grace time (1 s by default) late, as when its
+    thread is stalled or the machine was suspended: the wake-up would then be a year away
+    and the due airings would wait for a CLI change. Arming it 30 s in the past is the same
+    lateness, made on purpose."""
+    wake = threading.Event()
+    timer = WakeTimer(wake, poll=lambda: None)
+    timer.start()
+    try:
+        timer.wake_at(utc_now() - timedelta(seconds=30))
+        assert wake.wait(timeout=30), "a late wake-up was skipped"
     finally:
         timer.shutdown()
 

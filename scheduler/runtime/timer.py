@@ -26,7 +26,17 @@ class WakeTimer:
 
         self._scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True})
         self._scheduler.add_job(poll, "interval", seconds=CHANGE_POLL_SECONDS, id="poll")
-        self._scheduler.add_job(wake.set, "interval", days=365, id="wake", next_run_time=None)
+        # However late APScheduler's thread comes to it (a stalled machine, a resumed VM), the
+        # wake-up runs: by default a job more than a second late is skipped, and this one's
+        # next run would then be a year away, with due airings waiting for a CLI change.
+        self._scheduler.add_job(
+            wake.set,
+            "interval",
+            days=365,
+            id="wake",
+            next_run_time=None,
+            misfire_grace_time=None,
+        )
 
     def start(self) -> None:
         self._scheduler.start()

@@ -9,6 +9,7 @@ daemon killed mid-burst must lose and duplicate nothing.
 from __future__ import annotations
 
 import asyncio
+import logging
 import textwrap
 import time
 from collections import Counter
@@ -19,6 +20,7 @@ import pytest
 
 from scheduler.config import load_config
 from scheduler.domain import AiringStatus, PostDraft
+from scheduler.errors import StoreError
 from scheduler.media import Medium
 from scheduler.publishers import (
     ChannelClients,
@@ -354,21 +356,24 @@ def test_a_channel_claimed_ahead_opens_its_connection_before_the_due_time(
 
 
 class _NotedRevisionReads(Store):
-    """A store that notes when each read of the change counter starts (monotonic time)."""
+    """A store that notes when each read of the change counter starts (monotonic time);
+    the first `failing` reads raise a StoreError, as an unreachable database does."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, failing: int = 0) -> None:
         super().__init__(url)
         self.reads: list[float] = []
+        self.failing = failing
 
     def revision(self) -> int:
         self.reads.append(time.monotonic())
+        if len(self.reads) <= self.failing:
+            raise StoreError("database unavailable (a test's)")
         return super().revision()
 
 
-def test_a_burst_shares_a_few_reads_of_the_change_counter(tmp_path: Path, db_url: str) -> None:
-    """Each airing is checked for a cancel with a read of the change counter begun after it
-    asked; a burst's airings share reads that start at least `REVISION_READS_APART` apart,
-    rather than one read after another for as long as the burst lasts."""
+def _send_burst(tmp_path: Path, db_url: str, *, failing_reads: int) -> _NotedRevisionReads:
+    """200 airings due now over 8 webhook channels, sent by a dispatcher until it is idle;
+    every one must end published. Returns the (closed) store, with its reads noted."""
     with FakeWebhook() as hook:
         names = [f"ch{n}" for n in range(8)]
         channels = "".join(
@@ -377,7 +382,7 @@ def test_a_burst_shares_a_few_reads_of_the_change_counter(tmp_path: Path, db_url
             for name in names
         )
         config = load_config(write_config(tmp_path, channels, database=db_url))
-        store = _NotedRevisionReads(config.scheduler.database)
+        store = _NotedRevisionReads(config.scheduler.database, failing=failing_reads)
         store.migrate()
         posts = _queue_burst(store, names, 200, datetime.now(UTC) - timedelta(seconds=1), "")
         clients = ChannelClients(timeout=5.0)
@@ -396,9 +401,30 @@ def test_a_burst_shares_a_few_reads_of_the_change_counter(tmp_path: Path, db_url
             clients.close()
         statuses = Counter(a.status for p in posts for a in store.get_post(p).airings)
         store.close()
-    assert statuses == {AiringStatus.published: 200}
-    reads = store.reads
+        assert statuses == {AiringStatus.published: 200}
+        assert len(hook.requests) == 200
+    return store
+
+
+def test_a_burst_shares_a_few_reads_of_the_change_counter(tmp_path: Path, db_url: str) -> None:
+    """Each airing is checked for a cancel with a read of the change counter begun after it
+    asked; a burst's airings share reads that start at least `REVISION_READS_APART` apart,
+    rather than one read after another for as long as the burst lasts."""
+    reads = _send_burst(tmp_path, db_url, failing_reads=0).reads
     span = reads[-1] - reads[0]
     # n reads starting the gap apart span (n - 1) gaps, less how late the worker thread
     # took up the first one: a few gaps' worth of that lateness is allowed.
     assert 1 <= len(reads) <= 5 + span / REVISION_READS_APART, (len(reads), span)
+
+
+def test_a_failed_read_of_the_change_counter_reaches_every_airing_waiting_for_it(
+    tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first reads fail: each airing that shared one hears of the failure (none waits
+    for good), logs it, and is sent as it would have been before a cancel."""
+    caplog.set_level(logging.WARNING, logger="scheduler.dispatch")
+    reads = _send_burst(tmp_path, db_url, failing_reads=2).reads
+    assert len(reads) > 2
+    warned = [r for r in caplog.records if "could not check airing" in r.getMessage()]
+    # The first read is shared by every channel's first airing: eight at least heard of it.
+    assert len(warned) >= 8, len(warned)

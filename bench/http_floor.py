@@ -126,10 +126,9 @@ def thread_burst(base_url: str, record: Path) -> Burst:
     for n, client in enumerate(channel_clients):  # connections open before the clock starts
         client.post(f"{base_url}/warm/{n}", content=b"{}")
     record.unlink()
+    requests = [_requests(base_url, n) for n in range(CHANNELS)]
     due = datetime.now(UTC) + timedelta(seconds=2)
     cpu = time.process_time()
-
-    requests = [_requests(base_url, n) for n in range(CHANNELS)]
 
     def channel(n: int) -> None:
         client = channel_clients[n]

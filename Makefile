@@ -35,12 +35,13 @@ checks:
 	$(VENV)/bin/mypy scheduler
 
 # The checks run beside the tests (each prints when done): the tests mostly wait on daemons,
-# leases and pinned times, so mypy's CPU time fits in beside them. The tests run on one worker
-# more than there are cores (pytest-xdist): a third worker on two cores fills those waits
-# (213 s -> 152-185 s; four were slower before). Whole modules are kept together where they
+# leases and pinned times, so mypy's CPU time fits in beside them. The tests run on two
+# workers more than there are cores (pytest-xdist), which fill those waits: on two cores,
+# `make pytest` took 151 s with three workers, 135 s with four and 140 s with five
+# (2026-12-04, quiet machine, bytecode cached). Whole modules are kept together where they
 # share one expensive fixture (`xdist_group`). The test that restarts PostgreSQL restarts a
 # server of its own, so it runs among the others.
-WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+WORKERS ?= $(shell echo $$(( $$(nproc) + 2 )))
 
 test: install-test
 	$(MAKE) --no-print-directory -j2 --output-sync=target checks pytest
